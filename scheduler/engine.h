@@ -1,0 +1,62 @@
+// Engine: the only interface the server sees. It takes requests, streams their output to
+// per-request sinks and lets callers cancel them. LlmEngine (scheduler/llm_engine.h) is the real
+// one; server tests may use a fake.
+//
+// Thread-safety: every method may be called from any thread at any time. submit() and cancel()
+// never wait for the step loop: they post to an inbox the step thread drains at the top of each
+// step.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kvcache/expected.h"
+#include "kvcache/ids.h"
+#include "scheduler/sampling_params.h"
+#include "scheduler/token_sink.h"
+
+namespace ladle::scheduler {
+
+struct GenerationRequest {
+  std::vector<TokenId> prompt_tokens;  // as returned by tokenize(); must not be empty
+  SamplingParams params;
+};
+
+struct ModelInfo {
+  std::string name;        // file name of the checkpoint, used as the API's model id
+  int vocab_size = 0;
+  int context_length = 0;  // max positions per sequence
+  int dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
+  int kv_blocks_total = 0;
+  int block_size = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Queues a request. Fails at once, with nothing queued, when the prompt is empty, longer than
+  // the context or than the KV cache can ever hold (kInvalidArgument), when the waiting queue is
+  // full (kResourceExhausted) or when the engine is stopping (kUnavailable). On success the sink
+  // gets on_delta calls and exactly one on_finish, unless it expires first (then the request is
+  // cancelled and the sink hears nothing more).
+  virtual Expected<RequestId> submit(GenerationRequest request, std::weak_ptr<TokenSink> sink) = 0;
+
+  // Cancels a request in any state (waiting, prefilling, decoding). Its blocks are released and it
+  // leaves the batch before the next forward call; the sink, if alive, gets on_finish(kCancelled).
+  // Unknown or finished ids are ignored.
+  virtual void cancel(RequestId id) = 0;
+
+  // Text → token ids as llama2.c encodes a prompt (BOS and the dummy-prefix space when add_bos).
+  // Fails with kInvalidArgument on invalid UTF-8.
+  virtual Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos) const = 0;
+  // Token ids → text (byte pieces joined; invalid UTF-8 replaced by U+FFFD). Ids out of range fail.
+  virtual Expected<std::string> detokenize(std::span<const TokenId> tokens) const = 0;
+
+  virtual const ModelInfo& model_info() const = 0;
+};
+
+}  // namespace ladle::scheduler

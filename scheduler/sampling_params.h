@@ -1,0 +1,28 @@
+// SamplingParams: how one request wants its tokens chosen and when it wants to stop.
+// A plain value type, built by the server from an API request and validated before submit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kvcache/expected.h"
+
+namespace ladle::scheduler {
+
+struct SamplingParams {
+  float temperature = 1.0f;  // 0 = greedy (argmax, first maximum wins)
+  float top_p = 1.0f;        // nucleus mass in (0, 1]
+  int top_k = 0;             // 0 = off
+  float min_p = 0.0f;        // in [0, 1]; drop tokens below min_p × max prob
+  std::optional<std::uint64_t> seed;  // same seed ⇒ same tokens, whatever else is batched
+  int max_tokens = 16;       // new tokens at most (further capped by the context length)
+  std::vector<std::string> stop;      // stop strings: never streamed, end the request
+  bool ignore_eos = false;   // keep going past BOS/EOS
+
+  // An error naming the first out-of-range field (param name as in the OpenAI API), or Ok.
+  Status validate() const;
+};
+
+}  // namespace ladle::scheduler

@@ -1,0 +1,15 @@
+// Offline subcommands of the ladle binary. Each takes the words after its name and returns the
+// process exit code.
+#pragma once
+
+#include <span>
+#include <string>
+
+namespace ladle::tools {
+
+// `ladle generate`: one prompt through the engine, text streamed to stdout, stats to stderr.
+int run_generate(std::span<const std::string> args);
+// `ladle make-model`: a deterministic synthetic checkpoint and a matching tokenizer.
+int run_make_model(std::span<const std::string> args);
+
+}  // namespace ladle::tools

@@ -1,0 +1,11 @@
+// PLACEHOLDER until the subcommand lands; replaced by its owner.
+#include <cstdio>
+#include <span>
+#include <string>
+
+namespace ladle::tools {
+int run_make_model(std::span<const std::string>) {
+  std::fprintf(stderr, "ladle: this subcommand is not built yet\n");
+  return 1;
+}
+}  // namespace ladle::tools
