@@ -1,5 +1,11 @@
 #include "scheduler/engine_config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
 namespace ladle::scheduler {
 
 void add_engine_flags(FlagSet& flags, EngineConfig& c) {
@@ -12,6 +18,48 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--block-size", &c.block_size, "tokens per KV block");
   flags.add("--threads", &c.threads, "compute threads (0: all cores)");
   flags.add("--no-prefix-caching", &c.no_prefix_caching, "do not reuse cached prompt prefixes");
+}
+
+}  // namespace ladle::scheduler
+
+namespace ladle::scheduler {
+namespace {
+
+std::size_t physical_memory_bytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? std::size_t(pages) * std::size_t(page) : (std::size_t(4) << 30);
+}
+
+int floor_pow2(double x) {
+  int p = 1;
+  while (p * 2 <= x) p *= 2;
+  return p;
+}
+
+}  // namespace
+
+Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
+  auto bad = [](std::string msg) { return make_error(ErrorCode::kInvalidArgument, std::move(msg)); };
+  if (c.block_size < 1 || c.block_size > 1024) return bad("--block-size must be in [1, 1024]");
+  if (c.max_running < 0 || c.max_batched_tokens < 0 || c.kv_cache_mb < 0 || c.threads < 0)
+    return bad("engine limits must not be negative");
+  if (c.max_waiting < 0) return bad("--max-waiting must not be negative");
+  if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (c.max_running == 0) c.max_running = 64;
+  if (c.max_batched_tokens == 0) {
+    const double flops_per_token = 2.0 * double(m.matmul_params());
+    c.max_batched_tokens = std::clamp(floor_pow2(15e9 / flops_per_token), 128, 2048);
+  }
+  c.max_batched_tokens = std::max(c.max_batched_tokens, c.max_running);
+  const double bytes_per_token = 2.0 * m.n_layers * m.kv_dim() * sizeof(float);
+  const double mib = 1024.0 * 1024.0;
+  if (c.kv_cache_mb == 0) {
+    const double want = double(c.max_running) * m.seq_len * bytes_per_token;
+    const double cap = double(physical_memory_bytes()) / 4;
+    const double floor = double(m.seq_len + c.block_size) * bytes_per_token;
+    c.kv_cache_mb = int(std::ceil(std::max(std::min(want, cap), floor) / mib));
+  }
+  return Ok{};
 }
 
 }  // namespace ladle::scheduler

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "model/config.h"
 #include "scheduler/flag_set.h"
 
 namespace ladle::scheduler {
@@ -24,5 +25,15 @@ struct EngineConfig {
 // Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-waiting,
 // --kv-cache-mb, --block-size, --threads and --no-prefix-caching on `flags`, writing to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
+
+// Fills every zero field of `config` from the model's shape and the machine (cores, memory):
+//  - max_running: 64 sequences.
+//  - max_batched_tokens: about 15 GFLOP of work per step (≈ 100 ms at this CPU's sgemm speed), as
+//    a power of two in [128, 2048], and never below max_running so every decode fits one step.
+//  - kv_cache_mb: room for max_running full-context sequences, capped at a quarter of RAM and
+//    floored at one full-context sequence.
+//  - threads: the number of cores.
+// Fails when a given value is out of range (block size not in [1, 1024], negative counts, ...).
+Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
 
 }  // namespace ladle::scheduler
