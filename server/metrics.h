@@ -1,0 +1,129 @@
+// Metrics: every Prometheus series ladle exports, defined in one place (metrics.cc) on a
+// prometheus-cpp Registry and rendered by its TextSerializer — nothing is hand-formatted.
+//
+// Ownership: `ladle serve` creates one Metrics before the engine, passes it to
+// LlmEngine::create() as the EngineObserver (so it must outlive the engine) and serves
+// serialize() on GET /metrics of its own port.
+//
+// Threads: every method may be called from any thread at any time. The EngineObserver overrides
+// run on the engine's step thread and cost a few atomic operations plus, for histograms,
+// prometheus-cpp's per-histogram mutex (uncontended except during a scrape); they never
+// allocate. bench/metrics_bench.cc measures one step's worth of calls.
+//
+// Counting rules (tests/server/metrics_test.cc checks them by driving the observer as the
+// engine does):
+//  - A request of N generated tokens adds exactly 1 to ladle_time_to_first_token_seconds_count
+//    (on_first_token), N−1 to ladle_inter_token_latency_seconds_count (on_next_token) and N to
+//    ladle_generation_tokens_total (both). NOTE(metrics): the engine reports tokens one by one
+//    at sampling time, so when the SSE stream merges several tokens into one delta for a slow
+//    client, ITL is still observed once per token (measured at the engine, not at the socket).
+//  - on_request_finished adds 1 to ladle_requests_finished_total{reason} and observes the
+//    per-request histograms: e2e, queue, prompt and generation tokens always; prefill and
+//    decode time only when the request produced a first token (they are undefined otherwise).
+//  - Gauges hold exactly the values of the last on_gauges (usage ratio = used / total).
+//  - Every labelled child is created in the constructor, so all series exist at 0 from start.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "scheduler/engine.h"
+#include "scheduler/engine_observer.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace ladle::server {
+
+// Values of the `reason` label of ladle_requests_rejected_total, in this order.
+inline constexpr std::array<std::string_view, 5> kRejectReasons = {
+    "invalid", "too_long", "overloaded", "unavailable", "body_too_large"};
+
+class Metrics final : public scheduler::EngineObserver {
+ public:
+  // Registers every family and pre-creates every labelled child (all at 0).
+  // ladle_build_info{version=LADLE_VERSION} is set to 1 here.
+  Metrics();
+  ~Metrics() override;
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Publishes the model's shape as ladle_model_info{model,vocab_size,...} = 1 (replacing any
+  // earlier one) and sets ladle_kv_cache_blocks_total from info.kv_blocks_total.
+  void set_model_info(const scheduler::ModelInfo& info);
+
+  // The whole registry in the Prometheus text exposition format 0.0.4
+  // (Content-Type: text/plain; version=0.0.4; charset=utf-8).
+  std::string serialize() const;
+
+  // A streaming client went away before its request finished (counted by the server; the engine
+  // reports the resulting cancellation separately as finished{reason="cancelled"}).
+  void on_client_disconnect();
+
+  // The server refused a request before it reached the engine. `reason` should be one of
+  // kRejectReasons; anything else is counted as "invalid" (labels stay a closed set).
+  void on_http_rejected(std::string_view reason);
+
+  // --- scheduler::EngineObserver (engine step thread; see the counting rules above) ---
+  // kInvalidArgument → too_long, kResourceExhausted → overloaded, kUnavailable → unavailable,
+  // any other code → invalid.
+  void on_request_rejected(ErrorCode code) override;
+  void on_first_token(RequestId id, double ttft) override;
+  void on_next_token(RequestId id, double gap) override;
+  void on_request_finished(const scheduler::RequestStats& stats) override;
+  void on_step(const scheduler::StepStats& step, const scheduler::CounterDeltas& counters) override;
+  void on_gauges(const scheduler::EngineGauges& gauges) override;
+
+ private:
+  void register_request_metrics();
+  void register_engine_metrics();
+  void register_server_metrics();
+  void count_rejection(std::size_t reason_index);
+
+  std::unique_ptr<prometheus::Registry> registry_;
+
+  // Request histograms and counters. All pointers refer to children owned by registry_.
+  prometheus::Histogram* ttft_ = nullptr;
+  prometheus::Histogram* itl_ = nullptr;
+  prometheus::Histogram* e2e_ = nullptr;
+  prometheus::Histogram* queue_time_ = nullptr;
+  prometheus::Histogram* prefill_time_ = nullptr;
+  prometheus::Histogram* decode_time_ = nullptr;
+  prometheus::Histogram* request_prompt_tokens_ = nullptr;
+  prometheus::Histogram* request_generation_tokens_ = nullptr;
+  prometheus::Counter* prompt_tokens_total_ = nullptr;
+  prometheus::Counter* generation_tokens_total_ = nullptr;
+  std::array<prometheus::Counter*, 4> finished_{};  // indexed by scheduler::FinishReason
+  std::array<prometheus::Counter*, kRejectReasons.size()> rejected_{};
+
+  // Engine step metrics.
+  prometheus::Histogram* step_duration_ = nullptr;
+  prometheus::Histogram* step_batch_tokens_ = nullptr;
+  prometheus::Counter* prefix_queries_total_ = nullptr;
+  prometheus::Counter* prefix_hits_total_ = nullptr;
+  prometheus::Counter* preemptions_total_ = nullptr;
+  prometheus::Gauge* num_running_ = nullptr;
+  prometheus::Gauge* num_waiting_ = nullptr;
+  prometheus::Gauge* kv_blocks_used_ = nullptr;
+  prometheus::Gauge* kv_blocks_cached_ = nullptr;
+  prometheus::Gauge* kv_blocks_total_ = nullptr;
+  prometheus::Gauge* kv_usage_ratio_ = nullptr;
+
+  // Server-side series.
+  prometheus::Counter* client_disconnects_total_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
+
+  std::mutex model_info_mu_;
+  prometheus::Gauge* model_info_ = nullptr;  // GUARDED_BY(model_info_mu_)
+};
+
+}  // namespace ladle::server
