@@ -20,7 +20,8 @@
 //  - on_request_finished adds 1 to ladle_requests_finished_total{reason} and observes the
 //    per-request histograms: e2e, queue, prompt and generation tokens always; prefill and
 //    decode time only when the request produced a first token (they are undefined otherwise).
-//  - Gauges hold exactly the values of the last on_gauges (usage ratio = used / total).
+//  - Gauges hold exactly the values of the last on_gauges (usage ratio = used / total). The
+//    arena size is ladle_kv_cache_blocks_capacity: promtool rejects a gauge named *_total.
 //  - Every labelled child is created in the constructor, so all series exist at 0 from start.
 #pragma once
 
@@ -58,7 +59,7 @@ class Metrics final : public scheduler::EngineObserver {
   Metrics& operator=(const Metrics&) = delete;
 
   // Publishes the model's shape as ladle_model_info{model,vocab_size,...} = 1 (replacing any
-  // earlier one) and sets ladle_kv_cache_blocks_total from info.kv_blocks_total.
+  // earlier one) and sets ladle_kv_cache_blocks_capacity from info.kv_blocks_total.
   void set_model_info(const scheduler::ModelInfo& info);
 
   // The whole registry in the Prometheus text exposition format 0.0.4

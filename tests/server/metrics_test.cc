@@ -83,7 +83,7 @@ TEST(MetricsTest, EverySeriesExistsAtZeroFromTheStart) {
     EXPECT_EQ(sample(text, counter), 0.0) << counter;
   for (const char* gauge :
        {"ladle_num_requests_running", "ladle_num_requests_waiting", "ladle_kv_cache_blocks_used",
-        "ladle_kv_cache_blocks_cached", "ladle_kv_cache_blocks_total", "ladle_kv_cache_usage_ratio"})
+        "ladle_kv_cache_blocks_cached", "ladle_kv_cache_blocks_capacity", "ladle_kv_cache_usage_ratio"})
     EXPECT_EQ(sample(text, gauge), 0.0) << gauge;
   for (const char* hist :
        {"ladle_time_to_first_token_seconds", "ladle_inter_token_latency_seconds",
@@ -206,7 +206,7 @@ TEST(MetricsTest, GaugesReflectTheLastReportExactly) {
   EXPECT_EQ(value(m, "ladle_num_requests_waiting"), 2.0);
   EXPECT_EQ(value(m, "ladle_kv_cache_blocks_used"), 16.0);
   EXPECT_EQ(value(m, "ladle_kv_cache_blocks_cached"), 5.0);
-  EXPECT_EQ(value(m, "ladle_kv_cache_blocks_total"), 64.0);
+  EXPECT_EQ(value(m, "ladle_kv_cache_blocks_capacity"), 64.0);
   EXPECT_EQ(value(m, "ladle_kv_cache_usage_ratio"), 0.25);
   // The engine goes idle: everything but the cached prefix and the total returns to 0.
   m.on_gauges(EngineGauges{.kv_blocks_total = 64, .kv_blocks_cached = 21});
@@ -246,7 +246,7 @@ TEST(MetricsTest, ModelInfoCarriesTheShapeAndIsReplaced) {
       "ladle_model_info{block_size=\"16\",context_length=\"512\",dim=\"64\",hidden_dim=\"172\","
       "model=\"stories260K.bin\",n_heads=\"8\",n_kv_heads=\"4\",n_layers=\"5\",vocab_size=\"512\"}";
   EXPECT_EQ(sample(text, series), 1.0) << text;
-  EXPECT_EQ(sample(text, "ladle_kv_cache_blocks_total"), 128.0);
+  EXPECT_EQ(sample(text, "ladle_kv_cache_blocks_capacity"), 128.0);
   info.name = "other.bin";
   m.set_model_info(info);
   text = m.serialize();
