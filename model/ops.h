@@ -1,0 +1,39 @@
+// Small pure kernels of the llama2.c recipe, on plain float rows: RMSNorm, RoPE, softmax and the
+// SwiGLU gate. Free functions with no state; callable from any thread.
+//
+// Each one computes exactly as run.c does, element by element in index order, so that results
+// depend only on the row itself (never on what else is in the batch).
+#pragma once
+
+#include <span>
+#include <vector>
+
+namespace ladle::model {
+
+// out[i] = weight[i] * (x[i] / sqrt(mean(x²) + eps)); out may alias x.
+void rmsnorm(std::span<float> out, std::span<const float> x, std::span<const float> weight, float eps);
+
+// In-place softmax of x (max-subtracted, as run.c).
+void softmax(std::span<float> x);
+
+// a[i] = silu(a[i]) * b[i]   (the SwiGLU gate: silu(w1·x) ⊙ (w3·x)).
+void silu_mul(std::span<float> a, std::span<const float> b);
+
+// RoPE cos/sin table for positions [0, seq_len): row p holds head_dim/2 (cos, sin) pairs with
+// the angle p · theta^(-2i/head_dim), computed in float exactly as run.c computes it on the fly.
+class RopeTable {
+ public:
+  RopeTable() = default;
+  RopeTable(int seq_len, int head_dim, float theta);
+
+  // Rotates consecutive pairs (x[2i], x[2i+1]) of every head in `vec` (n_heads × head_dim floats)
+  // by position `pos`.
+  void apply(std::span<float> vec, int pos) const;
+  int head_dim() const { return head_dim_; }
+
+ private:
+  int head_dim_ = 0;
+  std::vector<float> table_;  // [seq_len][head_dim/2][2] = (cos, sin)
+};
+
+}  // namespace ladle::model

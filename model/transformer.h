@@ -1,0 +1,73 @@
+// Transformer: the llama2.c model as one batched forward step over a paged KV cache.
+//
+// Owns the mapped Weights, the thread pool and every scratch buffer (allocated once at load for
+// RuntimeLimits::max_batch_tokens rows). forward() must be called from one thread at a time (the
+// engine's step thread); config()/weights() are immutable and readable from anywhere.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kvcache/expected.h"
+#include "kvcache/kv_store.h"
+#include "model/config.h"
+#include "model/forward_batch.h"
+#include "model/ops.h"
+#include "model/thread_pool.h"
+#include "model/weights.h"
+
+namespace ladle::model {
+
+struct RuntimeLimits {
+  int max_batch_tokens = 256;  // rows per forward step (prefill chunks + decode tokens)
+  int max_seqs = 64;           // slices per step, i.e. the most logit rows one step returns
+  int threads = 0;             // compute threads including the caller; 0 = all cores
+};
+
+class Transformer {
+ public:
+  // Maps the checkpoint and allocates the step buffers. Fails on a bad file or bad limits.
+  static Expected<std::unique_ptr<Transformer>> load(const std::string& checkpoint_path, RuntimeLimits limits);
+  static Expected<std::unique_ptr<Transformer>> create(Weights weights, RuntimeLimits limits);
+
+  const ModelConfig& config() const { return weights_.config(); }
+  const Weights& weights() const { return weights_; }
+  const RuntimeLimits& limits() const { return limits_; }
+  // The KvStore shape this model needs (block_size as given).
+  kvcache::KvShape kv_shape(int block_size) const;
+
+  // Runs one step for `batch` (any mix of prefill chunks and decode tokens; num_tokens() <=
+  // max_batch_tokens, seqs.size() <= max_seqs, every token id < vocab and position < seq_len,
+  // block tables covering every position up to context_len). Writes each token's K/V into `kv`
+  // at slot table[pos / bs], pos % bs, and returns logits [num_logit_rows × vocab], row i for the
+  // i-th slice with needs_logits. The span stays valid until the next forward().
+  std::span<const float> forward(const ForwardBatch& batch, kvcache::KvStore& kv);
+
+ private:
+  Transformer(Weights weights, RuntimeLimits limits);
+  void write_kv(const ForwardBatch& batch, kvcache::KvStore& kv, int layer);
+  std::span<const float> classify(const ForwardBatch& batch);
+
+  Weights weights_;
+  RuntimeLimits limits_;
+  ThreadPool pool_;
+  RopeTable rope_;
+  // Step buffers, T = max_batch_tokens, S = max_seqs (llama2.c's RunState, batched).
+  std::vector<float> x_;       // [T × dim] residual stream
+  std::vector<float> xb_;      // [T × dim] normed input of a sub-layer
+  std::vector<float> xb2_;     // [T × dim] sub-layer output before the residual add
+  std::vector<float> q_;       // [T × dim]
+  std::vector<float> k_;       // [T × kv_dim]
+  std::vector<float> v_;       // [T × kv_dim]
+  std::vector<float> att_out_; // [T × dim] attention output (heads concatenated)
+  std::vector<float> hb_;      // [T × hidden] w1·x, then the gated activation
+  std::vector<float> hb2_;     // [T × hidden] w3·x
+  std::vector<float> att_;     // [threads × seq_len] attention scores
+  std::vector<std::int32_t> row_seq_;  // [T] slice index of each row
+  std::vector<float> final_;   // [S × dim] normed last rows of slices that need logits
+  std::vector<float> logits_;  // [S × vocab]
+};
+
+}  // namespace ladle::model

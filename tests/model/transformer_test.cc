@@ -1,0 +1,222 @@
+// Transformer: golden greedy decoding of stories260K against run.c (REFERENCE.md), and batch
+// invariance — a sequence's logits are bit-identical alone, in chunks, or inside mixed batches.
+#include "model/transformer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint_writer.h"
+#include "model/sampler.h"
+
+namespace ladle::model {
+namespace {
+
+const std::string kModels = LADLE_MODELS_DIR;
+constexpr int kBlockSize = 16;
+
+// The vocab pieces of a llama2.c tokenizer.bin (a local reader, independent of model/tokenizer).
+std::vector<std::string> read_pieces(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::int32_t max_len = 0;
+  in.read(reinterpret_cast<char*>(&max_len), 4);
+  std::vector<std::string> pieces;
+  float score;
+  std::int32_t len;
+  while (in.read(reinterpret_cast<char*>(&score), 4) && in.read(reinterpret_cast<char*>(&len), 4)) {
+    std::string s(std::size_t(len), '\0');
+    in.read(s.data(), len);
+    pieces.push_back(s);
+  }
+  return pieces;
+}
+
+// run.c's decode + print: strip the leading space after BOS, "<0xXX>" is one raw byte.
+std::string decode(const std::vector<std::string>& pieces, TokenId prev, TokenId id) {
+  std::string p = pieces.at(id);
+  if (prev == 1 && !p.empty() && p[0] == ' ') p.erase(0, 1);
+  unsigned byte = 0;
+  if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%02X>", &byte) == 1) return std::string(1, char(byte));
+  return p;
+}
+
+// The single sequence runner: block table 0..n-1, greedy decoding until `steps`
+// positions exist or BOS is produced. Returns every token from position 1 on.
+std::vector<TokenId> greedy(Transformer& model, kvcache::KvStore& kv, std::vector<TokenId> prompt, int steps) {
+  BlockTable table;
+  for (int b = 0; b < kv.num_blocks(); ++b) table.push_back(b);
+  std::vector<TokenId> tokens = prompt;
+  int computed = 0;
+  while (int(tokens.size()) < steps) {
+    ForwardBatch batch;
+    for (int p = computed; p < int(tokens.size()); ++p) {
+      batch.token_ids.push_back(tokens[p]);
+      batch.positions.push_back(p);
+    }
+    batch.seqs.push_back({0, batch.num_tokens(), int(tokens.size()), table, true});
+    auto logits = model.forward(batch, kv);
+    computed = int(tokens.size());
+    const TokenId next = argmax(logits);
+    if (next == 1) break;
+    tokens.push_back(next);
+  }
+  return {tokens.begin() + 1, tokens.end()};
+}
+
+std::string reference_block(const std::string& marker) {
+  std::ifstream in(kModels + "/REFERENCE.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string md = ss.str();
+  std::size_t at = md.find(marker);
+  at = md.find("```\n", at) + 4;
+  return md.substr(at, md.find("```", at) - at);
+}
+
+TEST(TransformerGolden, PromptTokenTraceMatchesRunC) {
+  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{64, 4, 2});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  kvcache::KvStore kv((*model)->kv_shape(kBlockSize), 512 / kBlockSize);
+  const std::vector<TokenId> expected = {
+      403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338,
+      401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385,
+      328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267,
+      337, 335, 312, 432, 398, 312, 286, 267, 414, 270, 333, 415, 426, 13,  438, 310};
+  EXPECT_EQ(greedy(**model, kv, {1, 403, 407, 261, 378}, 65), expected);
+}
+
+TEST(TransformerGolden, FullContextFromBosMatchesRunCText) {
+  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{64, 4, 2});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  kvcache::KvStore kv((*model)->kv_shape(kBlockSize), 512 / kBlockSize);
+  const auto pieces = read_pieces(kModels + "/tok512.bin");
+  ASSERT_EQ(pieces.size(), 512u);
+  const auto generated = greedy(**model, kv, {1}, 257)  // run.c -n 256: tokens at positions 1..256;
+  std::string text;
+  TokenId prev = 1;
+  for (TokenId t : generated) {
+    text += decode(pieces, prev, t);
+    prev = t;
+  }
+  const std::string expected = reference_block("-t 0.0 -n 256`");
+  ASSERT_GT(expected.size(), 500u);
+  EXPECT_EQ(text + "\n", expected);
+}
+
+// ---- batch invariance ------------------------------------------------------------------------
+
+struct Seq {
+  std::vector<TokenId> tokens;  // teacher-forced: prompt followed by a fixed continuation
+  BlockTable table;
+};
+
+// Logits for every position of `s`, computed alone one token per step.
+std::vector<std::vector<float>> alone(Transformer& m, kvcache::KvStore& kv, const Seq& s) {
+  std::vector<std::vector<float>> out;
+  for (int p = 0; p < int(s.tokens.size()); ++p) {
+    ForwardBatch b{{s.tokens[p]}, {p}, {{0, 1, p + 1, s.table, true}}};
+    auto l = m.forward(b, kv);
+    out.emplace_back(l.begin(), l.end());
+  }
+  return out;
+}
+
+void expect_invariant(const std::string& path, int threads) {
+  auto model = Transformer::load(path, RuntimeLimits{96, 8, threads});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  Transformer& m = **model;
+  const int vocab = m.config().vocab_size;
+  const int num_seqs = 5, len = 40, blocks_per_seq = (len + kBlockSize - 1) / kBlockSize;
+  kvcache::KvStore kv(m.kv_shape(kBlockSize), num_seqs * blocks_per_seq);
+  std::mt19937 rng(7);
+  std::vector<Seq> seqs(num_seqs);
+  for (int i = 0; i < num_seqs; ++i) {
+    seqs[i].tokens.push_back(1);
+    for (int p = 1; p < len; ++p) seqs[i].tokens.push_back(TokenId(rng() % vocab));
+    for (int b = 0; b < blocks_per_seq; ++b) seqs[i].table.push_back(b * num_seqs + (num_seqs - 1 - i));  // interleaved
+  }
+  std::vector<std::vector<std::vector<float>>> ref;
+  for (const Seq& s : seqs) ref.push_back(alone(m, kv, s));
+
+  // Mixed steps: every unfinished sequence takes a random chunk (1..9 tokens; a decode step when
+  // 1), in a random order of slices.
+  std::vector<int> done(num_seqs, 0);
+  int compared = 0;
+  while (true) {
+    ForwardBatch b;
+    std::vector<int> order(num_seqs);
+    for (int i = 0; i < num_seqs; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<int> rows_of;
+    for (int i : order) {
+      if (done[i] == len) continue;
+      const int n = std::min(len - done[i], 1 + int(rng() % 9));
+      const bool logits = rng() % 4 != 0;
+      b.seqs.push_back({b.num_tokens(), n, done[i] + n, seqs[i].table, logits});
+      for (int p = done[i]; p < done[i] + n; ++p) {
+        b.token_ids.push_back(seqs[i].tokens[p]);
+        b.positions.push_back(p);
+      }
+      done[i] += n;
+      if (logits) rows_of.push_back(i);
+    }
+    if (b.seqs.empty()) break;
+    auto l = m.forward(b, kv);
+    ASSERT_EQ(l.size(), rows_of.size() * std::size_t(vocab));
+    for (std::size_t r = 0; r < rows_of.size(); ++r) {
+      const auto& want = ref[rows_of[r]][done[rows_of[r]] - 1];
+      ASSERT_EQ(0, std::memcmp(want.data(), l.data() + r * vocab, vocab * sizeof(float)))
+          << "seq " << rows_of[r] << " pos " << done[rows_of[r]] - 1;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 20);
+
+  // One whole-prompt prefill equals the decode-by-decode logits of its last position.
+  ForwardBatch whole{seqs[2].tokens, {}, {{0, len, len, seqs[2].table, true}}};
+  for (int p = 0; p < len; ++p) whole.positions.push_back(p);
+  auto l = m.forward(whole, kv);
+  EXPECT_EQ(0, std::memcmp(ref[2][len - 1].data(), l.data(), vocab * sizeof(float)));
+}
+
+TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnStories260K) {
+  expect_invariant(kModels + "/stories260K.bin", 2);
+}
+
+TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {
+  ModelConfig cfg;
+  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
+  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
+  const std::string path = ::testing::TempDir() + "/ladle_gqa.bin";
+  ASSERT_TRUE(write_synthetic_checkpoint(path, cfg, 3).ok());
+  expect_invariant(path, 2);
+  expect_invariant(path, 1);
+}
+
+TEST(TransformerBatch, ThreadCountDoesNotChangeLogits) {
+  std::vector<std::vector<float>> got[2];
+  for (int threads : {1, 2}) {
+    auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{16, 2, threads});
+    ASSERT_TRUE(model.ok());
+    kvcache::KvStore kv((*model)->kv_shape(kBlockSize), 2);
+    got[threads - 1] = alone(**model, kv, Seq{{1, 403, 407, 261, 378, 432, 383}, {1, 0}});
+  }
+  EXPECT_EQ(got[0], got[1]);
+}
+
+TEST(Transformer, RejectsBadLimitsAndMissingFile) {
+  EXPECT_FALSE(Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{0, 4, 1}).ok());
+  auto missing = Transformer::load("/nonexistent/model.bin", RuntimeLimits{});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ladle::model
