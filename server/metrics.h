@@ -45,6 +45,9 @@ class Family;
 
 namespace ladle::server {
 
+// The Content-Type to serve serialize() with (text exposition format 0.0.4).
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
 // Values of the `reason` label of ladle_requests_rejected_total, in this order.
 inline constexpr std::array<std::string_view, 5> kRejectReasons = {
     "invalid", "too_long", "overloaded", "unavailable", "body_too_large"};
