@@ -40,7 +40,12 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   fn(0, parts);
-  while (pending_.load(std::memory_order_acquire) != 0) LADLE_CPU_RELAX();
+  // Spin while the workers finish; if one of them lost its core (the machine is oversubscribed),
+  // yield so it can get it back instead of burning our slice.
+  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < kSpinIterations) LADLE_CPU_RELAX();
+    else std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 

@@ -98,7 +98,7 @@ TEST(TransformerGolden, FullContextFromBosMatchesRunCText) {
   kvcache::KvStore kv((*model)->kv_shape(kBlockSize), 512 / kBlockSize);
   const auto pieces = read_pieces(kModels + "/tok512.bin");
   ASSERT_EQ(pieces.size(), 512u);
-  const auto generated = greedy(**model, kv, {1}, 257)  // run.c -n 256: tokens at positions 1..256;
+  const auto generated = greedy(**model, kv, {1}, 257);  // run.c -n 256: tokens at positions 1..256
   std::string text;
   TokenId prev = 1;
   for (TokenId t : generated) {
