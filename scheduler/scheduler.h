@@ -1,0 +1,108 @@
+// Scheduler: continuous batching over the paged KV cache. Decides, step by step, which tokens of
+// which sequences are computed, admits waiting requests, preempts by recompute when KV runs out,
+// and applies each step's sampled tokens (update()). It never calls the model: schedule() returns
+// plain data and update() takes plain data, so it is unit-tested with fabricated results.
+//
+// Owner: LlmEngine, which also owns the BlockPool it borrows (the pool must outlive it).
+// Thread: the engine thread only; no locking.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "kvcache/block_pool.h"
+#include "kvcache/expected.h"
+#include "kvcache/ids.h"
+#include "scheduler/schedule_output.h"
+#include "scheduler/sequence.h"
+
+namespace ladle::scheduler {
+
+struct SchedulerConfig {
+  int max_running = 64;          // sequences holding KV and computing at once
+  int max_batched_tokens = 512;  // tokens computed per step (prefill chunks + decodes)
+  int max_model_len = 2048;      // positions per sequence
+  int block_size = 16;           // tokens per KV block; must equal the pool's
+};
+
+// Token ids that end a generation unless ignore_eos (llama2.c's run.c stops on BOS too).
+inline constexpr TokenId kBosToken = 1;
+inline constexpr TokenId kEosToken = 2;
+
+class Scheduler {
+ public:
+  Scheduler(SchedulerConfig config, kvcache::BlockPool& pool);
+
+  // New request at the back of the waiting queue. `prompt` non-empty; max_tokens >= 1; `id` new.
+  // The engine has already checked that the prompt fits the context and the pool.
+  void add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos);
+
+  // Removes a request in any state (waiting, prefilling, decoding, preempted) and frees its blocks
+  // now. False if unknown (or already finished).
+  bool abort(RequestId id);
+
+  // Plans one step (the rule is stated at the top of its definition). Sequences' counters are not
+  // advanced until update(); call update() with this output before the next schedule().
+  ScheduleOutput schedule();
+
+  // Applies one step's results: `sampled[i]` is the token for the i-th entry of out.seqs with
+  // samples == true. Advances computed counts, appends sampled tokens, registers newly full blocks
+  // in the prefix cache, and finishes sequences on BOS/EOS unless ignore_eos (stop; the token is
+  // appended and counts as generated), max_tokens generated (length), or the context limit
+  // (length). The context limit is min(max_model_len, the pool's capacity in tokens), so a lone
+  // sequence always fits. Finished sequences leave running and free their blocks before returning.
+  // Entries for requests aborted since schedule() are skipped.
+  UpdateOutput update(const ScheduleOutput& out, std::span<const TokenId> sampled);
+
+  // Finishes a running or waiting request for a reason found outside (a stop string) and frees its
+  // blocks. False if unknown.
+  bool finish(RequestId id);
+
+  // The live sequence, or nullptr if unknown or finished. Valid until the next mutating call.
+  const Sequence* find(RequestId id) const;
+
+  int num_running() const { return int(running_.size()); }
+  int num_waiting() const { return int(waiting_.size()); }
+  std::uint64_t num_preemptions() const { return num_preemptions_; }
+  // Positions a sequence may reach: min(max_model_len, pool capacity in tokens).
+  int max_sequence_len() const { return max_len_; }
+  const SchedulerConfig& config() const { return config_; }
+  const kvcache::BlockPool& pool() const { return pool_; }
+  // Running ids in admission order, waiting ids front to back (tests and gauges).
+  std::vector<RequestId> running_ids() const;
+  std::vector<RequestId> waiting_ids() const;
+
+  // O(blocks) consistency check run (as an assert) after every schedule(): pool invariants, every
+  // pool reference accounted for by a live block table, waiting sequences hold no blocks, running
+  // tables cover their computed tokens, max_running respected.
+  Status check_invariants() const;
+
+ private:
+  void schedule_running(ScheduleOutput& out, int& budget);
+  void admit_waiting(ScheduleOutput& out, int& budget);
+  // Makes seq's table cover num_computed + n tokens, preempting from the back of running_ until
+  // it does. False when seq itself had to be preempted.
+  bool reserve_or_preempt(Sequence& seq, int n, ScheduleOutput& out);
+  // Grows seq's table to cover num_computed + n tokens; false (nothing changed) if KV is short.
+  bool grow(Sequence& seq, int n);
+  void preempt(Sequence& seq);
+  void record(ScheduleOutput& out, const Sequence& seq, int n) const;
+  std::optional<FinishReason> check_stop(const Sequence& seq, TokenId token) const;
+  bool remove(RequestId id);
+  int blocks_for(int num_tokens) const { return (num_tokens + config_.block_size - 1) / config_.block_size; }
+
+  SchedulerConfig config_;
+  kvcache::BlockPool& pool_;
+  int max_len_;
+  std::unordered_map<RequestId, std::unique_ptr<Sequence>> seqs_;  // every live sequence
+  std::deque<Sequence*> waiting_;  // arrival order; preempted ones re-enter at the front
+  std::vector<Sequence*> running_; // admission order; the back is preempted first
+  std::uint64_t num_preemptions_ = 0;
+};
+
+}  // namespace ladle::scheduler

@@ -1,0 +1,61 @@
+// Sequence: one request's state inside the scheduler — its tokens (prompt then generated), how
+// many of them have K/V computed, its block table and its limits.
+//
+// Owner: Scheduler (the only writer). Thread: the engine thread. Others read it through
+// Scheduler::find() between steps (the batch builder, the engine's detokenizer).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "kvcache/ids.h"
+
+namespace ladle::scheduler {
+
+enum class SequenceStatus { kWaiting, kRunning };
+
+class Sequence {
+ public:
+  // A waiting sequence holding `prompt` (non-empty), allowed `max_tokens` (>= 1) new tokens.
+  Sequence(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos);
+
+  RequestId id() const { return id_; }
+  std::span<const TokenId> tokens() const { return tokens_; }
+  std::span<const TokenId> generated_tokens() const {
+    return std::span<const TokenId>(tokens_).subspan(std::size_t(num_prompt_tokens_));
+  }
+  TokenId last_token() const { return tokens_.back(); }
+  int num_tokens() const { return int(tokens_.size()); }
+  int num_prompt_tokens() const { return num_prompt_tokens_; }
+  int num_generated_tokens() const { return num_tokens() - num_prompt_tokens_; }
+  // Tokens whose K/V is in the block table's blocks (positions [0, num_computed_tokens)).
+  int num_computed_tokens() const { return num_computed_tokens_; }
+  // Prompt tokens served by the prefix cache at the latest admission.
+  int num_cached_tokens() const { return num_cached_tokens_; }
+  int max_tokens() const { return max_tokens_; }
+  bool ignore_eos() const { return ignore_eos_; }
+  SequenceStatus status() const { return status_; }
+  const BlockTable& block_table() const { return block_table_; }
+
+  // Mutators, called by Scheduler only.
+  BlockTable& mutable_block_table() { return block_table_; }
+  void append_token(TokenId token) { tokens_.push_back(token); }
+  void add_computed_tokens(int n);
+  // Admission: status running, with `num_cached` tokens served by the prefix cache as computed.
+  void start_running(int num_cached);
+  // Preemption by recompute: back to waiting with nothing computed; the caller freed the blocks.
+  void reset_to_waiting();
+
+ private:
+  RequestId id_;
+  std::vector<TokenId> tokens_;  // prompt, then generated tokens
+  int num_prompt_tokens_;
+  int num_computed_tokens_ = 0;
+  int num_cached_tokens_ = 0;
+  int max_tokens_;
+  bool ignore_eos_;
+  SequenceStatus status_ = SequenceStatus::kWaiting;
+  BlockTable block_table_;
+};
+
+}  // namespace ladle::scheduler
