@@ -1,0 +1,225 @@
+// Tokenizer: loading tokenizer.bin, run.c-exact BPE encode in O(n log n), run.c decode.
+#include "model/tokenizer.h"
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <queue>
+
+#include "model/utf8.h"
+
+namespace ladle::model {
+namespace {
+
+// Every byte value once, so that decode_piece can return a one-byte view for "<0xXX>".
+constexpr std::array<char, 256> make_byte_table() {
+  std::array<char, 256> t{};
+  for (int i = 0; i < 256; ++i) t[static_cast<std::size_t>(i)] = static_cast<char>(i);
+  return t;
+}
+constexpr std::array<char, 256> kByteTable = make_byte_table();
+
+// run.c's threshold: best_score starts at -1e10 and a merge must beat it strictly.
+constexpr float kNoMergeScore = -1e10f;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// run.c's sscanf(piece, "<0x%02hhX>", &byte): "<0x" then one or two hex digits.
+std::optional<unsigned char> parse_byte_piece(std::string_view p) {
+  if (p.size() < 4 || p.substr(0, 3) != "<0x") return std::nullopt;
+  const int hi = hex_value(p[3]);
+  if (hi < 0) return std::nullopt;
+  const int lo = p.size() > 4 ? hex_value(p[4]) : -1;
+  return static_cast<unsigned char>(lo < 0 ? hi : hi * 16 + lo);
+}
+
+bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+template <class T>
+bool read_pod(std::istream& in, T& v) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(&v), sizeof(T)));
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length)
+    : pieces_(std::move(pieces)), scores_(std::move(scores)), max_token_length_(max_token_length) {
+  index_.reserve(pieces_.size());
+  // NOTE(tok): run.c bsearch()es a sorted copy; with duplicate pieces which id it finds is
+  // unspecified. Real tokenizers have none; we keep the lowest id.
+  for (std::size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<TokenId>(i));
+}
+
+Expected<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size) {
+  const std::string where = "tokenizer " + path + ": ";
+  if (vocab_size < kMinVocabSize) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      where + "vocab_size " + std::to_string(vocab_size) + " is below " +
+                          std::to_string(kMinVocabSize) + " (3 specials + 256 byte pieces)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kNotFound, where + "cannot open file");
+  std::int32_t max_len = 0;
+  if (!read_pod(in, max_len)) return make_error(ErrorCode::kInvalidArgument, where + "truncated header");
+  if (max_len <= 0 || max_len > (1 << 16)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      where + "corrupt header: max_token_length " + std::to_string(max_len));
+  }
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  pieces.reserve(static_cast<std::size_t>(vocab_size));
+  scores.reserve(static_cast<std::size_t>(vocab_size));
+  for (;;) {
+    float score = 0;
+    if (!read_pod(in, score)) {
+      if (in.gcount() == 0) break;  // clean end of file
+      return make_error(ErrorCode::kInvalidArgument,
+                        where + "truncated inside entry " + std::to_string(pieces.size()));
+    }
+    const std::string entry = "entry " + std::to_string(pieces.size());
+    std::int32_t len = 0;
+    if (!read_pod(in, len)) return make_error(ErrorCode::kInvalidArgument, where + "truncated inside " + entry);
+    if (len < 0 || len > max_len) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        where + "corrupt " + entry + ": length " + std::to_string(len) +
+                            " outside [0, max_token_length=" + std::to_string(max_len) + "]");
+    }
+    std::string bytes(static_cast<std::size_t>(len), '\0');
+    if (len > 0 && !in.read(bytes.data(), len)) {
+      return make_error(ErrorCode::kInvalidArgument, where + "truncated inside " + entry);
+    }
+    pieces.push_back(std::move(bytes));
+    scores.push_back(score);
+    if (pieces.size() > static_cast<std::size_t>(vocab_size)) break;  // reported below
+  }
+  const auto want = static_cast<std::size_t>(vocab_size);
+  if (pieces.size() < want) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      where + "truncated or wrong vocabulary: ends after " + std::to_string(pieces.size()) +
+                          " entries but the model's vocab_size is " + std::to_string(vocab_size));
+  }
+  if (pieces.size() > want) {
+    return make_error(ErrorCode::kInvalidArgument, where + "holds more than " + std::to_string(vocab_size) +
+                                                       " entries but the model's vocab_size is " +
+                                                       std::to_string(vocab_size));
+  }
+  return Tokenizer(std::move(pieces), std::move(scores), max_len);
+}
+
+std::optional<TokenId> Tokenizer::find(std::string_view text) const {
+  const auto it = index_.find(text);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Tokenizer::split_codepoints(std::string_view text, std::vector<TokenId>& out) const {
+  // run.c: a codepoint is a non-continuation byte plus up to 3 following continuation bytes;
+  // stray continuation bytes and overlong runs are looked up as they come.
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t n = 1;
+    while (n < 4 && i + n < text.size() && is_continuation(text[i + n])) ++n;
+    const std::string_view cp = text.substr(i, n);
+    const std::optional<TokenId> id = cp.find('\0') == std::string_view::npos ? find(cp) : std::nullopt;
+    if (id) {
+      out.push_back(*id);
+    } else {
+      for (char c : cp) out.push_back(kFirstByteToken + static_cast<unsigned char>(c));
+    }
+    i += n;
+  }
+}
+
+void Tokenizer::merge(std::vector<TokenId>& tokens) const {
+  // Symbol i holds tokens[i]; prev/next link the symbols still alive.
+  const int n = static_cast<int>(tokens.size());
+  if (n < 2) return;
+  std::vector<int> prev(static_cast<std::size_t>(n)), next(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    prev[static_cast<std::size_t>(i)] = i - 1;
+    next[static_cast<std::size_t>(i)] = i + 1 < n ? i + 1 : -1;
+  }
+  struct Candidate {
+    float score;
+    int left;  // symbol index; symbols keep their order, so a lower index is further left
+    TokenId left_token, right_token, merged;
+    int right;
+    bool operator<(const Candidate& o) const {  // max-heap: higher score, then leftmost
+      if (score != o.score) return score < o.score;
+      return left > o.left;
+    }
+  };
+  std::priority_queue<Candidate> heap;
+  std::string buf;
+  auto consider = [&](int left, int right) {
+    if (left < 0 || right < 0) return;
+    const TokenId a = tokens[static_cast<std::size_t>(left)], b = tokens[static_cast<std::size_t>(right)];
+    buf.assign(pieces_[static_cast<std::size_t>(a)]).append(pieces_[static_cast<std::size_t>(b)]);
+    const auto id = find(buf);
+    if (!id || !(scores_[static_cast<std::size_t>(*id)] > kNoMergeScore)) return;
+    heap.push(Candidate{scores_[static_cast<std::size_t>(*id)], left, a, b, *id, right});
+  };
+  for (int i = 0; i + 1 < n; ++i) consider(i, i + 1);
+  std::vector<bool> alive(static_cast<std::size_t>(n), true);
+  while (!heap.empty()) {
+    const Candidate c = heap.top();
+    heap.pop();
+    const auto l = static_cast<std::size_t>(c.left), r = static_cast<std::size_t>(c.right);
+    // Stale unless both symbols are alive, still adjacent and unchanged. A symbol's piece only
+    // grows, so an unchanged token id means an unchanged symbol.
+    if (!alive[l] || !alive[r] || next[l] != c.right || tokens[l] != c.left_token || tokens[r] != c.right_token) {
+      continue;
+    }
+    tokens[l] = c.merged;
+    alive[r] = false;
+    next[l] = next[r];
+    if (next[r] >= 0) prev[static_cast<std::size_t>(next[r])] = c.left;
+    consider(prev[l], c.left);
+    consider(c.left, next[l]);
+  }
+  std::size_t out = 0;
+  for (int i = 0; i >= 0; i = next[static_cast<std::size_t>(i)]) tokens[out++] = tokens[static_cast<std::size_t>(i)];
+  tokens.resize(out);
+}
+
+std::vector<TokenId> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
+  std::vector<TokenId> tokens;
+  tokens.reserve(text.size() + 3);
+  if (bos) tokens.push_back(kBos);
+  if (!text.empty()) {
+    // SentencePiece's add_dummy_prefix, as run.c does it: a separate " " symbol that merges.
+    // A vocabulary without " " (run.c would push id -1) gets no dummy prefix.
+    if (const auto space = find(" ")) tokens.push_back(*space);
+  }
+  split_codepoints(text, tokens);
+  merge(tokens);
+  if (eos) tokens.push_back(kEos);
+  return tokens;
+}
+
+std::string_view Tokenizer::decode_piece(TokenId prev, TokenId id) const {
+  if (id < 0 || id >= vocab_size()) return {};
+  std::string_view p = pieces_[static_cast<std::size_t>(id)];
+  if (prev == kBos && !p.empty() && p.front() == ' ') p.remove_prefix(1);
+  if (const auto byte = parse_byte_piece(p)) return {&kByteTable[*byte], 1};
+  return p;
+}
+
+std::string Tokenizer::decode(std::span<const TokenId> tokens, TokenId prev) const {
+  std::string raw;
+  for (TokenId id : tokens) {
+    raw.append(decode_piece(prev, id));
+    prev = id;
+  }
+  return sanitize_utf8(raw);
+}
+
+}  // namespace ladle::model

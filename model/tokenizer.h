@@ -1,0 +1,88 @@
+// Tokenizer: a llama2.c tokenizer.bin (SentencePiece BPE exported by llama2.c's tokenizer.py) with
+// run.c's encode() and decode() semantics, token for token.
+//
+// Ownership: an immutable value loaded once at startup and shared (by const reference) by the
+// engine and the tools. Thread-safety: every method is const and touches no mutable state, so any
+// number of threads may call it concurrently.
+//
+// The file format is int32 max_token_length, then per token {float32 score, int32 length, bytes}.
+// Ids 1 and 2 are BOS/EOS, ids 3..258 the byte-fallback pieces "<0x00>".."<0xFF>".
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "kvcache/expected.h"
+#include "kvcache/ids.h"
+
+namespace ladle::model {
+
+class Tokenizer {
+ public:
+  static constexpr TokenId kBos = 1;
+  static constexpr TokenId kEos = 2;
+  // Byte b is encoded as token kFirstByteToken + b (run.c's "+3").
+  static constexpr TokenId kFirstByteToken = 3;
+  static constexpr int kMinVocabSize = kFirstByteToken + 256;
+
+  // Loads a tokenizer.bin. Refuses (with a message naming the problem) an unreadable, truncated or
+  // corrupt file (negative or oversized lengths, trailing bytes), one whose entry count differs
+  // from `vocab_size`, and vocabularies too small to hold the 256 byte-fallback pieces.
+  static Expected<Tokenizer> load(const std::string& path, int vocab_size);
+
+  // Exactly run.c's encode(): optional BOS; the dummy-prefix " " when text is non-empty; each UTF-8
+  // codepoint looked up, unknown ones as <0xXX> byte tokens; then the adjacent pair whose
+  // concatenation is the highest-scoring vocab piece is merged (leftmost on ties) until none
+  // applies; optional EOS.
+  // NOTE(tok): run.c rescans all pairs per merge (quadratic). We keep a doubly-linked list of
+  // symbols and a max-heap of candidate merges ordered by (score, leftmost position), invalidating
+  // stale entries lazily: the same choice at every step, in O(n log n). The test keeps run.c's loop
+  // as the reference. Deviations, only where run.c has undefined behaviour: a NUL byte in `text`
+  // is encoded (as <0x00>) instead of ending the string, and if the vocab lacks " " there is no
+  // dummy prefix.
+  std::vector<TokenId> encode(std::string_view text, bool bos, bool eos) const;
+
+  // The bytes token `id` contributes after token `prev`, as run.c's decode(): after BOS a leading
+  // space is stripped; a "<0xXX>" piece becomes that single raw byte. The result may be part of a
+  // UTF-8 character (byte tokens); TextStream assembles them. Views stay valid for the tokenizer's
+  // lifetime. An id outside the vocabulary yields "".
+  std::string_view decode_piece(TokenId prev, TokenId id) const;
+
+  // decode_piece() chained over `tokens` (the first one's predecessor is `prev`), as valid UTF-8:
+  // ill-formed byte sequences become U+FFFD (see utf8.h).
+  std::string decode(std::span<const TokenId> tokens, TokenId prev = kBos) const;
+
+  int vocab_size() const { return static_cast<int>(pieces_.size()); }
+  int max_token_length() const { return max_token_length_; }
+  // Raw vocab string of `id` (with "▁" already turned into " " by the exporter). Precondition:
+  // 0 <= id < vocab_size().
+  const std::string& piece(TokenId id) const { return pieces_[static_cast<std::size_t>(id)]; }
+  float score(TokenId id) const { return scores_[static_cast<std::size_t>(id)]; }
+
+  // Id of the piece spelled exactly `text`, if any.
+  std::optional<TokenId> find(std::string_view text) const;
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using PieceIndex = std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>>;
+
+  Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length);
+  // Appends the initial symbols of `text` (codepoints or byte fallbacks) as run.c splits them.
+  void split_codepoints(std::string_view text, std::vector<TokenId>& out) const;
+  // Greedy BPE merges over `tokens` in place.
+  void merge(std::vector<TokenId>& tokens) const;
+
+  std::vector<std::string> pieces_;
+  std::vector<float> scores_;
+  PieceIndex index_;
+  int max_token_length_ = 0;
+};
+
+}  // namespace ladle::model
