@@ -196,7 +196,8 @@ TEST_F(PrometheusScrapeTest, PrometheusCountsEveryRequestsFirstToken) {
               dir_ / "ladle.log");
   ASSERT_TRUE(ladle.started());
   ASSERT_TRUE(wait_until(60s, [&] {
-    auto r = http_request(ladle_port, http::verb::get, "/metrics");
+    // The server listens while the model loads; /health turns 200 once the engine runs.
+    auto r = http_request(ladle_port, http::verb::get, "/health");
     return (r && r->status == 200) || !ladle.running();
   }) && ladle.running()) << "ladle serve did not come up:\n" << ladle.log();
 
