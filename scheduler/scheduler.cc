@@ -69,7 +69,7 @@ void Scheduler::admit_waiting(ScheduleOutput& out, int& budget) {
     assert(fresh);
     cached.insert(cached.end(), fresh->begin(), fresh->end());
     seq.mutable_block_table() = std::move(cached);
-    pool_.record_prefix_query(seq.num_tokens(), num_cached);
+    if (pool_.prefix_caching()) pool_.record_prefix_query(seq.num_tokens(), num_cached);
     seq.start_running(num_cached);
     waiting_.pop_front();
     running_.push_back(&seq);
@@ -127,7 +127,11 @@ UpdateOutput Scheduler::update(const ScheduleOutput& out, std::span<const TokenI
     Sequence& seq = *it->second;
     assert(seq.status() == SequenceStatus::kRunning && seq.num_computed_tokens() == s.num_computed_before);
     seq.add_computed_tokens(s.num_new_tokens);
-    pool_.cache_full_blocks(seq.tokens(), seq.block_table(), seq.num_computed_tokens() / config_.block_size);
+    const int num_full_blocks = seq.num_computed_tokens() / config_.block_size;
+    // Most decode steps fill no block: skip the pool (and its cache misses) then.
+    if (num_full_blocks > s.num_computed_before / config_.block_size) {
+      pool_.cache_full_blocks(seq.tokens(), seq.block_table(), num_full_blocks);
+    }
     if (!s.samples) continue;
     seq.append_token(token);
     result.appended.emplace_back(s.id, token);

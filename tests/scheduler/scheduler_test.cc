@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <set>
+
 #include "tests/testing/builders.h"
 
 namespace ladle::scheduler {
@@ -298,6 +301,55 @@ TEST(SchedulerTest, UpdateSkipsRequestsAbortedAfterSchedule) {
   ASSERT_EQ(u.appended.size(), 1u);
   EXPECT_EQ(u.appended[0], (std::pair<RequestId, TokenId>{2, 20}));
   expect_ok(s);
+}
+
+// Random arrivals, aborts and external finishes on a tight pool with chunking: invariants hold
+// after every step, every survivor generates exactly what it generates alone in a roomy pool, and
+// in the end every block is back in the pool.
+TEST(SchedulerTest, PropertyRandomTrafficMatchesIsolatedRuns) {
+  std::mt19937 rng(99);
+  struct Req { RequestId id; std::vector<TokenId> prompt; int max_tokens; };
+  std::vector<Req> reqs;
+  const auto shared = make_tokens(8, 700);
+  for (RequestId id = 1; id <= 40; ++id) {
+    auto prompt = rng() % 2 ? shared : std::vector<TokenId>{};
+    const int own = 1 + int(rng() % 10);
+    for (int i = 0; i < own; ++i) prompt.push_back(TokenId(3 + rng() % 50));
+    reqs.push_back({id, prompt, 1 + int(rng() % 12)});
+  }
+  auto pool = make_pool(10);
+  Scheduler s(make_config(/*max_batched_tokens=*/7, /*max_running=*/4), pool);
+  FakeModel model(10, 4);
+  std::map<RequestId, std::vector<TokenId>> got;
+  std::set<RequestId> cut;  // aborted or finished from outside
+  std::size_t next = 0;
+  for (int step = 0; step < 3000 && (next < reqs.size() || s.num_running() + s.num_waiting() > 0); ++step) {
+    while (next < reqs.size() && rng() % 3 == 0) {
+      s.add(reqs[next].id, reqs[next].prompt, reqs[next].max_tokens, true);
+      ++next;
+    }
+    if (rng() % 10 == 0 && next > 0) {
+      const RequestId victim = reqs[rng() % next].id;
+      if (rng() % 2 ? s.abort(victim) : s.finish(victim)) cut.insert(victim);
+    }
+    const auto st = run_step(s, model);
+    for (const auto& [id, t] : st.update.appended) got[id].push_back(t);
+    const Status ok = s.check_invariants();
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+  }
+  ASSERT_EQ(next, reqs.size());
+  EXPECT_EQ(s.num_running() + s.num_waiting(), 0);
+  EXPECT_EQ(pool.stats().num_used, 0);
+  EXPECT_EQ(model.num_unwritten_reads(), 0);
+  EXPECT_GT(s.num_preemptions(), 0u);
+  for (const Req& r : reqs) {
+    if (cut.count(r.id)) continue;
+    auto roomy_pool = make_pool(64);
+    Scheduler alone(make_config(), roomy_pool);
+    FakeModel m(64, 4);
+    alone.add(r.id, r.prompt, r.max_tokens, true);
+    EXPECT_EQ(got[r.id], run_to_completion(alone, m).at(r.id)) << "request " << r.id;
+  }
 }
 
 }  // namespace
