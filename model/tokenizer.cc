@@ -41,6 +41,10 @@ std::optional<unsigned char> parse_byte_piece(std::string_view p) {
   return static_cast<unsigned char>(lo < 0 ? hi : hi * 16 + lo);
 }
 
+std::uint64_t pair_key(TokenId a, TokenId b) {
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
+}
+
 bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 template <class T>
@@ -56,6 +60,24 @@ Tokenizer::Tokenizer(std::vector<std::string> pieces, std::vector<float> scores,
   // NOTE(tok): run.c bsearch()es a sorted copy; with duplicate pieces which id it finds is
   // unspecified. Real tokenizers have none; we keep the lowest id.
   for (std::size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<TokenId>(i));
+  merges_.reserve(pieces_.size() * 2);
+  for (std::size_t i = 0; i < pieces_.size(); ++i) {
+    const auto id = static_cast<TokenId>(i);
+    const std::string_view text = pieces_[i];
+    // run.c only merges when the score beats its -1e10 starting point; duplicates map to one id.
+    if (!(scores_[i] > kNoMergeScore) || find(text) != id) continue;
+    for (std::size_t k = 1; k < text.size(); ++k) {
+      const auto left = find(text.substr(0, k));
+      if (!left) continue;
+      if (const auto right = find(text.substr(k))) merges_.emplace(pair_key(*left, *right), id);
+    }
+  }
+}
+
+std::optional<TokenId> Tokenizer::find_merge(TokenId a, TokenId b) const {
+  const auto it = merges_.find(pair_key(a, b));
+  if (it == merges_.end()) return std::nullopt;
+  return it->second;
 }
 
 Expected<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size) {
@@ -157,15 +179,14 @@ void Tokenizer::merge(std::vector<TokenId>& tokens) const {
       return left > o.left;
     }
   };
-  std::priority_queue<Candidate> heap;
-  std::string buf;
+  std::vector<Candidate> storage;
+  storage.reserve(static_cast<std::size_t>(2 * n));
+  std::priority_queue<Candidate> heap(std::less<Candidate>{}, std::move(storage));
   auto consider = [&](int left, int right) {
     if (left < 0 || right < 0) return;
     const TokenId a = tokens[static_cast<std::size_t>(left)], b = tokens[static_cast<std::size_t>(right)];
-    buf.assign(pieces_[static_cast<std::size_t>(a)]).append(pieces_[static_cast<std::size_t>(b)]);
-    const auto id = find(buf);
-    if (!id || !(scores_[static_cast<std::size_t>(*id)] > kNoMergeScore)) return;
-    heap.push(Candidate{scores_[static_cast<std::size_t>(*id)], left, a, b, *id, right});
+    const auto id = find_merge(a, b);
+    if (id) heap.push(Candidate{scores_[static_cast<std::size_t>(*id)], left, a, b, *id, right});
   };
   for (int i = 0; i + 1 < n; ++i) consider(i, i + 1);
   std::vector<bool> alive(static_cast<std::size_t>(n), true);

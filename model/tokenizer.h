@@ -9,6 +9,7 @@
 // Ids 1 and 2 are BOS/EOS, ids 3..258 the byte-fallback pieces "<0x00>".."<0xFF>".
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,16 +73,24 @@ class Tokenizer {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using PieceIndex = std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>>;
+  // (left id, right id) packed into 64 bits -> the id of their concatenation.
+  using PairIndex = std::unordered_map<std::uint64_t, TokenId>;
 
   Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length);
   // Appends the initial symbols of `text` (codepoints or byte fallbacks) as run.c splits them.
   void split_codepoints(std::string_view text, std::vector<TokenId>& out) const;
   // Greedy BPE merges over `tokens` in place.
   void merge(std::vector<TokenId>& tokens) const;
+  // The merge of a and b: the piece spelled piece(a)+piece(b), if it exists and run.c would take it.
+  std::optional<TokenId> find_merge(TokenId a, TokenId b) const;
 
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   PieceIndex index_;
+  // NOTE(tok): run.c looks up the concatenated string of every adjacent pair. Splitting each piece
+  // at every point once at load time gives the same answer as an integer-keyed lookup, without
+  // building strings in the encode loop.
+  PairIndex merges_;
   int max_token_length_ = 0;
 };
 
