@@ -1,0 +1,418 @@
+#include "scheduler/llm_engine.h"
+
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "kvcache/block_pool.h"
+#include "kvcache/kv_store.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+#include "model/weights.h"
+#include "model/utf8.h"
+#include "scheduler/batch_builder.h"
+#include "scheduler/request_state.h"
+#include "scheduler/scheduler.h"
+
+namespace ladle::scheduler {
+namespace {
+
+// llama2.c keeps tokenizer.bin next to the checkpoint; so do we when --tokenizer is not given.
+std::string default_tokenizer_path(const std::string& model_path) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(model_path).parent_path();
+  return (dir / "tokenizer.bin").string();
+}
+
+int blocks_for(int tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
+
+}  // namespace
+
+struct LlmEngine::Impl {
+  struct Submission {
+    RequestId id;
+    GenerationRequest request;
+    std::weak_ptr<TokenSink> sink;
+    Clock::time_point arrival;
+  };
+
+  Impl(EngineConfig c, EngineObserver* obs, std::unique_ptr<model::Transformer> m, model::Tokenizer t,
+       int num_blocks)
+      : config(std::move(c)),
+        observer(obs),
+        model(std::move(m)),
+        tokenizer(std::move(t)),
+        kv(kvcache::KvShape{model->config().n_layers, model->config().kv_dim(), config.block_size}, num_blocks),
+        pool(num_blocks, config.block_size, !config.no_prefix_caching),
+        scheduler(SchedulerConfig{config.max_running, config.max_batched_tokens, model->config().seq_len,
+                                  config.block_size},
+                  pool) {}
+
+  // --- set once in create(), then read-only -------------------------------------------------
+  EngineConfig config;
+  EngineObserver* observer;  // may be null
+  std::unique_ptr<model::Transformer> model;
+  model::Tokenizer tokenizer;
+  ModelInfo info;
+
+  // --- step thread only ------------------------------------------------------------------------
+  kvcache::KvStore kv;
+  kvcache::BlockPool pool;
+  Scheduler scheduler;
+  std::unordered_map<RequestId, RequestState> requests;
+  std::uint64_t last_queried = 0, last_hits = 0, last_preemptions = 0, admitted_prompt_tokens = 0;
+  std::thread thread;
+
+  // --- shared, guarded by mu ---------------------------------------------------------------------
+  mutable std::mutex mu;
+  std::condition_variable wake;
+  std::vector<Submission> inbox;       // GUARDED_BY(mu)
+  std::vector<RequestId> cancels;      // GUARDED_BY(mu)
+  bool stopping = false;               // GUARDED_BY(mu)
+  int num_waiting_seen = 0;            // GUARDED_BY(mu): scheduler's waiting count after the last drain/step
+  EngineGauges gauges;                 // GUARDED_BY(mu)
+  RequestId next_id = 1;               // GUARDED_BY(mu)
+  std::mt19937_64 seed_rng{std::random_device{}()};  // GUARDED_BY(mu)
+
+  void run();
+  bool drain_inbox();
+  void step();
+  void emit_token(RequestState& st, TokenId token, Clock::time_point now);
+  void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
+  static RequestStats request_stats(const RequestState& st, FinishReason reason, Clock::time_point now);
+  void cancel_everything();
+  void publish_gauges();
+};
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+
+Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, EngineObserver* observer) {
+  if (config.model_path.empty()) return make_error(ErrorCode::kInvalidArgument, "no --model given");
+  if (config.tokenizer_path.empty()) config.tokenizer_path = default_tokenizer_path(config.model_path);
+  auto weights = model::Weights::load(config.model_path);
+  if (!weights) return weights.error();
+  const model::ModelConfig mc = weights->config();
+  // The shape decides the defaults, which decide the model's buffer sizes.
+  if (auto st = resolve_engine_defaults(config, mc); !st) return st.error();
+  auto model = model::Transformer::create(
+      std::move(*weights), model::RuntimeLimits{config.max_batched_tokens, config.max_running, config.threads});
+  if (!model) return model.error();
+  auto tokenizer = model::Tokenizer::load(config.tokenizer_path, mc.vocab_size);
+  if (!tokenizer) return tokenizer.error();
+
+  const kvcache::KvShape shape{mc.n_layers, mc.kv_dim(), config.block_size};
+  const int num_blocks = kvcache::KvStore::blocks_for_budget(shape, std::size_t(config.kv_cache_mb) << 20);
+  if (num_blocks < blocks_for(2, config.block_size))
+    return make_error(ErrorCode::kInvalidArgument, "--kv-cache-mb is too small for even one block");
+
+  auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(*tokenizer),
+                                     num_blocks);
+  ModelInfo& info = impl->info;
+  info.name = std::filesystem::path(impl->config.model_path).filename().string();
+  info.vocab_size = mc.vocab_size;
+  info.context_length = mc.seq_len;
+  info.dim = mc.dim;
+  info.hidden_dim = mc.hidden_dim;
+  info.n_layers = mc.n_layers;
+  info.n_heads = mc.n_heads;
+  info.n_kv_heads = mc.n_kv_heads;
+  info.kv_blocks_total = num_blocks;
+  info.block_size = impl->config.block_size;
+  std::fprintf(stderr,
+               "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
+               "blocks of %d = %d tokens; max-running %d, max-batched-tokens %d, threads %d\n",
+               info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
+               impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
+               impl->config.max_running, impl->config.max_batched_tokens, impl->config.threads);
+  impl->publish_gauges();
+  return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
+}
+
+LlmEngine::LlmEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LlmEngine::~LlmEngine() { stop(); }
+
+void LlmEngine::start() {
+  if (!impl_->thread.joinable()) impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void LlmEngine::stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  else impl_->cancel_everything();  // never started: answer whatever was submitted
+}
+
+const ModelInfo& LlmEngine::model_info() const { return impl_->info; }
+const EngineConfig& LlmEngine::config() const { return impl_->config; }
+
+EngineGauges LlmEngine::gauges() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->gauges;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thread-safe entry points
+
+Expected<RequestId> LlmEngine::submit(GenerationRequest request, std::weak_ptr<TokenSink> sink) {
+  auto reject = [&](ErrorCode code, std::string message) -> Expected<RequestId> {
+    if (impl_->observer) impl_->observer->on_request_rejected(code);
+    return make_error(code, std::move(message));
+  };
+  const int n = int(request.prompt_tokens.size());
+  const int context = impl_->info.context_length;
+  if (n == 0) return reject(ErrorCode::kInvalidArgument, "the prompt is empty");
+  for (TokenId t : request.prompt_tokens)
+    if (t < 0 || t >= impl_->info.vocab_size)
+      return reject(ErrorCode::kInvalidArgument, "prompt token id " + std::to_string(t) + " is out of range");
+  if (n >= context)
+    return reject(ErrorCode::kInvalidArgument,
+                  "the prompt has " + std::to_string(n) + " tokens but the model's context is " +
+                      std::to_string(context) + " (the prompt must leave room for at least one new token)");
+  if (blocks_for(n + 1, impl_->info.block_size) > impl_->info.kv_blocks_total)
+    return reject(ErrorCode::kInvalidArgument,
+                  "the prompt has " + std::to_string(n) + " tokens but the KV cache holds only " +
+                      std::to_string(impl_->info.kv_blocks_total * impl_->info.block_size));
+  if (auto st = request.params.validate(); !st) return reject(st.error().code, st.error().message);
+
+  RequestId id;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return reject(ErrorCode::kUnavailable, "the engine is shutting down");
+    if (impl_->num_waiting_seen + int(impl_->inbox.size()) >= impl_->config.max_waiting)
+      return reject(ErrorCode::kResourceExhausted, "too many requests are waiting; retry later");
+    id = impl_->next_id++;
+    if (!request.params.seed) request.params.seed = impl_->seed_rng();
+    impl_->inbox.push_back(Impl::Submission{id, std::move(request), std::move(sink), Clock::now()});
+  }
+  impl_->wake.notify_one();
+  return id;
+}
+
+void LlmEngine::cancel(RequestId id) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->cancels.push_back(id);
+  }
+  impl_->wake.notify_one();
+}
+
+Expected<std::vector<TokenId>> LlmEngine::tokenize(std::string_view text, bool add_bos) const {
+  if (!model::is_valid_utf8(text)) return make_error(ErrorCode::kInvalidArgument, "the text is not valid UTF-8");
+  return impl_->tokenizer.encode(text, add_bos, false);
+}
+
+Expected<std::string> LlmEngine::detokenize(std::span<const TokenId> tokens) const {
+  for (TokenId t : tokens)
+    if (t < 0 || t >= impl_->info.vocab_size)
+      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(t) + " is out of range");
+  std::string out;
+  TokenId prev = 0;
+  for (TokenId t : tokens) {
+    // BOS/EOS are control tokens: they print nothing, but a BOS still strips the next leading space.
+    if (t != model::Tokenizer::kBos && t != model::Tokenizer::kEos) out += impl_->tokenizer.decode_piece(prev, t);
+    prev = t;
+  }
+  return model::sanitize_utf8(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step thread
+
+void LlmEngine::Impl::run() {
+  while (true) {
+    {
+      std::unique_lock lock(mu);
+      wake.wait(lock, [&] {
+        return stopping || !inbox.empty() || !cancels.empty() || scheduler.num_running() + scheduler.num_waiting() > 0;
+      });
+      if (stopping) break;
+    }
+    drain_inbox();
+    if (scheduler.num_running() + scheduler.num_waiting() > 0) step();
+  }
+  cancel_everything();
+}
+
+// Moves submissions into the scheduler and applies cancellations; runs at the top of every step
+// so a cancelled request never reaches another forward call.
+bool LlmEngine::Impl::drain_inbox() {
+  std::vector<Submission> subs;
+  std::vector<RequestId> cans;
+  {
+    std::lock_guard lock(mu);
+    subs.swap(inbox);
+    cans.swap(cancels);
+  }
+  for (auto& s : subs) {
+    const auto& params = s.request.params;
+    const int room = info.context_length - int(s.request.prompt_tokens.size());
+    const int max_tokens = std::min(params.max_tokens, room);
+    requests.try_emplace(s.id, s.id, tokenizer, s.request, std::move(s.sink), *params.seed, s.arrival);
+    admitted_prompt_tokens += s.request.prompt_tokens.size();
+    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos);
+  }
+  const auto now = Clock::now();
+  for (RequestId id : cans) {
+    auto it = requests.find(id);
+    if (it == requests.end()) continue;  // finished already, or never existed
+    scheduler.abort(id);
+    finish_request(it->second, FinishReason::kCancelled, now);
+  }
+  if (!subs.empty() || !cans.empty()) publish_gauges();
+  return !subs.empty() || !cans.empty();
+}
+
+void LlmEngine::Impl::step() {
+  const auto t0 = Clock::now();
+  ScheduleOutput out = scheduler.schedule();
+  if (out.empty()) {  // nothing fits this instant; wait for a cancel or a finish to change that
+    std::unique_lock lock(mu);
+    wake.wait_for(lock, std::chrono::milliseconds(1));
+    return;
+  }
+  for (const auto& s : out.seqs) {
+    RequestState& st = requests.at(s.id);
+    if (st.scheduled) continue;
+    st.scheduled = t0;
+    if (const Sequence* seq = scheduler.find(s.id)) st.cached_prompt_tokens = seq->num_cached_tokens();
+  }
+
+  const model::ForwardBatch batch = build_forward_batch(out, scheduler);
+  const std::span<const float> logits = model->forward(batch, kv);
+
+  std::vector<TokenId> sampled;
+  sampled.reserve(out.seqs.size());
+  const std::size_t vocab = std::size_t(info.vocab_size);
+  for (const auto& s : out.seqs)
+    if (s.samples) sampled.push_back(requests.at(s.id).sampler.sample(logits.subspan(sampled.size() * vocab, vocab)));
+
+  UpdateOutput upd = scheduler.update(out, sampled);
+  const auto now = Clock::now();
+  for (const auto& [id, token] : upd.appended) emit_token(requests.at(id), token, now);
+  for (const auto& f : upd.finished) {
+    auto it = requests.find(f.id);
+    if (it != requests.end()) finish_request(it->second, f.reason, now);
+  }
+
+  if (observer) {
+    const auto stats = pool.stats();
+    CounterDeltas d;
+    d.prompt_tokens = admitted_prompt_tokens;
+    d.prefix_queried_tokens = stats.queried_tokens - last_queried;
+    d.prefix_hit_tokens = stats.hit_tokens - last_hits;
+    d.preemptions = scheduler.num_preemptions() - last_preemptions;
+    last_queried = stats.queried_tokens;
+    last_hits = stats.hit_tokens;
+    last_preemptions = scheduler.num_preemptions();
+    admitted_prompt_tokens = 0;
+    observer->on_step(StepStats{seconds_between(t0, Clock::now()), out.num_batched_tokens, out.num_prefill_tokens,
+                                out.num_decode_tokens},
+                      d);
+  }
+  publish_gauges();
+}
+
+// One sampled token of `st`: metrics, then text (UTF-8 safe, stop strings held back) to the sink.
+void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_point now) {
+  if (st.finished) return;
+  ++st.generated;
+  ++st.unreported_tokens;
+  if (observer) {
+    if (!st.first_token) observer->on_first_token(st.id, seconds_between(st.arrival, now));
+    else observer->on_next_token(st.id, seconds_between(st.last_token, now));
+  }
+  if (!st.first_token) st.first_token = now;
+  st.last_token = now;
+
+  const bool is_eos = token == model::Tokenizer::kBos || token == model::Tokenizer::kEos;
+  if (is_eos && !st.ignore_eos) return;  // the scheduler finishes it; an end token prints nothing
+  TextStream::Step piece = st.text.push(token);
+  auto sink = st.sink.lock();
+  if (!sink) {  // the client is gone: free everything now
+    scheduler.abort(st.id);
+    finish_request(st, FinishReason::kCancelled, now);
+    return;
+  }
+  if (!piece.text.empty()) {
+    sink->on_delta(piece.text, st.unreported_tokens);
+    st.unreported_tokens = 0;
+  }
+  if (piece.stopped) {
+    scheduler.finish(st.id);
+    finish_request(st, FinishReason::kStop, now);
+  }
+}
+
+// Delivers the final event (after any text still held) and forgets the request. The scheduler has
+// already released its blocks; metrics and gauges are updated before the sink hears on_finish, so a
+// client that has seen its last event never scrapes stale numbers.
+void LlmEngine::Impl::finish_request(RequestState& st, FinishReason reason, Clock::time_point now) {
+  if (!st.finished) {
+    st.finished = true;
+    if (observer) observer->on_request_finished(request_stats(st, reason, now));
+    publish_gauges();
+    if (auto sink = st.sink.lock()) {
+      if (reason == FinishReason::kStop || reason == FinishReason::kLength) {
+        std::string rest = st.text.finish();
+        if (!rest.empty()) sink->on_delta(rest, st.unreported_tokens);
+      }
+      Finish f;
+      f.reason = reason;
+      f.usage = Usage{st.prompt_tokens, st.generated, st.cached_prompt_tokens};
+      sink->on_finish(f);
+    }
+  }
+  requests.erase(st.id);  // `st` dangles from here on
+}
+
+RequestStats LlmEngine::Impl::request_stats(const RequestState& st, FinishReason reason, Clock::time_point now) {
+  RequestStats rs;
+  rs.id = st.id;
+  rs.reason = reason;
+  rs.prompt_tokens = st.prompt_tokens;
+  rs.cached_prompt_tokens = st.cached_prompt_tokens;
+  rs.generation_tokens = st.generated;
+  rs.got_first_token = st.first_token.has_value();
+  rs.e2e_latency = seconds_between(st.arrival, now);
+  rs.queue_time = st.scheduled ? seconds_between(st.arrival, *st.scheduled) : rs.e2e_latency;
+  if (st.scheduled && st.first_token) {
+    rs.prefill_time = seconds_between(*st.scheduled, *st.first_token);
+    rs.decode_time = seconds_between(*st.first_token, now);
+  }
+  return rs;
+}
+
+void LlmEngine::Impl::cancel_everything() {
+  drain_inbox();
+  const auto now = Clock::now();
+  std::vector<RequestId> ids;
+  for (const auto& [id, st] : requests) ids.push_back(id);
+  for (RequestId id : ids) {
+    scheduler.abort(id);
+    finish_request(requests.at(id), FinishReason::kCancelled, now);
+  }
+  publish_gauges();
+}
+
+void LlmEngine::Impl::publish_gauges() {
+  const auto stats = pool.stats();
+  EngineGauges g{scheduler.num_running(), scheduler.num_waiting(), stats.num_total, stats.num_used,
+                 stats.num_cached_free};
+  {
+    std::lock_guard lock(mu);
+    gauges = g;
+    num_waiting_seen = g.num_waiting;
+  }
+  if (observer) observer->on_gauges(g);
+}
+
+}  // namespace ladle::scheduler

@@ -1,0 +1,53 @@
+// RequestState: what the engine thread keeps for one live request besides the scheduler's
+// Sequence — its sink, its sampler (and so its RNG), its text stream and its timings.
+// Owned by LlmEngine's step thread; never touched by any other thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "model/sampler.h"
+#include "scheduler/engine.h"
+#include "scheduler/text_stream.h"
+#include "scheduler/token_sink.h"
+
+namespace ladle::scheduler {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+struct RequestState {
+  RequestState(RequestId id_, const model::Tokenizer& tok, const GenerationRequest& req,
+               std::weak_ptr<TokenSink> sink_, std::uint64_t seed, Clock::time_point arrival_)
+      : id(id_),
+        sink(std::move(sink_)),
+        sampler(model::SamplerConfig{req.params.temperature, req.params.top_k, req.params.top_p,
+                                     req.params.min_p},
+                seed),
+        text(tok, req.prompt_tokens.back(), req.params.stop),
+        ignore_eos(req.params.ignore_eos),
+        prompt_tokens(int(req.prompt_tokens.size())),
+        arrival(arrival_) {}
+
+  RequestId id;
+  std::weak_ptr<TokenSink> sink;
+  model::Sampler sampler;
+  TextStream text;
+  bool ignore_eos;
+  int prompt_tokens;
+  int cached_prompt_tokens = 0;
+  int generated = 0;           // tokens sampled so far (EOS included)
+  int unreported_tokens = 0;   // generated tokens not yet covered by an on_delta
+  bool finished = false;       // on_finish delivered (or the sink is gone)
+
+  Clock::time_point arrival;
+  std::optional<Clock::time_point> scheduled;    // first time it got a slot in a step
+  std::optional<Clock::time_point> first_token;
+  Clock::time_point last_token;
+};
+
+}  // namespace ladle::scheduler
