@@ -1,0 +1,141 @@
+#include "server/http_session.h"
+
+#include <boost/asio/dispatch.hpp>
+
+#include "server/metrics.h"
+#include "server/sse_stream.h"
+
+namespace ladle::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::chrono::steady_clock::duration seconds(double s) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+}  // namespace
+
+HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, ServerState& state, const Router& router)
+    : stream_(std::move(socket)), state_(state), router_(router) {}
+
+void HttpSession::run() {
+  boost::asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+}
+
+void HttpSession::do_read() {
+  parser_.emplace();
+  parser_->body_limit(static_cast<std::uint64_t>(state_.config().max_body));
+  parser_->header_limit(64 * 1024);
+  stream_.expires_after(seconds(state_.config().idle_timeout));
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+}
+
+void HttpSession::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream) return do_close();
+  if (ec == http::error::body_limit) {
+    if (state_.metrics()) state_.metrics()->on_http_rejected("body_too_large");
+    keep_alive_ = false;
+    return do_write(error_reply(ApiError{413, "the request body exceeds --max-body (" +
+                                                  std::to_string(state_.config().max_body) + " bytes)",
+                                         "invalid_request_error", "", "body_too_large"}));
+  }
+  if (ec == beast::error::timeout || ec == boost::asio::error::operation_aborted || ec == boost::asio::error::eof ||
+      ec == boost::asio::error::connection_reset)
+    return do_close();
+  if (ec) {  // a malformed request: answer once, then close (the stream cannot be re-synchronised)
+    if (state_.metrics()) state_.metrics()->on_http_rejected("invalid");
+    keep_alive_ = false;
+    return do_write(error_reply(ApiError{400, "malformed HTTP request: " + ec.message(), "invalid_request_error", "", ""}));
+  }
+  const auto& req = parser_->get();
+  keep_alive_ = req.keep_alive();
+  RouteResult result = router_.route(req.method(), req.target(), req.body());
+  if (auto* reply = std::get_if<HttpReply>(&result)) return do_write(std::move(*reply));
+  start_generation(std::move(std::get<GenerationJob>(result)));
+}
+
+void HttpSession::start_generation(GenerationJob job) {
+  stream_.expires_never();  // SseStream enforces --stall-timeout on its own writes
+  generation_ = std::make_shared<SseStream>(
+      stream_, state_, *state_.engine(), std::move(job.context), job.stream, keep_alive_,
+      [self = shared_from_this()](std::optional<HttpReply> reply, bool close) {
+        self->on_generation_done(std::move(reply), close);
+      });
+  if (auto error = generation_->start(std::move(job.request))) {
+    generation_.reset();  // nothing was submitted; its callback (holding us) goes with it
+    return do_write(error_reply(*error));
+  }
+  watch();
+}
+
+void HttpSession::on_generation_done(std::optional<HttpReply> reply, bool close) {
+  generation_.reset();
+  if (close) return do_close();
+  if (reply) return do_write(std::move(*reply));
+  next_request();
+}
+
+void HttpSession::do_write(HttpReply reply) {
+  response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
+  auto& res = *response_;
+  res.set(http::field::server, "ladle");
+  res.set(http::field::content_type, reply.content_type);
+  for (auto& [name, value] : reply.headers) res.set(name, value);
+  res.keep_alive(keep_alive_);
+  res.body() = std::move(reply.body);
+  res.prepare_payload();
+  stream_.expires_after(seconds(state_.config().stall_timeout));
+  http::async_write(stream_, res, beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), !keep_alive_));
+}
+
+void HttpSession::on_write(bool close, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec || close) return do_close();
+  next_request();
+}
+
+// Reads while a generation runs: bytes (a pipelined next request) are kept for the next
+// do_read(); EOF or an error means the client is gone.
+void HttpSession::watch() {
+  watching_ = true;
+  stream_.socket().async_read_some(buffer_.prepare(16 * 1024),
+                                   beast::bind_front_handler(&HttpSession::on_watch, shared_from_this()));
+}
+
+void HttpSession::on_watch(beast::error_code ec, std::size_t bytes) {
+  watching_ = false;
+  if (!ec) buffer_.commit(bytes);
+  if (generation_) {
+    if (ec) return generation_->client_gone();
+    // NOTE(server): past this much pipelined data we stop reading (and so stop noticing a
+    // disconnect) rather than buffer without bound; the stall timeout still applies.
+    if (buffer_.size() < static_cast<std::size_t>(state_.config().max_body) + 64 * 1024) watch();
+    return;
+  }
+  if (ec && ec != boost::asio::error::operation_aborted) keep_alive_ = false;
+  if (!read_after_watch_) return;  // a reply write is in flight; on_write continues
+  read_after_watch_ = false;
+  if (!keep_alive_) return do_close();
+  do_read();
+}
+
+void HttpSession::next_request() {
+  if (!keep_alive_) return do_close();
+  if (watching_) {
+    read_after_watch_ = true;  // on_watch continues with do_read()
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // the next request may already be in buffer_ (pipelining)
+    return;
+  }
+  do_read();
+}
+
+void HttpSession::do_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+}  // namespace ladle::server

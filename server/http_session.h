@@ -1,0 +1,58 @@
+// HttpSession: one client connection. Reads a request (with a timeout and a body limit), routes
+// it, and either writes the reply or hands the connection to an SseStream for a generation.
+// Keep-alive and pipelining-safe: requests are answered strictly in order, bytes of the next
+// request that arrive during a generation stay in the buffer for the next read.
+//
+// While a generation is in flight the session keeps a read pending on the socket, so EOF or a
+// reset is seen at once and the request is cancelled (SseStream::client_gone).
+//
+// Ownership: shared_ptr; every pending handler binds shared_from_this(), so the session lives
+// exactly as long as something is pending. Threads: all on the connection's strand.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/router.h"
+#include "server/server_state.h"
+
+namespace ladle::server {
+
+class SseStream;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, ServerState& state, const Router& router);
+
+  // Starts reading on the connection's strand.
+  void run();
+
+ private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void start_generation(GenerationJob job);
+  void on_generation_done(std::optional<HttpReply> reply, bool close);
+  void do_write(HttpReply reply);
+  void on_write(bool close, boost::beast::error_code ec, std::size_t bytes);
+  void watch();
+  void on_watch(boost::beast::error_code ec, std::size_t bytes);
+  void next_request();
+  void do_close();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  ServerState& state_;
+  const Router& router_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response_;
+  std::shared_ptr<SseStream> generation_;
+  bool keep_alive_ = true;
+  bool watching_ = false;           // a watch read is pending
+  bool read_after_watch_ = false;   // start the next request read when the watch read completes
+};
+
+}  // namespace ladle::server

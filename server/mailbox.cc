@@ -1,0 +1,42 @@
+#include "server/mailbox.h"
+
+#include <boost/asio/post.hpp>
+
+namespace ladle::server {
+
+Mailbox::Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake)
+    : executor_(std::move(executor)), wake_(std::move(wake)) {}
+
+void Mailbox::on_delta(std::string_view text, int num_tokens) {
+  std::lock_guard lock(mu_);
+  pending_.text += text;
+  pending_.num_tokens += num_tokens;
+  schedule_wake_locked();
+}
+
+void Mailbox::on_finish(const scheduler::Finish& finish) {
+  std::lock_guard lock(mu_);
+  pending_.finish = finish;
+  schedule_wake_locked();
+}
+
+Mailbox::Batch Mailbox::take() {
+  std::lock_guard lock(mu_);
+  wake_posted_ = false;
+  Batch out = std::move(pending_);
+  pending_ = Batch{};
+  return out;
+}
+
+std::size_t Mailbox::pending_bytes() const {
+  std::lock_guard lock(mu_);
+  return pending_.text.size();
+}
+
+void Mailbox::schedule_wake_locked() {
+  if (wake_posted_) return;
+  wake_posted_ = true;
+  boost::asio::post(executor_, wake_);
+}
+
+}  // namespace ladle::server

@@ -1,0 +1,55 @@
+// Mailbox: the TokenSink the engine writes one request's output into, and the bounded hand-off
+// from the engine thread to the connection's strand.
+//
+// Ownership: the SseStream of the request holds the only shared_ptr; the engine holds a weak_ptr
+// (so a closed connection makes the engine's lock() fail and the request is cancelled).
+//
+// Threads: on_delta/on_finish are called on the engine's step thread and never block on I/O: they
+// append under a mutex (text deltas are merged into one pending string) and, if no wake-up is
+// already scheduled, post one `wake` onto the strand. take() is called on the strand.
+// NOTE(server): merging is what bounds the mailbox: however slowly a client reads, it holds at
+// most one string of not-yet-written text (≤ the request's own output) and one Finish.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "scheduler/token_sink.h"
+
+namespace ladle::server {
+
+class Mailbox final : public scheduler::TokenSink {
+ public:
+  // Everything delivered since the previous take().
+  struct Batch {
+    std::string text;
+    int num_tokens = 0;
+    std::optional<scheduler::Finish> finish;
+  };
+
+  // `wake` runs on `executor` after new output arrives (at most one pending wake at a time).
+  Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake);
+
+  void on_delta(std::string_view text, int num_tokens) override;
+  void on_finish(const scheduler::Finish& finish) override;
+
+  // Moves out the pending output and re-arms the wake-up.
+  Batch take();
+  // Bytes of text waiting to be taken.
+  std::size_t pending_bytes() const;
+
+ private:
+  void schedule_wake_locked();
+
+  boost::asio::any_io_executor executor_;
+  std::function<void()> wake_;
+  mutable std::mutex mu_;
+  Batch pending_;             // GUARDED_BY(mu_)
+  bool wake_posted_ = false;  // GUARDED_BY(mu_)
+};
+
+}  // namespace ladle::server

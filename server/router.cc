@@ -1,0 +1,85 @@
+#include "server/router.h"
+
+#include <chrono>
+#include <exception>
+
+#include "server/metrics.h"
+
+namespace ladle::server {
+namespace {
+
+using boost::beast::http::verb;
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Route {
+  std::string_view path;
+  verb method;
+};
+
+// Every route of the server, in one place (handlers are chosen in dispatch()).
+constexpr Route kRoutes[] = {
+    {"/v1/completions", verb::post}, {"/v1/chat/completions", verb::post},
+    {"/v1/models", verb::get},       {"/health", verb::get},
+    {"/metrics", verb::get},         {"/tokenize", verb::post},
+    {"/detokenize", verb::post},
+};
+
+}  // namespace
+
+RouteResult Router::route(verb method, std::string_view target, std::string_view body) const {
+  std::string_view path = target.substr(0, target.find('?'));
+  try {
+    return dispatch(method, path, body);
+  } catch (const std::exception& e) {
+    return error_reply(ApiError{500, std::string("internal error: ") + e.what(), "server_error", "", ""});
+  } catch (...) {
+    return error_reply(ApiError{500, "internal error", "server_error", "", ""});
+  }
+}
+
+RouteResult Router::dispatch(verb method, std::string_view path, std::string_view body) const {
+  const Route* route = nullptr;
+  for (const auto& r : kRoutes)
+    if (r.path == path) route = &r;
+  if (!route) return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
+  if (route->method != method) {
+    HttpReply r = reject(ApiError{405, "use " + std::string(to_string(route->method)) + " for " +
+                                           std::string(path), "invalid_request_error", "", ""}, "invalid");
+    r.headers.emplace_back("Allow", std::string(to_string(route->method)));
+    return r;
+  }
+  if (path == "/health") return handle_health(state_.health());
+  if (path == "/metrics") {
+    HttpReply r = json_reply(200, state_.metrics() ? state_.metrics()->serialize() : "");
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+  scheduler::Engine* engine = state_.engine();
+  if (!engine) return reject(ApiError{503, "the model is still loading", "unavailable_error", "", "loading"}, "unavailable");
+  if (path == "/v1/models") return handle_models(engine->model_info(), unix_now());
+  if (path == "/tokenize") return handle_tokenize(*engine, body);
+  if (path == "/detokenize") return handle_detokenize(*engine, body);
+  return generation(path == "/v1/chat/completions" ? Endpoint::kChat : Endpoint::kCompletions, body);
+}
+
+RouteResult Router::generation(Endpoint endpoint, std::string_view body) const {
+  if (state_.health() == Health::kDraining)
+    return reject(ApiError{503, "the server is shutting down", "unavailable_error", "", "draining"}, "unavailable");
+  auto job = prepare_generation(*state_.engine(), body, endpoint,
+                                state_.next_response_id(endpoint == Endpoint::kChat), unix_now());
+  if (auto* e = std::get_if<ApiError>(&job))
+    return reject(*e, e->code == "context_length_exceeded" ? "too_long" : "invalid");
+  return std::move(std::get<GenerationJob>(job));
+}
+
+HttpReply Router::reject(const ApiError& error, std::string_view reason) const {
+  if (state_.metrics()) state_.metrics()->on_http_rejected(reason);
+  return error_reply(error);
+}
+
+}  // namespace ladle::server

@@ -1,0 +1,37 @@
+// Router: the one route table of `ladle serve`. Maps (method, path) to a handler, refuses unknown
+// paths (404), wrong methods (405 + Allow), and requests that arrive while the engine is loading
+// or the server is draining (503). Any exception thrown below it becomes a JSON 500 here, once.
+//
+// Ownership: one per server, shared by every session. Threads: route() is const and may be called
+// from any I/O thread concurrently.
+#pragma once
+
+#include <string_view>
+#include <variant>
+
+#include <boost/beast/http/verb.hpp>
+
+#include "server/handlers.h"
+#include "server/server_state.h"
+
+namespace ladle::server {
+
+// Either a reply to write as is, or a generation for the session to submit and stream.
+using RouteResult = std::variant<HttpReply, GenerationJob>;
+
+class Router {
+ public:
+  explicit Router(ServerState& state) : state_(state) {}
+
+  // `target` may carry a query string, which is ignored.
+  RouteResult route(boost::beast::http::verb method, std::string_view target, std::string_view body) const;
+
+ private:
+  RouteResult dispatch(boost::beast::http::verb method, std::string_view path, std::string_view body) const;
+  RouteResult generation(Endpoint endpoint, std::string_view body) const;
+  HttpReply reject(const ApiError& error, std::string_view reason) const;
+
+  ServerState& state_;
+};
+
+}  // namespace ladle::server

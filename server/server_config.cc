@@ -1,0 +1,28 @@
+#include "server/server_config.h"
+
+namespace ladle::server {
+
+Status ServerConfig::validate() const {
+  auto bad = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
+  if (port < 0 || port > 65535) return bad("--port must be in [0, 65535]");
+  if (io_threads < 1 || io_threads > 64) return bad("--io-threads must be in [1, 64]");
+  if (!(stall_timeout > 0)) return bad("--stall-timeout must be > 0");
+  if (!(ping_interval > 0)) return bad("--ping-interval must be > 0");
+  if (!(drain_timeout >= 0)) return bad("--drain-timeout must be >= 0");
+  if (!(idle_timeout > 0)) return bad("--idle-timeout must be > 0");
+  if (max_body < 64) return bad("--max-body must be at least 64 bytes");
+  return Ok{};
+}
+
+void add_server_flags(FlagSet& flags, ServerConfig& c) {
+  flags.add("--host", &c.host, "address to listen on");
+  flags.add("--port", &c.port, "TCP port (0: any free port)");
+  flags.add("--io-threads", &c.io_threads, "threads serving HTTP connections");
+  flags.add("--stall-timeout", &c.stall_timeout, "seconds without write progress before a slow client is cut and its request cancelled");
+  flags.add("--ping-interval", &c.ping_interval, "seconds between ': ping' comments on a stream waiting for tokens");
+  flags.add("--drain-timeout", &c.drain_timeout, "seconds in-flight requests may run after SIGINT/SIGTERM before they are cancelled");
+  flags.add("--idle-timeout", &c.idle_timeout, "seconds an idle keep-alive connection is kept open");
+  flags.add("--max-body", &c.max_body, "request body bytes at most (larger bodies get 413)");
+}
+
+}  // namespace ladle::server

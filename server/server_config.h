@@ -1,0 +1,31 @@
+// ServerConfig: the HTTP server's own settings (`ladle serve` flags other than the engine's).
+// A plain value type, filled by add_server_flags() and checked by validate().
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kvcache/expected.h"
+#include "scheduler/flag_set.h"
+
+namespace ladle::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;                       // 0 = any free port (tests)
+  int io_threads = 1;                    // threads running the io_context
+  double stall_timeout = 30;             // s without write progress before a client is cut
+  double ping_interval = 10;             // s between ": ping" comments on an idle stream
+  double drain_timeout = 30;             // s in-flight requests may take to finish on shutdown
+  double idle_timeout = 60;              // s a keep-alive connection may wait for its next request
+  std::int64_t max_body = 1 << 20;       // request body bytes at most (413 above)
+  std::string model_name = "ladle";      // API model id until an engine reports its own
+
+  Status validate() const;
+};
+
+// Registers --host, --port, --io-threads (HTTP threads; --threads is the engine's compute threads), --stall-timeout, --ping-interval, --drain-timeout,
+// --idle-timeout and --max-body on `flags`, writing into `config`.
+void add_server_flags(FlagSet& flags, ServerConfig& config);
+
+}  // namespace ladle::server

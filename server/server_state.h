@@ -1,0 +1,59 @@
+// ServerState: what every connection of one server shares — settings, metrics, the engine (null
+// while it loads), the draining flag and the count of generations in flight.
+//
+// Ownership: Server owns it; sessions and the router hold references and must not outlive it.
+// Threads: every method may be called from any thread (atomics only).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "scheduler/engine.h"
+#include "server/server_config.h"
+
+namespace ladle::server {
+
+class Metrics;
+
+enum class Health { kLoading, kReady, kDraining };
+
+class ServerState {
+ public:
+  ServerState(ServerConfig config, Metrics* metrics) : config_(std::move(config)), metrics_(metrics) {}
+
+  const ServerConfig& config() const { return config_; }
+  // May be null (tests without metrics).
+  Metrics* metrics() const { return metrics_; }
+
+  // The engine, or null while the server is still loading it. Set once; it must outlive the
+  // server's connections.
+  scheduler::Engine* engine() const { return engine_.load(std::memory_order_acquire); }
+  void set_engine(scheduler::Engine* engine) { engine_.store(engine, std::memory_order_release); }
+
+  Health health() const {
+    if (draining_.load()) return Health::kDraining;
+    return engine() ? Health::kReady : Health::kLoading;
+  }
+  void start_draining() { draining_.store(true); }
+
+  // Generations between a successful submit and the end of their response.
+  void generation_started() { in_flight_.fetch_add(1); }
+  void generation_ended() { in_flight_.fetch_sub(1); }
+  int num_in_flight() const { return in_flight_.load(); }
+
+  // A process-unique response id: "cmpl-<n>" or "chatcmpl-<n>".
+  std::string next_response_id(bool chat) {
+    return (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_.fetch_add(1) + 1);
+  }
+
+ private:
+  const ServerConfig config_;
+  Metrics* const metrics_;
+  std::atomic<scheduler::Engine*> engine_{nullptr};
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+  std::atomic<std::uint64_t> next_id_{0};
+};
+
+}  // namespace ladle::server

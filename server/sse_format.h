@@ -1,0 +1,36 @@
+// SSE and HTTP/1.1 chunked framing for streamed responses: pure string functions, no I/O.
+//
+// A streamed completion is written as raw bytes: sse_response_head() once, then each event as
+// http_chunk(sse_event(json)) (or a ping comment), and http_last_chunk() at the end, so that the
+// connection stays usable for the next (keep-alive or pipelined) request.
+//
+// Thread-safety: stateless; call from anywhere.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ladle::server {
+
+// "data: <line>\n" for every line of `data`, then a blank line. JSON from nlohmann's dump() has no
+// newlines, so this is normally one line.
+std::string sse_event(std::string_view data);
+
+// The terminating event "data: [DONE]\n\n".
+std::string_view sse_done();
+
+// A comment line ": <text>\n\n" that clients ignore; used as a keep-alive ping.
+std::string sse_comment(std::string_view text);
+
+// One HTTP/1.1 chunk: hex size, CRLF, payload, CRLF. An empty payload yields "" (an empty chunk
+// would end the body).
+std::string http_chunk(std::string_view payload);
+
+// The zero-size chunk that ends a chunked body.
+std::string_view http_last_chunk();
+
+// Status line and headers of a streamed response (200, text/event-stream, no-cache,
+// X-Accel-Buffering: no, chunked), ending with the blank line.
+std::string sse_response_head(bool keep_alive);
+
+}  // namespace ladle::server

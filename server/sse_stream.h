@@ -1,0 +1,82 @@
+// SseStream: the life of one generation on one connection, from submit() to the last byte. It
+// owns the request's Mailbox (the TokenSink the engine writes to), turns mailbox batches into
+// OpenAI chunks framed as SSE over HTTP/1.1 chunked encoding, and writes them with at most one
+// write in flight. With stream=false it collects the text and hands one JSON reply back to the
+// session instead.
+//
+// Backpressure and slow clients (the policy):
+//  - The engine never waits for a socket: its calls only append to the Mailbox, which merges all
+//    text not yet written into one pending delta. A client that reads slowly therefore receives
+//    fewer, larger events; memory per client is one write buffer plus that merged text, which is
+//    bounded by the request's own output (max_tokens).
+//  - A write that makes no progress for --stall-timeout seconds cuts the connection and cancels the
+//    request in the engine.
+//  - A failed write, or EOF/reset seen by the session's pending read, cancels the request at once
+//    (engine.cancel), so its batch slot and KV blocks are freed before the next step.
+//  - While no token arrives (queued, prefilling) a ": ping" comment is sent every --ping-interval.
+//
+// Ownership: the HttpSession holds it (shared_ptr) while the generation runs; it holds the
+// session alive through its `done` callback until it ends. Threads: every method runs on the
+// connection's strand; only the Mailbox is touched by the engine thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "server/handlers.h"
+#include "server/mailbox.h"
+#include "server/server_state.h"
+
+namespace ladle::server {
+
+class SseStream : public std::enable_shared_from_this<SseStream> {
+ public:
+  // Called once, on the strand, when the generation is over: `reply` is the non-streamed response
+  // (none when streaming, or when the client is gone); `close` asks the session to close.
+  using Done = std::function<void(std::optional<HttpReply> reply, bool close)>;
+
+  SseStream(boost::beast::tcp_stream& socket, ServerState& state, scheduler::Engine& engine,
+            ResponseContext context, bool stream, bool keep_alive, Done done);
+
+  // Submits the request. On failure nothing is in flight and the error is returned (the caller
+  // replies with it); on success the stream starts writing (headers at once when streaming).
+  std::optional<ApiError> start(scheduler::GenerationRequest request);
+
+  // The client closed or reset the connection: cancel the request now and end.
+  void client_gone();
+
+ private:
+  void pump();
+  std::string format_batch(Mailbox::Batch& batch);
+  std::string format_finish(const scheduler::Finish& finish);
+  void do_write(std::string bytes);
+  void on_write(std::uint64_t seq, boost::beast::error_code ec);
+  void arm_ping();
+  void end(std::optional<HttpReply> reply, bool close);
+
+  boost::beast::tcp_stream& socket_;
+  ServerState& state_;
+  scheduler::Engine& engine_;
+  ResponseContext context_;
+  const bool stream_;
+  const bool keep_alive_;
+  Done done_;
+  std::shared_ptr<Mailbox> mailbox_;
+  RequestId id_ = 0;
+  boost::asio::steady_timer ping_timer_;
+  boost::asio::steady_timer stall_timer_;
+  std::string writing_;          // bytes of the write in flight (empty: none)
+  std::uint64_t write_seq_ = 0;  // identifies the write the stall timer watches
+  std::string text_;             // stream=false: the text so far
+  bool first_delta_ = true;
+  bool finish_written_ = false;  // the final bytes are queued or written
+  bool ended_ = false;
+  bool sent_since_ping_ = false;
+};
+
+}  // namespace ladle::server

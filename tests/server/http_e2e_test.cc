@@ -1,0 +1,314 @@
+// End-to-end tests of the HTTP front end over loopback against FakeEngine: routes, SSE framing,
+// bad input, keep-alive/pipelining, disconnect → cancel, stall cut-off, 512 streams, drain.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "server/metrics.h"
+#include "server/server.h"
+#include "tests/server/test_client.h"
+#include "tests/testing/fake_engine.h"
+
+namespace ladle::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::FakeEngine;
+using testing::FakeEngineOptions;
+namespace t = test;
+
+class HttpE2eTest : public ::testing::Test {
+ protected:
+  void start(FakeEngineOptions options = {}, ServerConfig config = {}) {
+    engine_ = std::make_unique<FakeEngine>(options);
+    config.port = 0;
+    auto server = Server::create(config, &metrics_);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    server_ = std::move(*server);
+    server_->start(false);
+    server_->set_engine(engine_.get(), [e = engine_.get()] { e->stop(); });
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->shutdown();
+      server_->wait();
+    }
+  }
+  unsigned short port() const { return server_->port(); }
+  bool cancelled_soon(std::size_t n = 1) {
+    return FakeEngine::wait_for([&] { return engine_->cancelled().size() >= n && engine_->num_live() == 0; }, 3000ms);
+  }
+
+  Metrics metrics_;
+  std::unique_ptr<FakeEngine> engine_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(HttpE2eTest, HealthModelsMetricsAndRouting) {
+  start();
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/health").status, 200u);
+  auto models = t::request(port(), t::http::verb::get, "/v1/models");
+  ASSERT_EQ(models.status, 200u);
+  EXPECT_EQ(json::parse(models.body)["data"][0]["id"], "fake-model");
+  auto metrics = t::request(port(), t::http::verb::get, "/metrics");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_EQ(metrics.raw[t::http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body.find("ladle_"), std::string::npos);
+  auto missing = t::request(port(), t::http::verb::get, "/nope");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_TRUE(json::parse(missing.body)["error"].contains("message"));
+  auto wrong = t::request(port(), t::http::verb::get, "/v1/completions");
+  EXPECT_EQ(wrong.status, 405u);
+  EXPECT_EQ(wrong.raw[t::http::field::allow], "POST");
+}
+
+TEST_F(HttpE2eTest, NonStreamedCompletionHasTextAndUsage) {
+  start();
+  auto r = t::post(port(), "/v1/completions", R"({"prompt":"hi","max_tokens":5,"temperature":0})");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "text_completion");
+  EXPECT_EQ(j["choices"][0]["text"], " Once upon a time Once");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 3);  // BOS + 2 bytes
+  EXPECT_EQ(j["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(j["usage"]["total_tokens"], 8);
+}
+
+TEST_F(HttpE2eTest, StreamedCompletionMatchesNonStreamedAndIsFramed) {
+  start();
+  auto r = t::post(port(), "/v1/completions",
+                   R"({"prompt":"hi","max_tokens":7,"stream":true,"stream_options":{"include_usage":true},"stop":" a"})");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.raw[t::http::field::content_type], "text/event-stream");
+  EXPECT_EQ(r.raw[t::http::field::cache_control], "no-cache");
+  EXPECT_EQ(r.raw["X-Accel-Buffering"], "no");
+  auto events = t::sse_data(r.body);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string text;
+  for (std::size_t i = 0; i + 3 < events.size(); ++i) text += json::parse(events[i])["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(text, " Once upon");  // " a" is a stop string: held back and not delivered
+  auto finish = json::parse(events[events.size() - 3]);
+  EXPECT_EQ(finish["choices"][0]["finish_reason"], "stop");
+  auto usage = json::parse(events[events.size() - 2]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["completion_tokens"], 3);
+  auto plain = json::parse(t::post(port(), "/v1/completions", R"({"prompt":"hi","max_tokens":7,"stop":" a"})").body);
+  EXPECT_EQ(plain["choices"][0]["text"], text);
+}
+
+TEST_F(HttpE2eTest, StreamedChatPutsRoleInFirstDelta) {
+  start();
+  auto r = t::post(port(), "/v1/chat/completions",
+                   R"({"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello"}],"max_tokens":3,"stream":true})");
+  ASSERT_EQ(r.status, 200u);
+  auto events = t::sse_data(r.body);
+  auto first = json::parse(events[0]);
+  EXPECT_EQ(first["object"], "chat.completion.chunk");
+  EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
+  EXPECT_FALSE(json::parse(events[1])["choices"][0]["delta"].contains("role"));
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string prompt = "System: be brief\nUser: hello\nAssistant:";
+  ASSERT_EQ(engine_->submitted().size(), 1u);
+  EXPECT_EQ(engine_->submitted()[0].prompt_tokens.size(), prompt.size() + 1);
+  auto plain = json::parse(t::post(port(), "/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"max_tokens":2})").body);
+  EXPECT_EQ(plain["choices"][0]["message"]["content"], " Once upon");
+  EXPECT_EQ(plain["object"], "chat.completion");
+}
+
+TEST_F(HttpE2eTest, BadInputGetsOpenAiErrors) {
+  start({}, ServerConfig{.max_body = 4096});
+  struct Case { std::string target, body; unsigned status; std::string param; };
+  std::vector<Case> cases = {
+      {"/v1/completions", "{not json", 400, ""},
+      {"/v1/completions", R"({"max_tokens":3})", 400, "prompt"},
+      {"/v1/completions", R"({"prompt":"a","temperature":-1})", 400, "temperature"},
+      {"/v1/completions", R"({"prompt":"a","top_p":0})", 400, "top_p"},
+      {"/v1/completions", R"({"prompt":"a","max_tokens":-2})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt":"a","max_tokens":"7"})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt":"a","n":2})", 400, "n"},
+      {"/v1/completions", "{\"prompt\":\"\xff\"}", 400, ""},
+      {"/v1/completions", R"({"prompt":")" + std::string(300, 'x') + "\"}", 400, "prompt"},
+      {"/v1/chat/completions", R"({"messages":[{"role":"wizard","content":"a"}]})", 400, "messages"},
+      {"/v1/chat/completions", R"({"prompt":"a"})", 400, "messages"},
+      {"/v1/completions", R"({"prompt":")" + std::string(5000, 'x') + "\"}", 413, ""},
+      {"/detokenize", R"({"tokens":[1,99999]})", 400, "tokens"},
+  };
+  for (const auto& c : cases) {
+    auto r = t::post(port(), c.target, c.body);
+    EXPECT_EQ(r.status, c.status) << c.body.substr(0, 60) << " → " << r.body;
+    auto j = json::parse(r.body);
+    ASSERT_TRUE(j["error"].is_object()) << r.body;
+    EXPECT_TRUE(j["error"]["message"].is_string());
+    EXPECT_TRUE(j["error"].contains("type") && j["error"].contains("code"));
+    if (!c.param.empty()) {
+      EXPECT_EQ(j["error"]["param"], c.param) << c.body.substr(0, 60);
+    }
+  }
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/health").status, 200u);  // still serving
+}
+
+TEST_F(HttpE2eTest, FullQueueGets429WithRetryAfter) {
+  start({.max_running = 1, .max_waiting = 0, .paused = true});
+  t::net::io_context ioc;
+  auto busy = t::connect_to(ioc, port());
+  t::net::write(busy, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a","stream":true})")));
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->num_live() == 1; }, 2000ms));
+  auto r = t::post(port(), "/v1/completions", R"({"prompt":"b"})");
+  EXPECT_EQ(r.status, 429u);
+  EXPECT_EQ(r.raw[t::http::field::retry_after], "1");
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "overloaded");
+}
+
+TEST_F(HttpE2eTest, TokenizeAndDetokenizeRoundTrip) {
+  start();
+  auto tok = json::parse(t::post(port(), "/tokenize", R"({"prompt":"ab"})").body);
+  EXPECT_EQ(tok["tokens"], json::array({1, 'a' + 3, 'b' + 3}));
+  EXPECT_EQ(tok["count"], 3);
+  auto detok = json::parse(t::post(port(), "/detokenize", tok.dump()).body);
+  EXPECT_EQ(detok["prompt"], "ab");
+}
+
+TEST_F(HttpE2eTest, KeepAliveAndPipelining) {
+  start();
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, port());
+  boost::beast::flat_buffer buffer;
+  EXPECT_EQ(t::exchange(socket, buffer, t::http::verb::get, "/health").status, 200u);
+  // Two requests written back to back: a stream, then a plain one; answers come in order.
+  std::string both = t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":3,"stream":true})") +
+                     t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":2})");
+  t::net::write(socket, t::net::buffer(both));
+  t::http::response<t::http::string_body> first, second;
+  t::http::read(socket, buffer, first);
+  t::http::read(socket, buffer, second);
+  EXPECT_EQ(t::sse_data(first.body()).back(), "[DONE]");
+  EXPECT_EQ(json::parse(second.body())["choices"][0]["text"], " Once upon");
+}
+
+TEST_F(HttpE2eTest, DisconnectMidStreamCancels) {
+  start({.step_interval = 5ms});
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, port());
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":200,"stream":true})")));
+  std::string got(4096, '\0');
+  std::size_t n = 0;
+  while (got.substr(0, n).find("Once") == std::string::npos) n += socket.read_some(t::net::buffer(&got[n], got.size() - n));
+  socket.close();
+  EXPECT_TRUE(cancelled_soon());
+}
+
+TEST_F(HttpE2eTest, DisconnectWhileQueuedCancelsAndPingsKeepItAlive) {
+  start({.paused = true}, ServerConfig{.ping_interval = 0.05});
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, port());
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a","stream":true})")));
+  std::string got(4096, '\0');
+  std::size_t n = 0;
+  while (got.substr(0, n).find(": ping") == std::string::npos) n += socket.read_some(t::net::buffer(&got[n], got.size() - n));
+  EXPECT_NE(got.find("text/event-stream"), std::string::npos);
+  socket.close();
+  EXPECT_TRUE(cancelled_soon());
+}
+
+TEST_F(HttpE2eTest, DisconnectDuringNonStreamedRequestCancels) {
+  start({.paused = true});
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, port());
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a"})")));
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->num_live() == 1; }, 2000ms));
+  socket.close();
+  EXPECT_TRUE(cancelled_soon());
+}
+
+TEST_F(HttpE2eTest, ClientThatStopsReadingIsCutAfterStallTimeout) {
+  FakeEngineOptions options{.script = {std::string(256 * 1024, 'z')}, .step_interval = 1ms, .context_length = 100000};
+  start(options, ServerConfig{.stall_timeout = 0.3});
+  t::net::io_context ioc;
+  t::tcp::socket socket(ioc);
+  socket.open(t::tcp::v4());
+  socket.set_option(t::net::socket_base::receive_buffer_size(4096));
+  socket.connect(t::tcp::endpoint(t::net::ip::make_address("127.0.0.1"), port()));
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":5000,"stream":true})")));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(cancelled_soon());  // never reads: cut once the socket buffers are full
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+}
+
+TEST_F(HttpE2eTest, FiveHundredTwelveConcurrentStreams) {
+  start({.step_interval = 2ms, .max_running = 512});
+  t::net::io_context ioc;
+  std::vector<t::tcp::socket> sockets;
+  std::string req = t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":8,"stream":true})");
+  for (int i = 0; i < 512; ++i) {
+    sockets.push_back(t::connect_to(ioc, port()));
+    t::net::write(sockets.back(), t::net::buffer(req));
+  }
+  int done = 0;
+  for (auto& s : sockets) {
+    boost::beast::flat_buffer buffer;
+    t::http::response<t::http::string_body> res;
+    t::http::read(s, buffer, res);
+    auto events = t::sse_data(res.body());
+    done += !events.empty() && events.back() == "[DONE]";
+  }
+  EXPECT_EQ(done, 512);
+}
+
+TEST_F(HttpE2eTest, DrainLetsStreamsFinishThenRefuses) {
+  start({.step_interval = 20ms});
+  t::net::io_context ioc;
+  auto streaming = t::connect_to(ioc, port());
+  auto idle = t::connect_to(ioc, port());
+  boost::beast::flat_buffer idle_buffer;
+  EXPECT_EQ(t::exchange(idle, idle_buffer, t::http::verb::get, "/health").status, 200u);
+  t::net::write(streaming, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":20,"stream":true})")));
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->num_live() == 1; }, 2000ms));
+  server_->shutdown();
+  auto during = t::exchange(idle, idle_buffer, t::http::verb::post, "/v1/completions", R"({"prompt":"a"})");
+  EXPECT_EQ(during.status, 503u);
+  boost::beast::flat_buffer buffer;
+  t::http::response<t::http::string_body> res;
+  t::http::read(streaming, buffer, res);
+  auto events = t::sse_data(res.body());
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(json::parse(events[events.size() - 2])["choices"][0]["finish_reason"], "length");
+  server_->wait();
+  EXPECT_TRUE(engine_->cancelled().empty());
+}
+
+TEST_F(HttpE2eTest, DrainTimeoutCancelsWithAnErrorEvent) {
+  start({.step_interval = 20ms}, ServerConfig{.drain_timeout = 0.1});
+  t::net::io_context ioc;
+  auto streaming = t::connect_to(ioc, port());
+  t::net::write(streaming, t::net::buffer(t::raw_post("/v1/completions", R"({"prompt":"a","max_tokens":200,"stream":true})")));
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->num_live() == 1; }, 2000ms));
+  server_->shutdown();
+  boost::beast::flat_buffer buffer;
+  t::http::response<t::http::string_body> res;
+  t::http::read(streaming, buffer, res);
+  auto events = t::sse_data(res.body());
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_TRUE(json::parse(events[events.size() - 2]).contains("error"));
+  server_->wait();
+}
+
+TEST(HttpLoadingTest, GenerationIs503UntilTheEngineIsSet) {
+  Metrics metrics;
+  auto server = Server::create(ServerConfig{.port = 0}, &metrics);
+  ASSERT_TRUE(server.ok());
+  (*server)->start(false);
+  auto health = t::request((*server)->port(), t::http::verb::get, "/health");
+  EXPECT_EQ(health.status, 503u);
+  EXPECT_EQ(json::parse(health.body)["status"], "loading");
+  EXPECT_EQ(t::post((*server)->port(), "/v1/completions", R"({"prompt":"a"})").status, 503u);
+  (*server)->shutdown();
+  (*server)->wait();
+}
+
+}  // namespace
+}  // namespace ladle::server
