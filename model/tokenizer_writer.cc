@@ -54,6 +54,15 @@ class VocabBuilder {
   std::unordered_set<std::string> seen_;
 };
 
+// " " + w. (Spelled out: GCC 12 gives a false -Wrestrict for `" " + std::string`.)
+std::string spaced(std::string_view w) {
+  std::string s;
+  s.reserve(w.size() + 1);
+  s.push_back(' ');
+  s.append(w);
+  return s;
+}
+
 std::string capitalized(std::string_view w) {
   std::string s(w);
   if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
@@ -73,8 +82,8 @@ void add_ngrams(VocabBuilder& v) {
     }
     for (const std::string& g : next_layer) {
       if (len >= 2) v.add(g);
-      v.add(" " + g);
-      v.add(" " + capitalized(g));
+      v.add(spaced(g));
+      v.add(spaced(capitalized(g)));
       if (v.full()) return;
     }
     layer = std::move(next_layer);
@@ -123,8 +132,8 @@ Expected<std::vector<std::string>> synthetic_tokenizer_pieces(int vocab_size) {
   v.add("\n");
   for (char c = 'a'; c <= 'z'; ++c) v.add(std::string{' ', c});
   for (std::string_view w : kWords) {
-    v.add_spelled(" " + std::string(w));
-    v.add_spelled(" " + capitalized(w));
+    v.add_spelled(spaced(w));
+    v.add_spelled(spaced(capitalized(w)));
   }
   for (std::string_view f : kFragments) v.add_spelled(f);
   for (std::string_view w : kWords) v.add_spelled(capitalized(w));
