@@ -1,0 +1,155 @@
+// The golden end-to-end test of `ladle serve`: an in-process server on the real LlmEngine with
+// stories260K, over loopback. Streamed and non-streamed greedy output must equal what the engine
+// produces for the same request without HTTP, and disconnects must free their KV blocks.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "scheduler/llm_engine.h"
+#include "server/metrics.h"
+#include "server/server.h"
+#include "tests/server/test_client.h"
+#include "tests/testing/fake_engine.h"
+
+namespace ladle::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace t = test;
+
+// Collects one request's output straight from the engine.
+class CollectingSink final : public scheduler::TokenSink {
+ public:
+  void on_delta(std::string_view text, int) override {
+    std::lock_guard lock(mu_);
+    text_ += text;
+  }
+  void on_finish(const scheduler::Finish&) override {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  std::string wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 30s, [&] { return done_; });
+    return text_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;
+  bool done_ = false;
+};
+
+class RealModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scheduler::EngineConfig config;
+    config.model_path = LADLE_MODELS_DIR "/stories260K.bin";
+    config.tokenizer_path = LADLE_MODELS_DIR "/tok512.bin";
+    config.max_running = 4;
+    auto engine = scheduler::LlmEngine::create(config, &metrics_);
+    ASSERT_TRUE(engine.ok()) << engine.error().message;
+    engine_ = std::move(*engine);
+    engine_->start();
+    auto server = Server::create(ServerConfig{.port = 0}, &metrics_);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    server_ = std::move(*server);
+    server_->start(false);
+    server_->set_engine(engine_.get(), [e = engine_.get()] { e->stop(); });
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->shutdown();
+      server_->wait();
+    }
+    if (engine_) engine_->stop();
+  }
+  std::string engine_greedy(const std::string& prompt, int max_tokens) {
+    auto tokens = engine_->tokenize(prompt, true);
+    EXPECT_TRUE(tokens.ok());
+    scheduler::GenerationRequest req{*tokens, {}};
+    req.params.temperature = 0;
+    req.params.max_tokens = max_tokens;
+    auto sink = std::make_shared<CollectingSink>();
+    EXPECT_TRUE(engine_->submit(req, sink).ok());
+    return sink->wait();
+  }
+  bool engine_idle() {
+    return testing::FakeEngine::wait_for([&] {
+      auto g = engine_->gauges();
+      return g.num_running == 0 && g.num_waiting == 0 && g.kv_blocks_used == 0;
+    }, 2000ms);
+  }
+  static std::string streamed_text(const std::string& body, bool chat) {
+    std::string text;
+    for (const auto& e : t::sse_data(body)) {
+      if (e == "[DONE]") break;
+      auto c = json::parse(e)["choices"];
+      if (c.empty()) continue;
+      auto& piece = chat ? c[0]["delta"]["content"] : c[0]["text"];
+      if (piece.is_string()) text += piece.get<std::string>();
+    }
+    return text;
+  }
+
+  Metrics metrics_;
+  std::unique_ptr<scheduler::LlmEngine> engine_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(RealModelTest, CompletionsEqualTheEnginesGreedyOutput) {
+  std::string expected = engine_greedy("Once upon a time", 59);
+  // run.c's reference continuation (shared/models/REFERENCE.md, -n 64 trace).
+  EXPECT_EQ(expected.rfind(", there was a little girl named Lily.", 0), 0u) << expected;
+  std::string body = R"({"prompt":"Once upon a time","max_tokens":59,"temperature":0)";
+  auto plain = t::post(server_->port(), "/v1/completions", body + "}");
+  ASSERT_EQ(plain.status, 200u) << plain.body;
+  EXPECT_EQ(json::parse(plain.body)["choices"][0]["text"], expected);
+  auto streamed = t::post(server_->port(), "/v1/completions", body + R"(,"stream":true})");
+  ASSERT_EQ(streamed.status, 200u);
+  EXPECT_EQ(streamed_text(streamed.body, false), expected);
+  EXPECT_EQ(t::sse_data(streamed.body).back(), "[DONE]");
+}
+
+TEST_F(RealModelTest, ChatStreamedEqualsNonStreamed) {
+  std::string body = R"({"messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":40,"temperature":0)";
+  auto plain = t::post(server_->port(), "/v1/chat/completions", body + "}");
+  ASSERT_EQ(plain.status, 200u) << plain.body;
+  std::string text = json::parse(plain.body)["choices"][0]["message"]["content"];
+  EXPECT_EQ(text, engine_greedy("User: Tell me a story\nAssistant:", 40));
+  auto streamed = t::post(server_->port(), "/v1/chat/completions", body + R"(,"stream":true})");
+  EXPECT_EQ(streamed_text(streamed.body, true), text);
+}
+
+TEST_F(RealModelTest, DisconnectMidStreamFreesEverything) {
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, server_->port());
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions",
+                                                   R"({"prompt":"Once","max_tokens":250,"ignore_eos":true,"stream":true})")));
+  std::string got(8192, '\0');
+  std::size_t n = 0;
+  while (got.substr(0, n).find("\"text\"") == std::string::npos) n += socket.read_some(t::net::buffer(&got[n], got.size() - n));
+  socket.close();
+  EXPECT_TRUE(engine_idle());
+}
+
+TEST_F(RealModelTest, DisconnectWhileQueuedFreesEverything) {
+  t::net::io_context ioc;
+  std::vector<t::tcp::socket> sockets;
+  for (int i = 0; i < 6; ++i) {  // max_running is 4: two of them wait
+    sockets.push_back(t::connect_to(ioc, server_->port()));
+    t::net::write(sockets.back(), t::net::buffer(t::raw_post(
+        "/v1/completions", R"({"prompt":"Once","max_tokens":250,"ignore_eos":true,"stream":true})")));
+  }
+  ASSERT_TRUE(testing::FakeEngine::wait_for([&] { return engine_->gauges().num_waiting > 0; }, 2000ms));
+  for (auto& s : sockets) s.close();
+  EXPECT_TRUE(engine_idle());
+}
+
+}  // namespace
+}  // namespace ladle::server
