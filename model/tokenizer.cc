@@ -25,20 +25,20 @@ constexpr std::array<char, 256> kByteTable = make_byte_table();
 // run.c's threshold: best_score starts at -1e10 and a merge must beat it strictly.
 constexpr float kNoMergeScore = -1e10f;
 
-int hex_value(char c) {
+std::optional<int> hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+  return std::nullopt;
 }
 
 // run.c's sscanf(piece, "<0x%02hhX>", &byte): "<0x" then one or two hex digits.
 std::optional<unsigned char> parse_byte_piece(std::string_view p) {
   if (p.size() < 4 || p.substr(0, 3) != "<0x") return std::nullopt;
-  const int hi = hex_value(p[3]);
-  if (hi < 0) return std::nullopt;
-  const int lo = p.size() > 4 ? hex_value(p[4]) : -1;
-  return static_cast<unsigned char>(lo < 0 ? hi : hi * 16 + lo);
+  const std::optional<int> hi = hex_value(p[3]);
+  if (!hi) return std::nullopt;
+  const std::optional<int> lo = p.size() > 4 ? hex_value(p[4]) : std::nullopt;
+  return static_cast<unsigned char>(lo ? *hi * 16 + *lo : *hi);
 }
 
 std::uint64_t pair_key(TokenId a, TokenId b) {
@@ -161,13 +161,14 @@ void Tokenizer::split_codepoints(std::string_view text, std::vector<TokenId>& ou
 }
 
 void Tokenizer::merge(std::vector<TokenId>& tokens) const {
-  // Symbol i holds tokens[i]; prev/next link the symbols still alive.
+  // Symbol i holds tokens[i]; prev/next link the symbols still alive (kNone at the ends).
+  constexpr int kNone = -1;
   const int n = static_cast<int>(tokens.size());
   if (n < 2) return;
   std::vector<int> prev(static_cast<std::size_t>(n)), next(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     prev[static_cast<std::size_t>(i)] = i - 1;
-    next[static_cast<std::size_t>(i)] = i + 1 < n ? i + 1 : -1;
+    next[static_cast<std::size_t>(i)] = i + 1 < n ? i + 1 : kNone;
   }
   struct Candidate {
     float score;
@@ -183,7 +184,7 @@ void Tokenizer::merge(std::vector<TokenId>& tokens) const {
   storage.reserve(static_cast<std::size_t>(2 * n));
   std::priority_queue<Candidate> heap(std::less<Candidate>{}, std::move(storage));
   auto consider = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
+    if (left == kNone || right == kNone) return;
     const TokenId a = tokens[static_cast<std::size_t>(left)], b = tokens[static_cast<std::size_t>(right)];
     const auto id = find_merge(a, b);
     if (id) heap.push(Candidate{scores_[static_cast<std::size_t>(*id)], left, a, b, *id, right});
@@ -194,20 +195,20 @@ void Tokenizer::merge(std::vector<TokenId>& tokens) const {
     const Candidate c = heap.top();
     heap.pop();
     const auto l = static_cast<std::size_t>(c.left), r = static_cast<std::size_t>(c.right);
-    // Stale unless both symbols are alive, still adjacent and unchanged. A symbol's piece only
-    // grows, so an unchanged token id means an unchanged symbol.
+    // A candidate depends only on its two tokens: it is current iff both symbols are alive, still
+    // adjacent and still hold those tokens. Anything else is a stale entry left in the heap.
     if (!alive[l] || !alive[r] || next[l] != c.right || tokens[l] != c.left_token || tokens[r] != c.right_token) {
       continue;
     }
     tokens[l] = c.merged;
     alive[r] = false;
     next[l] = next[r];
-    if (next[r] >= 0) prev[static_cast<std::size_t>(next[r])] = c.left;
+    if (next[r] != kNone) prev[static_cast<std::size_t>(next[r])] = c.left;
     consider(prev[l], c.left);
     consider(c.left, next[l]);
   }
   std::size_t out = 0;
-  for (int i = 0; i >= 0; i = next[static_cast<std::size_t>(i)]) tokens[out++] = tokens[static_cast<std::size_t>(i)];
+  for (int i = 0; i != kNone; i = next[static_cast<std::size_t>(i)]) tokens[out++] = tokens[static_cast<std::size_t>(i)];
   tokens.resize(out);
 }
 
