@@ -1,0 +1,247 @@
+// engine_bench: offline engine throughput (no HTTP) and prefix-cache TTFT, on synthetic
+// checkpoints, with the machine's sgemm peak measured in the same run.
+//
+//   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
+//                            [--new-tokens 128] [--prefix-len 512] [--threads 0]
+//
+// For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
+// to an LlmEngine with --max-running C; reported are aggregate generated tokens/s over the whole
+// run, decode-step tokens/s and mean/p50/p99 step time from the engine's observer, and model GFLOP/s
+// (2 × matmul params per token) as a fraction of the measured sgemm peak. Then, per shape, time to
+// first token of a request whose --prefix-len-token prefix is cached, over a cold one.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "bench/machine_limits.h"
+#include "model/checkpoint_writer.h"
+#include "model/tokenizer_writer.h"
+#include "scheduler/flag_set.h"
+#include "scheduler/llm_engine.h"
+
+namespace {
+
+using namespace ladle;
+using namespace ladle::scheduler;
+using Clock = std::chrono::steady_clock;
+
+class Latch final : public TokenSink {
+ public:
+  void on_delta(std::string_view, int) override {}
+  void on_finish(const Finish& f) override {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    tokens_ = f.usage.completion_tokens;
+    cv_.notify_all();
+  }
+  int wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return tokens_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  int tokens_ = 0;
+};
+
+class StepRecorder final : public EngineObserver {
+ public:
+  void on_request_rejected(ErrorCode) override {}
+  void on_first_token(RequestId, double ttft) override {
+    std::lock_guard lock(mu_);
+    ttfts.push_back(ttft);
+  }
+  void on_next_token(RequestId, double) override {}
+  void on_request_finished(const RequestStats&) override {}
+  void on_step(const StepStats& s, const CounterDeltas&) override {
+    std::lock_guard lock(mu_);
+    steps.push_back(s);
+  }
+  void on_gauges(const EngineGauges&) override {}
+  void clear() {
+    std::lock_guard lock(mu_);
+    steps.clear();
+    ttfts.clear();
+  }
+  std::mutex mu_;
+  std::vector<StepStats> steps;
+  std::vector<double> ttfts;
+};
+
+std::vector<int> parse_ints(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  for (std::string x; std::getline(ss, x, ',');) out.push_back(std::stoi(x));
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, std::size_t(p / 100.0 * double(v.size())))];
+}
+
+model::ModelConfig shape_config(const std::string& name) {
+  model::ModelConfig c;
+  if (name == "110m") c = {768, 2048, 12, 12, 12, 32000, 1024};
+  else if (name == "42m") c = {512, 1376, 8, 8, 8, 32000, 1024};
+  else c = {288, 768, 6, 6, 6, 32000, 256};
+  return c;
+}
+
+std::vector<TokenId> random_prompt(std::mt19937& rng, int n, int vocab) {
+  std::vector<TokenId> p{1};
+  std::uniform_int_distribution<int> d(3, vocab - 1);
+  while (int(p.size()) < n) p.push_back(d(rng));
+  return p;
+}
+
+struct Options {
+  std::string shapes = "15m,110m";
+  std::string concurrency = "1,8,32,64";
+  int prompt_len = 32;
+  int new_tokens = 128;
+  int prefix_len = 512;
+  int threads = 0;
+};
+
+void bench_throughput(const std::string& shape, const std::string& path, const std::string& tok, int conc,
+                      const Options& o, double peak_gflops) {
+  EngineConfig cfg;
+  cfg.model_path = path;
+  cfg.tokenizer_path = tok;
+  cfg.max_running = conc;
+  cfg.threads = o.threads;
+  StepRecorder rec;
+  auto engine = LlmEngine::create(cfg, &rec);
+  if (!engine) {
+    std::fprintf(stderr, "engine: %s\n", engine.error().message.c_str());
+    return;
+  }
+  (*engine)->start();
+  const model::ModelConfig mc = shape_config(shape);
+  const int prompt_len = std::min(o.prompt_len, mc.seq_len - o.new_tokens - 1);
+  std::mt19937 rng(42);
+  std::vector<std::shared_ptr<Latch>> sinks;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < conc; ++i) {
+    GenerationRequest r;
+    r.prompt_tokens = random_prompt(rng, prompt_len, mc.vocab_size);
+    r.params.temperature = 0;
+    r.params.max_tokens = o.new_tokens;
+    r.params.ignore_eos = true;
+    sinks.push_back(std::make_shared<Latch>());
+    if (!(*engine)->submit(std::move(r), sinks.back())) return;
+  }
+  long tokens = 0;
+  for (auto& s : sinks) tokens += s->wait();
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  (*engine)->stop();
+
+  std::vector<double> decode_ms;
+  double decode_s = 0;
+  long decode_tokens = 0;
+  for (const auto& s : rec.steps)
+    if (s.prefill_tokens == 0) {
+      decode_ms.push_back(s.duration * 1e3);
+      decode_s += s.duration;
+      decode_tokens += s.decode_tokens;
+    }
+  const double flops_per_token = 2.0 * double(mc.matmul_params());
+  const double tps = tokens / wall, decode_tps = decode_s > 0 ? decode_tokens / decode_s : 0;
+  std::printf("| %s | %d | %.0f | %.0f | %.2f / %.2f / %.2f | %.1f | %.0f%% |\n", shape.c_str(), conc, tps,
+              decode_tps, decode_s / std::max<std::size_t>(1, decode_ms.size()) * 1e3, percentile(decode_ms, 50),
+              percentile(decode_ms, 99), decode_tps * flops_per_token / 1e9,
+              100.0 * decode_tps * flops_per_token / 1e9 / peak_gflops);
+  std::fflush(stdout);
+}
+
+void bench_prefix(const std::string& shape, const std::string& path, const std::string& tok, const Options& o) {
+  EngineConfig cfg;
+  cfg.model_path = path;
+  cfg.tokenizer_path = tok;
+  cfg.threads = o.threads;
+  cfg.max_running = 4;
+  StepRecorder rec;
+  auto engine = LlmEngine::create(cfg, &rec);
+  if (!engine) return;
+  (*engine)->start();
+  const model::ModelConfig mc = shape_config(shape);
+  const int prefix_len = std::min(o.prefix_len, mc.seq_len - 40);
+  std::mt19937 rng(7);
+  auto prefix = random_prompt(rng, prefix_len, mc.vocab_size);
+  auto ttft_of = [&](std::vector<TokenId> prompt) {
+    rec.clear();
+    GenerationRequest r;
+    r.prompt_tokens = std::move(prompt);
+    r.params.temperature = 0;
+    r.params.max_tokens = 1;
+    auto sink = std::make_shared<Latch>();
+    if (!(*engine)->submit(std::move(r), sink)) return 0.0;
+    sink->wait();
+    std::lock_guard lock(rec.mu_);
+    return rec.ttfts.empty() ? 0.0 : rec.ttfts[0];
+  };
+  auto with_suffix = [&](int seed) {
+    auto p = prefix;
+    std::mt19937 r2(seed);
+    auto s = random_prompt(r2, 9, mc.vocab_size);
+    p.insert(p.end(), s.begin() + 1, s.end());
+    return p;
+  };
+  std::vector<double> cold, warm;
+  for (int i = 0; i < 3; ++i) {
+    prefix = random_prompt(rng, prefix_len, mc.vocab_size);  // a new prefix: cold
+    cold.push_back(ttft_of(with_suffix(100 + i)));
+    warm.push_back(ttft_of(with_suffix(200 + i)));  // same prefix, other suffix: cached
+  }
+  const double c = percentile(cold, 50), w = percentile(warm, 50);
+  std::printf("| %s | %d | %.1f | %.1f | %.3f |\n", shape.c_str(), prefix_len + 8, c * 1e3, w * 1e3, w / c);
+  (*engine)->stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  FlagSet flags("engine_bench [options]", "Offline engine throughput and prefix-cache TTFT on synthetic checkpoints.");
+  flags.add("--shapes", &o.shapes, "comma-separated shapes: 15m, 42m, 110m");
+  flags.add("--concurrency", &o.concurrency, "comma-separated concurrent sequences");
+  flags.add("--prompt-len", &o.prompt_len, "prompt tokens per request");
+  flags.add("--new-tokens", &o.new_tokens, "generated tokens per request");
+  flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
+  flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto st = flags.parse(args); !st || flags.help_requested()) {
+    std::fprintf(stderr, "%s", st ? flags.help().c_str() : (st.error().message + "\n").c_str());
+    return st ? 0 : 2;
+  }
+  const double peak = ladle::bench::measure_sgemm_peak();
+  std::printf("sgemm peak (M=128, 2048x768, measured now): %.1f GFLOP/s\n\n", peak);
+  std::printf("| shape | seqs | tok/s (whole run) | decode tok/s | step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+  std::vector<std::string> shapes;
+  std::stringstream ss(o.shapes);
+  for (std::string s; std::getline(ss, s, ',');) shapes.push_back(s);
+  for (const auto& shape : shapes) {
+    const std::string path = "/tmp/ladle_bench_" + shape + ".bin", tok = "/tmp/ladle_bench_tok32k.bin";
+    if (auto st = model::write_synthetic_checkpoint(path, shape_config(shape), 1234); !st) {
+      std::fprintf(stderr, "%s\n", st.error().message.c_str());
+      return 1;
+    }
+    if (auto st = model::write_synthetic_tokenizer(tok, 32000); !st) return 1;
+    for (int c : parse_ints(o.concurrency)) bench_throughput(shape, path, tok, c, o, peak);
+  }
+  std::printf("\n| shape | prompt tokens | cold TTFT ms | cached-prefix TTFT ms | ratio |\n| --- | --- | --- | --- | --- |\n");
+  for (const auto& shape : shapes)
+    bench_prefix(shape, "/tmp/ladle_bench_" + shape + ".bin", "/tmp/ladle_bench_tok32k.bin", o);
+  return 0;
+}
