@@ -333,8 +333,9 @@ void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_po
   if (!st.first_token) st.first_token = now;
   st.last_token = now;
 
-  const bool is_eos = token == model::Tokenizer::kBos || token == model::Tokenizer::kEos;
-  if (is_eos && !st.ignore_eos) return;  // the scheduler finishes it; an end token prints nothing
+  // BOS/EOS are control tokens: they print nothing (as vLLM's skip_special_tokens), and unless the
+  // request ignores them the scheduler has already finished it.
+  if (token == model::Tokenizer::kBos || token == model::Tokenizer::kEos) return;
   TextStream::Step piece = st.text.push(token);
   auto sink = st.sink.lock();
   if (!sink) {  // the client is gone: free everything now

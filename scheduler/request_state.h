@@ -29,7 +29,6 @@ struct RequestState {
                                      req.params.min_p},
                 seed),
         text(tok, req.prompt_tokens.back(), req.params.stop),
-        ignore_eos(req.params.ignore_eos),
         prompt_tokens(int(req.prompt_tokens.size())),
         arrival(arrival_) {}
 
@@ -37,7 +36,6 @@ struct RequestState {
   std::weak_ptr<TokenSink> sink;
   model::Sampler sampler;
   TextStream text;
-  bool ignore_eos;
   int prompt_tokens;
   int cached_prompt_tokens = 0;
   int generated = 0;           // tokens sampled so far (EOS included)
