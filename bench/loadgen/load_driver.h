@@ -1,0 +1,66 @@
+// LoadDriver: runs one benchmark level against a server — closed loop (a fixed number of
+// clients, each sending its next request when the previous one ends) or open loop (requests
+// arrive on a Gamma/Poisson schedule regardless of completions) — and returns every sample.
+//
+// Owned by the bench command; run() blocks the calling thread, which drives one io_context with
+// all connections on it (one strand each). Bounded: at most `num_requests` requests, none issued
+// after `duration_s`, and each request ends by its own timeout, so a run ends by
+// duration + timeout at the latest.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/loadgen/openai_protocol.h"
+#include "bench/loadgen/request_sample.h"
+#include "bench/loadgen/url.h"
+#include "bench/loadgen/workload.h"
+#include "kvcache/expected.h"
+
+namespace ladle::loadgen {
+
+struct LoadTarget {
+  Url url;
+  ApiEndpoint endpoint = ApiEndpoint::kCompletions;
+  std::string model;  // may be empty (the server's default)
+  bool ignore_eos = false;
+  std::optional<std::uint64_t> seed;  // sampling seed sent with every request
+  double temperature = 0.0;
+  std::chrono::milliseconds timeout{120'000};
+};
+
+struct RunPlan {
+  int concurrency = 0;        // > 0: closed loop with this many clients
+  double request_rate = 0;    // open loop (used when concurrency == 0); inf = all at once
+  double burstiness = 1.0;
+  int max_concurrency = 0;    // open loop: cap on requests in flight (0 = none)
+  int num_requests = 100;
+  double duration_s = 0;      // 0 = no time bound besides the per-request timeout
+  std::uint64_t arrival_seed = 0;
+};
+
+struct RunResult {
+  std::vector<RequestSample> samples;  // in completion order
+  double duration_s = 0;               // run start → last completion
+};
+
+// Called after every completion: (completed ok, failed, in flight, elapsed seconds).
+using ProgressFn = std::function<void(int, int, int, double)>;
+
+class LoadDriver {
+ public:
+  LoadDriver(LoadTarget target, Workload& workload);
+
+  // Runs `plan` to completion. Fails only when the server cannot be resolved.
+  Expected<RunResult> run(const RunPlan& plan, const ProgressFn& progress = {});
+
+ private:
+  LoadTarget target_;
+  Workload& workload_;
+};
+
+}  // namespace ladle::loadgen
