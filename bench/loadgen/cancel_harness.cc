@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 namespace ladle::loadgen {
 
@@ -34,8 +33,9 @@ CancelHarness::~CancelHarness() {
   if (io_thread_.joinable()) io_thread_.join();
 }
 
-CancelHarness::Launched CancelHarness::launch(const std::string& prompt, bool stream, CallOptions opts) {
-  CompletionRequest req{config_.endpoint, config_.model, prompt, config_.long_tokens, stream,
+CancelHarness::Launched CancelHarness::launch(const std::string& prompt, bool stream, CallOptions opts,
+                                              int max_tokens) {
+  CompletionRequest req{config_.endpoint, config_.model, prompt, max_tokens, stream,
                         /*ignore_eos=*/true, config_.seed, 0.0};
   opts.host = config_.url.host + ":" + config_.url.port;
   opts.target = config_.url.target(endpoint_path(config_.endpoint));
@@ -47,7 +47,7 @@ CancelHarness::Launched CancelHarness::launch(const std::string& prompt, bool st
   Launched out;
   out.result = promise->get_future();
   RequestSample sample;
-  sample.max_tokens = config_.long_tokens;
+  sample.max_tokens = max_tokens;
   out.call = StreamCall::start(ioc_, endpoints_, std::move(opts), std::move(sample),
                                [promise](CallResult&& r) { promise->set_value(std::move(r)); });
   return out;
@@ -92,7 +92,7 @@ std::optional<ServerGauges> CancelHarness::wait_freed(const ServerGauges& baseli
 }
 
 void CancelHarness::drop_one(DropPointReport& report, const std::string& prompt, bool stream,
-                             const CallOptions& drop) {
+                             const CallOptions& drop, int max_tokens) {
   ++report.attempted;
   auto idle = wait_idle();
   if (!idle) {
@@ -100,10 +100,15 @@ void CancelHarness::drop_one(DropPointReport& report, const std::string& prompt,
     report.notes.push_back("before drop: " + idle.error().message);
     return;
   }
-  Launched l = launch(prompt, stream, drop);
-  if (l.result.wait_for(milliseconds(config_.settle_ms * 5)) != std::future_status::ready) {
-    l.call->drop();
-    l.result.wait();
+  Launched l = launch(prompt, stream, drop, max_tokens);
+  // Poll /metrics while the request runs: the last sample taken before the close bounds the
+  // tokens generated up to the close from below.
+  std::vector<ServerGauges> history{*idle};
+  auto give_up = Clock::now() + milliseconds(config_.settle_ms * 5);
+  while (l.result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (Clock::now() > give_up) l.call->drop();
+    if (auto g = read_gauges(config_.url)) history.push_back(*g);
+    std::this_thread::sleep_for(kPollPeriod);
   }
   CallResult r = l.result.get();
   if (!r.sample.dropped) {
@@ -122,19 +127,19 @@ void CancelHarness::drop_one(DropPointReport& report, const std::string& prompt,
     return;
   }
   report.free_ms.push_back(std::max(0.0, ms_between(r.closed_at, freed->at)));
-  if (freed->generation_tokens && idle->generation_tokens) {
-    double extra = *freed->generation_tokens - *idle->generation_tokens - r.sample.content_events;
-    report.tokens_after_close = report.tokens_after_close.value_or(0) + std::max(0.0, extra);
-  }
-  if (freed->cancelled && idle->cancelled && *freed->cancelled < *idle->cancelled + 1)
-    report.notes.push_back("a drop was not counted in ladle_requests_finished_total{reason=\"cancelled\"}");
+  const ServerGauges* at_close = &history.front();
+  for (const auto& g : history)
+    if (g.at <= r.closed_at) at_close = &g;
+  if (freed->generation_tokens && at_close->generation_tokens)
+    report.tokens_after_close.push_back(std::max(0.0, *freed->generation_tokens - *at_close->generation_tokens));
+  if (freed->cancelled && idle->cancelled && *freed->cancelled < *idle->cancelled + 1) ++report.not_cancelled;
 }
 
 DropPointReport CancelHarness::run_single_point(const std::string& name, Workload& prompts, bool stream,
-                                                const CallOptions& drop) {
+                                                const CallOptions& drop, int max_tokens) {
   DropPointReport report;
   report.name = name;
-  for (int i = 0; i < config_.drops; ++i) drop_one(report, prompts.next().prompt, stream, drop);
+  for (int i = 0; i < config_.drops; ++i) drop_one(report, prompts.next().prompt, stream, drop, max_tokens);
   if (report.dropped == 0 && report.completed_before_drop > 0)
     report.notes.push_back("every request finished before its drop point: lengthen --long-tokens");
   return report;
@@ -156,80 +161,90 @@ DropPointReport CancelHarness::run_queued_point(DropPointReport* bulk) {
     return report;
   }
   std::vector<Launched> streams;
-  for (int i = 0; i < config_.saturate; ++i) streams.push_back(launch(short_prompts_.next().prompt, true, {}));
-  auto saturated_by = Clock::now() + milliseconds(config_.settle_ms);
-  std::optional<ServerGauges> g;
-  while (Clock::now() < saturated_by) {
-    g = gauges_or_empty(config_.url);
-    if (g->waiting.value_or(0) >= 1) break;
-    std::this_thread::sleep_for(kPollPeriod);
-  }
-  if (!g || g->waiting.value_or(0) < 1) {
+  for (int i = 0; i < config_.saturate; ++i)
+    streams.push_back(launch(short_prompts_.next().prompt, true, {}, config_.long_tokens));
+  std::vector<bool> closed(streams.size(), false);
+  if (wait_for_queue()) {
+    for (int d = 0; d < config_.drops; ++d)
+      if (!drop_queued(streams, closed, report)) break;
+  } else {
     report.notes.push_back("skipped: " + std::to_string(config_.saturate) +
                            " streams never left one waiting (start the server with a small --max-running "
                            "or raise --saturate)");
   }
-  std::set<std::size_t> done;
-  for (int d = 0; d < config_.drops && g && g->waiting.value_or(0) >= 1; ++d) {
-    auto victim = std::find_if(streams.begin(), streams.end(), [&](const Launched& l) {
-      return !done.count(&l - streams.data()) && !l.call->finished() && l.call->content_events() == 0;
-    });
-    if (victim == streams.end()) break;
-    done.insert(victim - streams.begin());
-    ++report.attempted;
-    auto before = read_gauges(config_.url);
-    if (!before) break;
-    victim->call->drop();
-    CallResult r = victim->result.get();
-    if (!r.sample.dropped) {
-      ++report.completed_before_drop;
-      continue;
-    }
-    ++report.dropped;
-    ++report.before_first_token;
-    if (!before->cancelled) {
-      report.notes.push_back("no ladle_requests_finished_total{reason=\"cancelled\"}: queued drops not timed");
-      continue;
-    }
-    std::optional<double> freed_ms;
-    auto deadline = r.closed_at + milliseconds(config_.settle_ms);
-    while (!freed_ms && Clock::now() < deadline) {
-      auto now = read_gauges(config_.url);
-      if (now && now->cancelled.value_or(0) >= *before->cancelled + 1) freed_ms = ms_between(r.closed_at, now->at);
-      else std::this_thread::sleep_for(kPollPeriod);
-    }
-    if (freed_ms) report.free_ms.push_back(std::max(0.0, *freed_ms));
-    else ++report.leaks, report.notes.push_back("a queued drop was never counted as cancelled");
-    g = gauges_or_empty(config_.url);
+  close_all(streams, closed, *idle, *bulk);
+  return report;
+}
+
+bool CancelHarness::wait_for_queue() {
+  auto deadline = Clock::now() + milliseconds(config_.settle_ms);
+  while (Clock::now() < deadline) {
+    if (gauges_or_empty(config_.url).waiting.value_or(0) >= 1) return true;
+    std::this_thread::sleep_for(kPollPeriod);
   }
-  // Bulk: close everything still open, then the server must go back to idle.
-  double received = 0;
+  return false;
+}
+
+bool CancelHarness::drop_queued(std::vector<Launched>& streams, std::vector<bool>& closed, DropPointReport& report) {
+  auto before = read_gauges(config_.url);
+  if (!before || before->waiting.value_or(0) < 1) return false;  // the queue has drained
+  std::size_t victim = 0;
+  while (victim < streams.size() &&
+         (closed[victim] || streams[victim].call->finished() || streams[victim].call->content_events() > 0))
+    ++victim;
+  if (victim == streams.size()) return false;
+  closed[victim] = true;
+  ++report.attempted;
+  streams[victim].call->drop();
+  CallResult r = streams[victim].result.get();
+  if (!r.sample.dropped) return ++report.completed_before_drop, true;
+  ++report.dropped;
+  ++report.before_first_token;
+  if (!before->cancelled) {
+    report.notes.push_back("no ladle_requests_finished_total{reason=\"cancelled\"}: queued drops not timed");
+    return false;
+  }
+  auto deadline = r.closed_at + milliseconds(config_.settle_ms);
+  while (Clock::now() < deadline) {
+    auto now = read_gauges(config_.url);
+    if (now && now->cancelled.value_or(0) >= *before->cancelled + 1) {
+      report.free_ms.push_back(std::max(0.0, ms_between(r.closed_at, now->at)));
+      return true;
+    }
+    std::this_thread::sleep_for(kPollPeriod);
+  }
+  ++report.leaks;
+  report.notes.push_back("a queued drop was never counted as cancelled");
+  return true;
+}
+
+void CancelHarness::close_all(std::vector<Launched>& streams, std::vector<bool>& closed, const ServerGauges& idle,
+                              DropPointReport& bulk) {
+  double received = 0;  // tokens the clients saw, to subtract from the server's count
   Clock::time_point last_close{};
   for (std::size_t i = 0; i < streams.size(); ++i) {
-    if (!done.count(i)) {
-      streams[i].call->drop();
-      CallResult r = streams[i].result.get();
-      ++bulk->attempted;
-      if (r.sample.dropped) ++bulk->dropped, last_close = r.closed_at;
-      else ++bulk->completed_before_drop;
-      received += r.sample.dropped ? r.sample.content_events : r.sample.output_tokens;
-    }
+    if (closed[i]) continue;  // queued victims received nothing
+    streams[i].call->drop();
+    CallResult r = streams[i].result.get();
+    ++bulk.attempted;
+    if (r.sample.dropped) ++bulk.dropped, last_close = r.closed_at;
+    else ++bulk.completed_before_drop;
+    received += r.sample.dropped ? r.sample.content_events : r.sample.output_tokens;
   }
   if (last_close == Clock::time_point{}) last_close = Clock::now();
   std::string last_seen;
-  auto freed = wait_freed(*idle, last_close + milliseconds(config_.settle_ms), &last_seen);
+  auto freed = wait_freed(idle, last_close + milliseconds(config_.settle_ms), &last_seen);
   if (!freed) {
-    ++bulk->leaks;
-    bulk->notes.push_back("not back to idle after closing every stream: " + last_seen + " (baseline " +
-                          idle->to_string() + ")");
-    return report;
+    ++bulk.leaks;
+    bulk.notes.push_back("not back to idle after closing every stream: " + last_seen + " (baseline " +
+                         idle.to_string() + ")");
+    return;
   }
-  if (bulk->dropped > 0) bulk->free_ms.push_back(std::max(0.0, ms_between(last_close, freed->at)));
-  if (freed->generation_tokens && idle->generation_tokens)
-    bulk->tokens_after_close = std::max(0.0, *freed->generation_tokens - *idle->generation_tokens - received);
-  bulk->notes.push_back("time-to-free is from the last of " + std::to_string(bulk->dropped) +
-                        " closes to an idle server; tokens after close cover the whole phase");
-  return report;
+  if (bulk.dropped > 0) bulk.free_ms.push_back(std::max(0.0, ms_between(last_close, freed->at)));
+  if (freed->generation_tokens && idle.generation_tokens)
+    bulk.tokens_after_close.push_back(std::max(0.0, *freed->generation_tokens - *idle.generation_tokens - received));
+  bulk.notes.push_back("time-to-free is from the last of " + std::to_string(bulk.dropped) +
+                       " closes to an idle server; tokens are the phase's generated minus received");
 }
 
 Expected<std::vector<DropPointReport>> CancelHarness::run() {
@@ -243,14 +258,14 @@ Expected<std::vector<DropPointReport>> CancelHarness::run() {
   CallOptions decode;
   decode.drop_after_events = config_.after_tokens;
   reports.push_back(run_single_point("after " + std::to_string(config_.after_tokens) + " tokens", short_prompts_,
-                                     true, decode));
+                                     true, decode, config_.long_tokens));
   CallOptions prefill;
   prefill.drop_after = std::chrono::microseconds(config_.prefill_drop_us);
   reports.push_back(run_single_point("prefill (" + std::to_string(config_.prefill_len) + "-word prompt)",
-                                     long_prompts_, true, prefill));
+                                     long_prompts_, true, prefill, config_.prefill_max_tokens));
   CallOptions nonstream;
   nonstream.drop_after = std::chrono::microseconds(config_.nonstream_drop_ms * 1000);
-  reports.push_back(run_single_point("non-streamed", short_prompts_, false, nonstream));
+  reports.push_back(run_single_point("non-streamed", short_prompts_, false, nonstream, config_.long_tokens));
   DropPointReport bulk;
   reports.push_back(run_queued_point(&bulk));
   reports.push_back(std::move(bulk));

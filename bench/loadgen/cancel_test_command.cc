@@ -31,6 +31,7 @@ void register_flags(FlagSet& f, CancelFlags& c) {
   f.add("--after-tokens", &c.config.after_tokens, "decode drop point: close after this many streamed tokens");
   f.add("--long-tokens", &c.config.long_tokens, "max_tokens of the dropped requests (sent with ignore_eos)");
   f.add("--prefill-len", &c.config.prefill_len, "prompt words of the prefill drop point");
+  f.add("--prefill-max-tokens", &c.config.prefill_max_tokens, "max_tokens of the prefill drop point's requests");
   f.add("--prefill-drop-us", &c.config.prefill_drop_us, "prefill drop point: close this long after the write");
   f.add("--nonstream-drop-ms", &c.config.nonstream_drop_ms, "close non-streamed requests this long after the write");
   f.add("--saturate", &c.config.saturate, "streams opened for the queued drop point (must exceed the server's running limit)");
@@ -49,20 +50,25 @@ std::string fmt(double v) {
 // Prints one row per drop point; returns false when any leaked or exceeded the bound.
 bool print_report(const std::vector<DropPointReport>& reports, double max_free_ms) {
   bool pass = true;
-  std::printf("%-28s %7s %7s %9s %9s %9s %9s %6s %8s\n", "drop point", "tried", "dropped", "pre-token",
-              "free p50", "free p99", "free max", "leaks", "tok>close");
-  std::printf("%s\n", std::string(100, '-').c_str());
+  std::printf("%-28s %5s %7s %9s %8s %8s %8s %5s %14s\n", "drop point", "tried", "dropped", "pre-token",
+              "free p50", "free p99", "free max", "leaks", "tok>close mean/max");
+  std::printf("%s\n", std::string(104, '-').c_str());
   for (const auto& r : reports) {
     Distribution d = distribution_of(r.free_ms);
     bool over = !r.free_ms.empty() && d.p99 > max_free_ms;
     pass = pass && !over && r.leaks == 0;
-    std::printf("%-28s %7d %7d %9d %9s %9s %9s %6d %8s%s\n", r.name.c_str(), r.attempted, r.dropped,
+    Distribution tokens = distribution_of(r.tokens_after_close);
+    std::string tok = r.tokens_after_close.empty() ? "-" : fmt(tokens.mean) + "/" + fmt(tokens.max);
+    std::printf("%-28s %5d %7d %9d %8s %8s %8s %5d %14s%s\n", r.name.c_str(), r.attempted, r.dropped,
                 r.before_first_token, r.free_ms.empty() ? "-" : fmt(d.p50).c_str(),
                 r.free_ms.empty() ? "-" : fmt(d.p99).c_str(), r.free_ms.empty() ? "-" : fmt(d.max).c_str(),
-                r.leaks, r.tokens_after_close ? fmt(*r.tokens_after_close).c_str() : "-",
-                over ? "  OVER BOUND" : "");
+                r.leaks, tok.c_str(), over ? "  OVER BOUND" : "");
     if (r.completed_before_drop > 0)
       std::printf("    %d request(s) completed before their drop point\n", r.completed_before_drop);
+    if (r.not_cancelled > 0)
+      std::printf("    %d drop(s) freed without a ladle_requests_finished_total{reason=\"cancelled\"} increment "
+                  "(the request ended on its own first)\n",
+                  r.not_cancelled);
     for (const auto& n : r.notes) std::printf("    note: %s\n", n.c_str());
   }
   std::printf("time-to-free in ms (close → running, waiting and KV blocks back to baseline, no token for the "
