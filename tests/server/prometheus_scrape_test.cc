@@ -20,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -178,91 +179,114 @@ class PrometheusScrapeTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
+    prometheus_.reset();  // stops it first: it scrapes ladle
+    ladle_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
   }
+
+  // `ladle serve` on the tiny trained model; returns once /health says the engine runs.
+  void start_ladle() {
+    const std::string bin = LADLE_BINARY_DIR "/ladle";
+    ASSERT_EQ(access(bin.c_str(), X_OK), 0) << bin << " not built";
+    ladle_port_ = free_port();
+    ASSERT_GT(ladle_port_, 0);
+    ladle_ = std::make_unique<Child>(
+        std::vector<std::string>{bin, "serve", "--model", LADLE_MODELS_DIR "/stories260K.bin",
+                                 "--tokenizer", LADLE_MODELS_DIR "/tok512.bin", "--host",
+                                 "127.0.0.1", "--port", std::to_string(ladle_port_)},
+        dir_ / "ladle.log");
+    ASSERT_TRUE(ladle_->started());
+    ASSERT_TRUE(wait_until(60s, [&] {
+      // The server listens while the model loads; /health turns 200 once the engine runs.
+      auto r = http_request(ladle_port_, http::verb::get, "/health");
+      return (r && r->status == 200) || !ladle_->running();
+    }) && ladle_->running()) << "ladle serve did not come up:\n" << ladle_->log();
+  }
+
+  // Prometheus scraping ladle every second, with its own config and storage under dir_.
+  void start_prometheus() {
+    prom_port_ = free_port();
+    ASSERT_GT(prom_port_, 0);
+    {
+      std::ofstream config(dir_ / "prometheus.yml");
+      config << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+             << "scrape_configs:\n  - job_name: ladle\n    scrape_interval: 1s\n"
+             << "    scrape_timeout: 1s\n    static_configs:\n"
+             << "      - targets: ['127.0.0.1:" << ladle_port_ << "']\n";
+    }
+    prometheus_ = std::make_unique<Child>(
+        std::vector<std::string>{kPrometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                 "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_)},
+        dir_ / "prometheus.log");
+    ASSERT_TRUE(prometheus_->started());
+    ASSERT_TRUE(wait_until(60s, [&] {
+      auto r = http_request(prom_port_, http::verb::get, "/-/ready");
+      return (r && r->status == 200) || !prometheus_->running();
+    }) && prometheus_->running()) << "prometheus did not come up:\n" << prometheus_->log();
+  }
+
+  // K streamed completions of different lengths, each read to its [DONE].
+  void send_completions(int k) {
+    for (int i = 0; i < k; ++i) {
+      nlohmann::json body = {{"prompt", "Once upon a time, there was a little"},
+                             {"max_tokens", 8 + 4 * i}, {"temperature", 0}, {"stream", true}};
+      auto reply = http_request(ladle_port_, http::verb::post, "/v1/completions", body.dump());
+      ASSERT_TRUE(reply.has_value()) << ladle_->log();
+      ASSERT_EQ(reply->status, 200) << reply->body;
+      EXPECT_NE(reply->body.find("data: [DONE]"), std::string::npos) << reply->body;
+    }
+  }
+
+  // Exactness at ladle itself after k requests: every generated token is either a first token
+  // or a next token, and with every client gone the levels are back to 0. The engine reports its
+  // last gauges right after the step that finished the last request, which may trail the
+  // client's [DONE] by microseconds: allow a short bounded wait, then require exact values.
+  void expect_exact_counts_at_ladle(int k) {
+    std::optional<double> ttft, itl, tokens, running, waiting, used;
+    EXPECT_TRUE(wait_until(5s, [&] {
+      ttft = ladle_sample(ladle_port_, "ladle_time_to_first_token_seconds_count");
+      itl = ladle_sample(ladle_port_, "ladle_inter_token_latency_seconds_count");
+      tokens = ladle_sample(ladle_port_, "ladle_generation_tokens_total");
+      running = ladle_sample(ladle_port_, "ladle_num_requests_running");
+      waiting = ladle_sample(ladle_port_, "ladle_num_requests_waiting");
+      used = ladle_sample(ladle_port_, "ladle_kv_cache_blocks_used");
+      return ttft && itl && tokens && *ttft + *itl == *tokens && running == 0.0 &&
+             waiting == 0.0 && used == 0.0;
+    }));
+    ASSERT_TRUE(ttft && itl && tokens);
+    EXPECT_EQ(*ttft, k);
+    EXPECT_EQ(*ttft + *itl, *tokens);
+    EXPECT_GE(*tokens, k);
+    EXPECT_EQ(running, 0.0);
+    EXPECT_EQ(waiting, 0.0);
+    EXPECT_EQ(used, 0.0);
+  }
+
   fs::path dir_;
+  int ladle_port_ = 0, prom_port_ = 0;
+  std::unique_ptr<Child> ladle_, prometheus_;
 };
 
 TEST_F(PrometheusScrapeTest, PrometheusCountsEveryRequestsFirstToken) {
-  const std::string ladle_bin = LADLE_BINARY_DIR "/ladle";
-  ASSERT_EQ(access(ladle_bin.c_str(), X_OK), 0) << ladle_bin << " not built";
-  const int ladle_port = free_port(), prom_port = free_port();
-  ASSERT_GT(ladle_port, 0);
-  ASSERT_GT(prom_port, 0);
-
-  Child ladle({ladle_bin, "serve", "--model", LADLE_MODELS_DIR "/stories260K.bin", "--tokenizer",
-               LADLE_MODELS_DIR "/tok512.bin", "--host", "127.0.0.1", "--port",
-               std::to_string(ladle_port)},
-              dir_ / "ladle.log");
-  ASSERT_TRUE(ladle.started());
-  ASSERT_TRUE(wait_until(60s, [&] {
-    // The server listens while the model loads; /health turns 200 once the engine runs.
-    auto r = http_request(ladle_port, http::verb::get, "/health");
-    return (r && r->status == 200) || !ladle.running();
-  }) && ladle.running()) << "ladle serve did not come up:\n" << ladle.log();
-
-  {
-    std::ofstream config(dir_ / "prometheus.yml");
-    config << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-           << "scrape_configs:\n  - job_name: ladle\n    scrape_interval: 1s\n"
-           << "    scrape_timeout: 1s\n    static_configs:\n"
-           << "      - targets: ['127.0.0.1:" << ladle_port << "']\n";
-  }
-  Child prometheus({kPrometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
-                    "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
-                    "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
-                   dir_ / "prometheus.log");
-  ASSERT_TRUE(prometheus.started());
-  ASSERT_TRUE(wait_until(60s, [&] {
-    auto r = http_request(prom_port, http::verb::get, "/-/ready");
-    return (r && r->status == 200) || !prometheus.running();
-  }) && prometheus.running()) << "prometheus did not come up:\n" << prometheus.log();
-
-  for (int i = 0; i < kRequests; ++i) {
-    nlohmann::json body = {{"prompt", "Once upon a time, there was a little"},
-                           {"max_tokens", 8 + 4 * i}, {"temperature", 0}, {"stream", true}};
-    auto reply = http_request(ladle_port, http::verb::post, "/v1/completions", body.dump());
-    ASSERT_TRUE(reply.has_value()) << ladle.log();
-    ASSERT_EQ(reply->status, 200) << reply->body;
-    EXPECT_NE(reply->body.find("data: [DONE]"), std::string::npos) << reply->body;
-  }
-
-  // Exactness at ladle itself: every generated token is either a first token or a next token,
-  // and with every client gone the levels are back to 0. The engine reports its last gauges
-  // right after the step that finished the last request, which may trail the client's
-  // [DONE] by microseconds: allow a short bounded wait, then require exact values.
-  std::optional<double> ttft, itl, tokens, running, waiting, used;
-  EXPECT_TRUE(wait_until(5s, [&] {
-    ttft = ladle_sample(ladle_port, "ladle_time_to_first_token_seconds_count");
-    itl = ladle_sample(ladle_port, "ladle_inter_token_latency_seconds_count");
-    tokens = ladle_sample(ladle_port, "ladle_generation_tokens_total");
-    running = ladle_sample(ladle_port, "ladle_num_requests_running");
-    waiting = ladle_sample(ladle_port, "ladle_num_requests_waiting");
-    used = ladle_sample(ladle_port, "ladle_kv_cache_blocks_used");
-    return ttft && itl && tokens && *ttft + *itl == *tokens && running == 0.0 &&
-           waiting == 0.0 && used == 0.0;
-  }));
-  ASSERT_TRUE(ttft && itl && tokens);
-  EXPECT_EQ(*ttft, kRequests);
-  EXPECT_EQ(*ttft + *itl, *tokens);
-  EXPECT_GE(*tokens, kRequests);
-  EXPECT_EQ(running, 0.0);
-  EXPECT_EQ(waiting, 0.0);
-  EXPECT_EQ(used, 0.0);
+  ASSERT_NO_FATAL_FAILURE(start_ladle());
+  ASSERT_NO_FATAL_FAILURE(start_prometheus());
+  ASSERT_NO_FATAL_FAILURE(send_completions(kRequests));
+  expect_exact_counts_at_ladle(kRequests);
 
   // Through Prometheus: the scrape works and the TTFT count arrives (bounded wait).
   std::optional<double> seen;
   EXPECT_TRUE(wait_until(30s, [&] {
-    seen = prometheus_query(prom_port, "ladle_time_to_first_token_seconds_count");
+    seen = prometheus_query(prom_port_, "ladle_time_to_first_token_seconds_count");
     return seen == static_cast<double>(kRequests);
-  })) << "last value: " << (seen ? std::to_string(*seen) : "none") << "\n" << prometheus.log();
-  EXPECT_EQ(prometheus_query(prom_port, "up%7Bjob%3D%22ladle%22%7D"), 1.0);
-  EXPECT_EQ(prometheus_query(prom_port, "ladle_num_requests_running"), 0.0);
+  })) << "last value: " << (seen ? std::to_string(*seen) : "none") << "\n" << prometheus_->log();
+  EXPECT_EQ(prometheus_query(prom_port_, "up%7Bjob%3D%22ladle%22%7D"), 1.0);
+  EXPECT_EQ(prometheus_query(prom_port_, "ladle_num_requests_running"), 0.0);
 
-  prometheus.stop();
-  ladle.stop();
-  EXPECT_FALSE(prometheus.running());
-  EXPECT_FALSE(ladle.running());
+  prometheus_->stop();
+  ladle_->stop();
+  EXPECT_FALSE(prometheus_->running());
+  EXPECT_FALSE(ladle_->running());
 }
 
 }  // namespace
