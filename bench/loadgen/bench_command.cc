@@ -147,6 +147,75 @@ bool write_file(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
+// What the levels accumulate for --json and --plot.
+struct BenchOutputs {
+  nlohmann::json runs = nlohmann::json::array();
+  std::vector<CdfSeries> ttft, itl;
+  int total_failed = 0;
+};
+
+// Runs one level (after its warmup), prints its report and appends its numbers to `out`.
+Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& target, const WorkloadConfig& wc,
+                 const Slo& slo, BenchOutputs& out) {
+  Workload workload(wc);
+  LoadDriver driver(target, workload);
+  if (b.warmup > 0) {
+    RunPlan warm = level.plan;
+    warm.num_requests = b.warmup;
+    if (auto w = driver.run(warm); !w) return w.error();
+  }
+  ProgressLine progress(level.short_label, level.plan.num_requests);
+  auto result = driver.run(level.plan, [&](int ok, int failed, int in_flight, double t) {
+    progress.update(ok, failed, in_flight, t);
+  });
+  progress.finish();
+  if (!result) return result.error();
+  RunSummary s = summarize(result->samples, result->duration_s, slo);
+  s.label = level.label;
+  s.level = level.plan.concurrency;
+  s.request_rate = std::isinf(level.plan.request_rate) ? 0 : level.plan.request_rate;
+  std::printf("%s", format_report(s, slo).c_str());
+  std::fflush(stdout);
+  nlohmann::json run = summary_to_json(s);
+  run["samples"] = nlohmann::json::array();
+  CdfSeries ttft{level.short_label, {}}, itl{level.short_label, {}};
+  for (const auto& r : result->samples) {
+    run["samples"].push_back(sample_to_json(r));
+    if (!r.ok && ++out.total_failed <= 5) std::fprintf(stderr, "  failed request %d: %s\n", r.index, r.error.c_str());
+    if (!r.ok) continue;
+    ttft.values.push_back(r.ttft_ms);
+    itl.values.insert(itl.values.end(), r.itl_ms.begin(), r.itl_ms.end());
+  }
+  out.runs.push_back(std::move(run));
+  out.ttft.push_back(std::move(ttft));
+  out.itl.push_back(std::move(itl));
+  return Ok{};
+}
+
+Status write_outputs(const BenchFlags& b, const LoadTarget& target, const BenchOutputs& out) {
+  if (!b.json_path.empty()) {
+    nlohmann::json doc = {{"url", b.url},
+                          {"endpoint", std::string(endpoint_path(target.endpoint))},
+                          {"model", target.model},
+                          {"input_len", b.input_len},
+                          {"output_len", b.output_len},
+                          {"range_ratio", b.range_ratio},
+                          {"shared_prefix_len", b.shared_prefix_len},
+                          {"ignore_eos", b.ignore_eos},
+                          {"seed", b.seed},
+                          {"goodput", b.goodput},
+                          {"runs", out.runs}};
+    if (!write_file(b.json_path, doc.dump(1))) return make_error(ErrorCode::kInternal, "cannot write " + b.json_path);
+  }
+  if (!b.plot_path.empty()) {
+    std::string title = "ladle bench: " + b.url + "  in=" + std::to_string(b.input_len) +
+                        " out=" + std::to_string(b.output_len);
+    if (!write_file(b.plot_path, render_cdf_svg(title, out.ttft, out.itl)))
+      return make_error(ErrorCode::kInternal, "cannot write " + b.plot_path);
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 int run_bench(std::span<const std::string> args) {
@@ -178,65 +247,13 @@ int run_bench(std::span<const std::string> args) {
   if (!target) return std::fprintf(stderr, "ladle bench: %s\n", target.error().message.c_str()), 2;
 
   WorkloadConfig wc{b.input_len, b.output_len, b.range_ratio, b.shared_prefix_len, b.seed};
-  nlohmann::json runs = nlohmann::json::array();
-  std::vector<CdfSeries> ttft_series, itl_series;
-  int total_failed = 0;
-  for (const Level& level : *levels) {
-    Workload workload(wc);
-    LoadDriver driver(*target, workload);
-    if (b.warmup > 0) {
-      RunPlan warm = level.plan;
-      warm.num_requests = b.warmup;
-      if (auto w = driver.run(warm); !w) return std::fprintf(stderr, "ladle bench: %s\n", w.error().message.c_str()), 1;
-    }
-    ProgressLine progress(level.short_label, level.plan.num_requests);
-    auto result = driver.run(level.plan, [&](int ok, int failed, int in_flight, double t) {
-      progress.update(ok, failed, in_flight, t);
-    });
-    progress.finish();
-    if (!result) return std::fprintf(stderr, "ladle bench: %s\n", result.error().message.c_str()), 1;
-    RunSummary s = summarize(result->samples, result->duration_s, slo);
-    s.label = level.label;
-    s.level = level.plan.concurrency;
-    s.request_rate = std::isinf(level.plan.request_rate) ? 0 : level.plan.request_rate;
-    total_failed += s.failed;
-    std::printf("%s", format_report(s, slo).c_str());
-    std::fflush(stdout);
-    for (const auto& r : result->samples)
-      if (!r.ok && total_failed <= 5) std::fprintf(stderr, "  failed request %d: %s\n", r.index, r.error.c_str());
-    nlohmann::json run = summary_to_json(s);
-    run["samples"] = nlohmann::json::array();
-    CdfSeries ttft{level.short_label, {}}, itl{level.short_label, {}};
-    for (const auto& r : result->samples) {
-      run["samples"].push_back(sample_to_json(r));
-      if (!r.ok) continue;
-      ttft.values.push_back(r.ttft_ms);
-      itl.values.insert(itl.values.end(), r.itl_ms.begin(), r.itl_ms.end());
-    }
-    runs.push_back(std::move(run));
-    ttft_series.push_back(std::move(ttft));
-    itl_series.push_back(std::move(itl));
-  }
-  if (!b.json_path.empty()) {
-    nlohmann::json doc = {{"url", b.url},
-                          {"endpoint", std::string(endpoint_path(target->endpoint))},
-                          {"model", target->model},
-                          {"input_len", b.input_len},
-                          {"output_len", b.output_len},
-                          {"range_ratio", b.range_ratio},
-                          {"shared_prefix_len", b.shared_prefix_len},
-                          {"ignore_eos", b.ignore_eos},
-                          {"seed", b.seed},
-                          {"goodput", b.goodput},
-                          {"runs", runs}};
-    if (!write_file(b.json_path, doc.dump(1))) return std::fprintf(stderr, "ladle bench: cannot write %s\n", b.json_path.c_str()), 1;
-  }
-  if (!b.plot_path.empty()) {
-    std::string title = "ladle bench: " + b.url + "  in=" + std::to_string(b.input_len) + " out=" + std::to_string(b.output_len);
-    if (!write_file(b.plot_path, render_cdf_svg(title, ttft_series, itl_series)))
-      return std::fprintf(stderr, "ladle bench: cannot write %s\n", b.plot_path.c_str()), 1;
-  }
-  return total_failed > 0 ? 3 : 0;
+  BenchOutputs out;
+  for (const Level& level : *levels)
+    if (auto st = run_level(level, b, *target, wc, slo, out); !st)
+      return std::fprintf(stderr, "ladle bench: %s\n", st.error().message.c_str()), 1;
+  if (auto st = write_outputs(b, *target, out); !st)
+    return std::fprintf(stderr, "ladle bench: %s\n", st.error().message.c_str()), 1;
+  return out.total_failed > 0 ? 3 : 0;
 }
 
 }  // namespace ladle::loadgen
