@@ -15,47 +15,43 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The state of one run; lives on run()'s stack, touched only by the io_context thread.
-struct RunState {
-  asio::io_context ioc;
-  asio::ip::tcp::resolver::results_type endpoints;
-  Clock::time_point start = Clock::now();
-  Clock::time_point issue_deadline = Clock::time_point::max();
-  int issued = 0, in_flight = 0, ok = 0, failed = 0, backlog = 0;
-  RunResult result;
-};
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
 
-}  // namespace
+// One run: all of its state lives here and is touched only by the io_context thread (run()'s
+// caller), so no locking is needed. Closed loop: each completion issues the next request.
+// Open loop: a timer chain issues requests at the arrival times; --max-concurrency holds
+// arrivals in a backlog that completions drain.
+class Run {
+ public:
+  Run(const LoadTarget& target, Workload& workload, const RunPlan& plan, const ProgressFn& progress)
+      : target_(target), workload_(workload), plan_(plan), progress_(progress),
+        arrivals_(plan.request_rate, plan.burstiness, plan.arrival_seed) {
+    if (plan.duration_s > 0) issue_deadline_ = start_ + seconds(plan.duration_s);
+  }
 
-LoadDriver::LoadDriver(LoadTarget target, Workload& workload) : target_(std::move(target)), workload_(workload) {}
-
-Expected<RunResult> LoadDriver::run(const RunPlan& plan, const ProgressFn& progress) {
-  RunState st;
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(st.ioc);
-  st.endpoints = resolver.resolve(target_.url.host, target_.url.port, ec);
-  if (ec) return make_error(ErrorCode::kUnavailable, "resolve " + target_.url.host + ": " + ec.message());
-  if (plan.duration_s > 0)
-    st.issue_deadline = st.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.duration_s));
-
-  auto can_issue = [&] {
-    return st.issued + st.backlog < plan.num_requests && Clock::now() < st.issue_deadline;
-  };
-  std::function<void()> issue;
-  auto on_done = [&](CallResult&& r) {
-    --st.in_flight;
-    (r.sample.ok ? st.ok : st.failed) += 1;
-    st.result.samples.push_back(std::move(r.sample));
-    st.result.duration_s = std::chrono::duration<double>(Clock::now() - st.start).count();
-    if (progress) progress(st.ok, st.failed, st.in_flight, st.result.duration_s);
-    if (plan.concurrency > 0) {
-      if (can_issue()) issue();
-    } else if (st.backlog > 0) {  // open loop held back by --max-concurrency
-      --st.backlog;
-      issue();
+  Expected<RunResult> execute() {
+    boost::system::error_code ec;
+    asio::ip::tcp::resolver resolver(ioc_);
+    endpoints_ = resolver.resolve(target_.url.host, target_.url.port, ec);
+    if (ec) return make_error(ErrorCode::kUnavailable, "resolve " + target_.url.host + ": " + ec.message());
+    if (plan_.concurrency > 0) {
+      for (int i = 0; i < plan_.concurrency && can_issue(); ++i) issue();
+    } else {
+      next_arrival_ = start_;
+      arrive();
     }
-  };
-  issue = [&] {
+    ioc_.run();
+    return std::move(result_);
+  }
+
+ private:
+  bool can_issue() const {
+    return issued_ + backlog_ < plan_.num_requests && Clock::now() < issue_deadline_;
+  }
+
+  void issue() {
     WorkItem item = workload_.next();
     CompletionRequest req{target_.endpoint, target_.model, std::move(item.prompt), item.max_tokens,
                           /*stream=*/true,  target_.ignore_eos, target_.seed, target_.temperature};
@@ -65,37 +61,64 @@ Expected<RunResult> LoadDriver::run(const RunPlan& plan, const ProgressFn& progr
     opts.body = build_request_body(req);
     opts.endpoint = target_.endpoint;
     opts.timeout = target_.timeout;
-    opts.run_start = st.start;
+    opts.run_start = start_;
     RequestSample sample;
-    sample.index = st.issued++;
-    sample.level = plan.concurrency;
+    sample.index = issued_++;
+    sample.level = plan_.concurrency;
     sample.input_words = item.input_words;
     sample.max_tokens = item.max_tokens;
-    ++st.in_flight;
-    StreamCall::start(st.ioc, st.endpoints, std::move(opts), std::move(sample), on_done);
-  };
-
-  asio::steady_timer arrival_timer(st.ioc);
-  ArrivalProcess arrivals(plan.request_rate, plan.burstiness, plan.arrival_seed);
-  Clock::time_point next_arrival = st.start;
-  std::function<void()> arrive = [&] {
-    if (!can_issue()) return;
-    if (plan.max_concurrency > 0 && st.in_flight >= plan.max_concurrency) ++st.backlog;
-    else issue();
-    next_arrival += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(arrivals.next_gap_s()));
-    arrival_timer.expires_at(next_arrival);
-    arrival_timer.async_wait([&](boost::system::error_code e) {
-      if (!e) arrive();
-    });
-  };
-
-  if (plan.concurrency > 0) {
-    for (int i = 0; i < plan.concurrency && can_issue(); ++i) issue();
-  } else {
-    arrive();
+    ++in_flight_;
+    StreamCall::start(ioc_, endpoints_, std::move(opts), std::move(sample),
+                      [this](CallResult&& r) { on_done(std::move(r)); });
   }
-  st.ioc.run();
-  return std::move(st.result);
+
+  void on_done(CallResult&& r) {
+    --in_flight_;
+    (r.sample.ok ? ok_ : failed_) += 1;
+    result_.samples.push_back(std::move(r.sample));
+    result_.duration_s = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (progress_) progress_(ok_, failed_, in_flight_, result_.duration_s);
+    if (plan_.concurrency > 0) {
+      if (can_issue()) issue();
+    } else if (backlog_ > 0) {
+      --backlog_;
+      issue();
+    }
+  }
+
+  void arrive() {
+    if (!can_issue()) return;
+    if (plan_.max_concurrency > 0 && in_flight_ >= plan_.max_concurrency) ++backlog_;
+    else issue();
+    next_arrival_ += seconds(arrivals_.next_gap_s());
+    arrival_timer_.expires_at(next_arrival_);
+    arrival_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) arrive();
+    });
+  }
+
+  const LoadTarget& target_;
+  Workload& workload_;
+  const RunPlan& plan_;
+  const ProgressFn& progress_;
+  ArrivalProcess arrivals_;
+  asio::io_context ioc_;
+  asio::steady_timer arrival_timer_{ioc_};
+  asio::ip::tcp::resolver::results_type endpoints_;
+  Clock::time_point start_ = Clock::now();
+  Clock::time_point issue_deadline_ = Clock::time_point::max();
+  Clock::time_point next_arrival_{};
+  int issued_ = 0, in_flight_ = 0, ok_ = 0, failed_ = 0, backlog_ = 0;
+  RunResult result_;
+};
+
+}  // namespace
+
+LoadDriver::LoadDriver(LoadTarget target, Workload& workload) : target_(std::move(target)), workload_(workload) {}
+
+Expected<RunResult> LoadDriver::run(const RunPlan& plan, const ProgressFn& progress) {
+  Run run(target_, workload_, plan, progress);
+  return run.execute();
 }
 
 }  // namespace ladle::loadgen

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "bench/loadgen/load_driver.h"
+#include "bench/loadgen/server_gauges.h"
 #include "bench/loadgen/url.h"
 #include "tests/loadgen/scripted_sse_server.h"
 
@@ -224,6 +226,68 @@ TEST(LoadDriverTest, OpenLoopFollowsTheRateAndStopsAtTheDuration) {
   double last_start = 0;
   for (const auto& s : result->samples) last_start = std::max(last_start, s.start_s);
   EXPECT_LT(last_start, 0.6);
+}
+
+TEST(LoadDriverTest, OpenLoopMaxConcurrencyHoldsArrivalsBack) {
+  std::atomic<int> in_flight{0}, peak{0};
+  ScriptedSseServer server([&](const std::string&) {
+    int now = ++in_flight;
+    for (int p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
+    }
+    std::this_thread::sleep_for(milliseconds(20));  // every request takes >= 20 ms
+    --in_flight;
+    return slow_stream(1);
+  });
+  Workload workload(WorkloadConfig{4, 1, 0.0, 0, 1});
+  LoadTarget target;
+  target.url = *parse_url(server.url());
+  LoadDriver driver(target, workload);
+  RunPlan plan;
+  plan.request_rate = std::numeric_limits<double>::infinity();  // all 12 arrive at once
+  plan.max_concurrency = 2;
+  plan.num_requests = 12;
+  auto result = driver.run(plan);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->samples.size(), 12u);
+  EXPECT_EQ(server.requests(), 12);
+  EXPECT_LE(peak.load(), 2);
+  EXPECT_GE(result->duration_s, 6 * 0.02);  // 12 requests, 2 at a time, 20 ms each
+}
+
+TEST(ServerGaugesTest, ReadsLadleMetricsOverHttp) {
+  ScriptedSseServer server([](const std::string&) {
+    std::string body =
+        "ladle_num_requests_running 2\nladle_num_requests_waiting 1\nladle_kv_cache_blocks_used 9\n"
+        "ladle_generation_tokens_total 120\nladle_requests_finished_total{reason=\"stop\"} 3\n";
+    return std::vector<Piece>{{milliseconds(0), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                                                   std::to_string(body.size()) + "\r\n\r\n" + body}};
+  });
+  auto g = read_gauges(*parse_url(server.url()));
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->running, 2);
+  EXPECT_EQ(g->waiting, 1);
+  EXPECT_EQ(g->blocks_used, 9);
+  EXPECT_EQ(g->generation_tokens, 120);
+  EXPECT_EQ(g->cancelled, 0);  // the family exists, the label was never incremented
+  ServerGauges idle;
+  idle.running = 0;
+  idle.waiting = 0;
+  idle.blocks_used = 9;
+  EXPECT_FALSE(g->at_or_below(idle));
+  g->running = 0;
+  g->waiting = 0;
+  EXPECT_TRUE(g->at_or_below(idle));
+  g->blocks_used = 10;
+  EXPECT_FALSE(g->at_or_below(idle));
+}
+
+TEST(ServerGaugesTest, UnreachableServerIsAnError) {
+  unsigned short port;
+  {
+    ScriptedSseServer server([](const std::string&) { return std::vector<Piece>{}; });
+    port = server.port();
+  }
+  EXPECT_FALSE(read_gauges(*parse_url("http://127.0.0.1:" + std::to_string(port))).ok());
 }
 
 }  // namespace
