@@ -84,6 +84,7 @@ void register_flags(FlagSet& f, BenchFlags& b) {
 }
 
 struct Level {
+  int index = 0;  // position in the sweep
   RunPlan plan;
   std::string label, short_label;
 };
@@ -116,6 +117,7 @@ Expected<std::vector<Level>> make_levels(const BenchFlags& b) {
       levels.push_back(l);
     }
   }
+  for (std::size_t i = 0; i < levels.size(); ++i) levels[i].index = static_cast<int>(i);
   for (auto& l : levels) {
     l.plan.num_requests = b.num_requests;
     l.plan.duration_s = b.duration_s;
@@ -157,7 +159,11 @@ struct BenchOutputs {
 // Runs one level (after its warmup), prints its report and appends its numbers to `out`.
 Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& target, const WorkloadConfig& wc,
                  const Slo& slo, BenchOutputs& out) {
-  Workload workload(wc);
+  // NOTE(loadgen): each level gets its own deterministic prompts (seed + level index), so a
+  // server's prefix cache is not warmed by the previous level's identical prompts.
+  WorkloadConfig level_wc = wc;
+  level_wc.seed = wc.seed + 1000003ull * static_cast<std::uint64_t>(level.index);
+  Workload workload(level_wc);
   LoadDriver driver(target, workload);
   if (b.warmup > 0) {
     RunPlan warm = level.plan;
@@ -222,7 +228,8 @@ int run_bench(std::span<const std::string> args) {
   BenchFlags b;
   FlagSet flags("ladle bench [--url URL] [options]",
                 "Measures TTFT, ITL, TPOT and end-to-end latency of an OpenAI-compatible streaming server\n"
-                "from the client side, under closed-loop concurrency or open-loop Poisson/Gamma arrivals.");
+                "from the client side, under closed-loop concurrency or open-loop Poisson/Gamma arrivals.\n"
+                "Exit status: 0 when every request succeeded, 3 when some failed, 1 on I/O errors, 2 on bad usage.");
   register_flags(flags, b);
   if (auto st = flags.parse(args); !st) {
     std::fprintf(stderr, "ladle bench: %s\n", st.error().message.c_str());

@@ -10,6 +10,8 @@ namespace {
 
 constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
                                    "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+// NOTE(loadgen): log axes cannot show 0; gaps below kFloorMs (several events parsed from one
+// socket read) are drawn at the floor, i.e. on the left edge of the ITL panel.
 constexpr double kPanelW = 440, kPanelH = 300, kLeft = 60, kTop = 50, kGap = 90, kFloorMs = 0.01;
 constexpr std::size_t kMaxPoints = 400;
 
