@@ -94,6 +94,7 @@ class LadleServer {
       ::kill(pid_, SIGTERM);
       wait_exit(pid_);
     }
+    std::filesystem::remove(log_);
   }
   const std::string& url() const { return url_; }
   std::string log() const { return slurp(log_); }
@@ -143,6 +144,7 @@ TEST(LoadgenE2eTest, BenchAndCancelTestAgainstLadleServe) {
   std::string cancel = slurp(cancel_log);
   EXPECT_NE(cancel.find("PASS"), std::string::npos) << cancel;
   std::printf("%s%s", report.c_str(), cancel.c_str());
+  for (const auto& f : {json, svg, bench_log, cancel_log, temp_path("help.log")}) std::filesystem::remove(f);
 }
 
 }  // namespace
