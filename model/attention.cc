@@ -40,15 +40,16 @@ void attend_items(const AttentionArgs& a, int begin, int end, float* att) {
 
 void paged_attention(const AttentionArgs& args, ThreadPool* pool) {
   const int items = args.batch->num_tokens() * args.cfg->n_heads;
-  const int seq_len = args.cfg->seq_len;
-  if (pool == nullptr || pool->num_threads() == 1) {
+  if (pool == nullptr) {
     attend_items(args, 0, items, args.att);
     return;
   }
-  pool->run([&](int part, int parts) {
-    const int chunk = (items + parts - 1) / parts;
-    const int begin = std::min(items, part * chunk), end = std::min(items, begin + chunk);
-    attend_items(args, begin, end, args.att + std::size_t(part) * seq_len);
+  // Tasks of a few (row, head) items; each task uses the score scratch of the thread running it.
+  constexpr int kItemsPerTask = 4;
+  const int tasks = (items + kItemsPerTask - 1) / kItemsPerTask;
+  pool->parallel_for(tasks, [&](int t, int thread) {
+    attend_items(args, t * kItemsPerTask, std::min(items, (t + 1) * kItemsPerTask),
+                 args.att + std::size_t(thread) * args.cfg->seq_len);
   });
 }
 

@@ -142,17 +142,16 @@ const RangeFn kKernel = pick_kernel();
 }  // namespace
 
 void matmul(const float* x, const float* w, float* y, int M, int N, int K, ThreadPool* pool) {
-  if (pool == nullptr || pool->num_threads() == 1 || N < 16) {
+  // Tasks of kColumns output columns (a multiple of every register tile's width), claimed
+  // dynamically by the pool's threads. Fewer, wider tasks when M is large keep W's reuse high.
+  constexpr int kColumns = 64;
+  const int columns = M >= 16 ? 2 * kColumns : kColumns;
+  const int tasks = (N + columns - 1) / columns;
+  if (pool == nullptr || tasks == 1) {
     kKernel(x, w, y, M, N, K, 0, N);
     return;
   }
-  // Split output columns in multiples of 8 so every part runs whole register tiles.
-  pool->run([&](int part, int parts) {
-    const int chunk = (N / 8 + parts - 1) / parts * 8;
-    const int begin = std::min(N, part * chunk);
-    const int end = part + 1 == parts ? N : std::min(N, begin + chunk);
-    if (begin < end) kKernel(x, w, y, M, N, K, begin, end);
-  });
+  pool->parallel_for(tasks, [&](int t, int) { kKernel(x, w, y, M, N, K, t * columns, std::min(N, (t + 1) * columns)); });
 }
 
 void matmul_reference(const float* x, const float* w, float* y, int M, int N, int K) {

@@ -12,14 +12,15 @@
 namespace ladle::model {
 
 namespace {
-// Spin iterations before a worker falls back to sleeping (~tens of microseconds): long enough to
-// bridge the gap between the jobs of one forward step, short enough not to burn an idle core.
-constexpr int kSpinIterations = 20000;
+// Spin iterations before a worker falls back to sleeping (a few hundred microseconds): long
+// enough to bridge the gaps between the loops of one forward step, short enough not to burn an
+// idle core.
+constexpr int kSpinIterations = 8000;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int part = 1; part < threads; ++part) workers_.emplace_back([this, part] { worker_loop(part); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -29,27 +30,44 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  const int parts = num_threads();
-  if (parts == 1) {
-    fn(0, 1);
+int ThreadPool::drain(std::uint32_t gen, int thread) {
+  int ran = 0;
+  std::uint64_t v = next_.load(std::memory_order_acquire);
+  for (;;) {
+    if (std::uint32_t(v >> 32) != gen || int(std::uint32_t(v)) >= num_tasks_.load(std::memory_order_relaxed)) return ran;
+    if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+    // The claim succeeded for this generation, so its loop is still running and job_ is its job.
+    (*job_)(int(std::uint32_t(v)), thread);
+    finished_.fetch_add(1, std::memory_order_acq_rel);
+    ++ran;
+    v = next_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::parallel_for(int num_tasks, const Task& fn) {
+  if (num_tasks <= 0) return;
+  if (workers_.empty() || num_tasks == 1) {
+    for (int t = 0; t < num_tasks; ++t) fn(t, 0);
     return;
   }
+  const std::uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   job_ = &fn;
-  pending_.store(parts - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  num_tasks_.store(num_tasks, std::memory_order_relaxed);
+  finished_.store(0, std::memory_order_relaxed);
+  next_.store(std::uint64_t(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);
   generation_.notify_all();
-  fn(0, parts);
-  // Spin while the workers finish; if one of them lost its core (the machine is oversubscribed),
-  // yield so it can get it back instead of burning our slice.
-  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+  drain(gen, 0);
+  // Wait only for tasks a worker has already claimed; yield if it lost its core.
+  for (int i = 0; finished_.load(std::memory_order_acquire) != num_tasks; ++i) {
     if (i < kSpinIterations) LADLE_CPU_RELAX();
     else std::this_thread::yield();
   }
-  job_ = nullptr;
 }
 
-void ThreadPool::worker_loop(int part) {
+void ThreadPool::worker_loop(int thread) {
+  // Generation 0 is the constructor's; anything newer (even bumped before this thread got to run,
+  // e.g. by the destructor) is noticed below, so shutdown can never be missed.
   std::uint32_t seen = 0;
   for (;;) {
     std::uint32_t g = generation_.load(std::memory_order_acquire);
@@ -63,8 +81,7 @@ void ThreadPool::worker_loop(int part) {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    (*job_)(part, num_threads());
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    drain(g, thread);
   }
 }
 

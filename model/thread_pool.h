@@ -1,9 +1,11 @@
-// ThreadPool: a tiny persistent pool that splits one loop across the calling thread and
-// (threads - 1) workers, for the forward pass's matmuls and attention.
+// ThreadPool: a tiny persistent pool that runs one loop of independent tasks on the calling
+// thread plus (threads - 1) workers, for the forward pass's matmuls and attention.
 //
-// Owned by one Transformer; run() may only be called from one thread at a time (the engine's
-// step thread). Workers spin briefly after each job (a step issues dozens of short jobs back to
-// back) and then sleep on an atomic wait, so an idle engine costs no CPU.
+// Owned by one Transformer; parallel_for() may only be called from one thread at a time (the
+// engine's step thread). Tasks are claimed dynamically from a shared counter, and the caller
+// works too: if a worker is descheduled (the machine is shared), the caller simply claims the
+// remaining tasks instead of waiting for it. Workers spin briefly after each loop (a step issues
+// dozens of short loops back to back), then sleep on an atomic wait, so an idle engine costs no CPU.
 #pragma once
 
 #include <atomic>
@@ -24,17 +26,25 @@ class ThreadPool {
 
   int num_threads() const { return int(workers_.size()) + 1; }
 
-  // Calls fn(part, num_parts) once for each part in [0, num_threads()) — part 0 on the calling
-  // thread — and returns when all have finished. fn must not call run() itself.
-  void run(const std::function<void(int, int)>& fn);
+  // Calls fn(task, thread) exactly once for every task in [0, num_tasks), on any of the pool's
+  // threads (thread in [0, num_threads()), 0 = the caller, so per-thread scratch can be indexed),
+  // and returns when all calls have finished. fn must not call parallel_for() itself.
+  using Task = std::function<void(int task, int thread)>;
+  void parallel_for(int num_tasks, const Task& fn);
 
  private:
-  void worker_loop(int part);
+  void worker_loop(int thread);
+  // Claims and runs tasks of generation `gen` until none is left; returns how many it ran.
+  int drain(std::uint32_t gen, int thread);
 
   std::vector<std::thread> workers_;
-  const std::function<void(int, int)>* job_ = nullptr;  // valid while a run() is in flight
-  std::atomic<std::uint32_t> generation_{0};  // bumped once per run(); workers wait on it
-  std::atomic<int> pending_{0};               // workers still busy with the current job
+  // (generation << 32) | next unclaimed task. A claim is a CAS that also checks the generation,
+  // so a late worker can never run a task of a loop that has already finished.
+  std::atomic<std::uint64_t> next_{0};
+  std::atomic<std::uint32_t> generation_{0};  // workers wait on it
+  std::atomic<int> finished_{0};              // tasks of the current loop completed
+  const Task* job_ = nullptr;
+  std::atomic<int> num_tasks_{0};  // read by late workers while the next loop is being set up
   std::atomic<bool> stop_{false};
 };
 

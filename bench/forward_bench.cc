@@ -1,0 +1,136 @@
+// forward_bench: Transformer::forward throughput for 1..64 decode tokens per step on synthetic
+// stories15M- and stories110M-shaped checkpoints, reported as tokens/s, model GFLOP/s and
+// fractions of the machine's sgemm peak and read bandwidth measured in the same run.
+//
+// usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]
+// Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bench/machine_limits.h"
+#include "kvcache/kv_store.h"
+#include "model/checkpoint_writer.h"
+#include "model/matmul.h"
+#include "model/transformer.h"
+
+namespace {
+
+using ladle::model::ModelConfig;
+
+struct Options {
+  std::vector<std::string> shapes = {"15m", "110m"};
+  int ctx = 96;          // context each sequence already has when the timed decode starts
+  double min_time = 1.0; // seconds per batch size
+  int threads = 0;
+  int max_batch = 64;
+};
+
+ModelConfig shape_of(const std::string& name) {
+  ModelConfig c;
+  if (name == "110m") { c.dim = 768; c.hidden_dim = 2048; c.n_layers = 12; c.n_heads = 12; c.n_kv_heads = 12; c.seq_len = 1024; }
+  else { c.dim = 288; c.hidden_dim = 768; c.n_layers = 6; c.n_heads = 6; c.n_kv_heads = 6; c.seq_len = 256; }
+  c.vocab_size = 32000;
+  return c;
+}
+
+std::string ensure_checkpoint(const std::string& name) {
+  const ModelConfig c = shape_of(name);
+  const std::string path = "/tmp/ladle_forward_bench_" + name + ".bin";
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) != 28 + c.checkpoint_floats() * 4) {
+    std::fprintf(stderr, "writing %s ...\n", path.c_str());
+    if (auto st = ladle::model::write_synthetic_checkpoint(path, c, 1); !st.ok()) {
+      std::fprintf(stderr, "%s\n", st.error().message.c_str());
+      std::exit(1);
+    }
+  }
+  return path;
+}
+
+// Builds one step of `batch` decode tokens, sequence i at position `pos`.
+ladle::model::ForwardBatch decode_step(int batch, int pos, int blocks_per_seq) {
+  ladle::model::ForwardBatch b;
+  for (int i = 0; i < batch; ++i) {
+    b.token_ids.push_back((i * 7919 + pos * 31) % 32000);
+    b.positions.push_back(pos);
+    ladle::BlockTable table;
+    for (int k = 0; k < blocks_per_seq; ++k) table.push_back(i * blocks_per_seq + k);
+    b.seqs.push_back({i, 1, pos + 1, std::move(table), true});
+  }
+  return b;
+}
+
+void run_shape(const std::string& name, const Options& o, double peak, double bandwidth) {
+  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {256, o.max_batch, o.threads});
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", model.error().message.c_str());
+    std::exit(1);
+  }
+  auto& m = **model;
+  const ModelConfig& c = m.config();
+  const int bs = 16, max_steps = 32, blocks_per_seq = (o.ctx + max_steps + bs - 1) / bs;
+  ladle::kvcache::KvStore kv(m.kv_shape(bs), o.max_batch * blocks_per_seq);
+  // Prefill every sequence's context (one prompt chunk per sequence per step).
+  for (int i = 0; i < o.max_batch; ++i) {
+    ladle::model::ForwardBatch b;
+    ladle::BlockTable table;
+    for (int k = 0; k < blocks_per_seq; ++k) table.push_back(i * blocks_per_seq + k);
+    for (int p = 0; p < o.ctx; ++p) b.token_ids.push_back((i + 3 * p) % 32000), b.positions.push_back(p);
+    b.seqs.push_back({0, o.ctx, o.ctx, table, true});
+    m.forward(b, kv);
+  }
+  const double flop_per_token = 2.0 * double(c.matmul_params());
+  std::printf("\n%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of weights per token, context %d..%d\n",
+              name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
+              m.weights().bytes_per_token() / 1e6, o.ctx, o.ctx + max_steps);
+  std::printf("%8s %10s %12s %10s %10s %10s\n", "tokens", "steps", "tok/s", "GFLOP/s", "of peak", "of bw");
+  for (int batch = 1; batch <= o.max_batch; batch *= 2) {
+    std::vector<ladle::model::ForwardBatch> steps;
+    for (int s = 0; s < max_steps; ++s) steps.push_back(decode_step(batch, o.ctx + s, blocks_per_seq));
+    m.forward(steps[0], kv);  // warm-up
+    int done = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (done < 3 || ladle::bench::seconds_since(t0) < o.min_time) m.forward(steps[done++ % max_steps], kv);
+    const double secs = ladle::bench::seconds_since(t0);
+    const double tok_s = double(done) * batch / secs;
+    const double gflops = tok_s * flop_per_token / 1e9;
+    const double bw = done / secs * m.weights().bytes_per_token() / 1e9;  // weights stream once per step
+    std::printf("%8d %10d %12.1f %10.1f %9.0f%% %9.0f%%\n", batch, done, tok_s, gflops, 100 * gflops / peak,
+                100 * bw / bandwidth);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], val = argv[i + 1];
+    if (flag == "--shapes") {
+      o.shapes.clear();
+      for (std::size_t a = 0, b; a <= val.size(); a = b + 1) {
+        b = val.find(',', a);
+        if (b == std::string::npos) b = val.size();
+        o.shapes.push_back(val.substr(a, b - a));
+      }
+    } else if (flag == "--ctx") o.ctx = std::atoi(val.c_str());
+    else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
+    else if (flag == "--threads") o.threads = std::atoi(val.c_str());
+    else if (flag == "--max-batch") o.max_batch = std::atoi(val.c_str());
+    else {
+      std::fprintf(stderr, "usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]\n");
+      return 2;
+    }
+  }
+  const double peak = ladle::bench::measure_sgemm_peak();
+  const double bandwidth = ladle::bench::measure_read_bandwidth();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
+  std::printf("machine: OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s; read bandwidth (512 MiB, 2 threads) %.1f GB/s; ladle kernel: %s\n",
+              peak, bandwidth, ladle::model::matmul_kernel_name());
+  for (const auto& s : o.shapes) run_shape(s, o, peak, bandwidth);
+  std::printf("\n'of peak' = model GFLOP/s (2 x matmul params per token) / sgemm peak; 'of bw' = weight bytes per step x steps/s / read bandwidth.\n");
+  return 0;
+}
