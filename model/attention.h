@@ -39,8 +39,10 @@ struct AttentionArgs {
 // Runs attention for every row of the batch, split across `pool` (null = this thread).
 void paged_attention(const AttentionArgs& args, ThreadPool* pool);
 
-// q·k over n floats in the fixed order of the kernels (8 interleaved partial sums, then a tree).
+// q·k over n floats in a fixed order (8 interleaved partial sums, then a pairwise tree).
 float dot_fixed(const float* a, const float* b, int n);
+// out[i] += a · v[i] for i < n.
+void axpy(float* out, float a, const float* v, int n);
 
 template <class KeyFn, class ValueFn>
 void attend_head(const float* q, int ctx, int head_dim, KeyFn key, ValueFn value, float* att, float* out) {
@@ -58,9 +60,7 @@ void attend_head(const float* q, int ctx, int head_dim, KeyFn key, ValueFn value
   const float inv = 1.0f / sum;
   for (int i = 0; i < head_dim; ++i) out[i] = 0.0f;
   for (int t = 0; t < ctx; ++t) {
-    const float a = att[t] * inv;
-    const float* v = value(t);
-    for (int i = 0; i < head_dim; ++i) out[i] += a * v[i];
+    axpy(out, att[t] * inv, value(t), head_dim);
   }
 }
 

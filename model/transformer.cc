@@ -91,7 +91,10 @@ std::span<const float> Transformer::forward(const ForwardBatch& batch, kvcache::
     // SwiGLU FFN: hb = silu(w1·xb) ⊙ (w3·xb)   [T × hidden]; xb2 = w2·hb   [T × dim].
     matmul(xb_.data(), w.w1, hb_.data(), T, hidden, dim, &pool_);
     matmul(xb_.data(), w.w3, hb2_.data(), T, hidden, dim, &pool_);
-    silu_mul({hb_.data(), std::size_t(T) * hidden}, {hb2_.data(), std::size_t(T) * hidden});
+    pool_.parallel_for(T, [&](int t, int) {
+      silu_mul({hb_.data() + std::size_t(t) * hidden, std::size_t(hidden)},
+               {hb2_.data() + std::size_t(t) * hidden, std::size_t(hidden)});
+    });
     matmul(hb_.data(), w.w2, xb2_.data(), T, dim, hidden, &pool_);
     // Residual.
     for (std::size_t i = 0; i < std::size_t(T) * dim; ++i) x[i] += xb2_[i];
