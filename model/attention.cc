@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 namespace ladle::model {
 
-// NOTE(model): both kernels are compiled for AVX2 and for baseline x86-64 (runtime dispatch by
-// target_clones). Neither uses FMA (ISO C++ mode disables contraction), so both clones produce
-// the same bits: vectorisation here only changes speed, never results.
-__attribute__((target_clones("avx2", "default")))
-float dot_fixed(const float* a, const float* b, int n) {
+namespace {
+
+// NOTE(model): the loops below are compiled twice, for AVX2 and for baseline x86-64, and picked
+// at run time. Neither build uses FMA (ISO C++ mode disables contraction), so both produce the
+// same bits: vectorisation changes speed, never results.
+
+// q·k over n floats in a fixed order (8 interleaved partial sums, then a pairwise tree).
+[[gnu::always_inline]] inline float dot_fixed(const float* a, const float* b, int n) {
   float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int k = 0;
   for (; k + 8 <= n; k += 8)
@@ -19,15 +23,33 @@ float dot_fixed(const float* a, const float* b, int n) {
   return (s0 + s2) + (s1 + s3);
 }
 
-__attribute__((target_clones("avx2", "default")))
-void axpy(float* out, float a, const float* v, int n) {
-  for (int i = 0; i < n; ++i) out[i] += a * v[i];
+// Scores and mixes one head: out[hd] = Σ_t softmax_t(q·k_t / √hd) · v_t over t in [0, ctx),
+// where key(t) / value(t) return that position's head row; `att` has room for ctx floats.
+template <class KeyFn, class ValueFn>
+[[gnu::always_inline]] inline void attend_head(const float* q, int ctx, int head_dim, KeyFn key, ValueFn value,
+                                               float* att, float* out) {
+  const float scale = 1.0f / std::sqrt(float(head_dim));
+  float max_val = -INFINITY;
+  for (int t = 0; t < ctx; ++t) {
+    att[t] = dot_fixed(q, key(t), head_dim) * scale;
+    max_val = att[t] > max_val ? att[t] : max_val;
+  }
+  float sum = 0.0f;
+  for (int t = 0; t < ctx; ++t) {
+    att[t] = std::exp(att[t] - max_val);
+    sum += att[t];
+  }
+  const float inv = 1.0f / sum;
+  for (int i = 0; i < head_dim; ++i) out[i] = 0.0f;
+  for (int t = 0; t < ctx; ++t) {
+    const float a = att[t] * inv;
+    const float* v = value(t);
+    for (int i = 0; i < head_dim; ++i) out[i] += a * v[i];
+  }
 }
 
-namespace {
-
 // Attention for work items [begin, end) of (row, head) pairs, item = row * n_heads + head.
-void attend_items(const AttentionArgs& a, int begin, int end, float* att) {
+[[gnu::always_inline]] inline void attend_items_body(const AttentionArgs& a, int begin, int end, float* att) {
   const ModelConfig& cfg = *a.cfg;
   const int hd = cfg.head_dim(), dim = cfg.dim, kv_dim = cfg.kv_dim();
   const int group = cfg.n_heads / cfg.n_kv_heads;  // query heads sharing one K/V head
@@ -44,6 +66,19 @@ void attend_items(const AttentionArgs& a, int begin, int end, float* att) {
                 a.out + std::size_t(row) * dim + h * hd);
   }
 }
+
+[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, float* att) {
+  attend_items_body(a, begin, end, att);
+}
+void attend_items_portable(const AttentionArgs& a, int begin, int end, float* att) {
+  attend_items_body(a, begin, end, att);
+}
+
+using ItemsFn = void (*)(const AttentionArgs&, int, int, float*);
+const ItemsFn attend_items = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") ? ItemsFn(attend_items_avx2) : ItemsFn(attend_items_portable);
+}();
 
 }  // namespace
 

@@ -20,11 +20,6 @@
 
 namespace ladle::model {
 
-// Scores and mixes one head: out[hd] = Σ_t softmax_t(q·k_t / √hd) · v_t over t in [0, ctx),
-// where key(t) / value(t) return that position's head row. `att` has room for ctx floats.
-template <class KeyFn, class ValueFn>
-void attend_head(const float* q, int ctx, int head_dim, KeyFn key, ValueFn value, float* att, float* out);
-
 struct AttentionArgs {
   const ForwardBatch* batch = nullptr;
   const kvcache::KvStore* kv = nullptr;
@@ -38,30 +33,5 @@ struct AttentionArgs {
 
 // Runs attention for every row of the batch, split across `pool` (null = this thread).
 void paged_attention(const AttentionArgs& args, ThreadPool* pool);
-
-// q·k over n floats in a fixed order (8 interleaved partial sums, then a pairwise tree).
-float dot_fixed(const float* a, const float* b, int n);
-// out[i] += a · v[i] for i < n.
-void axpy(float* out, float a, const float* v, int n);
-
-template <class KeyFn, class ValueFn>
-void attend_head(const float* q, int ctx, int head_dim, KeyFn key, ValueFn value, float* att, float* out) {
-  const float scale = 1.0f / __builtin_sqrtf(float(head_dim));
-  float max_val = -__builtin_inff();
-  for (int t = 0; t < ctx; ++t) {
-    att[t] = dot_fixed(q, key(t), head_dim) * scale;
-    max_val = att[t] > max_val ? att[t] : max_val;
-  }
-  float sum = 0.0f;
-  for (int t = 0; t < ctx; ++t) {
-    att[t] = __builtin_expf(att[t] - max_val);
-    sum += att[t];
-  }
-  const float inv = 1.0f / sum;
-  for (int i = 0; i < head_dim; ++i) out[i] = 0.0f;
-  for (int t = 0; t < ctx; ++t) {
-    axpy(out, att[t] * inv, value(t), head_dim);
-  }
-}
 
 }  // namespace ladle::model
