@@ -147,7 +147,9 @@ void matmul(const float* x, const float* w, float* y, int M, int N, int K, Threa
   constexpr int kColumns = 64;
   const int columns = M >= 16 ? 2 * kColumns : kColumns;
   const int tasks = (N + columns - 1) / columns;
-  if (pool == nullptr || tasks == 1) {
+  // Below ~64K multiply-adds a fork/join costs more than it saves (tiny models, tests).
+  constexpr long kMinParallelMacs = 1L << 16;
+  if (pool == nullptr || tasks == 1 || long(M) * N * K < kMinParallelMacs) {
     kKernel(x, w, y, M, N, K, 0, N);
     return;
   }

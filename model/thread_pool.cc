@@ -24,9 +24,8 @@ ThreadPool::ThreadPool(int threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
+  stop_.store(true, std::memory_order_seq_cst);
+  bump_generation(generation_.load() + 1);
   for (auto& t : workers_) t.join();
 }
 
@@ -55,13 +54,20 @@ void ThreadPool::parallel_for(int num_tasks, const Task& fn) {
   num_tasks_.store(num_tasks, std::memory_order_relaxed);
   finished_.store(0, std::memory_order_relaxed);
   next_.store(std::uint64_t(gen) << 32, std::memory_order_release);
-  generation_.store(gen, std::memory_order_release);
-  generation_.notify_all();
+  bump_generation(gen);
   drain(gen, 0);
   // Wait only for tasks a worker has already claimed; yield if it lost its core.
   for (int i = 0; finished_.load(std::memory_order_acquire) != num_tasks; ++i) {
     if (i < kSpinIterations) LADLE_CPU_RELAX();
     else std::this_thread::yield();
+  }
+}
+
+void ThreadPool::bump_generation(std::uint32_t gen) {
+  generation_.store(gen, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard lock(sleep_mu_);  // a sleeper between its check and its wait holds the lock
+    sleep_cv_.notify_all();
   }
 }
 
@@ -76,7 +82,10 @@ void ThreadPool::worker_loop(int thread) {
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
+      std::unique_lock lock(sleep_mu_);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      sleep_cv_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
       continue;
     }
     seen = g;

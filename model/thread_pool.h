@@ -9,8 +9,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -36,12 +38,20 @@ class ThreadPool {
   void worker_loop(int thread);
   // Claims and runs tasks of generation `gen` until none is left; returns how many it ran.
   int drain(std::uint32_t gen, int thread);
+  // Publishes a new generation and wakes sleeping workers.
+  void bump_generation(std::uint32_t gen);
 
   std::vector<std::thread> workers_;
   // (generation << 32) | next unclaimed task. A claim is a CAS that also checks the generation,
   // so a late worker can never run a task of a loop that has already finished.
   std::atomic<std::uint64_t> next_{0};
-  std::atomic<std::uint32_t> generation_{0};  // workers wait on it
+  std::atomic<std::uint32_t> generation_{0};  // bumped to start a loop (or to stop)
+  // NOTE(pool): sleeping uses a mutex + condition variable, not std::atomic::wait: libstdc++ 12's
+  // atomic wait could miss a notify_all under load (a worker slept through the destructor's bump).
+  // A notifier locks only when a worker is asleep (sleepers_ > 0, Dekker-style seq_cst handshake).
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  std::atomic<int> sleepers_{0};
   std::atomic<int> finished_{0};              // tasks of the current loop completed
   const Task* job_ = nullptr;
   std::atomic<int> num_tasks_{0};  // read by late workers while the next loop is being set up
