@@ -93,6 +93,7 @@ model::ModelConfig shape_config(const std::string& name) {
   model::ModelConfig c;
   if (name == "110m") c = {768, 2048, 12, 12, 12, 32000, 1024};
   else if (name == "42m") c = {512, 1376, 8, 8, 8, 32000, 1024};
+  else if (name == "tiny") c = {64, 172, 5, 8, 4, 512, 512};  // the stories260K shape
   else c = {288, 768, 6, 6, 6, 32000, 256};
   return c;
 }
@@ -111,6 +112,7 @@ struct Options {
   int new_tokens = 128;
   int prefix_len = 512;
   int threads = 0;
+  bool no_prefix_test = false;
 };
 
 void bench_throughput(const std::string& shape, const std::string& path, const std::string& tok, int conc,
@@ -213,7 +215,8 @@ void bench_prefix(const std::string& shape, const std::string& path, const std::
 int main(int argc, char** argv) {
   Options o;
   FlagSet flags("engine_bench [options]", "Offline engine throughput and prefix-cache TTFT on synthetic checkpoints.");
-  flags.add("--shapes", &o.shapes, "comma-separated shapes: 15m, 42m, 110m");
+  flags.add("--shapes", &o.shapes, "comma-separated shapes: tiny (stories260K), 15m, 42m, 110m");
+  flags.add("--no-prefix-test", &o.no_prefix_test, "skip the prefix-cache TTFT table");
   flags.add("--concurrency", &o.concurrency, "comma-separated concurrent sequences");
   flags.add("--prompt-len", &o.prompt_len, "prompt tokens per request");
   flags.add("--new-tokens", &o.new_tokens, "generated tokens per request");
@@ -232,16 +235,20 @@ int main(int argc, char** argv) {
   std::stringstream ss(o.shapes);
   for (std::string s; std::getline(ss, s, ',');) shapes.push_back(s);
   for (const auto& shape : shapes) {
-    const std::string path = "/tmp/ladle_bench_" + shape + ".bin", tok = "/tmp/ladle_bench_tok32k.bin";
+    const int vocab = shape_config(shape).vocab_size;
+    const std::string path = "/tmp/ladle_bench_" + shape + ".bin",
+                      tok = "/tmp/ladle_bench_tok" + std::to_string(vocab) + ".bin";
     if (auto st = model::write_synthetic_checkpoint(path, shape_config(shape), 1234); !st) {
       std::fprintf(stderr, "%s\n", st.error().message.c_str());
       return 1;
     }
-    if (auto st = model::write_synthetic_tokenizer(tok, 32000); !st) return 1;
+    if (auto st = model::write_synthetic_tokenizer(tok, vocab); !st) return 1;
     for (int c : parse_ints(o.concurrency)) bench_throughput(shape, path, tok, c, o, peak);
   }
+  if (o.no_prefix_test) return 0;
   std::printf("\n| shape | prompt tokens | cold TTFT ms | cached-prefix TTFT ms | ratio |\n| --- | --- | --- | --- | --- |\n");
   for (const auto& shape : shapes)
-    bench_prefix(shape, "/tmp/ladle_bench_" + shape + ".bin", "/tmp/ladle_bench_tok32k.bin", o);
+    bench_prefix(shape, "/tmp/ladle_bench_" + shape + ".bin",
+                 "/tmp/ladle_bench_tok" + std::to_string(shape_config(shape).vocab_size) + ".bin", o);
   return 0;
 }

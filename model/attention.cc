@@ -23,16 +23,28 @@ namespace {
   return (s0 + s2) + (s1 + s3);
 }
 
-// Scores and mixes one head: out[hd] = Σ_t softmax_t(q·k_t / √hd) · v_t over t in [0, ctx),
-// where key(t) / value(t) return that position's head row; `att` has room for ctx floats.
-template <class KeyFn, class ValueFn>
-[[gnu::always_inline]] inline void attend_head(const float* q, int ctx, int head_dim, KeyFn key, ValueFn value,
+// Scores and mixes one head over positions [0, ctx) stored in the paged cache:
+// out[hd] = Σ_t softmax_t(q·k_t / √hd) · v_t. Positions are visited block by block (pointer steps of
+// kv_dim inside a block, no division per position) in increasing order; `att` holds ctx floats.
+struct HeadView {
+  const kvcache::KvStore* kv;
+  int layer;
+  const BlockId* table;
+  int block_size;
+  int kv_dim;
+  int kv_off;  // this head's offset inside a K/V row
+};
+
+[[gnu::always_inline]] inline void attend_head(const float* q, int ctx, int head_dim, const HeadView& h,
                                                float* att, float* out) {
   const float scale = 1.0f / std::sqrt(float(head_dim));
   float max_val = -INFINITY;
-  for (int t = 0; t < ctx; ++t) {
-    att[t] = dot_fixed(q, key(t), head_dim) * scale;
-    max_val = att[t] > max_val ? att[t] : max_val;
+  for (int b = 0, t = 0; t < ctx; ++b) {
+    const float* k = h.kv->key_block(h.layer, h.table[b]) + h.kv_off;
+    for (const int end = std::min(ctx, t + h.block_size); t < end; ++t, k += h.kv_dim) {
+      att[t] = dot_fixed(q, k, head_dim) * scale;
+      max_val = att[t] > max_val ? att[t] : max_val;
+    }
   }
   float sum = 0.0f;
   for (int t = 0; t < ctx; ++t) {
@@ -41,10 +53,12 @@ template <class KeyFn, class ValueFn>
   }
   const float inv = 1.0f / sum;
   for (int i = 0; i < head_dim; ++i) out[i] = 0.0f;
-  for (int t = 0; t < ctx; ++t) {
-    const float a = att[t] * inv;
-    const float* v = value(t);
-    for (int i = 0; i < head_dim; ++i) out[i] += a * v[i];
+  for (int b = 0, t = 0; t < ctx; ++b) {
+    const float* v = h.kv->value_block(h.layer, h.table[b]) + h.kv_off;
+    for (const int end = std::min(ctx, t + h.block_size); t < end; ++t, v += h.kv_dim) {
+      const float a = att[t] * inv;
+      for (int i = 0; i < head_dim; ++i) out[i] += a * v[i];
+    }
   }
 }
 
@@ -53,17 +67,12 @@ template <class KeyFn, class ValueFn>
   const ModelConfig& cfg = *a.cfg;
   const int hd = cfg.head_dim(), dim = cfg.dim, kv_dim = cfg.kv_dim();
   const int group = cfg.n_heads / cfg.n_kv_heads;  // query heads sharing one K/V head
-  const int bs = a.kv->block_size();
   for (int item = begin; item < end; ++item) {
     const int row = item / cfg.n_heads, h = item % cfg.n_heads;
     const SequenceSlice& s = a.batch->seqs[a.row_seq[row]];
     const int ctx = a.batch->positions[row] + 1;  // causal: positions [0, pos]
-    const BlockId* table = s.block_table.data();
-    const int kv_off = (h / group) * hd;
-    auto key = [&](int t) { return a.kv->key_block(a.layer, table[t / bs]) + (t % bs) * kv_dim + kv_off; };
-    auto value = [&](int t) { return a.kv->value_block(a.layer, table[t / bs]) + (t % bs) * kv_dim + kv_off; };
-    attend_head(a.q + std::size_t(row) * dim + h * hd, ctx, hd, key, value, att,
-                a.out + std::size_t(row) * dim + h * hd);
+    const HeadView view{a.kv, a.layer, s.block_table.data(), a.kv->block_size(), kv_dim, (h / group) * hd};
+    attend_head(a.q + std::size_t(row) * dim + h * hd, ctx, hd, view, att, a.out + std::size_t(row) * dim + h * hd);
   }
 }
 

@@ -52,6 +52,7 @@ class RealModelTest : public ::testing::Test {
     config.model_path = LADLE_MODELS_DIR "/stories260K.bin";
     config.tokenizer_path = LADLE_MODELS_DIR "/tok512.bin";
     config.max_running = 4;
+    configure(config);
     auto engine = scheduler::LlmEngine::create(config, &metrics_);
     ASSERT_TRUE(engine.ok()) << engine.error().message;
     engine_ = std::move(*engine);
@@ -62,6 +63,7 @@ class RealModelTest : public ::testing::Test {
     server_->start(false);
     server_->set_engine(engine_.get(), [e = engine_.get()] { e->stop(); });
   }
+  virtual void configure(scheduler::EngineConfig&) {}
   void TearDown() override {
     if (server_) {
       server_->shutdown();
@@ -149,6 +151,30 @@ TEST_F(RealModelTest, DisconnectWhileQueuedFreesEverything) {
   ASSERT_TRUE(testing::FakeEngine::wait_for([&] { return engine_->gauges().num_waiting > 0; }, 2000ms));
   for (auto& s : sockets) s.close();
   EXPECT_TRUE(engine_idle());
+}
+
+// A prefill of ~400 tokens at 8 tokens a step takes ~50 steps: the client leaves in the middle.
+class SlowPrefillTest : public RealModelTest {
+ protected:
+  void configure(scheduler::EngineConfig& config) override { config.max_batched_tokens = 8; }
+};
+
+TEST_F(SlowPrefillTest, DisconnectDuringLongPrefillFreesEverything) {
+  std::string prompt;
+  for (int i = 0; i < 16; ++i) prompt += "Lily and Tom went to the park to play with a big red ball. ";
+  const std::size_t n = engine_->tokenize(prompt, true)->size();
+  ASSERT_TRUE(n > 250 && n < 480) << n;
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, server_->port());
+  json req = {{"prompt", prompt}, {"max_tokens", 50}, {"stream", true}};
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions", req.dump())));
+  // Prefill has begun once the request holds KV blocks; no token exists before it ends.
+  ASSERT_TRUE(testing::FakeEngine::wait_for([&] { return engine_->gauges().kv_blocks_used >= 4; }, 2000ms));
+  socket.close();
+  EXPECT_TRUE(engine_idle());
+  const std::string text = metrics_.serialize();
+  EXPECT_NE(text.find("ladle_generation_tokens_total 0\n"), std::string::npos) << "a token was generated";
+  EXPECT_NE(text.find("ladle_requests_finished_total{reason=\"cancelled\"} 1\n"), std::string::npos);
 }
 
 }  // namespace
