@@ -69,10 +69,10 @@ Expected<Weights> Weights::load(const std::string& path) {
   cfg.n_layers = header[2];
   cfg.n_heads = header[3];
   cfg.n_kv_heads = header[4];
-  cfg.vocab_size = header[5] < 0 ? -header[5] : header[5];
+  // -INT32_MIN does not fit an int: such a header gets vocab 0, which validate() rejects.
+  cfg.vocab_size = header[5] == INT32_MIN ? 0 : (header[5] < 0 ? -header[5] : header[5]);
   cfg.shared_classifier = header[5] > 0;
   cfg.seq_len = header[6];
-  if (header[5] == INT32_MIN) cfg.vocab_size = 0;  // -INT32_MIN overflows; let validate() reject it
   if (auto st_cfg = cfg.validate(); !st_cfg.ok()) {
     ::close(fd);
     return bad_file(path, st_cfg.error().message);

@@ -35,6 +35,10 @@ class HttpE2eTest : public ::testing::Test {
       server_->shutdown();
       server_->wait();
     }
+    // The engine may still hold sinks (mailboxes bound to the server's strands): it must go
+    // before the server's io_context does.
+    engine_.reset();
+    server_.reset();
   }
   unsigned short port() const { return server_->port(); }
   bool cancelled_soon(std::size_t n = 1) {

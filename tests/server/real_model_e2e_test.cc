@@ -70,6 +70,8 @@ class RealModelTest : public ::testing::Test {
       server_->wait();
     }
     if (engine_) engine_->stop();
+    engine_.reset();  // before the server's io_context, which the sinks' strands belong to
+    server_.reset();
   }
   std::string engine_greedy(const std::string& prompt, int max_tokens) {
     auto tokens = engine_->tokenize(prompt, true);
