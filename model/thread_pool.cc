@@ -33,7 +33,9 @@ int ThreadPool::drain(std::uint32_t gen, int thread) {
   int ran = 0;
   std::uint64_t v = next_.load(std::memory_order_acquire);
   for (;;) {
-    if (std::uint32_t(v >> 32) != gen || int(std::uint32_t(v)) >= num_tasks_.load(std::memory_order_relaxed)) return ran;
+    if (std::uint32_t(v >> 32) != gen ||
+        std::uint32_t(v) >= std::uint32_t(num_tasks_.load(std::memory_order_relaxed)))
+      return ran;
     if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
     // The claim succeeded for this generation, so its loop is still running and job_ is its job.
     (*job_)(int(std::uint32_t(v)), thread);
@@ -50,6 +52,12 @@ void ThreadPool::parallel_for(int num_tasks, const Task& fn) {
     return;
   }
   const std::uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  // NOTE(pool): close the previous generation before touching the job. A worker still holding a
+  // stale next_ value from the last loop must fail its claim: were next_ still the old value when
+  // the new num_tasks_ became visible, its CAS could succeed, run a task of the new job and count
+  // it twice (finished_ would overshoot and this loop would never end). The new generation starts
+  // closed (index UINT32_MAX claims nothing) and opens only once job_ and num_tasks_ are set.
+  next_.store((std::uint64_t(gen) << 32) | 0xFFFFFFFFu, std::memory_order_seq_cst);
   job_ = &fn;
   num_tasks_.store(num_tasks, std::memory_order_relaxed);
   finished_.store(0, std::memory_order_relaxed);
@@ -57,7 +65,7 @@ void ThreadPool::parallel_for(int num_tasks, const Task& fn) {
   bump_generation(gen);
   drain(gen, 0);
   // Wait only for tasks a worker has already claimed; yield if it lost its core.
-  for (int i = 0; finished_.load(std::memory_order_acquire) != num_tasks; ++i) {
+  for (int i = 0; finished_.load(std::memory_order_acquire) < num_tasks; ++i) {
     if (i < kSpinIterations) LADLE_CPU_RELAX();
     else std::this_thread::yield();
   }

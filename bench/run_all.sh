@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Regenerates every figure in BENCHMARKS.md on an otherwise idle machine (about 20 minutes).
+#   bash bench/run_all.sh [OUT_DIR]      (after a Release build: cmake --build build)
+# Each section's raw output lands in OUT_DIR/NN-name.txt (default bench-results/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench-results}
+mkdir -p "$out"
+L=build/ladle
+W=bench/with_server.sh
+log() { echo "== $*" >&2; }
+
+log models
+$L make-model --preset 15m --out "$out/m15.bin" --tokenizer-out "$out/tok32k.bin"
+$L make-model --preset 110m --out "$out/m110.bin"
+
+log single-stream generate
+for m in m15 m110; do
+  for run in 1 2 3; do
+    $L generate -m "$out/$m.bin" -z "$out/tok32k.bin" -n 256 -t 0 --ignore-eos 2>&1 >/dev/null | tail -1
+  done
+done | tee "$out/01-generate.txt"
+
+log forward pass
+build/bench/forward_bench --shapes 15m,110m --min-time 1.5 | tee "$out/02-forward.txt"
+
+log offline engine
+build/bench/engine_bench --shapes 15m,110m --concurrency 1,8,32,64 --prompt-len 32 --new-tokens 128 \
+  --prefix-len 512 | tee "$out/03-engine.txt"
+
+log scheduler and metrics cost
+build/bench/scheduler_bench --benchmark_min_time=1 | tee "$out/04-scheduler.txt"
+build/bench/metrics_bench --benchmark_min_time=0.5 | tee "$out/05-metrics.txt"
+
+log HTTP/SSE overhead on the tiny model
+build/bench/engine_bench --shapes tiny --concurrency 32 --prompt-len 16 --new-tokens 256 --no-prefix-test \
+  | tee "$out/06-http-offline.txt"
+$W /tmp/ladle_bench_tiny.bin /tmp/ladle_bench_tok512.bin --max-running 32 -- bench --concurrency 32 \
+  --num-requests 128 --input-len 16 --output-len 256 --ignore-eos --json "$out/06-http.json" | tee "$out/06-http.txt"
+
+log concurrency sweeps
+for m in m15 m110; do
+  $W "$out/$m.bin" "$out/tok32k.bin" --max-running 64 -- bench --concurrency 1,8,32,64 --num-requests 256 \
+    --duration 30 --input-len 32 --output-len 128 --ignore-eos --json "$out/07-sweep-$m.json" \
+    --plot "$out/07-sweep-$m.svg" | tee "$out/07-sweep-$m.txt"
+done
+
+log Poisson arrivals
+$W "$out/m15.bin" "$out/tok32k.bin" --max-running 64 -- bench --request-rate 2,4,8 --num-requests 100 \
+  --duration 40 --input-len 32 --output-len 128 --range-ratio 0.5 --ignore-eos --goodput ttft:200,tpot:50 \
+  --json "$out/08-poisson.json" | tee "$out/08-poisson.txt"
+
+log shared prefix with and without the prefix cache
+for flag in "" --no-prefix-caching; do
+  $W "$out/m110.bin" "$out/tok32k.bin" $flag -- bench --concurrency 1 --num-requests 12 --warmup 1 \
+    --shared-prefix-len 500 --input-len 16 --output-len 16 --ignore-eos | tee "$out/09-prefix${flag}.txt"
+done
+
+log cancellation
+$W "$out/m110.bin" "$out/tok32k.bin" --max-running 8 -- cancel-test --drops 8 --prefill-len 400 \
+  | tee "$out/10-cancel.txt"
