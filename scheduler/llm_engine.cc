@@ -79,7 +79,7 @@ struct LlmEngine::Impl {
   std::mt19937_64 seed_rng{std::random_device{}()};  // GUARDED_BY(mu)
 
   void run();
-  bool drain_inbox();
+  void drain_inbox();
   void step();
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
@@ -244,7 +244,7 @@ void LlmEngine::Impl::run() {
 
 // Moves submissions into the scheduler and applies cancellations; runs at the top of every step
 // so a cancelled request never reaches another forward call.
-bool LlmEngine::Impl::drain_inbox() {
+void LlmEngine::Impl::drain_inbox() {
   std::vector<Submission> subs;
   std::vector<RequestId> cans;
   {
@@ -268,7 +268,6 @@ bool LlmEngine::Impl::drain_inbox() {
     finish_request(it->second, FinishReason::kCancelled, now);
   }
   if (!subs.empty() || !cans.empty()) publish_gauges();
-  return !subs.empty() || !cans.empty();
 }
 
 void LlmEngine::Impl::step() {

@@ -2,24 +2,13 @@
 
 #include <algorithm>
 
+#include "model/utf8.h"
+
 namespace ladle::testing {
 namespace {
 
 constexpr TokenId kBos = 1;
 constexpr TokenId kByteOffset = 3;
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-    if (n < 0) return false;
-    for (int k = 1; k <= n; ++k)
-      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += static_cast<std::size_t>(n) + 1;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -66,7 +55,7 @@ void FakeEngine::cancel(RequestId id) {
 }
 
 Expected<std::vector<TokenId>> FakeEngine::tokenize(std::string_view text, bool add_bos) const {
-  if (!valid_utf8(text)) return make_error(ErrorCode::kInvalidArgument, "prompt is not valid UTF-8");
+  if (!model::is_valid_utf8(text)) return make_error(ErrorCode::kInvalidArgument, "prompt is not valid UTF-8");
   std::vector<TokenId> out;
   if (add_bos) out.push_back(kBos);
   for (unsigned char c : text) out.push_back(static_cast<TokenId>(c) + kByteOffset);
