@@ -37,11 +37,28 @@ class Sampler {
  private:
   SamplerConfig cfg_;
   std::uint64_t state_;
-  std::vector<float> probs_;       // [vocab] scratch
-  std::vector<TokenId> order_;     // [vocab] candidate ids sorted by probability
+  struct Candidate {
+    float e;  // unnormalised probability
+    TokenId id;
+  };
+  std::vector<float> probs_;       // [vocab] softmax numerators
+  // Moves the kept prefix (top-k count, top-p mass `target`) of cand_ to its front; returns its size.
+  std::size_t select_prefix(std::size_t max_keep, float target);
+
+  std::vector<Candidate> cand_;    // tokens that may survive filtering
+  std::vector<std::uint32_t> bucket_count_;  // select_prefix's histogram scratch
+  std::vector<float> bucket_mass_;
 };
 
 // Index of the first maximum of `logits`.
 TokenId argmax(std::span<const float> logits);
+
+// The sampler's exp for x <= 0 (flushes to 0 below -87): the portable definition, which the
+// vectorised loop reproduces bit for bit.
+float sampler_exp(float x);
+
+// e[i] = sampler_exp((logits[i] - max) * inv_t) for every i; returns their sum (eight interleaved
+// lanes, then a fixed tree). `portable` forces the scalar loop (tests compare the two bitwise).
+float softmax_numerators(std::span<const float> logits, float max, float inv_t, float* e, bool portable);
 
 }  // namespace ladle::model

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <vector>
@@ -96,6 +97,69 @@ TEST(Sampler, UniformIsInUnitInterval) {
     sum += u;
   }
   EXPECT_NEAR(sum / 10000, 0.5, 0.02);
+}
+
+TEST(Sampler, ExpIsAccurateOverTheSoftmaxRange) {
+  for (double x = -87.0; x <= 0.0; x += 0.0137) {
+    const double want = std::exp(double(float(x)));  // the argument as the sampler sees it
+    EXPECT_NEAR(sampler_exp(float(x)) / want, 1.0, 4e-7) << x;
+  }
+  EXPECT_EQ(sampler_exp(0.0f), 1.0f);
+  EXPECT_EQ(sampler_exp(-200.0f), 0.0f);
+  EXPECT_EQ(sampler_exp(-INFINITY), 0.0f);
+}
+
+TEST(Sampler, VectorisedSoftmaxEqualsPortableBitwise) {
+  for (std::size_t n : {1u, 7u, 8u, 9u, 100u, 32000u}) {
+    std::vector<float> logits(n);
+    for (std::size_t i = 0; i < n; ++i) logits[i] = float(std::sin(i * 0.71) * 30.0 - (i % 13));
+    const float mx = *std::max_element(logits.begin(), logits.end());
+    std::vector<float> a(n), b(n);
+    const float sa = softmax_numerators(logits, mx, 1.0f / 0.7f, a.data(), false);
+    const float sb = softmax_numerators(logits, mx, 1.0f / 0.7f, b.data(), true);
+    EXPECT_EQ(sa, sb) << n;
+    EXPECT_EQ(a, b) << n;
+  }
+}
+
+TEST(Sampler, ArgmaxFindsTheFirstMaximumInLongRows) {
+  std::vector<float> logits(32000);
+  for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = float(std::sin(i * 0.37));
+  logits[20001] = 5.0f;
+  logits[31999] = 5.0f;
+  EXPECT_EQ(argmax(logits), 20001);
+  logits[3] = 5.0f;
+  EXPECT_EQ(argmax(logits), 3);
+}
+
+// The candidate pre-filter must keep exactly the set a full sort would: compare with a direct
+// implementation of the definition on a large vocabulary, many draws.
+TEST(Sampler, FilteredDrawsStayInsideTheNucleus) {
+  const std::size_t n = 4096;
+  std::vector<float> logits(n);
+  for (std::size_t i = 0; i < n; ++i) logits[i] = float(std::sin(i * 1.3) * 4.0);
+  std::vector<double> p(n);
+  double z = 0;
+  for (std::size_t i = 0; i < n; ++i) z += p[i] = std::exp(double(logits[i]));
+  std::vector<std::size_t> ids(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = i;
+  std::sort(ids.begin(), ids.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+  std::set<std::size_t> nucleus;
+  double mass = 0;
+  for (std::size_t id : ids) {
+    nucleus.insert(id);
+    if ((mass += p[id] / z) >= 0.5) break;
+  }
+  Sampler s({1.0f, 0, 0.5f}, 11);
+  std::set<std::size_t> seen;
+  for (int i = 0; i < 5000; ++i) seen.insert(std::size_t(s.sample(logits)));
+  for (std::size_t id : seen) EXPECT_TRUE(nucleus.count(id)) << id;
+  EXPECT_GT(seen.size(), nucleus.size() / 2);
+}
+
+TEST(Sampler, TinyTopPOnTwoTokensKeepsTheMostProbable) {
+  Sampler s({1.0f, 0, 0.1f}, 5);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(s.sample(std::vector<float>{0.0f, 0.5f}), 1);
 }
 
 }  // namespace
