@@ -46,6 +46,11 @@ kvcache::KvShape Transformer::kv_shape(int block_size) const {
 }
 
 std::span<const float> Transformer::forward(const ForwardBatch& batch, kvcache::KvStore& kv) {
+  return *forward_until(batch, kv, {});
+}
+
+std::optional<std::span<const float>> Transformer::forward_until(const ForwardBatch& batch, kvcache::KvStore& kv,
+                                                                 const std::function<bool()>& stop) {
   const ModelConfig& c = config();
   const int T = batch.num_tokens(), dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
   assert(T <= limits_.max_batch_tokens && int(batch.seqs.size()) <= limits_.max_seqs);
@@ -62,6 +67,7 @@ std::span<const float> Transformer::forward(const ForwardBatch& batch, kvcache::
   }
 
   for (int l = 0; l < c.n_layers; ++l) {
+    if (l > 0 && stop && stop()) return std::nullopt;
     const LayerWeights& w = weights_.layer(l);
     // Attention RMSNorm: xb = rmsnorm(x) row by row.
     for (int t = 0; t < T; ++t)

@@ -5,7 +5,9 @@
 // engine's step thread); config()/weights() are immutable and readable from anywhere.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,6 +46,18 @@ class Transformer {
   // at slot table[pos / bs], pos % bs, and returns logits [num_logit_rows × vocab], row i for the
   // i-th slice with needs_logits. The span stays valid until the next forward().
   std::span<const float> forward(const ForwardBatch& batch, kvcache::KvStore& kv);
+
+  // forward(), but `stop` is asked before every layer after the first; when it says true the step
+  // is abandoned and nullopt is returned. K/V rows already written for the batch's positions are
+  // left behind: they are beyond every sequence's computed tokens, and a rerun overwrites them with
+  // the same values. (The engine abandons a step whose bulk belongs to a just-cancelled request.)
+  std::optional<std::span<const float>> forward_until(const ForwardBatch& batch, kvcache::KvStore& kv,
+                                                      const std::function<bool()>& stop);
+
+  // Runs fn(task, thread) for every task in [0, n) on the model's compute threads (the caller
+  // included), for per-sequence work between steps such as sampling. Not during forward().
+  void parallel_for(int n, const ThreadPool::Task& fn) { pool_.parallel_for(n, fn); }
+  int num_threads() const { return pool_.num_threads(); }
 
  private:
   Transformer(Weights weights, RuntimeLimits limits);

@@ -200,6 +200,28 @@ TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {
   expect_invariant(path, 1);
 }
 
+// An abandoned step returns nothing and leaves no trace: rerunning the same batch (whose K/V
+// writes it had begun) gives exactly the logits of a model that never saw the abandoned step.
+TEST(TransformerBatch, AbandonedStepLeavesNoTrace) {
+  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{32, 2, 2});
+  ASSERT_TRUE(model.ok());
+  Transformer& m = **model;
+  const Seq s{{1, 403, 407, 261, 378, 432, 383, 290, 301}, {1, 0}};
+  kvcache::KvStore fresh_kv(m.kv_shape(kBlockSize), 2);
+  const auto want = alone(m, fresh_kv, s);
+
+  kvcache::KvStore kv(m.kv_shape(kBlockSize), 2);
+  ForwardBatch prefix{{s.tokens.begin(), s.tokens.begin() + 4}, {0, 1, 2, 3}, {{0, 4, 4, s.table, true}}};
+  ASSERT_FALSE(m.forward(prefix, kv).empty());
+  ForwardBatch rest{{s.tokens.begin() + 4, s.tokens.end()}, {4, 5, 6, 7, 8}, {{0, 5, 9, s.table, true}}};
+  int asked = 0;
+  EXPECT_FALSE(m.forward_until(rest, kv, [&] { return ++asked == 2; }).has_value());  // stops before layer 2
+  EXPECT_EQ(asked, 2);
+  const auto again = m.forward_until(rest, kv, [] { return false; });
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(std::vector<float>(again->begin(), again->end()), want[8]);
+}
+
 TEST(TransformerBatch, ThreadCountDoesNotChangeLogits) {
   std::vector<std::vector<float>> got[2];
   for (int threads : {1, 2}) {
