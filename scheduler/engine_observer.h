@@ -65,6 +65,9 @@ class EngineObserver {
   virtual void on_request_finished(const RequestStats& stats) = 0;
   virtual void on_step(const StepStats& step, const CounterDeltas& counters) = 0;
   virtual void on_gauges(const EngineGauges& gauges) = 0;
+  // A step abandoned between layers because most of its rows belonged to requests cancelled while
+  // it ran (`step.duration` is the time spent on it; no token came out of it).
+  virtual void on_step_abandoned(const StepStats& step) { (void)step; }
 };
 
 }  // namespace ladle::scheduler

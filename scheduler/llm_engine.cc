@@ -1,5 +1,7 @@
 #include "scheduler/llm_engine.h"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -77,10 +79,18 @@ struct LlmEngine::Impl {
   EngineGauges gauges;                 // GUARDED_BY(mu)
   RequestId next_id = 1;               // GUARDED_BY(mu)
   std::mt19937_64 seed_rng{std::random_device{}()};  // GUARDED_BY(mu)
+  // The step in flight, for abandoning it (see NOTE(engine) in step()).
+  std::vector<std::pair<RequestId, int>> step_rows;  // GUARDED_BY(mu): rows per request
+  int step_total_rows = 0;                           // GUARDED_BY(mu)
+  int step_cancelled_rows = 0;                       // GUARDED_BY(mu)
+  std::atomic<bool> abandon_step{false};             // read by the step thread between layers
 
   void run();
   void drain_inbox();
   void step();
+  std::vector<TokenId> sample_all(const ScheduleOutput& out, std::span<const float> logits);
+  void arm_abandon(const ScheduleOutput& out);
+  void disarm_abandon();
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
   static RequestStats request_stats(const RequestState& st, FinishReason reason, Clock::time_point now);
@@ -201,6 +211,14 @@ void LlmEngine::cancel(RequestId id) {
   {
     std::lock_guard lock(impl_->mu);
     impl_->cancels.push_back(id);
+    auto& rows = impl_->step_rows;
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.first == id; });
+    if (it != rows.end()) {
+      impl_->step_cancelled_rows += it->second;
+      rows.erase(it);
+      if (2 * impl_->step_cancelled_rows >= impl_->step_total_rows)
+        impl_->abandon_step.store(true, std::memory_order_relaxed);
+    }
   }
   impl_->wake.notify_one();
 }
@@ -286,13 +304,22 @@ void LlmEngine::Impl::step() {
   }
 
   const model::ForwardBatch batch = build_forward_batch(out, scheduler);
-  const std::span<const float> logits = model->forward(batch, kv);
-
-  std::vector<TokenId> sampled;
-  sampled.reserve(out.seqs.size());
-  const std::size_t vocab = std::size_t(info.vocab_size);
-  for (const auto& s : out.seqs)
-    if (s.samples) sampled.push_back(requests.at(s.id).sampler.sample(logits.subspan(sampled.size() * vocab, vocab)));
+  // NOTE(engine): cancellation normally takes effect at the next step's inbox drain, so its latency
+  // is one step — hundreds of milliseconds for a long prefill chunk on a large model. When at least
+  // half of the step's rows belong to requests cancelled while it runs, the forward pass is
+  // abandoned at the next layer boundary instead: the scheduler's update() is skipped, so every
+  // other sequence simply recomputes this step's tokens in the next one (the K/V rows written
+  // meanwhile lie beyond their computed tokens and are overwritten with the same values).
+  arm_abandon(out);
+  const auto logits = model->forward_until(batch, kv, [this] { return abandon_step.load(std::memory_order_relaxed); });
+  disarm_abandon();
+  if (!logits) {  // the next turn of run() drains the cancellation and frees the blocks
+    if (observer)
+      observer->on_step_abandoned(StepStats{seconds_between(t0, Clock::now()), out.num_batched_tokens,
+                                            out.num_prefill_tokens, out.num_decode_tokens});
+    return;
+  }
+  const std::vector<TokenId> sampled = sample_all(out, *logits);
 
   UpdateOutput upd = scheduler.update(out, sampled);
   const auto now = Clock::now();
@@ -318,6 +345,39 @@ void LlmEngine::Impl::step() {
                       d);
   }
   publish_gauges();
+}
+
+void LlmEngine::Impl::arm_abandon(const ScheduleOutput& out) {
+  std::lock_guard lock(mu);
+  step_rows.clear();
+  for (const auto& s : out.seqs) step_rows.emplace_back(s.id, s.num_new_tokens);
+  step_total_rows = out.num_batched_tokens;
+  step_cancelled_rows = 0;
+  abandon_step.store(false, std::memory_order_relaxed);
+}
+
+void LlmEngine::Impl::disarm_abandon() {
+  std::lock_guard lock(mu);
+  step_rows.clear();
+  step_total_rows = step_cancelled_rows = 0;
+  abandon_step.store(false, std::memory_order_relaxed);
+}
+
+// One token per sequence that samples this step, in out.seqs order. Each sequence has its own
+// sampler (and RNG), so the work is split across the model's compute threads: with temperature
+// sampling over a 32000-token vocabulary it is ~50 us per sequence.
+std::vector<TokenId> LlmEngine::Impl::sample_all(const ScheduleOutput& out, std::span<const float> logits) {
+  std::vector<model::Sampler*> samplers;
+  samplers.reserve(out.seqs.size());
+  for (const auto& s : out.seqs)
+    if (s.samples) samplers.push_back(&requests.at(s.id).sampler);
+  std::vector<TokenId> sampled(samplers.size());
+  const std::size_t vocab = std::size_t(info.vocab_size);
+  auto one = [&](int i, int) { sampled[i] = samplers[i]->sample(logits.subspan(std::size_t(i) * vocab, vocab)); };
+  // Greedy rows cost ~15 us each: below a few of them a fork/join is not worth it.
+  if (samplers.size() >= 4) model->parallel_for(int(samplers.size()), one);
+  else for (int i = 0; i < int(samplers.size()); ++i) one(i, 0);
+  return sampled;
 }
 
 // One sampled token of `st`: metrics, then text (UTF-8 safe, stop strings held back) to the sink.

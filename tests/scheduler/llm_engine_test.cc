@@ -56,7 +56,7 @@ class CollectingSink final : public TokenSink {
 class RecordingObserver final : public EngineObserver {
  public:
   struct Event {
-    enum Kind { kStep, kGauges, kFinished, kFirstToken } kind;
+    enum Kind { kStep, kGauges, kFinished, kFirstToken, kAbandoned } kind;
     RequestId id = 0;
     FinishReason reason = FinishReason::kStop;
     EngineGauges gauges;
@@ -77,6 +77,11 @@ class RecordingObserver final : public EngineObserver {
     events_.push_back(e);
     preemptions_ += d.preemptions;
     prefix_hits_ += d.prefix_hit_tokens;
+  }
+  void on_step_abandoned(const StepStats& st) override {
+    Event e{Event::kAbandoned};
+    e.step = st;
+    push(e);
   }
   void on_gauges(const EngineGauges& g) override {
     Event e{Event::kGauges};
@@ -390,6 +395,62 @@ TEST(LlmEngine, TokenizeRejectsInvalidUtf8AndDetokenizeRoundTrips) {
   EXPECT_EQ(*ids, (std::vector<TokenId>{1, 403, 407, 261, 378}));
   EXPECT_EQ(*engine->detokenize(*ids), "Once upon a time");
   EXPECT_FALSE(engine->detokenize(std::vector<TokenId>{100000}).ok());
+}
+
+// A request cancelled while its long prefill chunk is being computed makes the engine abandon that
+// step between layers (it would otherwise finish a step that is mostly waste). Whether a given
+// cancel lands mid-step is timing, so the test tries cancels at spread-out moments until one is
+// abandoned — seen as the prompt's step never being reported — and checks on every attempt that
+// the request ends cancelled with no token, that nothing leaks, and that a request decoding
+// alongside produces exactly its solo text.
+TEST(LlmEngine, CancellingALongPrefillAbandonsItsStepWithoutHarmingOthers) {
+  EngineConfig c = real_model_config();
+  c.max_batched_tokens = 512;  // the whole long prompt is one chunk
+  c.no_prefix_caching = true;  // every attempt computes the whole prompt
+  RecordingObserver obs;
+  auto engine = make_engine(c, &obs);
+  ASSERT_TRUE(engine);
+  using E = RecordingObserver::Event;
+  auto partner = make_request(*engine, "Once upon a time", 60);
+  partner.params.ignore_eos = true;
+  const std::string solo = run_alone(*engine, partner).text;
+  const auto long_prompt = make_request(*engine, long_prefix(), 10);
+  const int prompt_len = int(long_prompt.prompt_tokens.size());
+  ASSERT_GT(prompt_len, 200);
+
+  // How long the prompt's step takes uncancelled.
+  run_alone(*engine, long_prompt);
+  double step_seconds = 0;
+  for (const E& e : obs.events())
+    if (e.kind == E::kStep && e.step.prefill_tokens >= prompt_len / 2) step_seconds = e.step.duration;
+  ASSERT_GT(step_seconds, 0);
+
+  bool abandoned = false;
+  for (int attempt = 0; attempt < 40 && !abandoned; ++attempt) {
+    auto ps = std::make_shared<CollectingSink>();
+    ASSERT_TRUE(engine->submit(partner, ps).ok());
+    std::this_thread::sleep_for(2ms);  // the partner is decoding
+    const std::size_t before = obs.events().size();
+    auto ls = std::make_shared<CollectingSink>();
+    RequestId id = *engine->submit(long_prompt, ls);
+    std::this_thread::sleep_for(std::chrono::duration<double>(step_seconds * (attempt % 8) / 8.0));
+    engine->cancel(id);
+    ASSERT_TRUE(ls->wait());
+    EXPECT_EQ(ls->finish().reason, FinishReason::kCancelled);
+    EXPECT_EQ(ls->finish().usage.completion_tokens, 0);
+    ASSERT_TRUE(ps->wait());
+    EXPECT_EQ(ps->text(), solo) << "attempt " << attempt;
+    const auto ev = obs.events();
+    for (std::size_t i = before; i < ev.size(); ++i) {
+      if (ev[i].kind != E::kAbandoned) continue;
+      EXPECT_GE(ev[i].step.prefill_tokens, prompt_len - 16);  // only the prompt's step is abandoned
+      abandoned = true;
+    }
+  }
+  EXPECT_TRUE(abandoned) << "no cancel landed inside the prompt's step in 40 attempts";
+  const auto g = engine->gauges();
+  EXPECT_EQ(g.num_running, 0);
+  EXPECT_EQ(g.kv_blocks_used, 0);
 }
 
 }  // namespace
