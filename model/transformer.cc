@@ -46,28 +46,78 @@ kvcache::KvShape Transformer::kv_shape(int block_size) const {
 }
 
 std::span<const float> Transformer::forward(const ForwardBatch& batch, kvcache::KvStore& kv) {
-  return *forward_until(batch, kv, {});
+  return forward_dropping(batch, kv, {}).logits;
 }
 
-std::optional<std::span<const float>> Transformer::forward_until(const ForwardBatch& batch, kvcache::KvStore& kv,
-                                                                 const std::function<bool()>& stop) {
-  const ModelConfig& c = config();
-  const int T = batch.num_tokens(), dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
-  assert(T <= limits_.max_batch_tokens && int(batch.seqs.size()) <= limits_.max_seqs);
-  assert(kv.shape().kv_dim == kv_dim && kv.shape().n_layers == c.n_layers);
+void Transformer::map_rows(const ForwardBatch& batch) {
   for (std::size_t s = 0; s < batch.seqs.size(); ++s)
     for (int r = 0; r < batch.seqs[s].query_len; ++r) row_seq_[batch.seqs[s].query_start + r] = int(s);
+}
+
+int Transformer::compact(ForwardBatch& cur, std::vector<int>& origin, const std::vector<bool>& dropped) {
+  const std::size_t dim = std::size_t(config().dim);
+  ForwardBatch next;
+  std::vector<int> next_origin;
+  for (std::size_t i = 0; i < cur.seqs.size(); ++i) {
+    if (dropped[origin[i]]) continue;
+    SequenceSlice slice = std::move(cur.seqs[i]);
+    const int from = slice.query_start;
+    slice.query_start = next.num_tokens();
+    // Survivors only move down, in order, so a move never overwrites rows still to be moved.
+    if (slice.query_start != from)
+      std::memmove(x_.data() + std::size_t(slice.query_start) * dim, x_.data() + std::size_t(from) * dim,
+                   std::size_t(slice.query_len) * dim * sizeof(float));
+    next.token_ids.insert(next.token_ids.end(), cur.token_ids.begin() + from, cur.token_ids.begin() + from + slice.query_len);
+    next.positions.insert(next.positions.end(), cur.positions.begin() + from, cur.positions.begin() + from + slice.query_len);
+    next.seqs.push_back(std::move(slice));
+    next_origin.push_back(origin[i]);
+  }
+  cur = std::move(next);
+  origin = std::move(next_origin);
+  map_rows(cur);
+  return cur.num_tokens();
+}
+
+Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input, kvcache::KvStore& kv,
+                                                      const DropFn& drop) {
+  const ModelConfig& c = config();
+  const int dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
+  StepResult result;
+  result.dropped.assign(input.seqs.size(), false);
+  // The batch as it stands: `input` until a slice is dropped, then `compacted`, whose slice i is
+  // input slice origin[i].
+  const ForwardBatch* cur = &input;
+  ForwardBatch compacted;
+  std::vector<int> origin;
+  int T = input.num_tokens();
+  assert(T <= limits_.max_batch_tokens && int(input.seqs.size()) <= limits_.max_seqs);
+  assert(kv.shape().kv_dim == kv_dim && kv.shape().n_layers == c.n_layers);
+  map_rows(input);
   float* x = x_.data();  // [T × dim]
 
   // Token embedding: copy each token's row.
   for (int t = 0; t < T; ++t) {
-    assert(batch.token_ids[t] >= 0 && batch.token_ids[t] < c.vocab_size);
-    std::memcpy(x + std::size_t(t) * dim, weights_.token_embedding() + std::size_t(batch.token_ids[t]) * dim,
+    assert(input.token_ids[t] >= 0 && input.token_ids[t] < c.vocab_size);
+    std::memcpy(x + std::size_t(t) * dim, weights_.token_embedding() + std::size_t(input.token_ids[t]) * dim,
                 dim * sizeof(float));
   }
 
   for (int l = 0; l < c.n_layers; ++l) {
-    if (l > 0 && stop && stop()) return std::nullopt;
+    if (l > 0 && drop) {
+      bool any = false;
+      for (int s : drop())
+        if (s >= 0 && s < int(input.seqs.size()) && !result.dropped[s]) any = result.dropped[s] = true;
+      if (any) {
+        if (cur == &input) {
+          compacted = input;
+          origin.resize(input.seqs.size());
+          for (std::size_t i = 0; i < origin.size(); ++i) origin[i] = int(i);
+          cur = &compacted;
+        }
+        T = compact(compacted, origin, result.dropped);
+        if (T == 0) return result;
+      }
+    }
     const LayerWeights& w = weights_.layer(l);
     // Attention RMSNorm: xb = rmsnorm(x) row by row.
     for (int t = 0; t < T; ++t)
@@ -79,12 +129,12 @@ std::optional<std::span<const float>> Transformer::forward_until(const ForwardBa
     matmul(xb_.data(), w.wv, v_.data(), T, kv_dim, dim, &pool_);
     // RoPE on q and k at each row's position, then K/V into the paged cache.
     for (int t = 0; t < T; ++t) {
-      rope_.apply({q_.data() + std::size_t(t) * dim, std::size_t(dim)}, batch.positions[t]);
-      rope_.apply({k_.data() + std::size_t(t) * kv_dim, std::size_t(kv_dim)}, batch.positions[t]);
+      rope_.apply({q_.data() + std::size_t(t) * dim, std::size_t(dim)}, cur->positions[t]);
+      rope_.apply({k_.data() + std::size_t(t) * kv_dim, std::size_t(kv_dim)}, cur->positions[t]);
     }
-    write_kv(batch, kv, l);
+    write_kv(*cur, kv, l);
     // Paged causal attention: att_out [T × dim].
-    paged_attention(AttentionArgs{&batch, &kv, l, &c, {row_seq_.data(), std::size_t(T)}, q_.data(),
+    paged_attention(AttentionArgs{cur, &kv, l, &c, {row_seq_.data(), std::size_t(T)}, q_.data(),
                                   att_out_.data(), att_.data()},
                     &pool_);
     // Output projection and residual: x += wo · att_out.
@@ -105,7 +155,8 @@ std::optional<std::span<const float>> Transformer::forward_until(const ForwardBa
     // Residual.
     for (std::size_t i = 0; i < std::size_t(T) * dim; ++i) x[i] += xb2_[i];
   }
-  return classify(batch);
+  result.logits = classify(*cur);
+  return result;
 }
 
 void Transformer::write_kv(const ForwardBatch& batch, kvcache::KvStore& kv, int layer) {

@@ -47,12 +47,18 @@ class Transformer {
   // i-th slice with needs_logits. The span stays valid until the next forward().
   std::span<const float> forward(const ForwardBatch& batch, kvcache::KvStore& kv);
 
-  // forward(), but `stop` is asked before every layer after the first; when it says true the step
-  // is abandoned and nullopt is returned. K/V rows already written for the batch's positions are
-  // left behind: they are beyond every sequence's computed tokens, and a rerun overwrites them with
-  // the same values. (The engine abandons a step whose bulk belongs to a just-cancelled request.)
-  std::optional<std::span<const float>> forward_until(const ForwardBatch& batch, kvcache::KvStore& kv,
-                                                      const std::function<bool()>& stop);
+  // forward(), but `drop` is asked before every layer after the first for slices (indices into
+  // batch.seqs) to leave out of the rest of the step — requests cancelled while it runs — so that
+  // their blocks can be released at once. Dropped slices get no logits: `logits` has one row per
+  // surviving slice with needs_logits, in slice order. K/V rows a dropped slice wrote before it was
+  // dropped are left in its blocks, beyond its computed tokens. If every slice is dropped the step
+  // ends there.
+  using DropFn = std::function<std::vector<int>()>;
+  struct StepResult {
+    std::span<const float> logits;
+    std::vector<bool> dropped;  // [batch.seqs.size()]
+  };
+  StepResult forward_dropping(const ForwardBatch& batch, kvcache::KvStore& kv, const DropFn& drop);
 
   // Runs fn(task, thread) for every task in [0, n) on the model's compute threads (the caller
   // included), for per-sequence work between steps such as sampling. Not during forward().
@@ -63,6 +69,10 @@ class Transformer {
   Transformer(Weights weights, RuntimeLimits limits);
   void write_kv(const ForwardBatch& batch, kvcache::KvStore& kv, int layer);
   std::span<const float> classify(const ForwardBatch& batch);
+  // Removes from `cur` the slices whose origin is marked in `dropped`, moving the survivors'
+  // residual rows down to match; refreshes row_seq_ and returns the new row count.
+  int compact(ForwardBatch& cur, std::vector<int>& origin, const std::vector<bool>& dropped);
+  void map_rows(const ForwardBatch& batch);
 
   Weights weights_;
   RuntimeLimits limits_;

@@ -32,6 +32,7 @@ struct StepStats {
   int batch_tokens = 0;    // tokens computed in this step (prefill + decode)
   int prefill_tokens = 0;
   int decode_tokens = 0;
+  int dropped_tokens = 0;  // of batch_tokens, rows of requests cancelled mid-step and left out from then on
 };
 
 // Levels at one instant; reported after every step and after every inbox drain, so that they
@@ -65,9 +66,7 @@ class EngineObserver {
   virtual void on_request_finished(const RequestStats& stats) = 0;
   virtual void on_step(const StepStats& step, const CounterDeltas& counters) = 0;
   virtual void on_gauges(const EngineGauges& gauges) = 0;
-  // A step abandoned between layers because most of its rows belonged to requests cancelled while
-  // it ran (`step.duration` is the time spent on it; no token came out of it).
-  virtual void on_step_abandoned(const StepStats& step) { (void)step; }
+
 };
 
 }  // namespace ladle::scheduler

@@ -79,18 +79,13 @@ struct LlmEngine::Impl {
   EngineGauges gauges;                 // GUARDED_BY(mu)
   RequestId next_id = 1;               // GUARDED_BY(mu)
   std::mt19937_64 seed_rng{std::random_device{}()};  // GUARDED_BY(mu)
-  // The step in flight, for abandoning it (see NOTE(engine) in step()).
-  std::vector<std::pair<RequestId, int>> step_rows;  // GUARDED_BY(mu): rows per request
-  int step_total_rows = 0;                           // GUARDED_BY(mu)
-  int step_cancelled_rows = 0;                       // GUARDED_BY(mu)
-  std::atomic<bool> abandon_step{false};             // read by the step thread between layers
+  std::atomic<std::size_t> num_cancels{0};  // cancels.size(), read without the lock between layers
 
   void run();
   void drain_inbox();
   void step();
   std::vector<TokenId> sample_all(const ScheduleOutput& out, std::span<const float> logits);
-  void arm_abandon(const ScheduleOutput& out);
-  void disarm_abandon();
+  std::vector<int> cancel_mid_step(const ScheduleOutput& out);
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
   static RequestStats request_stats(const RequestState& st, FinishReason reason, Clock::time_point now);
@@ -211,14 +206,7 @@ void LlmEngine::cancel(RequestId id) {
   {
     std::lock_guard lock(impl_->mu);
     impl_->cancels.push_back(id);
-    auto& rows = impl_->step_rows;
-    auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.first == id; });
-    if (it != rows.end()) {
-      impl_->step_cancelled_rows += it->second;
-      rows.erase(it);
-      if (2 * impl_->step_cancelled_rows >= impl_->step_total_rows)
-        impl_->abandon_step.store(true, std::memory_order_relaxed);
-    }
+    impl_->num_cancels.store(impl_->cancels.size(), std::memory_order_relaxed);
   }
   impl_->wake.notify_one();
 }
@@ -269,6 +257,7 @@ void LlmEngine::Impl::drain_inbox() {
     std::lock_guard lock(mu);
     subs.swap(inbox);
     cans.swap(cancels);
+    num_cancels.store(0, std::memory_order_relaxed);
   }
   for (auto& s : subs) {
     const auto& params = s.request.params;
@@ -304,24 +293,20 @@ void LlmEngine::Impl::step() {
   }
 
   const model::ForwardBatch batch = build_forward_batch(out, scheduler);
-  // NOTE(engine): cancellation normally takes effect at the next step's inbox drain, so its latency
-  // is one step — hundreds of milliseconds for a long prefill chunk on a large model. When at least
-  // half of the step's rows belong to requests cancelled while it runs, the forward pass is
-  // abandoned at the next layer boundary instead: the scheduler's update() is skipped, so every
-  // other sequence simply recomputes this step's tokens in the next one (the K/V rows written
-  // meanwhile lie beyond their computed tokens and are overwritten with the same values).
-  arm_abandon(out);
-  const auto logits = model->forward_until(batch, kv, [this] { return abandon_step.load(std::memory_order_relaxed); });
-  disarm_abandon();
-  if (!logits) {  // the next turn of run() drains the cancellation and frees the blocks
-    if (observer)
-      observer->on_step_abandoned(StepStats{seconds_between(t0, Clock::now()), out.num_batched_tokens,
-                                            out.num_prefill_tokens, out.num_decode_tokens});
-    return;
+  // NOTE(engine): a request cancelled while the step runs is taken out of it at the next layer
+  // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
+  // time rather than at the end of a step that may be a long prefill chunk. The other sequences
+  // go on undisturbed.
+  const auto result = model->forward_dropping(batch, kv, [&] { return cancel_mid_step(out); });
+  int dropped_tokens = 0;
+  ScheduleOutput kept;
+  for (std::size_t i = 0; i < out.seqs.size(); ++i) {
+    if (result.dropped[i]) dropped_tokens += out.seqs[i].num_new_tokens;
+    else kept.seqs.push_back(out.seqs[i]);
   }
-  const std::vector<TokenId> sampled = sample_all(out, *logits);
+  const std::vector<TokenId> sampled = sample_all(kept, result.logits);
 
-  UpdateOutput upd = scheduler.update(out, sampled);
+  UpdateOutput upd = scheduler.update(kept, sampled);
   const auto now = Clock::now();
   for (const auto& [id, token] : upd.appended) emit_token(requests.at(id), token, now);
   for (const auto& f : upd.finished) {
@@ -341,26 +326,37 @@ void LlmEngine::Impl::step() {
     last_preemptions = scheduler.num_preemptions();
     admitted_prompt_tokens = 0;
     observer->on_step(StepStats{seconds_between(t0, Clock::now()), out.num_batched_tokens, out.num_prefill_tokens,
-                                out.num_decode_tokens},
+                                out.num_decode_tokens, dropped_tokens},
                       d);
   }
   publish_gauges();
 }
 
-void LlmEngine::Impl::arm_abandon(const ScheduleOutput& out) {
-  std::lock_guard lock(mu);
-  step_rows.clear();
-  for (const auto& s : out.seqs) step_rows.emplace_back(s.id, s.num_new_tokens);
-  step_total_rows = out.num_batched_tokens;
-  step_cancelled_rows = 0;
-  abandon_step.store(false, std::memory_order_relaxed);
-}
-
-void LlmEngine::Impl::disarm_abandon() {
-  std::lock_guard lock(mu);
-  step_rows.clear();
-  step_total_rows = step_cancelled_rows = 0;
-  abandon_step.store(false, std::memory_order_relaxed);
+// Between layers of a step: the slices (indices into out.seqs) of requests cancelled since the
+// step began, which are finished and whose blocks are released right here, on the step thread.
+// Cancellations of requests not in this step stay queued for the next drain.
+std::vector<int> LlmEngine::Impl::cancel_mid_step(const ScheduleOutput& out) {
+  if (num_cancels.load(std::memory_order_relaxed) == 0) return {};
+  std::vector<int> slices;
+  {
+    std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < out.seqs.size(); ++i) {
+      auto it = std::find(cancels.begin(), cancels.end(), out.seqs[i].id);
+      if (it == cancels.end()) continue;
+      cancels.erase(it);
+      slices.push_back(int(i));
+    }
+    num_cancels.store(cancels.size(), std::memory_order_relaxed);
+  }
+  if (slices.empty()) return {};
+  const auto now = Clock::now();
+  for (int i : slices) {
+    const RequestId id = out.seqs[i].id;
+    scheduler.abort(id);
+    if (auto it = requests.find(id); it != requests.end()) finish_request(it->second, FinishReason::kCancelled, now);
+  }
+  publish_gauges();
+  return slices;
 }
 
 // One token per sequence that samples this step, in out.seqs order. Each sequence has its own

@@ -200,26 +200,48 @@ TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {
   expect_invariant(path, 1);
 }
 
-// An abandoned step returns nothing and leaves no trace: rerunning the same batch (whose K/V
-// writes it had begun) gives exactly the logits of a model that never saw the abandoned step.
-TEST(TransformerBatch, AbandonedStepLeavesNoTrace) {
-  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{32, 2, 2});
+// A slice dropped mid-step (a request cancelled while the step runs) leaves the other slices'
+// logits exactly as if it had never been in the batch, and leaves no trace for a later step that
+// recomputes its positions. Dropping every slice ends the step with no logits.
+TEST(TransformerBatch, DroppedSlicesLeaveNoTrace) {
+  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{32, 3, 2});
   ASSERT_TRUE(model.ok());
   Transformer& m = **model;
-  const Seq s{{1, 403, 407, 261, 378, 432, 383, 290, 301}, {1, 0}};
-  kvcache::KvStore fresh_kv(m.kv_shape(kBlockSize), 2);
-  const auto want = alone(m, fresh_kv, s);
+  const Seq a{{1, 403, 407, 261, 378, 432, 383, 290, 301}, {1, 0}};
+  const Seq b{{1, 290, 301, 403, 261}, {3}};
+  const Seq d{{1, 378, 432}, {2}};
+  kvcache::KvStore fresh(m.kv_shape(kBlockSize), 4);
+  const auto want_a = alone(m, fresh, a);
+  const auto want_b = alone(m, fresh, b);
 
-  kvcache::KvStore kv(m.kv_shape(kBlockSize), 2);
-  ForwardBatch prefix{{s.tokens.begin(), s.tokens.begin() + 4}, {0, 1, 2, 3}, {{0, 4, 4, s.table, true}}};
-  ASSERT_FALSE(m.forward(prefix, kv).empty());
-  ForwardBatch rest{{s.tokens.begin() + 4, s.tokens.end()}, {4, 5, 6, 7, 8}, {{0, 5, 9, s.table, true}}};
-  int asked = 0;
-  EXPECT_FALSE(m.forward_until(rest, kv, [&] { return ++asked == 2; }).has_value());  // stops before layer 2
-  EXPECT_EQ(asked, 2);
-  const auto again = m.forward_until(rest, kv, [] { return false; });
-  ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(std::vector<float>(again->begin(), again->end()), want[8]);
+  kvcache::KvStore kv(m.kv_shape(kBlockSize), 4);
+  ForwardBatch prefix{{a.tokens.begin(), a.tokens.begin() + 4}, {0, 1, 2, 3}, {{0, 4, 4, a.table, true}}};
+  m.forward(prefix, kv);
+  // One step: a's last five tokens, then b's prompt (dropped before layer 2), then d (dropped before layer 3).
+  ForwardBatch step{{a.tokens.begin() + 4, a.tokens.end()}, {4, 5, 6, 7, 8}, {{0, 5, 9, a.table, true}}};
+  step.seqs.push_back({5, 5, 5, b.table, true});
+  step.seqs.push_back({10, 3, 3, d.table, true});
+  for (int p = 0; p < 5; ++p) step.token_ids.push_back(b.tokens[p]), step.positions.push_back(p);
+  for (int p = 0; p < 3; ++p) step.token_ids.push_back(d.tokens[p]), step.positions.push_back(p);
+  int layer = 0;
+  const auto r = m.forward_dropping(step, kv, [&]() -> std::vector<int> {
+    ++layer;
+    if (layer == 1) return {1};
+    if (layer == 2) return {2, 1};  // dropping twice is harmless
+    return {};
+  });
+  EXPECT_EQ(r.dropped, (std::vector<bool>{false, true, true}));
+  ASSERT_EQ(r.logits.size(), std::size_t(m.config().vocab_size));
+  EXPECT_EQ(std::vector<float>(r.logits.begin(), r.logits.end()), want_a[8]);
+
+  // b starts over from scratch in its own step, over the rows it half-wrote.
+  ForwardBatch again{b.tokens, {0, 1, 2, 3, 4}, {{0, 5, 5, b.table, true}}};
+  const auto lb = m.forward(again, kv);
+  EXPECT_EQ(std::vector<float>(lb.begin(), lb.end()), want_b[4]);
+
+  const auto none = m.forward_dropping(again, kv, [] { return std::vector<int>{0}; });
+  EXPECT_TRUE(none.logits.empty());
+  EXPECT_EQ(none.dropped, std::vector<bool>{true});
 }
 
 TEST(TransformerBatch, ThreadCountDoesNotChangeLogits) {
