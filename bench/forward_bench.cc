@@ -3,6 +3,7 @@
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
 // usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]
+//                      [--weights f32|f16]
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,7 @@ struct Options {
   double min_time = 1.0; // seconds per batch size
   int threads = 0;
   int max_batch = 64;
+  ladle::model::WeightType weights = ladle::model::WeightType::kF32;
 };
 
 ModelConfig shape_of(const std::string& name) {
@@ -64,7 +66,7 @@ ladle::model::ForwardBatch decode_step(int batch, int pos, int blocks_per_seq) {
 }
 
 void run_shape(const std::string& name, const Options& o) {
-  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {256, o.max_batch, o.threads});
+  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {256, o.max_batch, o.threads, o.weights});
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.error().message.c_str());
     std::exit(1);
@@ -89,9 +91,10 @@ void run_shape(const std::string& name, const Options& o) {
   std::printf("\nmachine: OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s; read bandwidth (512 MiB, 2 threads) %.1f GB/s; ladle kernel: %s\n",
               peak, bandwidth, ladle::model::matmul_kernel_name());
   const double flop_per_token = 2.0 * double(c.matmul_params());
-  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of weights per token, context %d..%d\n",
+  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
-              m.weights().bytes_per_token() / 1e6, o.ctx, o.ctx + max_steps);
+              m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()), o.ctx,
+              o.ctx + max_steps);
   std::printf("%8s %10s %12s %10s %10s %10s\n", "tokens", "steps", "tok/s", "GFLOP/s", "of peak", "of bw");
   for (int batch = 1; batch <= o.max_batch; batch *= 2) {
     std::vector<ladle::model::ForwardBatch> steps;
@@ -132,8 +135,10 @@ int main(int argc, char** argv) {
     else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
     else if (flag == "--threads") o.threads = std::atoi(val.c_str());
     else if (flag == "--max-batch") o.max_batch = std::atoi(val.c_str());
+    else if (auto type = ladle::model::parse_weight_type(val); flag == "--weights" && type) o.weights = *type;
     else {
-      std::fprintf(stderr, "usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]\n");
+      if (flag == "--weights") std::fprintf(stderr, "%s\n", type.error().message.c_str());
+      std::fprintf(stderr, "usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64] [--weights f32|f16]\n");
       return 2;
     }
   }

@@ -8,6 +8,16 @@
 
 namespace ladle::model {
 
+namespace {
+
+// y[M×N] = x[M×K] · Wᵀ, reading W at the precision the weights hold it in.
+void project(const float* x, const Matrix& w, float* y, int M, int N, int K, ThreadPool* pool) {
+  if (w.f16 != nullptr) matmul(x, w.f16, y, M, N, K, pool);
+  else matmul(x, w.f32, y, M, N, K, pool);
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<Transformer>> Transformer::load(const std::string& path, RuntimeLimits limits) {
   auto weights = Weights::load(path);
   if (!weights.ok()) return weights.error();
@@ -18,6 +28,7 @@ Expected<std::unique_ptr<Transformer>> Transformer::create(Weights weights, Runt
   if (limits.max_batch_tokens <= 0 || limits.max_seqs <= 0)
     return make_error(ErrorCode::kInvalidArgument, "runtime limits: max_batch_tokens and max_seqs must be positive");
   if (limits.max_seqs > limits.max_batch_tokens) limits.max_seqs = limits.max_batch_tokens;
+  if (auto st = weights.convert(limits.weights); !st) return st.error();
   return std::unique_ptr<Transformer>(new Transformer(std::move(weights), limits));
 }
 
@@ -124,9 +135,9 @@ Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input,
       rmsnorm({xb_.data() + std::size_t(t) * dim, std::size_t(dim)}, {x + std::size_t(t) * dim, std::size_t(dim)},
               {w.rms_att, std::size_t(dim)}, c.norm_eps);
     // QKV projections over all rows: q [T × dim], k/v [T × kv_dim].
-    matmul(xb_.data(), w.wq, q_.data(), T, dim, dim, &pool_);
-    matmul(xb_.data(), w.wk, k_.data(), T, kv_dim, dim, &pool_);
-    matmul(xb_.data(), w.wv, v_.data(), T, kv_dim, dim, &pool_);
+    project(xb_.data(), w.wq, q_.data(), T, dim, dim, &pool_);
+    project(xb_.data(), w.wk, k_.data(), T, kv_dim, dim, &pool_);
+    project(xb_.data(), w.wv, v_.data(), T, kv_dim, dim, &pool_);
     // RoPE on q and k at each row's position, then K/V into the paged cache.
     for (int t = 0; t < T; ++t) {
       rope_.apply({q_.data() + std::size_t(t) * dim, std::size_t(dim)}, cur->positions[t]);
@@ -138,20 +149,20 @@ Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input,
                                   att_out_.data(), att_.data()},
                     &pool_);
     // Output projection and residual: x += wo · att_out.
-    matmul(att_out_.data(), w.wo, xb2_.data(), T, dim, dim, &pool_);
+    project(att_out_.data(), w.wo, xb2_.data(), T, dim, dim, &pool_);
     for (std::size_t i = 0; i < std::size_t(T) * dim; ++i) x[i] += xb2_[i];
     // FFN RMSNorm.
     for (int t = 0; t < T; ++t)
       rmsnorm({xb_.data() + std::size_t(t) * dim, std::size_t(dim)}, {x + std::size_t(t) * dim, std::size_t(dim)},
               {w.rms_ffn, std::size_t(dim)}, c.norm_eps);
     // SwiGLU FFN: hb = silu(w1·xb) ⊙ (w3·xb)   [T × hidden]; xb2 = w2·hb   [T × dim].
-    matmul(xb_.data(), w.w1, hb_.data(), T, hidden, dim, &pool_);
-    matmul(xb_.data(), w.w3, hb2_.data(), T, hidden, dim, &pool_);
+    project(xb_.data(), w.w1, hb_.data(), T, hidden, dim, &pool_);
+    project(xb_.data(), w.w3, hb2_.data(), T, hidden, dim, &pool_);
     pool_.parallel_for(T, [&](int t, int) {
       silu_mul({hb_.data() + std::size_t(t) * hidden, std::size_t(hidden)},
                {hb2_.data() + std::size_t(t) * hidden, std::size_t(hidden)});
     });
-    matmul(hb_.data(), w.w2, xb2_.data(), T, dim, hidden, &pool_);
+    project(hb_.data(), w.w2, xb2_.data(), T, dim, hidden, &pool_);
     // Residual.
     for (std::size_t i = 0; i < std::size_t(T) * dim; ++i) x[i] += xb2_[i];
   }
@@ -186,7 +197,7 @@ std::span<const float> Transformer::classify(const ForwardBatch& batch) {
     ++rows;
   }
   if (rows == 0) return {};
-  matmul(final_.data(), weights_.classifier(), logits_.data(), rows, c.vocab_size, c.dim, &pool_);
+  project(final_.data(), weights_.classifier(), logits_.data(), rows, c.vocab_size, c.dim, &pool_);
   return {logits_.data(), std::size_t(rows) * c.vocab_size};
 }
 

@@ -26,11 +26,13 @@ struct RuntimeLimits {
   int max_batch_tokens = 256;  // rows per forward step (prefill chunks + decode tokens)
   int max_seqs = 64;           // slices per step, i.e. the most logit rows one step returns
   int threads = 0;             // compute threads including the caller; 0 = all cores
+  WeightType weights = WeightType::kF32;  // how matmul reads W; create() converts to it
 };
 
 class Transformer {
  public:
-  // Maps the checkpoint and allocates the step buffers. Fails on a bad file or bad limits.
+  // Maps the checkpoint, converts its matrices to limits.weights and allocates the step buffers.
+  // Fails on a bad file, bad limits or weights that do not fit the type (Weights::convert).
   static Expected<std::unique_ptr<Transformer>> load(const std::string& checkpoint_path, RuntimeLimits limits);
   static Expected<std::unique_ptr<Transformer>> create(Weights weights, RuntimeLimits limits);
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -20,7 +21,25 @@ Error bad_file(const std::string& path, const std::string& what) {
   return make_error(ErrorCode::kInvalidArgument, "checkpoint " + path + ": " + what);
 }
 
+// Tells the kernel it may drop the pages wholly inside `run`: they are clean pages of a private
+// read-only file mapping, so a later read (tests, convert back to kF32) faults them in again.
+void drop_pages(std::span<const float> run) {
+  const std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t begin = (std::uintptr_t(run.data()) + page - 1) / page * page;
+  const std::uintptr_t end = std::uintptr_t(run.data() + run.size()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 }  // namespace
+
+Expected<WeightType> parse_weight_type(std::string_view name) {
+  if (name == "f32") return WeightType::kF32;
+  if (name == "f16") return WeightType::kF16;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "--weights must be f32 or f16, not '" + std::string(name) + "'");
+}
+
+const char* weight_type_name(WeightType type) { return type == WeightType::kF16 ? "f16" : "f32"; }
 
 Weights::Weights(Weights&& o) noexcept { *this = std::move(o); }
 
@@ -34,6 +53,8 @@ Weights& Weights::operator=(Weights&& o) noexcept {
     layers_ = std::move(o.layers_);
     rms_final_ = o.rms_final_;
     wcls_ = o.wcls_;
+    type_ = o.type_;
+    halves_ = std::move(o.halves_);
   }
   return *this;
 }
@@ -107,17 +128,78 @@ Expected<Weights> Weights::load(const std::string& path) {
   const float* w3 = take(L * h * d);
   w.rms_final_ = take(d);
   take(std::size_t(cfg.seq_len) * cfg.head_dim());  // legacy freq_cis_real/imag, unused
-  w.wcls_ = cfg.shared_classifier ? w.token_embedding_ : take(std::size_t(cfg.vocab_size) * d);
+  w.wcls_.f32 = cfg.shared_classifier ? w.token_embedding_ : take(std::size_t(cfg.vocab_size) * d);
   w.layers_.resize(L);
   for (std::size_t l = 0; l < L; ++l)
-    w.layers_[l] = LayerWeights{rms_att + l * d, wq + l * d * d,  wk + l * kv * d,
-                                wv + l * kv * d, wo + l * d * d,  rms_ffn + l * d,
-                                w1 + l * h * d,  w2 + l * d * h,  w3 + l * h * d};
+    w.layers_[l] = LayerWeights{rms_att + l * d,   {wq + l * d * d},  {wk + l * kv * d},
+                                {wv + l * kv * d}, {wo + l * d * d},  rms_ffn + l * d,
+                                {w1 + l * h * d},  {w2 + l * d * h},  {w3 + l * h * d}};
   return w;
 }
 
 std::size_t Weights::bytes_per_token() const {
-  return (config_.matmul_params() + std::size_t(config_.dim)) * sizeof(float);
+  const std::size_t width = type_ == WeightType::kF16 ? sizeof(Half) : sizeof(float);
+  return config_.matmul_params() * width + std::size_t(config_.dim) * sizeof(float);
+}
+
+std::vector<std::span<const float>> Weights::matmul_runs() const {
+  const std::size_t d = config_.dim, h = config_.hidden_dim, L = config_.n_layers, kv = config_.kv_dim();
+  // run.c's order puts each layer group's matrices back to back: wq, wk, wv, wo (all layers), then
+  // rms_ffn, then w1, w2, w3 (all layers).
+  return {{layers_[0].wq.f32, L * (2 * d * d + 2 * kv * d)},
+          {layers_[0].w1.f32, L * 3 * h * d},
+          {wcls_.f32, std::size_t(config_.vocab_size) * d}};
+}
+
+void Weights::set_half_views(const Half* halves) {
+  const auto runs = matmul_runs();
+  auto view = [&](Matrix& m) {
+    std::size_t offset = 0;
+    for (const auto& run : runs) {
+      if (m.f32 >= run.data() && m.f32 < run.data() + run.size()) {
+        m.f16 = halves == nullptr ? nullptr : halves + offset + std::size_t(m.f32 - run.data());
+        return;
+      }
+      offset += run.size();
+    }
+  };
+  for (LayerWeights& l : layers_)
+    for (Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) view(*m);
+  view(wcls_);
+}
+
+Status Weights::convert(WeightType type) {
+  if (type == type_) return Ok{};
+  if (type == WeightType::kF32) {
+    set_half_views(nullptr);
+    halves_.reset();
+    type_ = type;
+    return Ok{};
+  }
+  const auto runs = matmul_runs();
+  std::size_t total = 0;
+  for (const auto& run : runs) total += run.size();
+  const std::size_t bytes = (total * sizeof(Half) + 63) / 64 * 64;
+  std::unique_ptr<Half, FreeHalves> halves(static_cast<Half*>(std::aligned_alloc(64, bytes)));
+  if (!halves) return make_error(ErrorCode::kInternal, "cannot allocate " + std::to_string(bytes) + " bytes for f16 weights");
+  Half* out = halves.get();
+  for (const auto& run : runs) {
+    if (const std::size_t bad = floats_to_halves(run, {out, run.size()}); bad < run.size()) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", double(run[bad]));
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string("--weights f16: weight value ") + value + " (float " +
+                            std::to_string(run.data() + bad - token_embedding_) +
+                            " after the header) does not fit a half (largest 65504); use --weights f32");
+    }
+    out += run.size();
+  }
+  halves_ = std::move(halves);
+  set_half_views(halves_.get());
+  type_ = type;
+  for (const auto& run : runs)
+    if (run.data() != token_embedding_) drop_pages(run);  // a shared classifier is still the embedding
+  return Ok{};
 }
 
 }  // namespace ladle::model

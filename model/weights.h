@@ -3,29 +3,50 @@
 // The file is a 7×int32 header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
 // seq_len; a negative vocab_size means the classifier is stored separately) followed by float32
 // tensors in run.c's order. load() refuses any file whose size does not match its header exactly.
-// Owned by the Transformer; immutable after load, so any thread may read it.
+// Owned by the Transformer; immutable once it holds it (convert() runs before), so any thread
+// may read it.
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kvcache/expected.h"
 #include "model/config.h"
+#include "model/half.h"
 
 namespace ladle::model {
 
-// Views into the mapping for one layer (W matrices are [out × in], row-major).
+// How the matrices that matmul reads are held: kF32 reads the checkpoint's floats in the mapping
+// (run.c-exact); kF16 reads an IEEE-half copy made at load (half the bytes per token, each value
+// rounded to nearest even). Embedding rows and RMS weights are fp32 in both.
+enum class WeightType { kF32, kF16 };
+
+// "f32" or "f16"; anything else is kInvalidArgument with a message listing the accepted names.
+Expected<WeightType> parse_weight_type(std::string_view name);
+const char* weight_type_name(WeightType type);
+
+// One weight matrix [out × in], row-major, as matmul reads it.
+struct Matrix {
+  const float* f32 = nullptr;  // the checkpoint's values: always set (a view into the mapping)
+  const Half* f16 = nullptr;   // their half copy: set while the weights are held as kF16
+};
+
+// Views for one layer.
 struct LayerWeights {
   const float* rms_att = nullptr;  // [dim]
-  const float* wq = nullptr;       // [dim × dim]
-  const float* wk = nullptr;       // [kv_dim × dim]
-  const float* wv = nullptr;       // [kv_dim × dim]
-  const float* wo = nullptr;       // [dim × dim]
+  Matrix wq;                       // [dim × dim]
+  Matrix wk;                       // [kv_dim × dim]
+  Matrix wv;                       // [kv_dim × dim]
+  Matrix wo;                       // [dim × dim]
   const float* rms_ffn = nullptr;  // [dim]
-  const float* w1 = nullptr;       // [hidden × dim]
-  const float* w2 = nullptr;       // [dim × hidden]
-  const float* w3 = nullptr;       // [hidden × dim]
+  Matrix w1;                       // [hidden × dim]
+  Matrix w2;                       // [dim × hidden]
+  Matrix w3;                       // [hidden × dim]
 };
 
 class Weights {
@@ -45,13 +66,29 @@ class Weights {
   const float* token_embedding() const { return token_embedding_; }  // [vocab × dim]
   const LayerWeights& layer(int l) const { return layers_[l]; }
   const float* rms_final() const { return rms_final_; }              // [dim]
-  const float* classifier() const { return wcls_; }                  // [vocab × dim]
-  // Bytes of weights read per decoded token (every matrix once, plus one embedding row).
+  // [vocab × dim]; with a shared classifier its f32 view is the token embedding itself.
+  const Matrix& classifier() const { return wcls_; }
+  WeightType type() const { return type_; }
+  // Bytes of weights read per decoded token (every matrix once at its type's width, plus one fp32
+  // embedding row).
   std::size_t bytes_per_token() const;
+
+  // Holds the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) as
+  // `type`. kF16 converts them into one owned, 64-byte-aligned half buffer and lets the kernel
+  // drop their fp32 pages (they stay readable: the mapping re-reads them from the file); kF32
+  // frees that copy. A value whose half is not finite (|x| >= 65520 rounds to inf, or inf/NaN in
+  // the file) is refused with kInvalidArgument, leaving the weights as they were: clamping would
+  // silently change the model, and llama2.c checkpoints stay far inside the half range.
+  Status convert(WeightType type);
 
  private:
   Weights() = default;
   void release();
+  // The checkpoint's fp32 matmul matrices as three contiguous runs: wq..wo of all layers,
+  // w1..w3 of all layers, the classifier. The half copy concatenates them in this order.
+  std::vector<std::span<const float>> matmul_runs() const;
+  // Points every Matrix's f16 at its place in `halves` (nullptr: clears them).
+  void set_half_views(const Half* halves);
 
   ModelConfig config_;
   void* map_ = nullptr;
@@ -59,7 +96,12 @@ class Weights {
   const float* token_embedding_ = nullptr;
   std::vector<LayerWeights> layers_;  // [n_layers]
   const float* rms_final_ = nullptr;
-  const float* wcls_ = nullptr;
+  Matrix wcls_;
+  WeightType type_ = WeightType::kF32;
+  struct FreeHalves {
+    void operator()(Half* p) const { std::free(p); }
+  };
+  std::unique_ptr<Half, FreeHalves> halves_;  // the kF16 copy, in the order of matmul_runs()
 };
 
 }  // namespace ladle::model

@@ -18,6 +18,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--block-size", &c.block_size, "tokens per KV block");
   flags.add("--threads", &c.threads, "compute threads (0: all cores)");
   flags.add("--no-prefix-caching", &c.no_prefix_caching, "do not reuse cached prompt prefixes");
+  flags.add("--weights", &c.weights,
+            "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
+            "rounded)");
 }
 
 }  // namespace ladle::scheduler
@@ -44,6 +47,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (c.max_running < 0 || c.max_batched_tokens < 0 || c.kv_cache_mb < 0 || c.threads < 0)
     return bad("engine limits must not be negative");
   if (c.max_waiting < 0) return bad("--max-waiting must not be negative");
+  if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   if (c.max_running == 0) c.max_running = 64;
   if (c.max_batched_tokens == 0) {
@@ -60,6 +64,12 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
     c.kv_cache_mb = int(std::ceil(std::max(std::min(want, cap), floor) / mib));
   }
   return Ok{};
+}
+
+model::RuntimeLimits runtime_limits(const EngineConfig& c) {
+  const auto type = model::parse_weight_type(c.weights);
+  return model::RuntimeLimits{c.max_batched_tokens, c.max_running, c.threads,
+                              type ? *type : model::WeightType::kF32};
 }
 
 }  // namespace ladle::scheduler

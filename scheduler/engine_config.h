@@ -6,6 +6,7 @@
 #include <string>
 
 #include "model/config.h"
+#include "model/transformer.h"
 #include "scheduler/flag_set.h"
 
 namespace ladle::scheduler {
@@ -20,10 +21,12 @@ struct EngineConfig {
   int block_size = 16;         // tokens per KV block
   int threads = 0;             // compute threads (0: all cores)
   bool no_prefix_caching = false;
+  std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
 };
 
 // Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-waiting,
-// --kv-cache-mb, --block-size, --threads and --no-prefix-caching on `flags`, writing to `config`.
+// --kv-cache-mb, --block-size, --threads, --no-prefix-caching and --weights on `flags`, writing
+// to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
 
 // Fills every zero field of `config` from the model's shape and the machine (cores, memory):
@@ -33,7 +36,12 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //  - kv_cache_mb: room for max_running full-context sequences, capped at a quarter of RAM and
 //    floored at one full-context sequence.
 //  - threads: the number of cores.
-// Fails when a given value is out of range (block size not in [1, 1024], negative counts, ...).
+// Fails when a given value is out of range (block size not in [1, 1024], negative counts, ...)
+// or --weights is neither f32 nor f16.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
+
+// The model's runtime limits for a resolved `config` (--weights must have passed
+// resolve_engine_defaults).
+model::RuntimeLimits runtime_limits(const EngineConfig& config);
 
 }  // namespace ladle::scheduler

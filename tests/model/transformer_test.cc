@@ -1,9 +1,12 @@
-// Transformer: golden greedy decoding of stories260K against run.c (REFERENCE.md), and batch
-// invariance — a sequence's logits are bit-identical alone, in chunks, or inside mixed batches.
+// Transformer: golden greedy decoding of stories260K against run.c (REFERENCE.md), batch
+// invariance — a sequence's logits are bit-identical alone, in chunks, or inside mixed batches —
+// with fp32 and with half weights, and half weights staying close to fp32.
 #include "model/transformer.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -128,8 +131,8 @@ std::vector<std::vector<float>> alone(Transformer& m, kvcache::KvStore& kv, cons
   return out;
 }
 
-void expect_invariant(const std::string& path, int threads) {
-  auto model = Transformer::load(path, RuntimeLimits{96, 8, threads});
+void expect_invariant(const std::string& path, int threads, WeightType weights = WeightType::kF32) {
+  auto model = Transformer::load(path, RuntimeLimits{96, 8, threads, weights});
   ASSERT_TRUE(model.ok()) << model.error().message;
   Transformer& m = **model;
   const int vocab = m.config().vocab_size;
@@ -242,6 +245,71 @@ TEST(TransformerBatch, DroppedSlicesLeaveNoTrace) {
   const auto none = m.forward_dropping(again, kv, [] { return std::vector<int>{0}; });
   EXPECT_TRUE(none.logits.empty());
   EXPECT_EQ(none.dropped, std::vector<bool>{true});
+}
+
+TEST(TransformerBatch, HalfWeightsMixedBatchesEqualSequencesAlone) {
+  expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kF16);
+  ModelConfig cfg;
+  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
+  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
+  const std::string path = ::testing::TempDir() + "/ladle_gqa_f16.bin";
+  ASSERT_TRUE(write_synthetic_checkpoint(path, cfg, 5).ok());
+  expect_invariant(path, 2, WeightType::kF16);
+}
+
+// Logits of every position of one teacher-forced sequence with `weights`.
+std::vector<std::vector<float>> logits_with(const std::string& path, WeightType weights, const Seq& s) {
+  auto model = Transformer::load(path, RuntimeLimits{16, 2, 2, weights});
+  EXPECT_TRUE(model.ok()) << model.error().message;
+  EXPECT_EQ((*model)->weights().type(), weights);
+  kvcache::KvStore kv((*model)->kv_shape(kBlockSize), 4);
+  return alone(**model, kv, s);
+}
+
+// Half weights change each logit by rounding only: on a synthetic model (weights ±1/√fan_in,
+// where a half keeps 11 significant bits, relative error <= 2^-11 per weight) every logit stays
+// within a small fraction of the logits' spread, and the largest logit keeps its place nearly
+// always. They must differ somewhere, or the half path was not taken.
+TEST(TransformerHalf, LogitsStayCloseToFp32) {
+  for (bool shared : {true, false}) {
+    ModelConfig cfg;
+    cfg.dim = 128; cfg.hidden_dim = 344; cfg.n_layers = 3; cfg.n_heads = 4; cfg.n_kv_heads = 4;
+    cfg.vocab_size = 512; cfg.seq_len = 64; cfg.shared_classifier = shared;
+    const std::string path = ::testing::TempDir() + "/ladle_half_close.bin";
+    ASSERT_TRUE(write_synthetic_checkpoint(path, cfg, 11).ok());
+    Seq s{{1}, {0, 1, 2, 3}};
+    std::mt19937 rng(3);
+    while (s.tokens.size() < 48) s.tokens.push_back(TokenId(2 + rng() % 510));
+    const auto f32 = logits_with(path, WeightType::kF32, s);
+    const auto f16 = logits_with(path, WeightType::kF16, s);
+    ASSERT_EQ(f32.size(), f16.size());
+    double max_diff = 0;
+    int same_argmax = 0;
+    for (std::size_t p = 0; p < f32.size(); ++p) {
+      const auto [lo, hi] = std::minmax_element(f32[p].begin(), f32[p].end());
+      const double spread = *hi - *lo;
+      for (std::size_t v = 0; v < f32[p].size(); ++v) {
+        const double d = std::fabs(double(f32[p][v]) - f16[p][v]);
+        max_diff = std::max(max_diff, d);
+        ASSERT_LT(d, 0.01 * spread) << "pos " << p << " token " << v << " shared " << shared;
+      }
+      same_argmax += argmax(f32[p]) == argmax(f16[p]);
+    }
+    EXPECT_GT(max_diff, 0.0) << "half weights gave the fp32 logits bit for bit";
+    EXPECT_GE(same_argmax, int(f32.size()) - 2);
+  }
+}
+
+// On the real stories260K, greedy decoding with half weights keeps run.c's text for a good while
+// (it is a different rounding of the same model, so it may part ways eventually).
+TEST(TransformerHalf, GreedyTextFollowsRunCOnStories260K) {
+  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{64, 4, 2, WeightType::kF16});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  kvcache::KvStore kv((*model)->kv_shape(kBlockSize), 512 / kBlockSize);
+  const std::vector<TokenId> f32_trace = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338};
+  const auto got = greedy(**model, kv, {1, 403, 407, 261, 378}, 21);
+  ASSERT_EQ(got.size(), f32_trace.size() + 4);
+  EXPECT_TRUE(std::equal(f32_trace.begin(), f32_trace.end(), got.begin()));
 }
 
 TEST(TransformerBatch, ThreadCountDoesNotChangeLogits) {

@@ -1,5 +1,6 @@
 // Weights: maps a good checkpoint (shared and unshared classifier) with tensors at run.c's
-// offsets, and refuses every kind of bad file with a message naming the problem.
+// offsets, refuses every kind of bad file with a message naming the problem, and converts its
+// matmul matrices to an aligned half copy (and back) with the right bytes per token.
 #include "model/weights.h"
 
 #include <gtest/gtest.h>
@@ -47,9 +48,10 @@ TEST(Weights, LoadsSharedAndUnsharedClassifier) {
     EXPECT_EQ(w->layer(0).rms_att, w->token_embedding() + 32 * 16);
     EXPECT_EQ(w->layer(1).rms_att[15], 1.0f);
     EXPECT_EQ(w->rms_final()[0], 1.0f);
-    EXPECT_EQ(w->layer(1).wk, w->layer(0).wk + 8 * 16);
-    if (shared) EXPECT_EQ(w->classifier(), w->token_embedding());
-    else EXPECT_EQ(w->classifier(), w->rms_final() + 16 + 8 * 4);  // after the freq_cis tables
+    EXPECT_EQ(w->layer(1).wk.f32, w->layer(0).wk.f32 + 8 * 16);
+    EXPECT_EQ(w->layer(1).wk.f16, nullptr);  // no half copy unless converted
+    if (shared) EXPECT_EQ(w->classifier().f32, w->token_embedding());
+    else EXPECT_EQ(w->classifier().f32, w->rms_final() + 16 + 8 * 4);  // after the freq_cis tables
     Weights moved = std::move(w).value();
     EXPECT_EQ(moved.config().hidden_dim, 40);
   }
@@ -88,6 +90,90 @@ TEST(Weights, RefusesBadFiles) {
   expect_refused(with_header_field(bytes, 6, 0), "zero_seq.bin", "seq_len");
   // Flipping to an unshared classifier makes the same bytes too short.
   expect_refused(with_header_field(bytes, 5, -32), "unshared_short.bin", "truncated");
+}
+
+// Every value of the matrix `m` [rows × cols] has its half copy, rounded to nearest even.
+void expect_half_copy(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& what) {
+  ASSERT_NE(m.f16, nullptr) << what;
+  for (std::size_t i = 0; i < rows * cols; ++i)
+    ASSERT_EQ(m.f16[i], float_to_half(m.f32[i])) << what << " at " << i;
+}
+
+TEST(Weights, ConvertsMatmulMatricesToHalfAndBack) {
+  for (bool shared : {true, false}) {
+    const std::string path = temp(shared ? "half_shared.bin" : "half_unshared.bin");
+    ASSERT_TRUE(write_synthetic_checkpoint(path, tiny(shared), 3).ok());
+    auto w = Weights::load(path);
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    const ModelConfig& c = w->config();
+    const std::size_t f32_bytes = w->bytes_per_token();
+    EXPECT_EQ(f32_bytes, (c.matmul_params() + 16) * 4);
+    ASSERT_TRUE(w->convert(WeightType::kF16).ok());
+    EXPECT_EQ(w->type(), WeightType::kF16);
+    // Matrices at 2 bytes, plus the one fp32 embedding row a token reads.
+    EXPECT_EQ(w->bytes_per_token(), c.matmul_params() * 2 + 16 * 4);
+    const std::size_t d = 16, h = 40, kv = 8;
+    Weights moved = std::move(w).value();  // the copy moves with the weights
+    for (int l = 0; l < 2; ++l) {
+      const LayerWeights& lw = moved.layer(l);
+      expect_half_copy(lw.wq, d, d, "wq");
+      expect_half_copy(lw.wk, kv, d, "wk");
+      expect_half_copy(lw.wv, kv, d, "wv");
+      expect_half_copy(lw.wo, d, d, "wo");
+      expect_half_copy(lw.w1, h, d, "w1");
+      expect_half_copy(lw.w2, d, h, "w2");
+      expect_half_copy(lw.w3, h, d, "w3");
+    }
+    expect_half_copy(moved.classifier(), 32, d, "classifier");
+    EXPECT_EQ(moved.classifier().f32, shared ? moved.token_embedding() : moved.rms_final() + 16 + 8 * 4);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(moved.layer(0).wq.f16) % 64, 0u);
+    EXPECT_EQ(moved.layer(0).rms_att[3], 1.0f);  // norms stay fp32
+    ASSERT_TRUE(moved.convert(WeightType::kF32).ok());
+    EXPECT_EQ(moved.layer(1).w2.f16, nullptr);
+    EXPECT_EQ(moved.classifier().f16, nullptr);
+    EXPECT_EQ(moved.bytes_per_token(), f32_bytes);
+  }
+}
+
+TEST(Weights, RefusesValuesBeyondTheHalfRange) {
+  const std::string good = temp("range_good.bin"), bad = temp("range_bad.bin");
+  ASSERT_TRUE(write_synthetic_checkpoint(good, tiny(true), 4).ok());
+  auto bytes = read_all(good);
+  const float big = 65520.0f;  // the first float that rounds to a half infinity
+  const std::size_t w2_float = 32 * 16 + 2 * 16 + 2 * (16 * 16 + 2 * 8 * 16 + 16 * 16) + 2 * 16 + 2 * 40 * 16 + 5;
+  std::memcpy(bytes.data() + 28 + 4 * w2_float, &big, 4);
+  write_all(bad, bytes);
+  auto w = Weights::load(bad);
+  ASSERT_TRUE(w.ok()) << w.error().message;  // fp32 is fine with it
+  EXPECT_EQ(w->layer(0).w2.f32[5], big);
+  const Status st = w->convert(WeightType::kF16);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.error().message.find("65520"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("--weights f32"), std::string::npos) << st.error().message;
+  EXPECT_EQ(w->type(), WeightType::kF32);  // unchanged
+  EXPECT_EQ(w->layer(0).wq.f16, nullptr);
+  // 65504 itself (the largest half) is accepted.
+  const float largest = 65504.0f;
+  std::memcpy(bytes.data() + 28 + 4 * w2_float, &largest, 4);
+  write_all(bad, bytes);
+  auto ok = Weights::load(bad);
+  ASSERT_TRUE(ok.ok());
+  ASSERT_TRUE(ok->convert(WeightType::kF16).ok());
+  EXPECT_EQ(ok->layer(0).w2.f16[5], 0x7bff);
+}
+
+TEST(Weights, ParsesWeightTypeNames) {
+  EXPECT_EQ(*parse_weight_type("f32"), WeightType::kF32);
+  EXPECT_EQ(*parse_weight_type("f16"), WeightType::kF16);
+  for (const char* bad : {"", "fp16", "F16", "bf16", "f8"}) {
+    auto t = parse_weight_type(bad);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(t.error().message.find("f32 or f16"), std::string::npos) << t.error().message;
+  }
+  EXPECT_STREQ(weight_type_name(WeightType::kF16), "f16");
+  EXPECT_STREQ(weight_type_name(WeightType::kF32), "f32");
 }
 
 TEST(Weights, MissingFileIsNotFound) {
