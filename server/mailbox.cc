@@ -1,5 +1,7 @@
 #include "server/mailbox.h"
 
+#include <utility>
+
 #include <boost/asio/post.hpp>
 
 namespace ladle::server {
@@ -20,12 +22,13 @@ void Mailbox::on_finish(const scheduler::Finish& finish) {
   schedule_wake_locked();
 }
 
-Mailbox::Batch Mailbox::take() {
+void Mailbox::take(Batch& into) {
   std::lock_guard lock(mu_);
   wake_posted_ = false;
-  Batch out = std::move(pending_);
-  pending_ = Batch{};
-  return out;
+  into.text.swap(pending_.text);
+  pending_.text.clear();
+  into.num_tokens = std::exchange(pending_.num_tokens, 0);
+  into.finish = std::exchange(pending_.finish, std::nullopt);
 }
 
 std::size_t Mailbox::pending_bytes() const {

@@ -37,8 +37,10 @@ class Mailbox final : public scheduler::TokenSink {
   void on_delta(std::string_view text, int num_tokens) override;
   void on_finish(const scheduler::Finish& finish) override;
 
-  // Moves out the pending output and re-arms the wake-up.
-  Batch take();
+  // Moves the pending output into `into` (whose previous text is discarded) and re-arms the
+  // wake-up. The two text buffers are swapped, not reallocated, so a stream that calls this with
+  // the same Batch every time stops allocating once both have grown to an event's size.
+  void take(Batch& into);
   // Bytes of text waiting to be taken.
   std::size_t pending_bytes() const;
 

@@ -17,7 +17,7 @@ std::chrono::steady_clock::duration seconds(double s) {
 SseStream::SseStream(boost::beast::tcp_stream& socket, ServerState& state, scheduler::Engine& engine,
                      ResponseContext context, bool stream, bool keep_alive, Done done)
     : socket_(socket), state_(state), engine_(engine), context_(std::move(context)), stream_(stream),
-      keep_alive_(keep_alive), done_(std::move(done)), ping_timer_(socket.get_executor()),
+      keep_alive_(keep_alive), done_(std::move(done)), chunks_(context_), ping_timer_(socket.get_executor()),
       stall_timer_(socket.get_executor()) {}
 
 std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
@@ -49,11 +49,11 @@ void SseStream::client_gone() {
 // for the finish). Runs after every mailbox wake-up and after every completed write.
 void SseStream::pump() {
   if (ended_ || !writing_.empty() || finish_written_) return;
-  Mailbox::Batch batch = mailbox_->take();
+  mailbox_->take(batch_);
   if (!stream_) {
-    text_ += batch.text;
-    if (!batch.finish) return;
-    const auto& f = *batch.finish;
+    text_ += batch_.text;
+    if (!batch_.finish) return;
+    const auto& f = *batch_.finish;
     if (f.reason == scheduler::FinishReason::kError || f.reason == scheduler::FinishReason::kCancelled) {
       bool cancelled = f.reason == scheduler::FinishReason::kCancelled;
       ApiError e{cancelled ? 503 : 500, cancelled ? "the request was cancelled" : f.error_message,
@@ -62,21 +62,22 @@ void SseStream::pump() {
     }
     return end(json_reply(200, full_response_json(context_, text_, f)), false);
   }
-  std::string bytes = format_batch(batch);
-  if (!bytes.empty()) do_write(std::move(bytes));
+  outbox_.clear();
+  format_batch(batch_);
+  if (outbox_.empty()) return;
+  writing_.swap(outbox_);
+  start_write();
 }
 
-std::string SseStream::format_batch(Mailbox::Batch& batch) {
-  std::string bytes;
+void SseStream::format_batch(const Mailbox::Batch& batch) {
   if (!batch.text.empty()) {
-    bytes += http_chunk(sse_event(delta_chunk_json(context_, batch.text, first_delta_)));
+    chunks_.append_chunk(outbox_, batch.text, first_delta_);
     first_delta_ = false;
   }
   if (batch.finish) {
-    bytes += format_finish(*batch.finish);
+    outbox_ += format_finish(*batch.finish);
     finish_written_ = true;
   }
-  return bytes;
 }
 
 std::string SseStream::format_finish(const scheduler::Finish& f) {
@@ -96,29 +97,47 @@ std::string SseStream::format_finish(const scheduler::Finish& f) {
   return http_chunk(events) + std::string(http_last_chunk());
 }
 
-void SseStream::do_write(std::string bytes) {
-  writing_ = std::move(bytes);
+void SseStream::do_write(std::string_view bytes) {
+  writing_.assign(bytes);
+  start_write();
+}
+
+void SseStream::start_write() {
   sent_since_ping_ = true;
-  std::uint64_t seq = ++write_seq_;
-  stall_timer_.expires_after(seconds(state_.config().stall_timeout));
-  stall_timer_.async_wait([self = shared_from_this(), seq](boost::beast::error_code ec) {
-    // NOTE(server): a handler already queued when the write completed still runs; seq tells.
-    if (ec || self->ended_ || self->writing_.empty() || seq != self->write_seq_) return;
-    self->socket_.close();  // fails the write (and the session's read) → client_gone → cancel
-  });
+  write_started_ = std::chrono::steady_clock::now();
+  if (!stall_armed_) arm_stall_check(write_started_ + seconds(state_.config().stall_timeout));
   boost::asio::async_write(socket_, boost::asio::buffer(writing_),
-                           [self = shared_from_this(), seq](boost::beast::error_code ec, std::size_t) {
-                             self->on_write(seq, ec);
+                           [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+                             self->on_write(ec);
                            });
 }
 
-void SseStream::on_write(std::uint64_t seq, boost::beast::error_code ec) {
+void SseStream::on_write(boost::beast::error_code ec) {
   writing_.clear();
-  stall_timer_.cancel();
   if (ended_) return;
   if (ec) return client_gone();
   if (finish_written_) return end(std::nullopt, !keep_alive_);
   pump();
+}
+
+void SseStream::arm_stall_check(std::chrono::steady_clock::time_point at) {
+  stall_armed_ = true;
+  stall_timer_.expires_at(at);
+  stall_timer_.async_wait([self = shared_from_this()](boost::beast::error_code ec) {
+    self->stall_armed_ = false;
+    if (!ec) self->on_stall_check();
+  });
+}
+
+// NOTE(server): the timer is not re-armed per write (that was a timer-queue insert and cancel per
+// event). When it fires, the write in flight, if any, is judged by its own start time: stalled →
+// cut; younger → wait again until exactly its deadline; none → disarm until the next write. So a
+// write is still cut stall_timeout after it started, as before.
+void SseStream::on_stall_check() {
+  if (ended_ || writing_.empty()) return;
+  const auto deadline = write_started_ + seconds(state_.config().stall_timeout);
+  if (std::chrono::steady_clock::now() < deadline) return arm_stall_check(deadline);
+  socket_.close();  // fails the write (and the session's read) → client_gone → cancel
 }
 
 void SseStream::arm_ping() {

@@ -20,14 +20,17 @@
 // connection's strand; only the Mailbox is touched by the engine thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "server/delta_chunk_writer.h"
 #include "server/handlers.h"
 #include "server/mailbox.h"
 #include "server/server_state.h"
@@ -52,10 +55,15 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
 
  private:
   void pump();
-  std::string format_batch(Mailbox::Batch& batch);
+  // Appends the SSE bytes of `batch` (a delta, the final events, or both) to outbox_.
+  void format_batch(const Mailbox::Batch& batch);
   std::string format_finish(const scheduler::Finish& finish);
-  void do_write(std::string bytes);
-  void on_write(std::uint64_t seq, boost::beast::error_code ec);
+  // Writes `bytes`, which must not alias writing_ (nothing is in flight when called).
+  void do_write(std::string_view bytes);
+  void start_write();
+  void on_write(boost::beast::error_code ec);
+  void arm_stall_check(std::chrono::steady_clock::time_point at);
+  void on_stall_check();
   void arm_ping();
   void end(std::optional<HttpReply> reply, bool close);
 
@@ -68,10 +76,19 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   Done done_;
   std::shared_ptr<Mailbox> mailbox_;
   RequestId id_ = 0;
+  DeltaChunkWriter chunks_;
   boost::asio::steady_timer ping_timer_;
   boost::asio::steady_timer stall_timer_;
+  // NOTE(server): the buffers below live as long as the stream and keep their capacity, so a
+  // steady stream writes its events without allocating: batch_ and the mailbox swap text
+  // buffers, outbox_ and writing_ swap bytes.
+  Mailbox::Batch batch_;         // the last batch taken from the mailbox
+  std::string outbox_;           // bytes being formatted for the next write
   std::string writing_;          // bytes of the write in flight (empty: none)
-  std::uint64_t write_seq_ = 0;  // identifies the write the stall timer watches
+  // The stall check: when the write in flight started, and whether the timer is armed. One
+  // timer wait covers many writes instead of one wait (and cancel) per event.
+  std::chrono::steady_clock::time_point write_started_{};
+  bool stall_armed_ = false;
   std::string text_;             // stream=false: the text so far
   bool first_delta_ = true;
   bool finish_written_ = false;  // the final bytes are queued or written
