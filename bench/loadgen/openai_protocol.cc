@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/loadgen/chunk_scanner.h"
+
 namespace ladle::loadgen {
 
 using nlohmann::json;
@@ -65,6 +67,11 @@ std::string choice_text(const json& choice, ApiEndpoint endpoint) {
 }  // namespace
 
 Expected<ChunkInfo> parse_chunk(std::string_view text, ApiEndpoint endpoint) {
+  if (auto fast = scan_chunk(text, endpoint)) return *std::move(fast);
+  return parse_chunk_document(text, endpoint);
+}
+
+Expected<ChunkInfo> parse_chunk_document(std::string_view text, ApiEndpoint endpoint) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return make_error(ErrorCode::kInvalidArgument, "chunk is not a JSON object: " + std::string(text.substr(0, 200)));

@@ -46,8 +46,11 @@ struct ChunkInfo {
 };
 
 // Parses one `data:` payload (not "[DONE]") or a whole non-streamed response body. Fails only
-// when `json` is not a JSON object.
+// when `json` is not a JSON object. Tries scan_chunk (chunk_scanner.h) first and falls back to
+// parse_chunk_document when it declines.
 Expected<ChunkInfo> parse_chunk(std::string_view json, ApiEndpoint endpoint);
+// The same, always through a full JSON document (the reference the scanner is tested against).
+Expected<ChunkInfo> parse_chunk_document(std::string_view json, ApiEndpoint endpoint);
 
 // The model id list from GET /v1/models ({"data": [{"id": ...}, ...]}); the first id, if any.
 Expected<std::string> first_model_id(std::string_view models_json);

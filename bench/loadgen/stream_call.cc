@@ -2,7 +2,6 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 
 namespace ladle::loadgen {
 
@@ -19,7 +18,7 @@ constexpr std::size_t kMaxErrorBody = 2000;
 
 StreamCall::StreamCall(asio::io_context& ioc, CallOptions options, RequestSample sample, Done done)
     : options_(std::move(options)),
-      stream_(asio::make_strand(ioc)),
+      stream_(ioc.get_executor()),
       drop_timer_(stream_.get_executor()),
       done_(std::move(done)) {
   result_.sample = std::move(sample);
@@ -123,9 +122,9 @@ void StreamCall::on_bytes(std::string_view bytes, Clock::time_point now) {
     if (success || plain_body_.size() < kMaxErrorBody) plain_body_.append(bytes);
     return;
   }
-  std::vector<SseEvent> events;
-  sse_.feed(bytes, events);
-  for (const auto& e : events) {
+  events_.clear();
+  sse_.feed(bytes, events_);
+  for (const auto& e : events_) {
     on_event(e, now);
     if (finished_local_) return;
   }
