@@ -4,10 +4,12 @@
 
 #include <boost/asio/post.hpp>
 
+#include "server/wake_queue.h"
+
 namespace ladle::server {
 
-Mailbox::Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake)
-    : executor_(std::move(executor)), wake_(std::move(wake)) {}
+Mailbox::Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake, WakeQueue* queue)
+    : executor_(std::move(executor)), wake_(std::move(wake)), queue_(queue) {}
 
 void Mailbox::on_delta(std::string_view text, int num_tokens) {
   std::lock_guard lock(mu_);
@@ -39,7 +41,10 @@ std::size_t Mailbox::pending_bytes() const {
 void Mailbox::schedule_wake_locked() {
   if (wake_posted_) return;
   wake_posted_ = true;
-  boost::asio::post(executor_, wake_);
+  if (queue_) queue_->push(weak_from_this());
+  else wake_on_its_executor();
 }
+
+void Mailbox::wake_on_its_executor() { boost::asio::post(executor_, wake_); }
 
 }  // namespace ladle::server

@@ -6,12 +6,15 @@
 //
 // Threads: on_delta/on_finish are called on the engine's step thread and never block on I/O: they
 // append under a mutex (text deltas are merged into one pending string) and, if no wake-up is
-// already scheduled, post one `wake` onto the strand. take() is called on the strand.
+// already scheduled, schedule one `wake` onto the strand (through the server's WakeQueue, which
+// batches the wake-ups of one step into one hand-off, or by a direct post when there is none).
+// take() is called on the strand.
 // NOTE(server): merging is what bounds the mailbox: however slowly a client reads, it holds at
 // most one string of not-yet-written text (≤ the request's own output) and one Finish.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,7 +25,9 @@
 
 namespace ladle::server {
 
-class Mailbox final : public scheduler::TokenSink {
+class WakeQueue;
+
+class Mailbox final : public scheduler::TokenSink, public std::enable_shared_from_this<Mailbox> {
  public:
   // Everything delivered since the previous take().
   struct Batch {
@@ -32,7 +37,8 @@ class Mailbox final : public scheduler::TokenSink {
   };
 
   // `wake` runs on `executor` after new output arrives (at most one pending wake at a time).
-  Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake);
+  // `queue`, when given, must outlive the mailbox; it carries the wake-ups to the I/O thread.
+  Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake, WakeQueue* queue = nullptr);
 
   void on_delta(std::string_view text, int num_tokens) override;
   void on_finish(const scheduler::Finish& finish) override;
@@ -44,11 +50,15 @@ class Mailbox final : public scheduler::TokenSink {
   // Bytes of text waiting to be taken.
   std::size_t pending_bytes() const;
 
+  // Posts `wake` to the mailbox's executor (called by the WakeQueue's drain).
+  void wake_on_its_executor();
+
  private:
   void schedule_wake_locked();
 
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;
+  WakeQueue* const queue_;
   mutable std::mutex mu_;
   Batch pending_;             // GUARDED_BY(mu_)
   bool wake_posted_ = false;  // GUARDED_BY(mu_)

@@ -12,7 +12,9 @@ namespace ladle::server {
 namespace net = boost::asio;
 
 Server::Server(ServerConfig config, Metrics* metrics)
-    : state_(std::move(config), metrics), router_(state_), signals_(ioc_), drain_timer_(ioc_) {}
+    : state_(std::move(config), metrics), router_(state_), signals_(ioc_), drain_timer_(ioc_) {
+  state_.set_wake_queue(&wake_queue_);
+}
 
 Server::~Server() {
   ioc_.stop();

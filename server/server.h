@@ -26,6 +26,7 @@
 #include "server/router.h"
 #include "server/server_config.h"
 #include "server/server_state.h"
+#include "server/wake_queue.h"
 
 namespace ladle::server {
 
@@ -56,6 +57,8 @@ class Server {
   Router router_;
   std::function<void()> stop_engine_;  // set before shutdown can observe it (see set_engine)
   boost::asio::io_context ioc_;
+  // Declared after ioc_: destroyed first, while a drain it posted can only be destroyed, not run.
+  WakeQueue wake_queue_{ioc_.get_executor()};
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   std::shared_ptr<Listener> listener_;

@@ -15,6 +15,7 @@
 namespace ladle::server {
 
 class Metrics;
+class WakeQueue;
 
 enum class Health { kLoading, kReady, kDraining };
 
@@ -37,6 +38,11 @@ class ServerState {
   }
   void start_draining() { draining_.store(true); }
 
+  // Carries mailbox wake-ups from the engine thread to the I/O threads; null (direct posts) when
+  // the server has none. Set once, before connections are accepted.
+  WakeQueue* wake_queue() const { return wake_queue_; }
+  void set_wake_queue(WakeQueue* queue) { wake_queue_ = queue; }
+
   // Generations between a successful submit and the end of their response.
   void generation_started() { in_flight_.fetch_add(1); }
   void generation_ended() { in_flight_.fetch_sub(1); }
@@ -51,6 +57,7 @@ class ServerState {
   const ServerConfig config_;
   Metrics* const metrics_;
   std::atomic<scheduler::Engine*> engine_{nullptr};
+  WakeQueue* wake_queue_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<std::uint64_t> next_id_{0};

@@ -22,9 +22,12 @@ SseStream::SseStream(boost::beast::tcp_stream& socket, ServerState& state, sched
 
 std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
   std::weak_ptr<SseStream> weak = weak_from_this();
-  mailbox_ = std::make_shared<Mailbox>(socket_.get_executor(), [weak] {
-    if (auto self = weak.lock()) self->pump();
-  });
+  mailbox_ = std::make_shared<Mailbox>(
+      socket_.get_executor(),
+      [weak] {
+        if (auto self = weak.lock()) self->pump();
+      },
+      state_.wake_queue());
   auto id = engine_.submit(std::move(request), mailbox_);
   if (!id) return api_error_from(id.error(), "prompt");
   id_ = *id;
