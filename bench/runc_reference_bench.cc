@@ -71,9 +71,9 @@ class ReferenceDecoder {
       rmsnorm_ref(xb_.data(), x_.data(), lw.rms_att, dim);
       float* k = kcache_.data() + (std::size_t(l) * c_.seq_len + pos) * kv_dim;
       float* v = vcache_.data() + (std::size_t(l) * c_.seq_len + pos) * kv_dim;
-      matvec_ref(q_.data(), xb_.data(), lw.wq, dim, dim);
-      matvec_ref(k, xb_.data(), lw.wk, dim, kv_dim);
-      matvec_ref(v, xb_.data(), lw.wv, dim, kv_dim);
+      matvec_ref(q_.data(), xb_.data(), lw.wq.f32, dim, dim);
+      matvec_ref(k, xb_.data(), lw.wk.f32, dim, kv_dim);
+      matvec_ref(v, xb_.data(), lw.wv.f32, dim, kv_dim);
       for (int i = 0; i < dim; i += 2) {  // RoPE, rotating pairs within each head
         const float freq = 1.0f / std::pow(10000.0f, float(i % hd) / float(hd));
         const float a = float(pos) * freq, cr = std::cos(a), ci = std::sin(a);
@@ -107,17 +107,17 @@ class ReferenceDecoder {
           for (int i = 0; i < hd; ++i) out[i] += a * vl[std::size_t(t) * kv_dim + off + i];
         }
       }
-      matvec_ref(xb2_.data(), xb_.data(), lw.wo, dim, dim);
+      matvec_ref(xb2_.data(), xb_.data(), lw.wo.f32, dim, dim);
       for (int i = 0; i < dim; ++i) x_[i] += xb2_[i];
       rmsnorm_ref(xb_.data(), x_.data(), lw.rms_ffn, dim);
-      matvec_ref(hb_.data(), xb_.data(), lw.w1, dim, hidden);
-      matvec_ref(hb2_.data(), xb_.data(), lw.w3, dim, hidden);
+      matvec_ref(hb_.data(), xb_.data(), lw.w1.f32, dim, hidden);
+      matvec_ref(hb2_.data(), xb_.data(), lw.w3.f32, dim, hidden);
       for (int i = 0; i < hidden; ++i) hb_[i] = hb_[i] / (1.0f + std::exp(-hb_[i])) * hb2_[i];
-      matvec_ref(xb_.data(), hb_.data(), lw.w2, hidden, dim);
+      matvec_ref(xb_.data(), hb_.data(), lw.w2.f32, hidden, dim);
       for (int i = 0; i < dim; ++i) x_[i] += xb_[i];
     }
     rmsnorm_ref(x_.data(), x_.data(), w_.rms_final(), dim);
-    matvec_ref(logits_.data(), x_.data(), w_.classifier(), dim, c_.vocab_size);
+    matvec_ref(logits_.data(), x_.data(), w_.classifier().f32, dim, c_.vocab_size);
     return logits_.data();
   }
 
