@@ -11,8 +11,9 @@ void SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
     if (bytes[0] == '\n') i = 1;  // the LF of a CRLF pair split across reads
   }
   while (i < bytes.size()) {
-    std::size_t end = bytes.find_first_of("\r\n", i);
-    if (end == std::string_view::npos) {
+    std::size_t end = i;
+    while (end < bytes.size() && bytes[end] != '\n' && bytes[end] != '\r') ++end;
+    if (end == bytes.size()) {
       line_.append(bytes.data() + i, bytes.size() - i);
       return;
     }
