@@ -16,6 +16,11 @@ namespace {
 // enough to bridge the gaps between the loops of one forward step, short enough not to burn an
 // idle core.
 constexpr int kSpinIterations = 8000;
+// NOTE(pool): a spinning worker offers its core every few microseconds (sched_yield returns at
+// once when nothing else is runnable there). Under `ladle serve` the HTTP I/O thread — and, in
+// the benchmarks, the client — share these cores: without the yields they waited for the
+// scheduler to preempt a worker that was only spinning.
+constexpr int kYieldEvery = 256;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -85,8 +90,9 @@ void ThreadPool::worker_loop(int thread) {
   std::uint32_t seen = 0;
   for (;;) {
     std::uint32_t g = generation_.load(std::memory_order_acquire);
-    for (int i = 0; g == seen && i < kSpinIterations; ++i) {
+    for (int i = 1; g == seen && i <= kSpinIterations; ++i) {
       LADLE_CPU_RELAX();
+      if (i % kYieldEvery == 0) std::this_thread::yield();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
