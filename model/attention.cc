@@ -3,107 +3,339 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 
 namespace ladle::model {
 
 namespace {
 
-// NOTE(model): the loops below are compiled twice, for AVX2 and for baseline x86-64, and picked
-// at run time. Neither build uses FMA (ISO C++ mode disables contraction), so both produce the
-// same bits: vectorisation changes speed, never results.
+// NOTE(model): the kernels below are written once on GCC vector types of 8 floats and compiled
+// twice, for AVX2 (one ymm register per V8) and for baseline x86-64 (two SSE registers per V8),
+// then picked at run time. They use only IEEE add/mul/compare/select and exact shuffles, no FMA
+// (ISO C++ mode keeps the compiler from contracting a*b+c), and exp is our own polynomial made
+// of those same operations, so both builds produce the same bits: vectorisation changes speed,
+// never results (tests/model/attention_test.cc compares the two paths bitwise). FMA would not
+// pay here: the kernel waits on the K/V cache, and mul+add issue at the same rate on two pipes
+// each, while a portable std::fma would be a slow library call.
+// Rule: every function (and lambda) that takes or returns a V8 must be LADLE_INLINE. The kernels
+// are entered only through attend_items_avx2/_portable, so with everything inlined no V8 crosses
+// a call boundary; an out-of-line default-target V8 function called from the AVX2 flavour would
+// pass its arguments by a different ABI (hence GCC's -Wpsabi note, silenced below) and corrupt
+// them — seen at -O0 with lambdas, which always_inline does not reach.
+#pragma GCC diagnostic ignored "-Wpsabi"
+using V8 = float __attribute__((vector_size(32)));
+using I8 = std::int32_t __attribute__((vector_size(32)));
 
-// q·k over n floats in a fixed order (8 interleaved partial sums, then a pairwise tree).
-[[gnu::always_inline]] inline float dot_fixed(const float* a, const float* b, int n) {
-  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += a[k + l] * b[k + l];
-  for (int l = 0; k < n; ++k, ++l) lane[l] += a[k] * b[k];
-  const float s0 = lane[0] + lane[4], s1 = lane[1] + lane[5], s2 = lane[2] + lane[6], s3 = lane[3] + lane[7];
-  return (s0 + s2) + (s1 + s3);
+#define LADLE_INLINE [[gnu::always_inline]] inline
+
+LADLE_INLINE V8 splat(float x) { return V8{} + x; }
+LADLE_INLINE V8 load8(const float* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+// The first n (< 8) floats at p, zeros after: the tail of a head whose size is not a multiple of 8.
+LADLE_INLINE V8 load_n(const float* p, int n) {
+  V8 v = {};
+  for (int i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+LADLE_INLINE void store_n(float* p, V8 v, int n) {
+  if (n == 8) std::memcpy(p, &v, sizeof v);
+  else
+    for (int i = 0; i < n; ++i) p[i] = v[i];
 }
 
-// Scores and mixes one head over positions [0, ctx) stored in the paged cache:
-// out[hd] = Σ_t softmax_t(q·k_t / √hd) · v_t. Positions are visited block by block (pointer steps of
-// kv_dim inside a block, no division per position) in increasing order; `att` holds ctx floats.
-struct HeadView {
-  const kvcache::KvStore* kv;
-  int layer;
-  const BlockId* table;
-  int block_size;
-  int kv_dim;
-  int kv_off;  // this head's offset inside a K/V row
+// Transposing reduction: lane p of the result is the sum of a[p]'s 8 lanes, in the fixed order
+// ((l0+l2) + (l1+l3)) + ((l4+l6) + (l5+l7)). Shuffles stay inside 128-bit halves until the last
+// step, so on AVX2 they are single unpack/shufps/vperm2f128 instructions.
+LADLE_INLINE V8 sum_pairs(V8 x, V8 y) {  // [x0+x2, y0+y2, x1+x3, y1+y3 | x4+x6, y4+y6, x5+x7, y5+y7]
+  return __builtin_shufflevector(x, y, 0, 8, 1, 9, 4, 12, 5, 13) +
+         __builtin_shufflevector(x, y, 2, 10, 3, 11, 6, 14, 7, 15);
+}
+LADLE_INLINE V8 sum_quads(V8 u, V8 w) {  // four vectors' half-sums: low 128 bits lanes 0-3, high 4-7
+  return __builtin_shufflevector(u, w, 0, 1, 8, 9, 4, 5, 12, 13) +
+         __builtin_shufflevector(u, w, 2, 3, 10, 11, 6, 7, 14, 15);
+}
+LADLE_INLINE V8 reduce_transpose(const V8 a[8]) {
+  const V8 lo = sum_quads(sum_pairs(a[0], a[1]), sum_pairs(a[2], a[3]));
+  const V8 hi = sum_quads(sum_pairs(a[4], a[5]), sum_pairs(a[6], a[7]));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+LADLE_INLINE float hsum(V8 v) {  // fixed order, same as one lane of reduce_transpose
+  return ((v[0] + v[2]) + (v[1] + v[3])) + ((v[4] + v[6]) + (v[5] + v[7]));
+}
+LADLE_INLINE float hmax(V8 v) {
+  float m = v[0];
+  for (int i = 1; i < 8; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+// e^x for the softmax's x = score - max <= 0. Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2,
+// then the degree-7 Taylor polynomial of e^r (truncation error < 1e-8 relative) and 2^n built in
+// the exponent bits. Below -87 the result is clamped to e^-87 (~1e-38, nothing next to the max's
+// term of 1) so 2^n stays a normal float; NaN propagates.
+LADLE_INLINE V8 exp_nonpositive(V8 x) {
+  x = x < splat(-87.0f) ? splat(-87.0f) : x;
+  const V8 magic = splat(12582912.0f);            // 1.5·2^23: adding it rounds to an integer
+  const V8 t = x * splat(1.44269504f) + magic;    // n + magic, n = round(x / ln2)
+  const V8 n = t - magic;
+  V8 r = x - n * splat(0.693359375f);             // ln2 high part: 9 bits, n·hi is exact
+  r = r - n * splat(-2.12194440e-4f);             // ln2 low part
+  V8 p = splat(1.0f / 5040);
+  p = p * r + splat(1.0f / 720);
+  p = p * r + splat(1.0f / 120);
+  p = p * r + splat(1.0f / 24);
+  p = p * r + splat(1.0f / 6);
+  p = p * r + splat(0.5f);
+  p = p * r + splat(1.0f);
+  p = p * r + splat(1.0f);
+  const I8 two_n = ((I8)t - 0x4B400000 + 127) << 23;  // t's low mantissa bits hold n
+  return p * (V8)two_n;
+}
+
+// A span: up to kSpan consecutive positions inside one block, the unit of the online softmax.
+constexpr int kSpan = 16;
+constexpr int kMaxHeadsPerPass = 16;  // per-head softmax state and span scores live on the stack
+
+// Geometry shared by every span of one row: which heads, where their queries and outputs are.
+struct RowGeometry {
+  const float* q;  // [dim] this row's queries (RoPE applied)
+  float* out;      // [dim] this row's output, accumulated in place
+  int h0, heads;   // query heads [h0, h0 + heads), heads <= kMaxHeadsPerPass
+  int head_dim, kv_dim, group;
+  float scale;     // 1/√head_dim
+  int kv_off(int h) const { return ((h0 + h) / group) * head_dim; }
 };
 
-[[gnu::always_inline]] inline void attend_head(const float* q, int ctx, int head_dim, const HeadView& h,
-                                               float* att, float* out) {
-  const float scale = 1.0f / std::sqrt(float(head_dim));
-  float max_val = -INFINITY;
-  for (int b = 0, t = 0; t < ctx; ++b) {
-    const float* k = h.kv->key_block(h.layer, h.table[b]) + h.kv_off;
-    for (const int end = std::min(ctx, t + h.block_size); t < end; ++t, k += h.kv_dim) {
-      att[t] = dot_fixed(q, k, head_dim) * scale;
-      max_val = att[t] > max_val ? att[t] : max_val;
-    }
+struct Span {
+  const float* keys;    // K row of the span's first position (rows kv_dim apart)
+  const float* values;  // V row of the same position
+  int n;                // positions in the span, 1..kSpan
+};
+
+// Software prefetch of a contiguous region, issued a little at a time as the current region is
+// consumed (the hardware prefetchers alone left decode attention at half the streaming bandwidth).
+class Prefetcher {
+ public:
+  Prefetcher() = default;
+  Prefetcher(const float* begin, std::size_t floats) : base_(begin), size_(floats) {}
+  LADLE_INLINE void advance(std::size_t floats) {
+    const std::size_t stop = std::min(size_, done_ + floats);
+    for (; done_ < stop; done_ += 16) __builtin_prefetch(base_ + done_);  // 16 floats = one cache line
   }
-  float sum = 0.0f;
-  for (int t = 0; t < ctx; ++t) {
-    att[t] = std::exp(att[t] - max_val);
-    sum += att[t];
-  }
-  const float inv = 1.0f / sum;
-  for (int i = 0; i < head_dim; ++i) out[i] = 0.0f;
-  for (int b = 0, t = 0; t < ctx; ++b) {
-    const float* v = h.kv->value_block(h.layer, h.table[b]) + h.kv_off;
-    for (const int end = std::min(ctx, t + h.block_size); t < end; ++t, v += h.kv_dim) {
-      const float a = att[t] * inv;
-      for (int i = 0; i < head_dim; ++i) out[i] += a * v[i];
+
+ private:
+  const float* base_ = nullptr;
+  std::size_t size_ = 0;  // floats in the region
+  std::size_t done_ = 0;  // floats already prefetched
+};
+
+// s[h][p] = q_h·k_p · scale for every head and position of the span: per head, 8 positions at a time,
+// each with its own vector accumulator (zero-padded head tail), then one transposing reduction; a
+// short last group repeats its last row.
+LADLE_INLINE void score_span(const RowGeometry& g, const Span& sp, float s[][kSpan], Prefetcher& pf) {
+  const int full = g.head_dim / 8, tail = g.head_dim % 8;
+  for (int h = 0; h < g.heads; ++h) {
+    const float* q = g.q + (g.h0 + h) * g.head_dim;
+    for (int p0 = 0; p0 < sp.n; p0 += 8) {
+      const float* k[8];
+      for (int p = 0; p < 8; ++p)
+        k[p] = sp.keys + std::size_t(std::min(p0 + p, sp.n - 1)) * g.kv_dim + g.kv_off(h);
+      V8 acc[8] = {};
+      for (int c = 0; c < full; ++c) {
+        const V8 qc = load8(q + 8 * c);
+        for (int p = 0; p < 8; ++p) acc[p] += qc * load8(k[p] + 8 * c);
+      }
+      if (tail != 0) {
+        const V8 qc = load_n(q + 8 * full, tail);
+        for (int p = 0; p < 8; ++p) acc[p] += qc * load_n(k[p] + 8 * full, tail);
+      }
+      store_n(s[h] + p0, reduce_transpose(acc) * splat(g.scale), std::min(8, sp.n - p0));
     }
+    pf.advance(std::size_t(sp.n) * g.head_dim);  // as much as this head consumed
   }
 }
 
-// Attention for work items [begin, end) of (row, head) pairs, item = row * n_heads + head.
-[[gnu::always_inline]] inline void attend_items_body(const AttentionArgs& a, int begin, int end, float* att) {
+// Running softmax state of one head: max score so far and Σ e^(s - max); the row's output slice
+// of the head holds Σ e^(s - max)·v.
+struct HeadState {
+  float max;
+  float sum;
+};
+
+LADLE_INLINE void scale_slice(float* o, int n, float f) {
+  for (int i = 0; i < n; i += 8) {
+    const int m = std::min(8, n - i);
+    store_n(o + i, (m == 8 ? load8(o + i) : load_n(o + i, m)) * splat(f), m);
+  }
+}
+
+// Online softmax (flash-attention style) for one head over one span: turns its scores s[0, n) into
+// weights e^(s - max) and folds them into the state. When the span raises the max, the sum and
+// the output accumulated so far (zero before the first span) are first rescaled by e^(old - new);
+// an unchanged max skips the rescale, which would multiply by exactly 1.
+LADLE_INLINE void softmax_span(float* s, int n, bool first, HeadState& st, float* out, int head_dim) {
+  const I8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  V8 x[2];
+  V8 mx = splat(-INFINITY);
+  for (int g = 0; g * 8 < n; ++g) {
+    const int m = std::min(8, n - 8 * g);
+    x[g] = m == 8 ? load8(s + 8 * g) : load_n(s + 8 * g, m);
+    mx = lane < m && x[g] > mx ? x[g] : mx;
+  }
+  const float span_max = hmax(mx);
+  if (first) {
+    st.max = span_max, st.sum = 0.0f;
+  } else if (span_max > st.max) {
+    const float rescale = exp_nonpositive(splat(st.max - span_max))[0];
+    st.max = span_max, st.sum *= rescale;
+    scale_slice(out, head_dim, rescale);
+  }
+  V8 sum = {};
+  for (int g = 0; g * 8 < n; ++g) {
+    const int m = std::min(8, n - 8 * g);
+    const V8 w = exp_nonpositive(x[g] - splat(st.max));
+    sum += lane < m ? w : V8{};  // padding lanes add 0
+    store_n(s + 8 * g, w, m);
+  }
+  st.sum += hsum(sum);
+}
+
+// out[0, 8·NV) (its last vector `last` floats wide) += Σ_p w[p]·v_p over m positions whose V rows
+// are kv_dim apart; the accumulators stay in registers across the positions.
+template <int NV>
+LADLE_INLINE void mix_chunk(const float* w, int m, const float* v, int kv_dim, int last, float* out) {
+  V8 acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = j == NV - 1 && last != 8 ? load_n(out + 8 * j, last) : load8(out + 8 * j);
+  for (int p = 0; p < m; ++p, v += kv_dim) {
+    const V8 wp = splat(w[p]);
+    for (int j = 0; j < NV - 1; ++j) acc[j] += wp * load8(v + 8 * j);
+    acc[NV - 1] += wp * (last == 8 ? load8(v + 8 * (NV - 1)) : load_n(v + 8 * (NV - 1), last));
+  }
+  for (int j = 0; j < NV; ++j) store_n(out + 8 * j, acc[j], j == NV - 1 ? last : 8);
+}
+
+// Adds the span's weighted values into every head's output, head by head, in chunks of at most 64
+// floats (8 accumulator registers).
+LADLE_INLINE void mix_span(const RowGeometry& g, const Span& sp, float w[][kSpan], Prefetcher& pf) {
+  for (int h = 0; h < g.heads; ++h) {
+    float* out = g.out + (g.h0 + h) * g.head_dim;
+    const float* v = sp.values + g.kv_off(h);
+    for (int c0 = 0; c0 < g.head_dim; c0 += 64) {
+      const int width = std::min(64, g.head_dim - c0), nv = (width + 7) / 8, last = width - 8 * (nv - 1);
+      switch (nv) {
+        case 1: mix_chunk<1>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 2: mix_chunk<2>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 3: mix_chunk<3>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 4: mix_chunk<4>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 5: mix_chunk<5>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 6: mix_chunk<6>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 7: mix_chunk<7>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        default: mix_chunk<8>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+      }
+    }
+    pf.advance(std::size_t(sp.n) * g.head_dim);
+  }
+}
+
+// Attention of the geometry's heads over positions [0, ctx) of the sequence with block `table`:
+// span by span in increasing position order, each span scored, soft-maxed and mixed for all heads.
+// Every head sees its positions in the same order with fixed-order sums whatever the head range
+// or the batch, so results depend only on the row's query and its sequence's K/V.
+// NOTE(model): decode attention over a large batch is bound by reading the K/V cache (each decode
+// row reads its whole sequence once per layer). Spans keep a span's K and V tiles hot together
+// (online softmax: no score buffer of ctx floats, one pass over K/V), and the next span is
+// prefetched while this one is computed: the hardware prefetchers alone, facing 16 interleaved
+// row slices, left the loop at about half the speed of a plain streaming read of the same bytes.
+LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int ctx, const BlockId* table) {
+  const int bs = a.kv->block_size();
+  HeadState st[kMaxHeadsPerPass];
+  float s[kMaxHeadsPerPass][kSpan];  // scores, then weights, of the current span
+  std::fill_n(g.out + g.h0 * g.head_dim, std::size_t(g.heads) * g.head_dim, 0.0f);
+  for (int b = 0, t0 = 0; t0 < ctx; ++b, t0 += bs) {
+    const float* keys = a.kv->key_block(a.layer, table[b]);
+    const float* values = a.kv->value_block(a.layer, table[b]);
+    for (int s0 = 0; s0 < bs && t0 + s0 < ctx; s0 += kSpan) {
+      const Span sp{keys + std::size_t(s0) * g.kv_dim, values + std::size_t(s0) * g.kv_dim,
+                    std::min({kSpan, bs - s0, ctx - t0 - s0})};
+      // The next span: later in this block, or the start of the next one.
+      const int n0 = s0 + kSpan < bs ? t0 + s0 + kSpan : t0 + bs;
+      Prefetcher pk, pv;
+      if (n0 < ctx) {
+        const int nb = n0 / bs, ns = n0 % bs, nn = std::min({kSpan, bs - ns, ctx - n0});
+        const std::size_t at = std::size_t(ns) * g.kv_dim, floats = std::size_t(nn) * g.kv_dim;
+        pk = Prefetcher(a.kv->key_block(a.layer, table[nb]) + at, floats);
+        pv = Prefetcher(a.kv->value_block(a.layer, table[nb]) + at, floats);
+      }
+      score_span(g, sp, s, pk);
+      for (int h = 0; h < g.heads; ++h)
+        softmax_span(s[h], sp.n, t0 + s0 == 0, st[h], g.out + (g.h0 + h) * g.head_dim, g.head_dim);
+      mix_span(g, sp, s, pv);
+    }
+  }
+  for (int h = 0; h < g.heads; ++h) scale_slice(g.out + (g.h0 + h) * g.head_dim, g.head_dim, 1.0f / st[h].sum);
+}
+
+// Work item `item` = (row, head range); see paged_attention for the split.
+LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, int heads_per_item) {
   const ModelConfig& cfg = *a.cfg;
-  const int hd = cfg.head_dim(), dim = cfg.dim, kv_dim = cfg.kv_dim();
-  const int group = cfg.n_heads / cfg.n_kv_heads;  // query heads sharing one K/V head
+  const int hd = cfg.head_dim(), items_per_row = (cfg.n_heads + heads_per_item - 1) / heads_per_item;
   for (int item = begin; item < end; ++item) {
-    const int row = item / cfg.n_heads, h = item % cfg.n_heads;
+    const int row = item / items_per_row, h_begin = (item % items_per_row) * heads_per_item;
+    const int h_end = std::min(cfg.n_heads, h_begin + heads_per_item);
     const SequenceSlice& s = a.batch->seqs[a.row_seq[row]];
     const int ctx = a.batch->positions[row] + 1;  // causal: positions [0, pos]
-    const HeadView view{a.kv, a.layer, s.block_table.data(), a.kv->block_size(), kv_dim, (h / group) * hd};
-    attend_head(a.q + std::size_t(row) * dim + h * hd, ctx, hd, view, att, a.out + std::size_t(row) * dim + h * hd);
+    for (int h0 = h_begin; h0 < h_end; h0 += kMaxHeadsPerPass) {
+      const RowGeometry g{a.q + std::size_t(row) * cfg.dim, a.out + std::size_t(row) * cfg.dim,
+                          h0, std::min(h_end - h0, kMaxHeadsPerPass),
+                          hd, cfg.kv_dim(), cfg.n_heads / cfg.n_kv_heads, 1.0f / std::sqrt(float(hd))};
+      attend_row(a, g, ctx, s.block_table.data());
+    }
   }
 }
 
-[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, float* att) {
-  attend_items_body(a, begin, end, att);
+[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item) {
+  attend_items_body(a, begin, end, heads_per_item);
 }
-void attend_items_portable(const AttentionArgs& a, int begin, int end, float* att) {
-  attend_items_body(a, begin, end, att);
+void attend_items_portable(const AttentionArgs& a, int begin, int end, int heads_per_item) {
+  attend_items_body(a, begin, end, heads_per_item);
 }
 
-using ItemsFn = void (*)(const AttentionArgs&, int, int, float*);
-const ItemsFn attend_items = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") ? ItemsFn(attend_items_avx2) : ItemsFn(attend_items_portable);
-}();
+using ItemsFn = void (*)(const AttentionArgs&, int, int, int);
+ItemsFn items_fn(AttentionIsa isa) {
+  if (isa == AttentionIsa::kAuto) isa = attention_avx2_supported() ? AttentionIsa::kAvx2 : AttentionIsa::kPortable;
+  return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2) : ItemsFn(attend_items_portable);
+}
 
 }  // namespace
 
-void paged_attention(const AttentionArgs& args, ThreadPool* pool) {
-  const int items = args.batch->num_tokens() * args.cfg->n_heads;
+bool attention_avx2_supported() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return yes;
+}
+
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa) {
+  assert(isa != AttentionIsa::kAvx2 || attention_avx2_supported());
+  const ItemsFn attend_items = items_fn(isa);
+  const int rows = args.batch->num_tokens(), heads = args.cfg->n_heads;
   if (pool == nullptr) {
-    attend_items(args, 0, items, args.att);
+    attend_items(args, 0, rows, heads);
     return;
   }
-  // Tasks of a few (row, head) items; each task uses the score scratch of the thread running it.
-  constexpr int kItemsPerTask = 4;
-  const int tasks = (items + kItemsPerTask - 1) / kItemsPerTask;
-  pool->parallel_for(tasks, [&](int t, int thread) {
-    attend_items(args, t * kItemsPerTask, std::min(items, (t + 1) * kItemsPerTask),
-                 args.att + std::size_t(thread) * args.cfg->seq_len);
-  });
+  // Items of whole rows when there are enough rows to keep every thread busy; with only a few
+  // rows (small decode batches), rows are cut into head ranges so that all threads get work.
+  const int wanted = 4 * pool->num_threads();
+  const int cuts = std::clamp((wanted + rows - 1) / std::max(rows, 1), 1, heads);
+  const int heads_per_item = (heads + cuts - 1) / cuts;
+  const int items_per_row = (heads + heads_per_item - 1) / heads_per_item;
+  pool->parallel_for(rows * items_per_row,
+                     [&](int item, int) { attend_items(args, item, item + 1, heads_per_item); });
 }
 
 }  // namespace ladle::model

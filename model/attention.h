@@ -3,11 +3,12 @@
 //
 // Free functions; the caller (Transformer::forward on the engine thread) owns every buffer.
 //
-// NOTE(model): batch invariance. Each (token, head) pair is computed by one thread, visiting
-// positions in increasing order with the same fixed-order dot product and softmax, so its result
-// depends only on its own query and its sequence's K/V — never on the batch around it or on how
-// work is split across threads. Prefill chunks and decode tokens take the same path: a chunk's
-// rows see each other causally because the chunk's K/V is written before attention runs.
+// NOTE(model): batch invariance. Each (row, head) is computed by one thread, visiting positions in
+// increasing order in spans of up to 16 with fixed-order dot products and an online softmax, so
+// its result depends only on its own query and its sequence's K/V — never on the batch around it,
+// on which heads share a work item, or on how work is split across threads. Prefill chunks and
+// decode tokens take the same path: a chunk's rows see each other causally because the chunk's
+// K/V is written before attention runs. The AVX2 and portable builds give the same bits.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +29,16 @@ struct AttentionArgs {
   std::span<const std::int32_t> row_seq;  // [num_tokens] index of each row's slice in batch->seqs
   const float* q = nullptr;               // [num_tokens × dim], RoPE applied
   float* out = nullptr;                   // [num_tokens × dim]
-  float* att = nullptr;                   // [pool threads × seq_len] score scratch
+  // Unused: the kernel keeps a span's scores on the stack. Kept until Transformer stops passing it.
+  float* att = nullptr;
 };
 
+// Which build of the kernels runs: kAuto picks AVX2 when the CPU has it. Both give the same bits;
+// the explicit choices exist so tests can prove that (kAvx2 requires attention_avx2_supported()).
+enum class AttentionIsa { kAuto, kPortable, kAvx2 };
+bool attention_avx2_supported();
+
 // Runs attention for every row of the batch, split across `pool` (null = this thread).
-void paged_attention(const AttentionArgs& args, ThreadPool* pool);
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto);
 
 }  // namespace ladle::model

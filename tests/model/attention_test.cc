@@ -1,12 +1,16 @@
 // Paged attention equals contiguous attention: K/V scattered over shuffled blocks of a KvStore,
-// GQA heads, a causal prefill chunk and decode rows of two sequences in one call.
+// GQA heads, causal prefill chunks and decode rows of several sequences in one call, over head
+// sizes and block sizes that exercise every tail of the vector kernels. Also: the portable and
+// AVX2 builds give the same bits, and a row's result does not depend on the batch around it.
 #include "model/attention.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace ladle::model {
@@ -37,56 +41,147 @@ std::vector<float> reference(const ModelConfig& c, const float* q, const std::ve
   return out;
 }
 
-TEST(PagedAttention, EqualsContiguousAttention) {
+ModelConfig make_config(int dim, int n_heads, int n_kv_heads) {
   ModelConfig c;
-  c.dim = 64; c.hidden_dim = 128; c.n_layers = 2; c.n_heads = 8; c.n_kv_heads = 2;
-  c.vocab_size = 32; c.seq_len = 128;
-  const int bs = 4, layer = 1;
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  kvcache::KvStore kv({c.n_layers, c.kv_dim(), bs}, 40);
-  std::vector<BlockId> free_blocks(40);
-  for (int i = 0; i < 40; ++i) free_blocks[i] = i;
-  std::shuffle(free_blocks.begin(), free_blocks.end(), rng);
+  c.dim = dim; c.hidden_dim = 2 * dim; c.n_layers = 2; c.n_heads = n_heads; c.n_kv_heads = n_kv_heads;
+  c.vocab_size = 32; c.seq_len = 512;
+  return c;
+}
 
-  // Sequence A: 37 tokens of context, this step a prefill chunk of positions 30..36.
-  // Sequence B: 13 tokens, this step one decode row at position 12.
-  const int ctx[2] = {37, 13}, first[2] = {30, 12};
-  std::vector<float> K[2], V[2];
+// One attention call's inputs: sequence s has ctx[s] tokens of K/V, and this step holds its
+// positions [first[s], ctx[s]) as query rows. Values are uniform in [-range, range].
+struct Scenario {
+  ModelConfig c;
+  int layer = 1;
+  std::unique_ptr<kvcache::KvStore> kv;
+  std::vector<std::vector<float>> K, V;  // contiguous copies per sequence
   ForwardBatch batch;
-  for (int s = 0; s < 2; ++s) {
-    K[s].resize(std::size_t(ctx[s]) * c.kv_dim());
-    V[s].resize(K[s].size());
-    for (float& x : K[s]) x = u(rng);
-    for (float& x : V[s]) x = u(rng);
-    SequenceSlice slice{batch.num_tokens(), ctx[s] - first[s], ctx[s], {}, true};
-    for (int b = 0; b * bs < ctx[s]; ++b) slice.block_table.push_back(free_blocks.back()), free_blocks.pop_back();
-    for (int t = 0; t < ctx[s]; ++t) {
-      const BlockId b = slice.block_table[t / bs];
-      std::copy_n(&K[s][std::size_t(t) * c.kv_dim()], c.kv_dim(), kv.key_block(layer, b) + (t % bs) * c.kv_dim());
-      std::copy_n(&V[s][std::size_t(t) * c.kv_dim()], c.kv_dim(), kv.value_block(layer, b) + (t % bs) * c.kv_dim());
-    }
-    for (int p = first[s]; p < ctx[s]; ++p) batch.token_ids.push_back(0), batch.positions.push_back(p);
-    batch.seqs.push_back(slice);
-  }
-  const int T = batch.num_tokens();
-  std::vector<float> q(std::size_t(T) * c.dim), out(q.size());
-  for (float& x : q) x = u(rng);
-  std::vector<std::int32_t> row_seq(T);
-  for (int t = 0; t < T; ++t) row_seq[t] = t < ctx[0] - first[0] ? 0 : 1;
-  ThreadPool pool(2);
-  std::vector<float> att(2 * c.seq_len);
-  paged_attention({&batch, &kv, layer, &c, row_seq, q.data(), out.data(), att.data()}, &pool);
+  std::vector<std::int32_t> row_seq;
+  std::vector<float> q;
 
-  for (int t = 0; t < T; ++t) {
-    const int s = row_seq[t];
-    const auto want = reference(c, &q[std::size_t(t) * c.dim], K[s], V[s], batch.positions[t] + 1);
-    for (int i = 0; i < c.dim; ++i) ASSERT_NEAR(out[std::size_t(t) * c.dim + i], want[i], 1e-5) << "row " << t;
+  Scenario(const ModelConfig& cfg, int block_size, const std::vector<int>& ctx, const std::vector<int>& first,
+           float range = 2.0f, unsigned seed = 1)
+      : c(cfg) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-range, range);
+    int num_blocks = 0;
+    for (int n : ctx) num_blocks += (n + block_size - 1) / block_size;
+    kv = std::make_unique<kvcache::KvStore>(kvcache::KvShape{c.n_layers, c.kv_dim(), block_size}, num_blocks);
+    std::vector<BlockId> free_blocks(num_blocks);
+    for (int i = 0; i < num_blocks; ++i) free_blocks[i] = i;
+    std::shuffle(free_blocks.begin(), free_blocks.end(), rng);
+    for (std::size_t s = 0; s < ctx.size(); ++s) {
+      K.emplace_back(std::size_t(ctx[s]) * c.kv_dim());
+      V.emplace_back(K.back().size());
+      for (float& x : K[s]) x = u(rng);
+      for (float& x : V[s]) x = u(rng);
+      SequenceSlice slice{batch.num_tokens(), ctx[s] - first[s], ctx[s], {}, true};
+      for (int b = 0; b * block_size < ctx[s]; ++b) slice.block_table.push_back(free_blocks.back()), free_blocks.pop_back();
+      for (int t = 0; t < ctx[s]; ++t) {
+        const BlockId b = slice.block_table[t / block_size];
+        const std::size_t row = std::size_t(t) * c.kv_dim(), slot = std::size_t(t % block_size) * c.kv_dim();
+        std::copy_n(&K[s][row], c.kv_dim(), kv->key_block(layer, b) + slot);
+        std::copy_n(&V[s][row], c.kv_dim(), kv->value_block(layer, b) + slot);
+      }
+      for (int p = first[s]; p < ctx[s]; ++p) {
+        batch.token_ids.push_back(0), batch.positions.push_back(p), row_seq.push_back(int(s));
+      }
+      batch.seqs.push_back(slice);
+    }
+    q.resize(std::size_t(batch.num_tokens()) * c.dim);
+    for (float& x : q) x = u(rng);
   }
+
+  std::vector<float> run(ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto) const {
+    std::vector<float> out(q.size(), -7.0f);  // garbage: attention must overwrite every float
+    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data(), nullptr}, pool, isa);
+    return out;
+  }
+
+  // Every row against the double reference, within `tol` × the values' range.
+  void expect_matches_reference(const std::vector<float>& out, float range, double tol = 5e-6) const {
+    for (int t = 0; t < batch.num_tokens(); ++t) {
+      const int s = row_seq[t];
+      const auto want = reference(c, &q[std::size_t(t) * c.dim], K[s], V[s], batch.positions[t] + 1);
+      for (int i = 0; i < c.dim; ++i)
+        ASSERT_NEAR(out[std::size_t(t) * c.dim + i], want[i], tol * range) << "row " << t << " elem " << i;
+    }
+  }
+};
+
+TEST(PagedAttention, EqualsContiguousAttention) {
+  // Sequence A: 37 tokens of context, this step a prefill chunk of positions 30..36.
+  // Sequence B: 13 tokens, this step one decode row at position 12. GQA: 8 query heads, 2 KV heads.
+  const Scenario sc(make_config(64, 8, 2), 4, {37, 13}, {30, 12});
+  ThreadPool pool(2);
+  const auto out = sc.run(&pool);
+  sc.expect_matches_reference(out, 2.0f);
   // Single-threaded gives the same bits (work split does not change any reduction).
-  std::vector<float> out1(out.size());
-  paged_attention({&batch, &kv, layer, &c, row_seq, q.data(), out1.data(), att.data()}, nullptr);
-  EXPECT_EQ(out, out1);
+  EXPECT_EQ(out, sc.run(nullptr));
+}
+
+struct Shape {
+  int dim, n_heads, n_kv_heads, block_size;
+};
+
+// Head sizes around the 8-float vector (6, 8, 12, 48 = stories15M), past the 64-float register
+// chunk (100 = 64 + 36, 128 = 2 × 64), more heads than one pass keeps on the stack (20), spans
+// shorter than a block (block 32) and blocks not a multiple of 8 (5); contexts of 1, around 8 and
+// 16, and long prefill chunks.
+class AttentionShapes : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(AttentionShapes, EqualsContiguousAttention) {
+  const Shape sh = GetParam();
+  const Scenario sc(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {1, 7, 9, 16, 17, 70},
+                    {0, 6, 0, 15, 10, 40});
+  ThreadPool pool(2);
+  sc.expect_matches_reference(sc.run(&pool), 2.0f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionShapes,
+                         ::testing::Values(Shape{36, 6, 3, 16}, Shape{64, 8, 8, 16}, Shape{48, 4, 2, 4},
+                                           Shape{96, 2, 2, 16}, Shape{200, 2, 1, 16}, Shape{256, 2, 2, 16},
+                                           Shape{80, 20, 4, 8}, Shape{64, 4, 4, 32}, Shape{60, 6, 2, 5}),
+                         [](const ::testing::TestParamInfo<Shape>& i) {
+                           const Shape& s = i.param;
+                           return "dim" + std::to_string(s.dim) + "_heads" + std::to_string(s.n_heads) + "_kv" +
+                                  std::to_string(s.n_kv_heads) + "_block" + std::to_string(s.block_size);
+                         });
+
+TEST(PagedAttention, PeakySoftmaxAndUnderflowStayAccurate) {
+  // Scores spanning hundreds: most weights underflow (exp argument far below -87) and the running
+  // max jumps late in the sequence, exercising the online rescale.
+  const float range = 12.0f;
+  const Scenario sc(make_config(64, 4, 4), 16, {150, 33}, {120, 0}, range, 5);
+  ThreadPool pool(2);
+  sc.expect_matches_reference(sc.run(&pool), range);
+}
+
+TEST(PagedAttention, PortableBuildGivesTheSameBitsAsAvx2) {
+  if (!attention_avx2_supported()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (const Shape sh : {Shape{64, 8, 2, 4}, Shape{36, 6, 3, 16}, Shape{200, 2, 1, 16}, Shape{768, 12, 12, 16}}) {
+    const Scenario sc(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {1, 23, 130}, {0, 3, 100},
+                      3.0f, 9);
+    EXPECT_EQ(sc.run(nullptr, AttentionIsa::kPortable), sc.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
+  }
+}
+
+TEST(PagedAttention, RowResultDoesNotDependOnTheBatch) {
+  // Sequence 0's decode row inside a batch with a prefill chunk and other decode rows (whole-row
+  // work items) and alone (one row: the pool cuts its heads across items) give the same bits.
+  const Scenario crowd(make_config(96, 6, 6), 16, {57, 40, 90, 5}, {56, 0, 89, 4}, 2.0f, 3);
+  ThreadPool pool(2);
+  const auto all = crowd.run(&pool);
+  ForwardBatch alone;
+  alone.token_ids = {0};
+  alone.positions = {crowd.batch.positions[0]};
+  alone.seqs = {crowd.batch.seqs[0]};
+  const std::vector<std::int32_t> row_seq = {0};
+  for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+    std::vector<float> out(crowd.c.dim);
+    paged_attention({&alone, crowd.kv.get(), crowd.layer, &crowd.c, row_seq, crowd.q.data(), out.data(), nullptr}, p);
+    EXPECT_TRUE(std::equal(out.begin(), out.end(), all.begin()));
+  }
 }
 
 }  // namespace
