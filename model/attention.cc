@@ -133,9 +133,25 @@ class Prefetcher {
   std::size_t done_ = 0;  // floats already prefetched
 };
 
-// s[h][p] = q_h·k_p · scale for every head and position of the span: per head, 8 positions at a time,
-// each with its own vector accumulator (zero-padded head tail), then one transposing reduction; a
-// short last group repeats its last row.
+// Lane p = q·k[p] over head_dim = 8·full (+ tail) floats, each key with its own vector accumulator
+// (the tail zero-padded), then one transposing reduction. kTail is a template flag so that the
+// common whole-vector case keeps its accumulators in registers.
+template <bool kTail>
+LADLE_INLINE V8 dot8(const float* q, const float* const k[8], int full, int tail) {
+  V8 acc[8] = {};
+  for (int c = 0; c < full; ++c) {
+    const V8 qc = load8(q + 8 * c);
+    for (int p = 0; p < 8; ++p) acc[p] += qc * load8(k[p] + 8 * c);
+  }
+  if (kTail) {
+    const V8 qc = load_n(q + 8 * full, tail);
+    for (int p = 0; p < 8; ++p) acc[p] += qc * load_n(k[p] + 8 * full, tail);
+  }
+  return reduce_transpose(acc);
+}
+
+// s[h][p] = q_h·k_p · scale for every head and position of the span: per head, 8 positions at a
+// time (a short last group repeats its last row).
 LADLE_INLINE void score_span(const RowGeometry& g, const Span& sp, float s[][kSpan], Prefetcher& pf) {
   const int full = g.head_dim / 8, tail = g.head_dim % 8;
   for (int h = 0; h < g.heads; ++h) {
@@ -144,16 +160,8 @@ LADLE_INLINE void score_span(const RowGeometry& g, const Span& sp, float s[][kSp
       const float* k[8];
       for (int p = 0; p < 8; ++p)
         k[p] = sp.keys + std::size_t(std::min(p0 + p, sp.n - 1)) * g.kv_dim + g.kv_off(h);
-      V8 acc[8] = {};
-      for (int c = 0; c < full; ++c) {
-        const V8 qc = load8(q + 8 * c);
-        for (int p = 0; p < 8; ++p) acc[p] += qc * load8(k[p] + 8 * c);
-      }
-      if (tail != 0) {
-        const V8 qc = load_n(q + 8 * full, tail);
-        for (int p = 0; p < 8; ++p) acc[p] += qc * load_n(k[p] + 8 * full, tail);
-      }
-      store_n(s[h] + p0, reduce_transpose(acc) * splat(g.scale), std::min(8, sp.n - p0));
+      const V8 d = tail == 0 ? dot8<false>(q, k, full, 0) : dot8<true>(q, k, full, tail);
+      store_n(s[h] + p0, d * splat(g.scale), std::min(8, sp.n - p0));
     }
     pf.advance(std::size_t(sp.n) * g.head_dim);  // as much as this head consumed
   }
