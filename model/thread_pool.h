@@ -5,7 +5,9 @@
 // engine's step thread). Tasks are claimed dynamically from a shared counter, and the caller
 // works too: if a worker is descheduled (the machine is shared), the caller simply claims the
 // remaining tasks instead of waiting for it. Workers spin briefly after each loop (a step issues
-// dozens of short loops back to back), then sleep on an atomic wait, so an idle engine costs no CPU.
+// dozens of short loops back to back), offering their core to other runnable threads every few
+// microseconds while they do (the server's I/O thread shares these cores), then sleep on a
+// condition variable, so an idle engine costs no CPU.
 #pragma once
 
 #include <atomic>
