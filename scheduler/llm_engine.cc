@@ -105,7 +105,7 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   // The shape decides the defaults, which decide the model's buffer sizes.
   if (auto st = resolve_engine_defaults(config, mc); !st) return st.error();
   auto model = model::Transformer::create(
-      std::move(*weights), model::RuntimeLimits{config.max_batched_tokens, config.max_running, config.threads});
+      std::move(*weights), runtime_limits(config));
   if (!model) return model.error();
   auto tokenizer = model::Tokenizer::load(config.tokenizer_path, mc.vocab_size);
   if (!tokenizer) return tokenizer.error();
@@ -130,10 +130,11 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   info.block_size = impl->config.block_size;
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
-               "blocks of %d = %d tokens; max-running %d, max-batched-tokens %d, threads %d\n",
+               "blocks of %d = %d tokens; max-running %d, max-batched-tokens %d, threads %d, weights %s\n",
                info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
-               impl->config.max_running, impl->config.max_batched_tokens, impl->config.threads);
+               impl->config.max_running, impl->config.max_batched_tokens, impl->config.threads,
+               impl->config.weights.c_str());
   impl->publish_gauges();
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }

@@ -88,6 +88,21 @@ std::string run_failing(const std::string& cmd) {
   return out;
 }
 
+// The engine really loads half weights when asked (its start-up line names the weight type).
+TEST(Generate, HalfWeightsAreWhatTheEngineLoads) {
+  for (const std::string type : {"f32", "f16"}) {
+    const std::string cmd = kLadle + " generate --model " + kModels + "/stories260K.bin --tokenizer " + kModels +
+                            "/tok512.bin -n 4 -t 0 --weights " + type + " 2>&1 >/dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::array<char, 4096> buf;
+    std::string err;
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) err.append(buf.data(), n);
+    EXPECT_EQ(pclose(p), 0) << err;
+    EXPECT_NE(err.find("weights " + type), std::string::npos) << err;
+  }
+}
+
 TEST(Generate, RefusesABadModelWithAMessage) {
   const std::string out = run_failing(kLadle + " generate --model /nonexistent.bin --tokenizer " + kModels + "/tok512.bin");
   EXPECT_NE(out.find("nonexistent.bin"), std::string::npos) << out;
