@@ -43,7 +43,7 @@ ModelConfig shape_of(const std::string& name) {
 struct Step {
   ladle::model::ForwardBatch batch;
   std::vector<std::int32_t> row_seq;
-  std::vector<float> q, out, att;
+  std::vector<float> q, out;
 };
 
 Step make_step(const ModelConfig& c, int seqs, int rows_per_seq, int ctx, int threads) {
@@ -64,7 +64,6 @@ Step make_step(const ModelConfig& c, int seqs, int rows_per_seq, int ctx, int th
   s.q.resize(std::size_t(s.batch.num_tokens()) * c.dim);
   for (float& x : s.q) x = n(rng);
   s.out.resize(s.q.size());
-  s.att.resize(std::size_t(threads) * c.seq_len);
   return s;
 }
 
@@ -82,7 +81,7 @@ double time_step(const ModelConfig& c, const ladle::kvcache::KvStore& kv, Step& 
                  const Options& o) {
   auto step = [&] {
     for (int l = 0; l < c.n_layers; ++l)
-      ladle::model::paged_attention({&s.batch, &kv, l, &c, s.row_seq, s.q.data(), s.out.data(), s.att.data()}, pool);
+      ladle::model::paged_attention({&s.batch, &kv, l, &c, s.row_seq, s.q.data(), s.out.data()}, pool);
   };
   if (o.steps > 0) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -29,8 +29,6 @@ struct AttentionArgs {
   std::span<const std::int32_t> row_seq;  // [num_tokens] index of each row's slice in batch->seqs
   const float* q = nullptr;               // [num_tokens × dim], RoPE applied
   float* out = nullptr;                   // [num_tokens × dim]
-  // Unused: the kernel keeps a span's scores on the stack. Kept until Transformer stops passing it.
-  float* att = nullptr;
 };
 
 // Which build of the kernels runs: kAuto picks AVX2 when the CPU has it. Both give the same bits;

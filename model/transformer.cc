@@ -46,7 +46,6 @@ Transformer::Transformer(Weights weights, RuntimeLimits limits)
   att_out_.resize(T * c.dim);
   hb_.resize(T * c.hidden_dim);
   hb2_.resize(T * c.hidden_dim);
-  att_.resize(std::size_t(pool_.num_threads()) * c.seq_len);
   row_seq_.resize(T);
   final_.resize(S * c.dim);
   logits_.resize(S * c.vocab_size);
@@ -146,7 +145,7 @@ Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input,
     write_kv(*cur, kv, l);
     // Paged causal attention: att_out [T × dim].
     paged_attention(AttentionArgs{cur, &kv, l, &c, {row_seq_.data(), std::size_t(T)}, q_.data(),
-                                  att_out_.data(), att_.data()},
+                                  att_out_.data()},
                     &pool_);
     // Output projection and residual: x += wo · att_out.
     project(att_out_.data(), w.wo, xb2_.data(), T, dim, dim, &pool_);

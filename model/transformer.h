@@ -90,7 +90,6 @@ class Transformer {
   std::vector<float> att_out_; // [T × dim] attention output (heads concatenated)
   std::vector<float> hb_;      // [T × hidden] w1·x, then the gated activation
   std::vector<float> hb2_;     // [T × hidden] w3·x
-  std::vector<float> att_;     // [threads × seq_len] attention scores
   std::vector<std::int32_t> row_seq_;  // [T] slice index of each row
   std::vector<float> final_;   // [S × dim] normed last rows of slices that need logits
   std::vector<float> logits_;  // [S × vocab]
