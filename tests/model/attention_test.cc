@@ -94,7 +94,7 @@ struct Scenario {
 
   std::vector<float> run(ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto) const {
     std::vector<float> out(q.size(), -7.0f);  // garbage: attention must overwrite every float
-    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data(), nullptr}, pool, isa);
+    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data()}, pool, isa);
     return out;
   }
 
@@ -179,7 +179,7 @@ TEST(PagedAttention, RowResultDoesNotDependOnTheBatch) {
   const std::vector<std::int32_t> row_seq = {0};
   for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
     std::vector<float> out(crowd.c.dim);
-    paged_attention({&alone, crowd.kv.get(), crowd.layer, &crowd.c, row_seq, crowd.q.data(), out.data(), nullptr}, p);
+    paged_attention({&alone, crowd.kv.get(), crowd.layer, &crowd.c, row_seq, crowd.q.data(), out.data()}, p);
     EXPECT_TRUE(std::equal(out.begin(), out.end(), all.begin()));
   }
 }
