@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/machine_limits.h"
 #include "kvcache/kv_store.h"
 #include "model/checkpoint_writer.h"
@@ -124,14 +125,8 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], val = argv[i + 1];
-    if (flag == "--shapes") {
-      o.shapes.clear();
-      for (std::size_t a = 0, b; a <= val.size(); a = b + 1) {
-        b = val.find(',', a);
-        if (b == std::string::npos) b = val.size();
-        o.shapes.push_back(val.substr(a, b - a));
-      }
-    } else if (flag == "--ctx") o.ctx = std::atoi(val.c_str());
+    if (flag == "--shapes") o.shapes = ladle::bench::split_commas(val);
+    else if (flag == "--ctx") o.ctx = std::atoi(val.c_str());
     else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
     else if (flag == "--threads") o.threads = std::atoi(val.c_str());
     else if (flag == "--max-batch") o.max_batch = std::atoi(val.c_str());
