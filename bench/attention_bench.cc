@@ -16,6 +16,7 @@
 #include "bench/machine_limits.h"
 #include "kvcache/kv_store.h"
 #include "model/attention.h"
+#include "model/config.h"
 
 namespace {
 
@@ -30,12 +31,9 @@ struct Options {
   int steps = 0;  // > 0: run exactly this many steps per case (for perf stat / callgrind)
 };
 
+// "110m", or else the 15m shape (model::preset_config), with room for any --ctx up to 1024.
 ModelConfig shape_of(const std::string& name) {
-  ModelConfig c;
-  if (name == "110m") { c.dim = 768; c.n_layers = 12; c.n_heads = 12; c.n_kv_heads = 12; }
-  else { c.dim = 288; c.n_layers = 6; c.n_heads = 6; c.n_kv_heads = 6; }
-  c.hidden_dim = 4 * c.dim;
-  c.vocab_size = 32000;
+  ModelConfig c = *ladle::model::preset_config(name == "110m" ? "110m" : "15m");
   c.seq_len = 1024;
   return c;
 }

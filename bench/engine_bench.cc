@@ -20,6 +20,7 @@
 
 #include "bench/machine_limits.h"
 #include "model/checkpoint_writer.h"
+#include "model/config.h"
 #include "model/tokenizer_writer.h"
 #include "scheduler/flag_set.h"
 #include "scheduler/llm_engine.h"
@@ -89,13 +90,9 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, std::size_t(p / 100.0 * double(v.size())))];
 }
 
+// A preset shape by name (model::preset_config); any other name means 15m.
 model::ModelConfig shape_config(const std::string& name) {
-  model::ModelConfig c;
-  if (name == "110m") c = {768, 2048, 12, 12, 12, 32000, 1024};
-  else if (name == "42m") c = {512, 1376, 8, 8, 8, 32000, 1024};
-  else if (name == "tiny") c = {64, 172, 5, 8, 4, 512, 512};  // the stories260K shape
-  else c = {288, 768, 6, 6, 6, 32000, 256};
-  return c;
+  return model::preset_config(name).value_or(*model::preset_config("15m"));
 }
 
 std::vector<TokenId> random_prompt(std::mt19937& rng, int n, int vocab) {

@@ -15,6 +15,7 @@
 #include "bench/machine_limits.h"
 #include "kvcache/kv_store.h"
 #include "model/checkpoint_writer.h"
+#include "model/config.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
 
@@ -31,13 +32,8 @@ struct Options {
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
 };
 
-ModelConfig shape_of(const std::string& name) {
-  ModelConfig c;
-  if (name == "110m") { c.dim = 768; c.hidden_dim = 2048; c.n_layers = 12; c.n_heads = 12; c.n_kv_heads = 12; c.seq_len = 1024; }
-  else { c.dim = 288; c.hidden_dim = 768; c.n_layers = 6; c.n_heads = 6; c.n_kv_heads = 6; c.seq_len = 256; }
-  c.vocab_size = 32000;
-  return c;
-}
+// "110m", or else the 15m shape (model::preset_config).
+ModelConfig shape_of(const std::string& name) { return *ladle::model::preset_config(name == "110m" ? "110m" : "15m"); }
 
 std::string ensure_checkpoint(const std::string& name) {
   const ModelConfig c = shape_of(name);

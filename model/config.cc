@@ -45,4 +45,18 @@ std::size_t ModelConfig::matmul_params() const {
   return l * (2 * d * d + 2 * d * kv + 3 * d * h) + v * d;
 }
 
+std::optional<ModelConfig> preset_config(std::string_view name) {
+  auto shape = [](int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq_len) {
+    ModelConfig c;
+    c.dim = dim; c.hidden_dim = hidden; c.n_layers = layers; c.n_heads = heads; c.n_kv_heads = kv_heads;
+    c.vocab_size = vocab; c.seq_len = seq_len;
+    return c;
+  };
+  if (name == "tiny") return shape(64, 172, 5, 8, 4, 512, 512);
+  if (name == "15m") return shape(288, 768, 6, 6, 6, 32000, 256);
+  if (name == "42m") return shape(512, 1376, 8, 8, 8, 32000, 1024);
+  if (name == "110m") return shape(768, 2048, 12, 12, 12, 32000, 1024);
+  return std::nullopt;
+}
+
 }  // namespace ladle::model

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "kvcache/expected.h"
 
@@ -33,5 +35,9 @@ struct ModelConfig {
   // Floats in the weight matrices used per token (the basis of "2 × params" FLOP counts).
   std::size_t matmul_params() const;
 };
+
+// The shapes of karpathy/tinyllamas' stories checkpoints ("15m", "42m", "110m") and a
+// stories260K-like "tiny" one (shared classifier); nullopt for any other name.
+std::optional<ModelConfig> preset_config(std::string_view name);
 
 }  // namespace ladle::model

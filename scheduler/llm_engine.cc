@@ -299,15 +299,18 @@ void LlmEngine::Impl::step() {
   // time rather than at the end of a step that may be a long prefill chunk. The other sequences
   // go on undisturbed.
   const auto result = model->forward_dropping(batch, kv, [&] { return cancel_mid_step(out); });
+  // The step's sequences minus any dropped mid-step (a copy only in the rare step that dropped one).
   int dropped_tokens = 0;
   ScheduleOutput kept;
-  for (std::size_t i = 0; i < out.seqs.size(); ++i) {
+  for (std::size_t i = 0; i < out.seqs.size(); ++i)
     if (result.dropped[i]) dropped_tokens += out.seqs[i].num_new_tokens;
-    else kept.seqs.push_back(out.seqs[i]);
-  }
-  const std::vector<TokenId> sampled = sample_all(kept, result.logits);
+  if (dropped_tokens > 0)
+    for (std::size_t i = 0; i < out.seqs.size(); ++i)
+      if (!result.dropped[i]) kept.seqs.push_back(out.seqs[i]);
+  const ScheduleOutput& live = dropped_tokens > 0 ? kept : out;
+  const std::vector<TokenId> sampled = sample_all(live, result.logits);
 
-  UpdateOutput upd = scheduler.update(kept, sampled);
+  UpdateOutput upd = scheduler.update(live, sampled);
   const auto now = Clock::now();
   for (const auto& [id, token] : upd.appended) emit_token(requests.at(id), token, now);
   for (const auto& f : upd.finished) {

@@ -15,26 +15,6 @@ namespace ladle::tools {
 
 namespace {
 
-struct Preset {
-  const char* name;
-  model::ModelConfig cfg;
-};
-
-model::ModelConfig shape(int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq_len) {
-  model::ModelConfig c;
-  c.dim = dim; c.hidden_dim = hidden; c.n_layers = layers; c.n_heads = heads; c.n_kv_heads = kv_heads;
-  c.vocab_size = vocab; c.seq_len = seq_len;
-  return c;
-}
-
-// The shapes of karpathy/tinyllamas' stories checkpoints, and a stories260K-like tiny one.
-const Preset kPresets[] = {
-    {"tiny", shape(64, 172, 5, 8, 4, 512, 512)},
-    {"15m", shape(288, 768, 6, 6, 6, 32000, 256)},
-    {"42m", shape(512, 1376, 8, 8, 8, 32000, 1024)},
-    {"110m", shape(768, 2048, 12, 12, 12, 32000, 1024)},
-};
-
 }  // namespace
 
 int run_make_model(std::span<const std::string> args) {
@@ -69,14 +49,12 @@ int run_make_model(std::span<const std::string> args) {
     std::fprintf(stderr, "ladle make-model: --out is required\n");
     return 2;
   }
-  const Preset* base = nullptr;
-  for (const Preset& p : kPresets)
-    if (preset == p.name) base = &p;
-  if (base == nullptr) {
+  const std::optional<model::ModelConfig> base = model::preset_config(preset);
+  if (!base) {
     std::fprintf(stderr, "ladle make-model: unknown preset '%s' (tiny, 15m, 42m, 110m)\n", preset.c_str());
     return 2;
   }
-  model::ModelConfig cfg = base->cfg;
+  model::ModelConfig cfg = *base;
   if (flags.was_set("--dim")) cfg.dim = dim;
   if (flags.was_set("--hidden")) cfg.hidden_dim = hidden;
   if (flags.was_set("--layers")) cfg.n_layers = layers;
