@@ -17,6 +17,7 @@
 #include "kvcache/kv_store.h"
 #include "model/attention.h"
 #include "model/config.h"
+#include "model/half.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ struct Options {
   int threads = 2;
   double min_time = 1.0;
   int steps = 0;  // > 0: run exactly this many steps per case (for perf stat / callgrind)
+  std::vector<std::string> dtypes = {"f32", "f16"};  // K/V cache types, each timed in the same run
 };
 
 // "110m", or else the 15m shape (model::preset_config), with room for any --ctx up to 1024.
@@ -70,9 +72,13 @@ void fill(ladle::kvcache::KvStore& kv) {
   std::mt19937 rng(3);
   std::normal_distribution<float> n(0.0f, 1.0f);
   const std::size_t tile = std::size_t(kv.block_size()) * kv.shape().kv_dim;
+  const bool half = kv.dtype() == ladle::kvcache::KvDtype::kF16;
   for (int l = 0; l < kv.shape().n_layers; ++l)
     for (int b = 0; b < kv.num_blocks(); ++b)
-      for (std::size_t i = 0; i < 2 * tile; ++i) kv.key_block(l, b)[i] = n(rng);
+      for (std::size_t i = 0; i < 2 * tile; ++i) {
+        if (half) kv.key_block<ladle::model::Half>(l, b)[i] = ladle::model::float_to_half(n(rng));
+        else kv.key_block(l, b)[i] = n(rng);
+      }
 }
 
 // Best seconds per step (every layer once) over three rounds.
@@ -98,10 +104,10 @@ double time_step(const ModelConfig& c, const ladle::kvcache::KvStore& kv, Step& 
   return best;
 }
 
-void run_shape(const std::string& name, const Options& o, double bandwidth) {
+void run_shape(const std::string& name, ladle::kvcache::KvDtype dtype, const Options& o, double bandwidth) {
   const ModelConfig c = shape_of(name);
   const int blocks = (o.ctx + 15) / 16;
-  ladle::kvcache::KvStore kv({c.n_layers, c.kv_dim(), 16}, o.rows * blocks);
+  ladle::kvcache::KvStore kv({c.n_layers, c.kv_dim(), 16, dtype}, o.rows * blocks);
   fill(kv);
   ladle::model::ThreadPool pool(o.threads);
   struct Case { const char* what; int seqs, rows_per_seq; } cases[] = {
@@ -110,9 +116,9 @@ void run_shape(const std::string& name, const Options& o, double bandwidth) {
     Step s = make_step(c, k.seqs, k.rows_per_seq, o.ctx, o.threads);
     const double secs = time_step(c, kv, s, &pool, o);
     // Bytes of K/V the step must read at least once: each sequence's ctx rows, K and V, all layers.
-    const double bytes = double(k.seqs) * o.ctx * c.kv_dim() * 8.0 * c.n_layers;
-    std::printf("%-5s %-8s rows %4d ctx %4d: %8.3f ms/step (%7.1f us/layer), K/V %6.1f GB/s = %3.0f%% of bw\n",
-                name.c_str(), k.what, s.batch.num_tokens(), o.ctx, secs * 1e3, secs * 1e6 / c.n_layers,
+    const double bytes = double(k.seqs) * o.ctx * c.kv_dim() * 2.0 * ladle::kvcache::kv_dtype_bytes(dtype) * c.n_layers;
+    std::printf("%-5s %s %-8s rows %4d ctx %4d: %8.3f ms/step (%7.1f us/layer), K/V %6.1f GB/s = %3.0f%% of bw\n",
+                name.c_str(), ladle::kvcache::kv_dtype_name(dtype), k.what, s.batch.num_tokens(), o.ctx, secs * 1e3, secs * 1e6 / c.n_layers,
                 bytes / secs / 1e9, 100 * bytes / secs / 1e9 / bandwidth);
   }
 }
@@ -129,13 +135,22 @@ int main(int argc, char** argv) {
     else if (flag == "--threads") o.threads = std::atoi(val.c_str());
     else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
     else if (flag == "--steps") o.steps = std::atoi(val.c_str());
+    else if (flag == "--kv-cache-dtype") o.dtypes = ladle::bench::split_commas(val);
     else {
-      std::fprintf(stderr, "usage: attention_bench [--shapes 15m,110m] [--rows 32] [--ctx 128] [--threads 2] [--min-time 1.0] [--steps N]\n");
+      std::fprintf(stderr, "usage: attention_bench [--shapes 15m,110m] [--rows 32] [--ctx 128] [--threads 2] [--min-time 1.0] [--steps N] [--kv-cache-dtype f32,f16]\n");
       return 2;
     }
   }
   const double bandwidth = o.steps > 0 ? 0.0 : ladle::bench::measure_read_bandwidth(o.threads);
   std::printf("read bandwidth (512 MiB, %d threads): %.1f GB/s\n", o.threads, bandwidth);
-  for (const auto& s : o.shapes) run_shape(s, o, bandwidth);
+  for (const auto& s : o.shapes)
+    for (const auto& d : o.dtypes) {
+      const auto dtype = ladle::kvcache::parse_kv_dtype(d);
+      if (!dtype) {
+        std::fprintf(stderr, "%s\n", dtype.error().message.c_str());
+        return 2;
+      }
+      run_shape(s, *dtype, o, bandwidth);
+    }
   return 0;
 }

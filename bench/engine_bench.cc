@@ -3,6 +3,7 @@
 //
 //   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
 //                            [--new-tokens 128] [--prefix-len 512] [--threads 0] [--weights f32|f16]
+//                            [--kv-cache-dtype f32|f16]
 //
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
 // to an LlmEngine with --max-running C; reported are aggregate generated tokens/s over the whole
@@ -110,6 +111,7 @@ struct Options {
   int prefix_len = 512;
   int threads = 0;
   std::string weights = "f32";
+  std::string kv_cache_dtype = "f32";
   bool no_prefix_test = false;
 };
 
@@ -121,6 +123,7 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
   cfg.max_running = conc;
   cfg.threads = o.threads;
   cfg.weights = o.weights;
+  cfg.kv_cache_dtype = o.kv_cache_dtype;
   StepRecorder rec;
   auto engine = LlmEngine::create(cfg, &rec);
   if (!engine) {
@@ -171,6 +174,7 @@ void bench_prefix(const std::string& shape, const std::string& path, const std::
   cfg.tokenizer_path = tok;
   cfg.threads = o.threads;
   cfg.weights = o.weights;
+  cfg.kv_cache_dtype = o.kv_cache_dtype;
   cfg.max_running = 4;
   StepRecorder rec;
   auto engine = LlmEngine::create(cfg, &rec);
@@ -223,6 +227,7 @@ int main(int argc, char** argv) {
   flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
   flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
   flags.add("--weights", &o.weights, "matmul weights: f32 or f16");
+  flags.add("--kv-cache-dtype", &o.kv_cache_dtype, "K/V cache values: f32 or f16");
   std::vector<std::string> args(argv + 1, argv + argc);
   if (auto st = flags.parse(args); !st || flags.help_requested()) {
     std::fprintf(stderr, "%s", st ? flags.help().c_str() : (st.error().message + "\n").c_str());
@@ -232,8 +237,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", type.error().message.c_str());
     return 2;
   }
+  if (auto dtype = kvcache::parse_kv_dtype(o.kv_cache_dtype); !dtype) {
+    std::fprintf(stderr, "%s\n", dtype.error().message.c_str());
+    return 2;
+  }
   const double peak = ladle::bench::measure_sgemm_peak();
-  std::printf("sgemm peak (M=128, 2048x768, measured now): %.1f GFLOP/s; weights %s\n\n", peak, o.weights.c_str());
+  std::printf("sgemm peak (M=128, 2048x768, measured now): %.1f GFLOP/s; weights %s, KV cache %s\n\n", peak,
+              o.weights.c_str(), o.kv_cache_dtype.c_str());
   std::printf("| shape | seqs | tok/s (whole run) | decode tok/s | step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   std::vector<std::string> shapes;

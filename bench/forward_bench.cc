@@ -3,7 +3,7 @@
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
 // usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]
-//                      [--weights f32|f16]
+//                      [--weights f32|f16] [--kv-cache-dtype f32|f16]
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +30,7 @@ struct Options {
   int threads = 0;
   int max_batch = 64;
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
+  ladle::kvcache::KvDtype kv_dtype = ladle::kvcache::KvDtype::kF32;
 };
 
 // "110m", or else the 15m shape (model::preset_config).
@@ -71,7 +72,7 @@ void run_shape(const std::string& name, const Options& o) {
   auto& m = **model;
   const ModelConfig& c = m.config();
   const int bs = 16, max_steps = 32, blocks_per_seq = (o.ctx + max_steps + bs - 1) / bs;
-  ladle::kvcache::KvStore kv(m.kv_shape(bs), o.max_batch * blocks_per_seq);
+  ladle::kvcache::KvStore kv(m.kv_shape(bs, o.kv_dtype), o.max_batch * blocks_per_seq);
   // Prefill every sequence's context (one prompt chunk per sequence per step).
   for (int i = 0; i < o.max_batch; ++i) {
     ladle::model::ForwardBatch b;
@@ -88,9 +89,10 @@ void run_shape(const std::string& name, const Options& o) {
   std::printf("\nmachine: OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s; read bandwidth (512 MiB, 2 threads) %.1f GB/s; ladle kernel: %s\n",
               peak, bandwidth, ladle::model::matmul_kernel_name());
   const double flop_per_token = 2.0 * double(c.matmul_params());
-  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, context %d..%d\n",
+  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
-              m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()), o.ctx,
+              m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
+              ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx,
               o.ctx + max_steps);
   std::printf("%8s %10s %12s %10s %10s %10s\n", "tokens", "steps", "tok/s", "GFLOP/s", "of peak", "of bw");
   for (int batch = 1; batch <= o.max_batch; batch *= 2) {
@@ -127,9 +129,10 @@ int main(int argc, char** argv) {
     else if (flag == "--threads") o.threads = std::atoi(val.c_str());
     else if (flag == "--max-batch") o.max_batch = std::atoi(val.c_str());
     else if (auto type = ladle::model::parse_weight_type(val); flag == "--weights" && type) o.weights = *type;
+    else if (auto dt = ladle::kvcache::parse_kv_dtype(val); flag == "--kv-cache-dtype" && dt) o.kv_dtype = *dt;
     else {
       if (flag == "--weights") std::fprintf(stderr, "%s\n", type.error().message.c_str());
-      std::fprintf(stderr, "usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64] [--weights f32|f16]\n");
+      std::fprintf(stderr, "usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64] [--weights f32|f16] [--kv-cache-dtype f32|f16]\n");
       return 2;
     }
   }

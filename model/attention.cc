@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "model/half.h"
+
 namespace ladle::model {
 
 namespace {
@@ -45,6 +47,40 @@ LADLE_INLINE void store_n(float* p, V8 v, int n) {
   else
     for (int i = 0; i < n; ++i) p[i] = v[i];
 }
+
+// How the kernels read K/V values of type E (float, or Half for an f16 cache): load8 and load_n
+// as above, widened to float. Widening a half is exact, so an f16 cache gives the same bits as
+// an fp32 cache holding the same (rounded) values, in either build.
+// NOTE(model): the AVX2 build widens 8 halves with one vcvtph2ps written as inline asm. The
+// intrinsic cannot be used here: it carries a target attribute, and these helpers (shared by
+// both builds) have none, so GCC refuses to inline it into them; the asm has no such check and is
+// only instantiated for the AVX2 entry point, which runs only when the CPU has F16C.
+template <class E, bool kAvx2>
+struct KvLoad;
+template <bool kAvx2>
+struct KvLoad<float, kAvx2> {
+  using Elem = float;
+  LADLE_INLINE static V8 load8(const float* p) { return model::load8(p); }
+  LADLE_INLINE static V8 load_n(const float* p, int n) { return model::load_n(p, n); }
+};
+template <bool kAvx2>
+struct KvLoad<Half, kAvx2> {
+  using Elem = Half;
+  LADLE_INLINE static V8 load8(const Half* p) {
+    V8 v;
+    if constexpr (kAvx2) {
+      asm("vcvtph2ps %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const Half(*)[8]>(p)));
+    } else {
+      for (int i = 0; i < 8; ++i) v[i] = half_to_float(p[i]);
+    }
+    return v;
+  }
+  LADLE_INLINE static V8 load_n(const Half* p, int n) {
+    V8 v = {};
+    for (int i = 0; i < n; ++i) v[i] = half_to_float(p[i]);
+    return v;
+  }
+};
 
 // Transposing reduction: lane p of the result is the sum of a[p]'s 8 lanes, in the fixed order
 // ((l0+l2) + (l1+l3)) + ((l4+l6) + (l5+l7)). Shuffles stay inside 128-bit halves until the last
@@ -110,10 +146,11 @@ struct RowGeometry {
   int kv_off(int h) const { return ((h0 + h) / group) * head_dim; }
 };
 
+template <class E>
 struct Span {
-  const float* keys;    // K row of the span's first position (rows kv_dim apart)
-  const float* values;  // V row of the same position
-  int n;                // positions in the span, 1..kSpan
+  const E* keys;    // K row of the span's first position (rows kv_dim apart)
+  const E* values;  // V row of the same position
+  int n;            // positions in the span, 1..kSpan
 };
 
 // Software prefetch of a contiguous region, issued a little at a time as the current region is
@@ -121,49 +158,51 @@ struct Span {
 class Prefetcher {
  public:
   Prefetcher() = default;
-  Prefetcher(const float* begin, std::size_t floats) : base_(begin), size_(floats) {}
-  LADLE_INLINE void advance(std::size_t floats) {
-    const std::size_t stop = std::min(size_, done_ + floats);
-    for (; done_ < stop; done_ += 16) __builtin_prefetch(base_ + done_);  // 16 floats = one cache line
+  Prefetcher(const void* begin, std::size_t bytes) : base_(static_cast<const char*>(begin)), size_(bytes) {}
+  LADLE_INLINE void advance(std::size_t bytes) {
+    const std::size_t stop = std::min(size_, done_ + bytes);
+    for (; done_ < stop; done_ += 64) __builtin_prefetch(base_ + done_);  // one cache line
   }
 
  private:
-  const float* base_ = nullptr;
-  std::size_t size_ = 0;  // floats in the region
-  std::size_t done_ = 0;  // floats already prefetched
+  const char* base_ = nullptr;
+  std::size_t size_ = 0;  // bytes in the region
+  std::size_t done_ = 0;  // bytes already prefetched
 };
 
 // Lane p = q·k[p] over head_dim = 8·full (+ tail) floats, each key with its own vector accumulator
 // (the tail zero-padded), then one transposing reduction. kTail is a template flag so that the
 // common whole-vector case keeps its accumulators in registers.
-template <bool kTail>
-LADLE_INLINE V8 dot8(const float* q, const float* const k[8], int full, int tail) {
+template <class KV, bool kTail>
+LADLE_INLINE V8 dot8(const float* q, const typename KV::Elem* const k[8], int full, int tail) {
   V8 acc[8] = {};
   for (int c = 0; c < full; ++c) {
     const V8 qc = load8(q + 8 * c);
-    for (int p = 0; p < 8; ++p) acc[p] += qc * load8(k[p] + 8 * c);
+    for (int p = 0; p < 8; ++p) acc[p] += qc * KV::load8(k[p] + 8 * c);
   }
   if (kTail) {
     const V8 qc = load_n(q + 8 * full, tail);
-    for (int p = 0; p < 8; ++p) acc[p] += qc * load_n(k[p] + 8 * full, tail);
+    for (int p = 0; p < 8; ++p) acc[p] += qc * KV::load_n(k[p] + 8 * full, tail);
   }
   return reduce_transpose(acc);
 }
 
 // s[h][p] = q_h·k_p · scale for every head and position of the span: per head, 8 positions at a
 // time (a short last group repeats its last row).
-LADLE_INLINE void score_span(const RowGeometry& g, const Span& sp, float s[][kSpan], Prefetcher& pf) {
+template <class KV>
+LADLE_INLINE void score_span(const RowGeometry& g, const Span<typename KV::Elem>& sp, float s[][kSpan],
+                             Prefetcher& pf) {
   const int full = g.head_dim / 8, tail = g.head_dim % 8;
   for (int h = 0; h < g.heads; ++h) {
     const float* q = g.q + (g.h0 + h) * g.head_dim;
     for (int p0 = 0; p0 < sp.n; p0 += 8) {
-      const float* k[8];
+      const typename KV::Elem* k[8];
       for (int p = 0; p < 8; ++p)
         k[p] = sp.keys + std::size_t(std::min(p0 + p, sp.n - 1)) * g.kv_dim + g.kv_off(h);
-      const V8 d = tail == 0 ? dot8<false>(q, k, full, 0) : dot8<true>(q, k, full, tail);
+      const V8 d = tail == 0 ? dot8<KV, false>(q, k, full, 0) : dot8<KV, true>(q, k, full, tail);
       store_n(s[h] + p0, d * splat(g.scale), std::min(8, sp.n - p0));
     }
-    pf.advance(std::size_t(sp.n) * g.head_dim);  // as much as this head consumed
+    pf.advance(std::size_t(sp.n) * g.head_dim * sizeof(typename KV::Elem));  // as much as this head consumed
   }
 }
 
@@ -214,38 +253,39 @@ LADLE_INLINE void softmax_span(float* s, int n, bool first, HeadState& st, float
 
 // out[0, 8·NV) (its last vector `last` floats wide) += Σ_p w[p]·v_p over m positions whose V rows
 // are kv_dim apart; the accumulators stay in registers across the positions.
-template <int NV>
-LADLE_INLINE void mix_chunk(const float* w, int m, const float* v, int kv_dim, int last, float* out) {
+template <class KV, int NV>
+LADLE_INLINE void mix_chunk(const float* w, int m, const typename KV::Elem* v, int kv_dim, int last, float* out) {
   V8 acc[NV];
   for (int j = 0; j < NV; ++j) acc[j] = j == NV - 1 && last != 8 ? load_n(out + 8 * j, last) : load8(out + 8 * j);
   for (int p = 0; p < m; ++p, v += kv_dim) {
     const V8 wp = splat(w[p]);
-    for (int j = 0; j < NV - 1; ++j) acc[j] += wp * load8(v + 8 * j);
-    acc[NV - 1] += wp * (last == 8 ? load8(v + 8 * (NV - 1)) : load_n(v + 8 * (NV - 1), last));
+    for (int j = 0; j < NV - 1; ++j) acc[j] += wp * KV::load8(v + 8 * j);
+    acc[NV - 1] += wp * (last == 8 ? KV::load8(v + 8 * (NV - 1)) : KV::load_n(v + 8 * (NV - 1), last));
   }
   for (int j = 0; j < NV; ++j) store_n(out + 8 * j, acc[j], j == NV - 1 ? last : 8);
 }
 
 // Adds the span's weighted values into every head's output, head by head, in chunks of at most 64
 // floats (8 accumulator registers).
-LADLE_INLINE void mix_span(const RowGeometry& g, const Span& sp, float w[][kSpan], Prefetcher& pf) {
+template <class KV>
+LADLE_INLINE void mix_span(const RowGeometry& g, const Span<typename KV::Elem>& sp, float w[][kSpan], Prefetcher& pf) {
   for (int h = 0; h < g.heads; ++h) {
     float* out = g.out + (g.h0 + h) * g.head_dim;
-    const float* v = sp.values + g.kv_off(h);
+    const typename KV::Elem* v = sp.values + g.kv_off(h);
     for (int c0 = 0; c0 < g.head_dim; c0 += 64) {
       const int width = std::min(64, g.head_dim - c0), nv = (width + 7) / 8, last = width - 8 * (nv - 1);
       switch (nv) {
-        case 1: mix_chunk<1>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        case 2: mix_chunk<2>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        case 3: mix_chunk<3>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        case 4: mix_chunk<4>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        case 5: mix_chunk<5>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        case 6: mix_chunk<6>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        case 7: mix_chunk<7>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
-        default: mix_chunk<8>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 1: mix_chunk<KV, 1>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 2: mix_chunk<KV, 2>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 3: mix_chunk<KV, 3>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 4: mix_chunk<KV, 4>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 5: mix_chunk<KV, 5>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 6: mix_chunk<KV, 6>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        case 7: mix_chunk<KV, 7>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
+        default: mix_chunk<KV, 8>(w[h], sp.n, v + c0, g.kv_dim, last, out + c0); break;
       }
     }
-    pf.advance(std::size_t(sp.n) * g.head_dim);
+    pf.advance(std::size_t(sp.n) * g.head_dim * sizeof(typename KV::Elem));
   }
 }
 
@@ -258,36 +298,39 @@ LADLE_INLINE void mix_span(const RowGeometry& g, const Span& sp, float w[][kSpan
 // (online softmax: no score buffer of ctx floats, one pass over K/V), and the next span is
 // prefetched while this one is computed: the hardware prefetchers alone, facing 16 interleaved
 // row slices, left the loop at about half the speed of a plain streaming read of the same bytes.
+template <class KV>
 LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int ctx, const BlockId* table) {
+  using E = typename KV::Elem;
   const int bs = a.kv->block_size();
   HeadState st[kMaxHeadsPerPass];
   float s[kMaxHeadsPerPass][kSpan];  // scores, then weights, of the current span
   std::fill_n(g.out + g.h0 * g.head_dim, std::size_t(g.heads) * g.head_dim, 0.0f);
   for (int b = 0, t0 = 0; t0 < ctx; ++b, t0 += bs) {
-    const float* keys = a.kv->key_block(a.layer, table[b]);
-    const float* values = a.kv->value_block(a.layer, table[b]);
+    const E* keys = a.kv->key_block<E>(a.layer, table[b]);
+    const E* values = a.kv->value_block<E>(a.layer, table[b]);
     for (int s0 = 0; s0 < bs && t0 + s0 < ctx; s0 += kSpan) {
-      const Span sp{keys + std::size_t(s0) * g.kv_dim, values + std::size_t(s0) * g.kv_dim,
+      const Span<E> sp{keys + std::size_t(s0) * g.kv_dim, values + std::size_t(s0) * g.kv_dim,
                     std::min({kSpan, bs - s0, ctx - t0 - s0})};
       // The next span: later in this block, or the start of the next one.
       const int n0 = s0 + kSpan < bs ? t0 + s0 + kSpan : t0 + bs;
       Prefetcher pk, pv;
       if (n0 < ctx) {
         const int nb = n0 / bs, ns = n0 % bs, nn = std::min({kSpan, bs - ns, ctx - n0});
-        const std::size_t at = std::size_t(ns) * g.kv_dim, floats = std::size_t(nn) * g.kv_dim;
-        pk = Prefetcher(a.kv->key_block(a.layer, table[nb]) + at, floats);
-        pv = Prefetcher(a.kv->value_block(a.layer, table[nb]) + at, floats);
+        const std::size_t at = std::size_t(ns) * g.kv_dim, bytes = std::size_t(nn) * g.kv_dim * sizeof(E);
+        pk = Prefetcher(a.kv->key_block<E>(a.layer, table[nb]) + at, bytes);
+        pv = Prefetcher(a.kv->value_block<E>(a.layer, table[nb]) + at, bytes);
       }
-      score_span(g, sp, s, pk);
+      score_span<KV>(g, sp, s, pk);
       for (int h = 0; h < g.heads; ++h)
         softmax_span(s[h], sp.n, t0 + s0 == 0, st[h], g.out + (g.h0 + h) * g.head_dim, g.head_dim);
-      mix_span(g, sp, s, pv);
+      mix_span<KV>(g, sp, s, pv);
     }
   }
   for (int h = 0; h < g.heads; ++h) scale_slice(g.out + (g.h0 + h) * g.head_dim, g.head_dim, 1.0f / st[h].sum);
 }
 
 // Work item `item` = (row, head range); see paged_attention for the split.
+template <class KV>
 LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, int heads_per_item) {
   const ModelConfig& cfg = *a.cfg;
   const int hd = cfg.head_dim(), items_per_row = (cfg.n_heads + heads_per_item - 1) / heads_per_item;
@@ -300,22 +343,26 @@ LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, 
       const RowGeometry g{a.q + std::size_t(row) * cfg.dim, a.out + std::size_t(row) * cfg.dim,
                           h0, std::min(h_end - h0, kMaxHeadsPerPass),
                           hd, cfg.kv_dim(), cfg.n_heads / cfg.n_kv_heads, 1.0f / std::sqrt(float(hd))};
-      attend_row(a, g, ctx, s.block_table.data());
+      attend_row<KV>(a, g, ctx, s.block_table.data());
     }
   }
 }
 
+template <class E>
 [[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item) {
-  attend_items_body(a, begin, end, heads_per_item);
+  attend_items_body<KvLoad<E, true>>(a, begin, end, heads_per_item);
 }
+template <class E>
 void attend_items_portable(const AttentionArgs& a, int begin, int end, int heads_per_item) {
-  attend_items_body(a, begin, end, heads_per_item);
+  attend_items_body<KvLoad<E, false>>(a, begin, end, heads_per_item);
 }
 
 using ItemsFn = void (*)(const AttentionArgs&, int, int, int);
-ItemsFn items_fn(AttentionIsa isa) {
+ItemsFn items_fn(AttentionIsa isa, kvcache::KvDtype dtype) {
   if (isa == AttentionIsa::kAuto) isa = attention_avx2_supported() ? AttentionIsa::kAvx2 : AttentionIsa::kPortable;
-  return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2) : ItemsFn(attend_items_portable);
+  if (dtype == kvcache::KvDtype::kF16)
+    return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2<Half>) : ItemsFn(attend_items_portable<Half>);
+  return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2<float>) : ItemsFn(attend_items_portable<float>);
 }
 
 }  // namespace
@@ -323,14 +370,14 @@ ItemsFn items_fn(AttentionIsa isa) {
 bool attention_avx2_supported() {
   static const bool yes = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");  // f16c: the half cache
   }();
   return yes;
 }
 
 void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa) {
   assert(isa != AttentionIsa::kAvx2 || attention_avx2_supported());
-  const ItemsFn attend_items = items_fn(isa);
+  const ItemsFn attend_items = items_fn(isa, args.kv->dtype());
   const int rows = args.batch->num_tokens(), heads = args.cfg->n_heads;
   if (pool == nullptr) {
     attend_items(args, 0, rows, heads);

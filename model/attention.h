@@ -9,6 +9,9 @@
 // on which heads share a work item, or on how work is split across threads. Prefill chunks and
 // decode tokens take the same path: a chunk's rows see each other causally because the chunk's
 // K/V is written before attention runs. The AVX2 and portable builds give the same bits.
+//
+// The cache may hold fp32 or half K/V (kvcache::KvDtype); half values are widened exactly, so an
+// f16 cache gives the bits an fp32 cache holding the same rounded values would.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +34,7 @@ struct AttentionArgs {
   float* out = nullptr;                   // [num_tokens × dim]
 };
 
-// Which build of the kernels runs: kAuto picks AVX2 when the CPU has it. Both give the same bits;
+// Which build of the kernels runs: kAuto picks AVX2 (with F16C) when the CPU has it. Both give the same bits;
 // the explicit choices exist so tests can prove that (kAvx2 requires attention_avx2_supported()).
 enum class AttentionIsa { kAuto, kPortable, kAvx2 };
 bool attention_avx2_supported();

@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <cassert>
+#include <cmath>
 #include <cstring>
 
 #include "model/attention.h"
@@ -51,8 +52,8 @@ Transformer::Transformer(Weights weights, RuntimeLimits limits)
   logits_.resize(S * c.vocab_size);
 }
 
-kvcache::KvShape Transformer::kv_shape(int block_size) const {
-  return kvcache::KvShape{config().n_layers, config().kv_dim(), block_size};
+kvcache::KvShape Transformer::kv_shape(int block_size, kvcache::KvDtype dtype) const {
+  return kvcache::KvShape{config().n_layers, config().kv_dim(), block_size, dtype};
 }
 
 std::span<const float> Transformer::forward(const ForwardBatch& batch, kvcache::KvStore& kv) {
@@ -169,17 +170,37 @@ Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input,
   return result;
 }
 
+namespace {
+
+// dst[0, n) = src as halves. A finite value beyond the half range (|x| >= 65520) is stored as
+// ±65504 rather than ±inf: one outsized activation should cost precision, not turn the softmax
+// into NaN. inf and NaN stay what they are, as the fp32 cache would keep them.
+void store_halves(const float* src, Half* dst, int n) {
+  const std::size_t first_bad = floats_to_halves({src, std::size_t(n)}, {dst, std::size_t(n)});
+  for (std::size_t i = first_bad; i < std::size_t(n); ++i)
+    if (std::isfinite(src[i]) && (dst[i] & 0x7fff) == 0x7c00) dst[i] = Half((dst[i] & 0x8000) | 0x7bff);
+}
+
+}  // namespace
+
 void Transformer::write_kv(const ForwardBatch& batch, kvcache::KvStore& kv, int layer) {
   const int kv_dim = config().kv_dim(), bs = kv.block_size();
+  const bool half = kv.dtype() == kvcache::KvDtype::kF16;
   for (int t = 0; t < batch.num_tokens(); ++t) {
     const SequenceSlice& s = batch.seqs[row_seq_[t]];
     const int pos = batch.positions[t];
     assert(pos >= 0 && pos < config().seq_len && pos / bs < int(s.block_table.size()));
     const BlockId b = s.block_table[pos / bs];
-    std::memcpy(kv.key_block(layer, b) + std::size_t(pos % bs) * kv_dim, k_.data() + std::size_t(t) * kv_dim,
-                kv_dim * sizeof(float));
-    std::memcpy(kv.value_block(layer, b) + std::size_t(pos % bs) * kv_dim, v_.data() + std::size_t(t) * kv_dim,
-                kv_dim * sizeof(float));
+    const std::size_t slot = std::size_t(pos % bs) * kv_dim;
+    const float* k = k_.data() + std::size_t(t) * kv_dim;
+    const float* v = v_.data() + std::size_t(t) * kv_dim;
+    if (half) {
+      store_halves(k, kv.key_block<Half>(layer, b) + slot, kv_dim);
+      store_halves(v, kv.value_block<Half>(layer, b) + slot, kv_dim);
+    } else {
+      std::memcpy(kv.key_block(layer, b) + slot, k, kv_dim * sizeof(float));
+      std::memcpy(kv.value_block(layer, b) + slot, v, kv_dim * sizeof(float));
+    }
   }
 }
 

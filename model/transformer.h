@@ -39,8 +39,9 @@ class Transformer {
   const ModelConfig& config() const { return weights_.config(); }
   const Weights& weights() const { return weights_; }
   const RuntimeLimits& limits() const { return limits_; }
-  // The KvStore shape this model needs (block_size as given).
-  kvcache::KvShape kv_shape(int block_size) const;
+  // The KvStore shape this model needs (block size and value type as given). Either type works
+  // with forward(): kF16 stores K/V rounded to half (nearest even, saturating at ±65504).
+  kvcache::KvShape kv_shape(int block_size, kvcache::KvDtype dtype = kvcache::KvDtype::kF32) const;
 
   // Runs one step for `batch` (any mix of prefill chunks and decode tokens; num_tokens() <=
   // max_batch_tokens, seqs.size() <= max_seqs, every token id < vocab and position < seq_len,

@@ -21,6 +21,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
             "rounded)");
+  flags.add("--kv-cache-dtype", &c.kv_cache_dtype,
+            "K/V cache values: f32 (exact) or f16 (rounded; half the bytes per token, so twice the tokens in "
+            "--kv-cache-mb and half the bytes decode attention reads)");
 }
 
 }  // namespace ladle::scheduler
@@ -48,6 +51,8 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
     return bad("engine limits must not be negative");
   if (c.max_waiting < 0) return bad("--max-waiting must not be negative");
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
+  const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
+  if (!kv_dtype) return kv_dtype.error();
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   if (c.max_running == 0) c.max_running = 64;
   if (c.max_batched_tokens == 0) {
@@ -55,7 +60,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
     c.max_batched_tokens = std::clamp(floor_pow2(15e9 / flops_per_token), 128, 2048);
   }
   c.max_batched_tokens = std::max(c.max_batched_tokens, c.max_running);
-  const double bytes_per_token = 2.0 * m.n_layers * m.kv_dim() * sizeof(float);
+  const double bytes_per_token = 2.0 * m.n_layers * m.kv_dim() * kvcache::kv_dtype_bytes(*kv_dtype);
   const double mib = 1024.0 * 1024.0;
   if (c.kv_cache_mb == 0) {
     const double want = double(c.max_running) * m.seq_len * bytes_per_token;
@@ -70,6 +75,11 @@ model::RuntimeLimits runtime_limits(const EngineConfig& c) {
   const auto type = model::parse_weight_type(c.weights);
   return model::RuntimeLimits{c.max_batched_tokens, c.max_running, c.threads,
                               type ? *type : model::WeightType::kF32};
+}
+
+kvcache::KvDtype kv_cache_dtype(const EngineConfig& c) {
+  const auto dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
+  return dtype ? *dtype : kvcache::KvDtype::kF32;
 }
 
 }  // namespace ladle::scheduler

@@ -22,11 +22,12 @@ struct EngineConfig {
   int threads = 0;             // compute threads (0: all cores)
   bool no_prefix_caching = false;
   std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
+  std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
 };
 
 // Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-waiting,
-// --kv-cache-mb, --block-size, --threads, --no-prefix-caching and --weights on `flags`, writing
-// to `config`.
+// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --weights and --kv-cache-dtype on
+// `flags`, writing to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
 
 // Fills every zero field of `config` from the model's shape and the machine (cores, memory):
@@ -37,11 +38,14 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //    floored at one full-context sequence.
 //  - threads: the number of cores.
 // Fails when a given value is out of range (block size not in [1, 1024], negative counts, ...)
-// or --weights is neither f32 nor f16.
+// or --weights or --kv-cache-dtype is neither f32 nor f16.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
 
 // The model's runtime limits for a resolved `config` (--weights must have passed
 // resolve_engine_defaults).
 model::RuntimeLimits runtime_limits(const EngineConfig& config);
+
+// The K/V cache value type of a resolved `config`.
+kvcache::KvDtype kv_cache_dtype(const EngineConfig& config);
 
 }  // namespace ladle::scheduler

@@ -48,7 +48,7 @@ struct LlmEngine::Impl {
         observer(obs),
         model(std::move(m)),
         tokenizer(std::move(t)),
-        kv(kvcache::KvShape{model->config().n_layers, model->config().kv_dim(), config.block_size}, num_blocks),
+        kv(model->kv_shape(config.block_size, kv_cache_dtype(config)), num_blocks),
         pool(num_blocks, config.block_size, !config.no_prefix_caching),
         scheduler(SchedulerConfig{config.max_running, config.max_batched_tokens, model->config().seq_len,
                                   config.block_size},
@@ -110,7 +110,7 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   auto tokenizer = model::Tokenizer::load(config.tokenizer_path, mc.vocab_size);
   if (!tokenizer) return tokenizer.error();
 
-  const kvcache::KvShape shape{mc.n_layers, mc.kv_dim(), config.block_size};
+  const kvcache::KvShape shape = (*model)->kv_shape(config.block_size, kv_cache_dtype(config));
   const int num_blocks = kvcache::KvStore::blocks_for_budget(shape, std::size_t(config.kv_cache_mb) << 20);
   if (num_blocks < blocks_for(2, config.block_size))
     return make_error(ErrorCode::kInvalidArgument, "--kv-cache-mb is too small for even one block");
@@ -130,9 +130,10 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   info.block_size = impl->config.block_size;
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
-               "blocks of %d = %d tokens; max-running %d, max-batched-tokens %d, threads %d, weights %s\n",
+               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, threads %d, weights %s\n",
                info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
+               impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.threads,
                impl->config.weights.c_str());
   impl->publish_gauges();

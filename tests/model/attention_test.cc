@@ -2,9 +2,13 @@
 // GQA heads, causal prefill chunks and decode rows of several sequences in one call, over head
 // sizes and block sizes that exercise every tail of the vector kernels. Also: the portable and
 // AVX2 builds give the same bits, and a row's result does not depend on the batch around it.
+// The same for a half (f16) cache, which must give exactly the bits of an fp32 cache holding the
+// same rounded values.
 #include "model/attention.h"
 
 #include <gtest/gtest.h>
+
+#include "model/half.h"
 
 #include <algorithm>
 #include <cmath>
@@ -49,7 +53,11 @@ ModelConfig make_config(int dim, int n_heads, int n_kv_heads) {
 }
 
 // One attention call's inputs: sequence s has ctx[s] tokens of K/V, and this step holds its
-// positions [first[s], ctx[s]) as query rows. Values are uniform in [-range, range].
+// positions [first[s], ctx[s]) as query rows. Values are uniform in [-range, range]. Storage kF16
+// keeps K/V in a half cache, kRounded in an fp32 cache but rounded to half first (so the two hold
+// the same values); the contiguous copies K/V hold the values as stored.
+enum class Storage { kF32, kRounded, kF16 };
+
 struct Scenario {
   ModelConfig c;
   int layer = 1;
@@ -60,28 +68,39 @@ struct Scenario {
   std::vector<float> q;
 
   Scenario(const ModelConfig& cfg, int block_size, const std::vector<int>& ctx, const std::vector<int>& first,
-           float range = 2.0f, unsigned seed = 1)
+           float range = 2.0f, unsigned seed = 1, Storage storage = Storage::kF32)
       : c(cfg) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> u(-range, range);
     int num_blocks = 0;
     for (int n : ctx) num_blocks += (n + block_size - 1) / block_size;
-    kv = std::make_unique<kvcache::KvStore>(kvcache::KvShape{c.n_layers, c.kv_dim(), block_size}, num_blocks);
+    const bool half = storage == Storage::kF16;
+    kv = std::make_unique<kvcache::KvStore>(
+        kvcache::KvShape{c.n_layers, c.kv_dim(), block_size, half ? kvcache::KvDtype::kF16 : kvcache::KvDtype::kF32},
+        num_blocks);
+    auto draw = [&] { return storage == Storage::kF32 ? u(rng) : half_to_float(float_to_half(u(rng))); };
     std::vector<BlockId> free_blocks(num_blocks);
     for (int i = 0; i < num_blocks; ++i) free_blocks[i] = i;
     std::shuffle(free_blocks.begin(), free_blocks.end(), rng);
     for (std::size_t s = 0; s < ctx.size(); ++s) {
       K.emplace_back(std::size_t(ctx[s]) * c.kv_dim());
       V.emplace_back(K.back().size());
-      for (float& x : K[s]) x = u(rng);
-      for (float& x : V[s]) x = u(rng);
+      for (float& x : K[s]) x = draw();
+      for (float& x : V[s]) x = draw();
       SequenceSlice slice{batch.num_tokens(), ctx[s] - first[s], ctx[s], {}, true};
       for (int b = 0; b * block_size < ctx[s]; ++b) slice.block_table.push_back(free_blocks.back()), free_blocks.pop_back();
       for (int t = 0; t < ctx[s]; ++t) {
         const BlockId b = slice.block_table[t / block_size];
         const std::size_t row = std::size_t(t) * c.kv_dim(), slot = std::size_t(t % block_size) * c.kv_dim();
-        std::copy_n(&K[s][row], c.kv_dim(), kv->key_block(layer, b) + slot);
-        std::copy_n(&V[s][row], c.kv_dim(), kv->value_block(layer, b) + slot);
+        if (half) {
+          for (int i = 0; i < c.kv_dim(); ++i) {
+            kv->key_block<Half>(layer, b)[slot + i] = float_to_half(K[s][row + i]);
+            kv->value_block<Half>(layer, b)[slot + i] = float_to_half(V[s][row + i]);
+          }
+        } else {
+          std::copy_n(&K[s][row], c.kv_dim(), kv->key_block(layer, b) + slot);
+          std::copy_n(&V[s][row], c.kv_dim(), kv->value_block(layer, b) + slot);
+        }
       }
       for (int p = first[s]; p < ctx[s]; ++p) {
         batch.token_ids.push_back(0), batch.positions.push_back(p), row_seq.push_back(int(s));
@@ -181,6 +200,25 @@ TEST(PagedAttention, RowResultDoesNotDependOnTheBatch) {
     std::vector<float> out(crowd.c.dim);
     paged_attention({&alone, crowd.kv.get(), crowd.layer, &crowd.c, row_seq, crowd.q.data(), out.data()}, p);
     EXPECT_TRUE(std::equal(out.begin(), out.end(), all.begin()));
+  }
+}
+
+// A half cache: the kernels widen every K/V value exactly, so the result is bit for bit that of an
+// fp32 cache holding the same rounded values, in both builds, at head sizes with vector tails (6,
+// 12, 100) and without; and it still matches the double reference on those values.
+TEST(PagedAttention, HalfCacheGivesTheBitsOfAnFp32CacheOfTheSameValues) {
+  ThreadPool pool(2);
+  for (const Shape sh : {Shape{64, 8, 2, 4}, Shape{36, 6, 3, 16}, Shape{48, 4, 2, 5}, Shape{200, 2, 1, 16},
+                         Shape{768, 12, 12, 16}}) {
+    const ModelConfig c = make_config(sh.dim, sh.n_heads, sh.n_kv_heads);
+    const Scenario f16(c, sh.block_size, {1, 23, 130}, {0, 3, 100}, 3.0f, 11, Storage::kF16);
+    const Scenario f32(c, sh.block_size, {1, 23, 130}, {0, 3, 100}, 3.0f, 11, Storage::kRounded);
+    ASSERT_EQ(f16.K, f32.K);
+    const auto out = f16.run(&pool);
+    EXPECT_EQ(out, f32.run(&pool)) << "dim " << sh.dim;
+    EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kPortable)) << "dim " << sh.dim;
+    if (attention_avx2_supported()) EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
+    f16.expect_matches_reference(out, 3.0f);
   }
 }
 

@@ -131,13 +131,14 @@ std::vector<std::vector<float>> alone(Transformer& m, kvcache::KvStore& kv, cons
   return out;
 }
 
-void expect_invariant(const std::string& path, int threads, WeightType weights = WeightType::kF32) {
+void expect_invariant(const std::string& path, int threads, WeightType weights = WeightType::kF32,
+                      kvcache::KvDtype kv_dtype = kvcache::KvDtype::kF32) {
   auto model = Transformer::load(path, RuntimeLimits{96, 8, threads, weights});
   ASSERT_TRUE(model.ok()) << model.error().message;
   Transformer& m = **model;
   const int vocab = m.config().vocab_size;
   const int num_seqs = 5, len = 40, blocks_per_seq = (len + kBlockSize - 1) / kBlockSize;
-  kvcache::KvStore kv(m.kv_shape(kBlockSize), num_seqs * blocks_per_seq);
+  kvcache::KvStore kv(m.kv_shape(kBlockSize, kv_dtype), num_seqs * blocks_per_seq);
   std::mt19937 rng(7);
   std::vector<Seq> seqs(num_seqs);
   for (int i = 0; i < num_seqs; ++i) {
@@ -191,6 +192,34 @@ void expect_invariant(const std::string& path, int threads, WeightType weights =
 
 TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnStories260K) {
   expect_invariant(kModels + "/stories260K.bin", 2);
+}
+
+TEST(TransformerBatch, MixedBatchesEqualSequencesAloneWithAHalfKvCache) {
+  expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kF32, kvcache::KvDtype::kF16);
+}
+
+// A half K/V cache changes logits only by K/V rounding: close to the fp32 cache's, and on the
+// trained stories260K model the same greedy continuation as run.c for the traced prompt.
+TEST(TransformerGolden, HalfKvCacheStaysCloseToFp32) {
+  auto model = Transformer::load(kModels + "/stories260K.bin", RuntimeLimits{64, 4, 2});
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  Transformer& m = **model;
+  kvcache::KvStore f32(m.kv_shape(kBlockSize), 512 / kBlockSize);
+  kvcache::KvStore f16(m.kv_shape(kBlockSize, kvcache::KvDtype::kF16), 512 / kBlockSize);
+  const Seq s{{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338}, {0, 1}};
+  const auto a = alone(m, f32, s), b = alone(m, f16, s);
+  double worst = 0;
+  for (std::size_t p = 0; p < a.size(); ++p) {
+    float top = 0;
+    for (float x : a[p]) top = std::max(top, std::fabs(x));
+    for (std::size_t i = 0; i < a[p].size(); ++i) worst = std::max(worst, double(std::fabs(a[p][i] - b[p][i])) / top);
+    EXPECT_NE(a[p], b[p]) << "position " << p << ": rounding K/V to half should show in the logits";
+  }
+  EXPECT_LT(worst, 1e-2);
+  kvcache::KvStore kv(m.kv_shape(kBlockSize, kvcache::KvDtype::kF16), 512 / kBlockSize);
+  const auto tokens = greedy(m, kv, {1, 403, 407, 261, 378}, 65);
+  kvcache::KvStore ref(m.kv_shape(kBlockSize), 512 / kBlockSize);
+  EXPECT_EQ(tokens, greedy(m, ref, {1, 403, 407, 261, 378}, 65));
 }
 
 TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {

@@ -186,6 +186,31 @@ TEST(LlmEngine, GreedyBatchedEqualsAlone) {
   }
 }
 
+// --kv-cache-dtype f16: twice the blocks in the same --kv-cache-mb, and batching still changes
+// nothing (half K/V is read the same way whatever the batch). A bad name is refused at create.
+TEST(LlmEngine, HalfKvCacheDoublesCapacityAndKeepsBatchInvariance) {
+  EngineConfig c = real_model_config();
+  c.kv_cache_mb = 5;  // 256 blocks of 16 tokens × 5 layers × 2 × 32 floats
+  auto f32 = make_engine(c);
+  c.kv_cache_dtype = "f16";
+  auto engine = make_engine(c);
+  ASSERT_TRUE(f32 && engine);
+  EXPECT_EQ(engine->model_info().kv_blocks_total, 2 * f32->model_info().kv_blocks_total);
+  std::vector<GenerationRequest> reqs;
+  for (std::size_t i = 0; i < 8; ++i) reqs.push_back(make_request(*engine, kPrompts[i], 48));
+  std::vector<Output> alone;
+  for (const auto& r : reqs) alone.push_back(run_alone(*engine, r));
+  std::vector<Output> together = run_together(*engine, reqs);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(together[i].text, alone[i].text) << kPrompts[i];
+    EXPECT_FALSE(alone[i].text.empty());
+  }
+  c.kv_cache_dtype = "q8";
+  auto bad = LlmEngine::create(c, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("f16"), std::string::npos) << bad.error().message;
+}
+
 TEST(LlmEngine, SeededSamplingDoesNotDependOnTheBatch) {
   auto engine = make_engine(real_model_config());
   ASSERT_TRUE(engine);
