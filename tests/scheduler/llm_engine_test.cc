@@ -57,6 +57,7 @@ class RecordingObserver final : public EngineObserver {
  public:
   struct Event {
     enum Kind { kStep, kGauges, kFinished, kFirstToken } kind;
+    Event(Kind k, RequestId i = 0) : kind(k), id(i) {}  // NOLINT(google-explicit-constructor)
     RequestId id = 0;
     FinishReason reason = FinishReason::kStop;
     EngineGauges gauges;
