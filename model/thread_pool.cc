@@ -1,5 +1,7 @@
 #include "model/thread_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,7 +27,11 @@ constexpr int kYieldEvery = 256;
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads; ++i)
+    workers_.emplace_back([this, i] {
+      pthread_setname_np(pthread_self(), "ladle-compute");  // for top -H, perf and taskset
+      worker_loop(i);
+    });
 }
 
 ThreadPool::~ThreadPool() {

@@ -1,5 +1,7 @@
 #include "scheduler/llm_engine.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -236,6 +238,7 @@ Expected<std::string> LlmEngine::detokenize(std::span<const TokenId> tokens) con
 // The step thread
 
 void LlmEngine::Impl::run() {
+  pthread_setname_np(pthread_self(), "ladle-step");  // for top -H, perf and taskset
   while (true) {
     {
       std::unique_lock lock(mu);

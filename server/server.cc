@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <pthread.h>
+
 #include <cstdio>
 
 #include <boost/asio/ip/address.hpp>
@@ -47,7 +49,11 @@ void Server::start(bool handle_signals) {
     });
   }
   listener_->run();
-  for (int i = 0; i < state_.config().io_threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < state_.config().io_threads; ++i)
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "ladle-io");  // for top -H, perf and taskset
+      ioc_.run();
+    });
 }
 
 void Server::set_engine(scheduler::Engine* engine, std::function<void()> stop_engine) {
