@@ -33,9 +33,11 @@ struct Options {
   std::vector<std::string> dtypes = {"f32", "f16"};  // K/V cache types, each timed in the same run
 };
 
-// "110m", or else the 15m shape (model::preset_config), with room for any --ctx up to 1024.
+// A preset shape (model::preset_config: tiny, 15m, 42m, 110m; anything else is 15m), with room
+// for any --ctx up to 1024.
 ModelConfig shape_of(const std::string& name) {
-  ModelConfig c = *ladle::model::preset_config(name == "110m" ? "110m" : "15m");
+  auto preset = ladle::model::preset_config(name);
+  ModelConfig c = preset ? *preset : *ladle::model::preset_config("15m");
   c.seq_len = 1024;
   return c;
 }
