@@ -28,15 +28,26 @@ for m in m15 m110; do
   build/bench/runc_reference_bench "$out/$m.bin" --tokens 256 --rounds 3
 done | tee "$out/01-runc-reference.txt"
 
+# Three precisions throughout: exact (f32 weights, f32 K/V), f32 weights with a half K/V cache,
+# and the fast configuration (half weights and half K/V).
+configs=("f32 f32" "f32 f16" "f16 f16")
+
 log forward pass
-build/bench/forward_bench --shapes 15m,110m --min-time 1.5 | tee "$out/02-forward.txt"
-build/bench/forward_bench --shapes 15m,110m --min-time 1.5 --weights f16 | tee "$out/02-forward-f16.txt"
+for c in "${configs[@]}"; do
+  set -- $c
+  build/bench/forward_bench --shapes 15m,110m --min-time 1.5 --weights $1 --kv-cache-dtype $2 \
+    | tee "$out/02-forward-w$1-kv$2.txt"
+done
+build/bench/attention_bench --shapes 15m,110m --kv-cache-dtype f32,f16 | tee "$out/02-attention.txt"
 
 log offline engine
 build/bench/engine_bench --shapes 15m,110m --concurrency 1,8,32,64 --prompt-len 32 --new-tokens 128 \
-  --prefix-len 512 | tee "$out/03-engine.txt"
-build/bench/engine_bench --shapes 15m,110m --concurrency 1,8,32,64 --prompt-len 32 --new-tokens 128 \
-  --no-prefix-test --weights f16 | tee "$out/03-engine-f16.txt"
+  --prefix-len 512 | tee "$out/03-engine-wf32-kvf32.txt"
+for c in "f32 f16" "f16 f16"; do
+  set -- $c
+  build/bench/engine_bench --shapes 15m,110m --concurrency 1,8,32,64 --prompt-len 32 --new-tokens 128 \
+    --no-prefix-test --weights $1 --kv-cache-dtype $2 | tee "$out/03-engine-w$1-kv$2.txt"
+done
 
 log scheduler and metrics cost
 build/bench/scheduler_bench --benchmark_min_time=1 | tee "$out/04-scheduler.txt"
@@ -50,8 +61,8 @@ $W /tmp/ladle_bench_tiny.bin /tmp/ladle_bench_tok512.bin --max-running 32 -- ben
 
 log concurrency sweeps
 for m in m15 m110; do
-  for w in f32 f16; do
-    $W "$out/$m.bin" "$out/tok32k.bin" --max-running 64 --weights $w -- bench --concurrency 1,8,32,64 \
+  for w in f32 f16; do  # f16: half weights and half K/V
+    $W "$out/$m.bin" "$out/tok32k.bin" --max-running 64 --weights $w --kv-cache-dtype $w -- bench --concurrency 1,8,32,64 \
       --num-requests 256 --duration 30 --input-len 32 --output-len 128 --ignore-eos \
       --json "$out/07-sweep-$m-$w.json" --plot "$out/07-sweep-$m-$w.svg" | tee "$out/07-sweep-$m-$w.txt"
   done

@@ -217,7 +217,9 @@ TEST(PagedAttention, HalfCacheGivesTheBitsOfAnFp32CacheOfTheSameValues) {
     const auto out = f16.run(&pool);
     EXPECT_EQ(out, f32.run(&pool)) << "dim " << sh.dim;
     EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kPortable)) << "dim " << sh.dim;
-    if (attention_avx2_supported()) EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
+    if (attention_avx2_supported()) {
+      EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
+    }
     f16.expect_matches_reference(out, 3.0f);
   }
 }
