@@ -4,8 +4,9 @@
 // that a shared machine's noise hits all of them alike.
 //
 // usage: matmul_bench [--shapes 15m,110m] [--ms 1,8,32,64] [--threads 2] [--rounds 5] [--min-time 0.05]
-//                     [--weights f32|f16]
-// Prints GFLOP/s (best round) of each kernel and new/old.
+//                     [--weights f32|f16] [--cold 0|1]
+// Prints GFLOP/s (best round) of each kernel and new/old. With --cold 1 every call reads a fresh
+// copy of W from memory, as the forward pass does (its weights are far larger than the L3).
 #include <cblas.h>
 
 #include <algorithm>
@@ -210,6 +211,7 @@ struct Options {
   int rounds = 5;
   double min_time = 0.05;  // seconds per kernel per round
   bool half = false;
+  bool cold = false;  // W streams from memory (see run_shape)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -239,17 +241,29 @@ void run_shape(const Shape& s, const Options& o, ladle::model::ThreadPool* pool)
   std::vector<Half> packed16(packed.size());
   ladle::model::pack_rows(w.data(), s.N, s.K, 0, packed.data());
   ladle::model::pack_rows(w16.data(), s.N, s.K, 0, packed16.data());
-  const PackedMatrix pm = o.half ? PackedMatrix{nullptr, packed16.data(), s.N, s.K} : PackedMatrix{packed.data(), nullptr, s.N, s.K};
+  // --cold: enough copies of every W to stream ~96 MB per round trip, more than the L3, as in a
+  // forward step (whose matrices together never stay cached); each call takes the next copy.
+  const std::size_t w_bytes = w.size() * (o.half ? sizeof(Half) : sizeof(float));
+  const int copies = o.cold ? int(std::max<std::size_t>(1, ((std::size_t(96) << 20) + w_bytes - 1) / w_bytes)) : 1;
+  const std::vector<std::vector<float>> ws(copies, w), packeds(copies, packed);
+  const std::vector<std::vector<Half>> w16s(copies, w16), packed16s(copies, packed16);
+  int call = 0;  // the copy the next call reads: callers go round in turn
   std::vector<float> y_old(std::size_t(max_m) * s.N), y_new(y_old.size()), y_blas(y_old.size());
   for (int M : o.ms) {
     auto old_fn = [&] {
-      if (o.half) old_dot::matmul(x.data(), w16.data(), y_old.data(), M, s.N, s.K, pool);
-      else old_dot::matmul(x.data(), w.data(), y_old.data(), M, s.N, s.K, pool);
+      const int c = call++ % copies;
+      if (o.half) old_dot::matmul(x.data(), w16s[c].data(), y_old.data(), M, s.N, s.K, pool);
+      else old_dot::matmul(x.data(), ws[c].data(), y_old.data(), M, s.N, s.K, pool);
     };
-    auto new_fn = [&] { ladle::model::matmul(x.data(), pm, y_new.data(), M, pool); };
+    auto new_fn = [&] {
+      const int c = call++ % copies;
+      const PackedMatrix pm = o.half ? PackedMatrix{nullptr, packed16s[c].data(), s.N, s.K}
+                                     : PackedMatrix{packeds[c].data(), nullptr, s.N, s.K};
+      ladle::model::matmul(x.data(), pm, y_new.data(), M, pool);
+    };
     auto blas_fn = [&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, s.N, s.K, 1.0f, x.data(), s.K, w.data(), s.K, 0.0f,
-                  y_blas.data(), s.N);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, s.N, s.K, 1.0f, x.data(), s.K, ws[call++ % copies].data(),
+                  s.K, 0.0f, y_blas.data(), s.N);
     };
     double t_old = 1e30, t_new = 1e30, t_blas = 1e30;
     for (int r = 0; r < o.rounds; ++r) {  // alternate, keep each kernel's best round
@@ -281,15 +295,16 @@ int main(int argc, char** argv) {
     else if (flag == "--rounds") o.rounds = std::max(1, std::atoi(val.c_str()));
     else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
     else if (flag == "--weights" && (val == "f32" || val == "f16")) o.half = val == "f16";
+    else if (flag == "--cold" && (val == "0" || val == "1")) o.cold = val == "1";
     else {
-      std::fprintf(stderr, "usage: matmul_bench [--shapes 15m,110m] [--ms 1,8,32,64] [--threads 2] [--rounds 5] [--min-time 0.05] [--weights f32|f16]\n");
+      std::fprintf(stderr, "usage: matmul_bench [--shapes 15m,110m] [--ms 1,8,32,64] [--threads 2] [--rounds 5] [--min-time 0.05] [--weights f32|f16] [--cold 0|1]\n");
       return 2;
     }
   }
   ladle::model::ThreadPool pool(o.threads);
   openblas_set_num_threads(1);
-  std::printf("GFLOP/s, best of %d alternating rounds, %d thread(s), %s W; old = dot-product kernel (f803969), new = packed panels (%s)\n",
-              o.rounds, o.threads, o.half ? "f16" : "f32", ladle::model::matmul_kernel_name());
+  std::printf("GFLOP/s, best of %d alternating rounds, %d thread(s), %s W%s; old = dot-product kernel (f803969), new = packed panels (%s)\n",
+              o.rounds, o.threads, o.half ? "f16" : "f32", o.cold ? " from memory" : "", ladle::model::matmul_kernel_name());
   std::printf("%6s %6s %4s %10s %10s %10s %8s %10s\n", "N", "K", "M", "old", "new", "openblas", "new/old", "max|diff|");
   for (const auto& name : o.shapes) {
     const std::vector<Shape> shapes = name == "110m"
