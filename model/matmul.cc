@@ -226,9 +226,11 @@ void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, 
   const int panels = (N + kPanel - 1) / kPanel;
   // Tasks of a few panels, claimed dynamically by the pool's threads: a multiple of four for one
   // row (the M = 1 tile's width), of two otherwise (rows_avx2's group), about 8 per thread so
-  // that even N = 288 splits evenly, but long enough runs for the prefetch ahead to pay.
+  // that even N = 288 splits evenly, and at most 16 panels, so that a thread descheduled on this
+  // shared machine leaves little behind (the 32000-row classifier: 0.99-1.2x the speed of 8 tasks
+  // per thread, with W from memory at M = 32).
   const int threads = pool ? pool->num_threads() : 1, unit = M == 1 ? 4 : 2;
-  const int per_task = std::max(1, panels / (8 * threads * unit)) * unit;
+  const int per_task = std::min(16, std::max(1, panels / (8 * threads * unit)) * unit);
   const int tasks = (panels + per_task - 1) / per_task;
   // Below ~64K multiply-adds a fork/join costs more than it saves (tiny models, tests).
   constexpr long kMinParallelMacs = 1L << 16;
