@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <type_traits>
 
 #if defined(__x86_64__)
@@ -14,181 +13,188 @@ namespace ladle::model {
 
 namespace {
 
-// Rows of x kept hot in L2 while W streams past: about 256 KiB of x per block, in tiles of 3.
-int rows_per_block(int K) { return std::max(3, int((256 * 1024) / (std::size_t(K) * 4)) / 3 * 3); }
-
-// NOTE(matmul): half W is widened in the register tile (one vcvtph2ps per 8-weight load), at
-// every M. Widening each NR-row W panel once into a per-thread fp32 scratch and reusing the fp32
-// tile was measured too (tasks with >= 8 rows): 0.8-1.2x the fp32 kernel's time, against
-// 0.75-0.96x for widening in the tile (one thread, 15M/110M shapes, M = 4..64): halving W's
-// cache traffic outweighs the conversions. Either way the bits are the same.
-
-// ---------------------------------------------------------------------------------------------
-// Portable kernel: lane l of an 8-wide accumulator sums k ≡ l (mod 8) with fma, then the tree
-// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), exactly what the AVX2 kernel's hsum does.
-float reduce_lanes(const float* l) {
-  const float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
-  return (s0 + s2) + (s1 + s3);
+template <class W>
+void pack_rows_impl(const W* w, int rows, int K, int n0, W* packed) {
+  for (int r = 0; r < rows; ++r) {
+    const int n = n0 + r;
+    W* col = packed + std::size_t(n / kPanel) * K * kPanel + n % kPanel;
+    const W* src = w + std::size_t(r) * K;
+    for (int k = 0; k < K; ++k) col[std::size_t(k) * kPanel] = src[k];
+  }
 }
 
 inline float widen(float w) { return w; }
 inline float widen(Half w) { return half_to_float(w); }
 
+// ---------------------------------------------------------------------------------------------
+// Portable kernel: panels [p_begin, p_end) for every row, each output one std::fma chain over k.
 template <class W>
-float dot_portable(const float* a, const W* b, int K) {
-  float lane[8] = {};
-  for (int k = 0; k < K; ++k) lane[k % 8] = std::fma(a[k], widen(b[k]), lane[k % 8]);
-  return reduce_lanes(lane);
-}
-
-template <class W>
-void range_portable(const float* x, const W* w, float* y, int M, int N, int K, int n_begin, int n_end) {
-  for (int m = 0; m < M; ++m)
-    for (int n = n_begin; n < n_end; ++n)
-      y[std::size_t(m) * N + n] = dot_portable(x + std::size_t(m) * K, w + std::size_t(n) * K, K);
+void range_portable(const float* x, const W* w, float* y, int M, int N, int K, int p_begin, int p_end) {
+  for (int p = p_begin; p < p_end; ++p) {
+    const W* panel = w + std::size_t(p) * K * kPanel;
+    const int cols = std::min(kPanel, N - p * kPanel);
+    for (int m = 0; m < M; ++m) {
+      float acc[kPanel] = {};
+      const float* xr = x + std::size_t(m) * K;
+      for (int k = 0; k < K; ++k)
+        for (int c = 0; c < kPanel; ++c) acc[c] = std::fma(xr[k], widen(panel[std::size_t(k) * kPanel + c]), acc[c]);
+      std::memcpy(y + std::size_t(m) * N + std::size_t(p) * kPanel, acc, std::size_t(cols) * sizeof(float));
+    }
+  }
 }
 
 #if defined(__x86_64__)
 // ---------------------------------------------------------------------------------------------
-// AVX2 + FMA kernel (F16C for half W). A register tile of MR rows of x × NR rows of W: MR·NR
-// accumulators, each one output element's eight lanes.
+// AVX2 + FMA kernel (F16C for half W): register tiles of MR rows × NP panels (MR·2·NP
+// accumulators, one vector per 8 outputs), one broadcast of x[m][k] and one fma per accumulator
+// for every k.
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 
-inline float hsum_avx2(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l_i + l_{i+4}
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));                                          // (s0+s2), (s1+s3)
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
-
-// Eight W values as floats, and the last K % 8 of a row (missing lanes 0, like the x tail).
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const Half* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-inline __m256 load_tail(const float* p, __m256i mask, int) { return _mm256_maskload_ps(p, mask); }
-inline __m256 load_tail(const Half* p, __m256i, int n) {
-  alignas(16) Half t[8] = {};
-  std::memcpy(t, p, std::size_t(n) * sizeof(Half));
-  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+
+// Lanes [0, n) of a store mask (n clamped to 0..8).
+inline __m256i lanes_below(int n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
 
-// y[m0.., n0..] for MR rows of x and the NR consecutive rows of W starting at `w`. With kAhead,
-// `ahead` is the next NR·K weights, prefetched at the pace this tile consumes its own.
-template <int MR, int NR, bool kAhead = false, class W>
-inline void tile_avx2(const float* x, const W* w, float* y, int N, int K, int m0, int n0, __m256i tail_mask,
-                      const W* ahead = nullptr) {
-  __m256 acc[MR][NR];
-#pragma GCC unroll 4
+// Cache lines of the panels that follow, prefetched a few at a time by the current panels' tiles.
+struct Ahead {
+  const char* next = nullptr;  // the first line not yet prefetched
+  int lines = 0;               // lines left
+  // Hands the next tile its share: ceil(lines left / tiles left).
+  Ahead take(int tiles_left) {
+    const int n = (lines + tiles_left - 1) / std::max(1, tiles_left);
+    const Ahead share{next, n};
+    next += std::size_t(n) * 64;
+    lines -= n;
+    return share;
+  }
+};
+
+// How many k steps ahead a tile reading a panel nobody prefetched fetches its own panel.
+constexpr int kSelfAhead = 32;
+
+// y[0..MR) × [0..min(cols, NP·kPanel)) (row stride ldy) for the MR rows of x at `x` (row stride
+// K) and the NP consecutive panels at `w` (panel stride K·kPanel). Prefetches ahead.lines lines
+// spread evenly over its K steps, so that they arrive while this tile computes, and with
+// self_ahead > 0 its (first) panel's row k + self_ahead at step k.
+// NOTE(matmul): spread, not one per k from the start: a burst fills the miss buffers and stalls
+// the fmas behind it. Timed against the burst alternately in one process with W streaming from
+// memory (the regime of matmul_bench --cold 1), one thread, M = 32: +4-20%.
+template <int MR, int NP, class W>
+inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int cols, Ahead ahead = {},
+                      int self_ahead = 0) {
+  constexpr int NV = 2 * NP;
+  __m256 acc[MR][NV];
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
-  const float* xr[MR];
-  const W* wr[NR];
-  for (int i = 0; i < MR; ++i) xr[i] = x + std::size_t(m0 + i) * K;
-  for (int j = 0; j < NR; ++j) wr[j] = w + std::size_t(j) * K;
-  int k = 0;
-  for (; k + 8 <= K; k += 8) {
-    if constexpr (kAhead) {
-      const char* p = reinterpret_cast<const char*>(ahead + std::size_t(k) * NR);
-#pragma GCC unroll 8
-      for (int b = 0; b < int(8 * NR * sizeof(W)); b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_setzero_ps();
+  const std::size_t stride = std::size_t(K) * kPanel;
+  const int every = std::max(1, K / std::max(1, ahead.lines));
+  int due = every;
+  for (int k = 0; k < K; ++k) {
+    if (ahead.lines > 0 && --due == 0) {
+      _mm_prefetch(ahead.next, _MM_HINT_T0);
+      ahead.next += 64;
+      --ahead.lines;
+      due = every;
     }
-    __m256 a[MR];
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i) a[i] = _mm256_loadu_ps(xr[i] + k);
+    if (self_ahead > 0 && (sizeof(W) == 4 || k % 2 == 0))
+      _mm_prefetch(reinterpret_cast<const char*>(w + std::size_t(k + self_ahead) * kPanel), _MM_HINT_T0);
+    __m256 b[NV];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) {
-      const __m256 b = load8(wr[j] + k);
-#pragma GCC unroll 4
-      for (int i = 0; i < MR; ++i) acc[i][j] = _mm256_fmadd_ps(a[i], b, acc[i][j]);
+    for (int p = 0; p < NP; ++p) {
+      b[2 * p] = load8(w + p * stride + std::size_t(k) * kPanel);
+      b[2 * p + 1] = load8(w + p * stride + std::size_t(k) * kPanel + 8);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m256 a = _mm256_broadcast_ss(x + std::size_t(i) * K + k);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_fmadd_ps(a, b[j], acc[i][j]);
     }
   }
-  if (k < K) {  // masked tail: missing lanes load as 0 and add fma(0, 0, acc) = acc
-    __m256 a[MR];
-    for (int i = 0; i < MR; ++i) a[i] = _mm256_maskload_ps(xr[i] + k, tail_mask);
-    for (int j = 0; j < NR; ++j) {
-      const __m256 b = load_tail(wr[j] + k, tail_mask, K - k);
-      for (int i = 0; i < MR; ++i) acc[i][j] = _mm256_fmadd_ps(a[i], b, acc[i][j]);
-    }
+  for (int i = 0; i < ahead.lines; ++i) _mm_prefetch(ahead.next + std::size_t(i) * 64, _MM_HINT_T0);  // more lines than k
+  if (cols >= NP * kPanel) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) _mm256_storeu_ps(y + std::size_t(i) * ldy + 8 * j, acc[i][j]);
+    return;
   }
+  // The matrix's last panel. Unrolled like the stores above, so that acc stays in registers.
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) y[std::size_t(m0 + i) * N + n0 + j] = hsum_avx2(acc[i][j]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j)
+      if (8 * j < cols) _mm256_maskstore_ps(y + std::size_t(i) * ldy + 8 * j, lanes_below(cols - 8 * j), acc[i][j]);
 }
 
-// Rows [m_begin, m_end) of x against the NR rows of W at `w` (output columns n0..n0+NR). When
-// `next` is set (the following NR-row panel of W), its cache lines are prefetched, spread over
-// the row tiles.
-// NOTE(matmul): a panel's first row tile otherwise waits on memory for all of its W (a large
-// classifier never stays in cache); prefetching the next panel while this one is multiplied
-// measured +20-35% on the 15M classifier (N = 32000, K = 288) at M = 32..64.
-template <int MR, int NR, class W>
-void rows_avx2(const float* x, const W* w, float* y, int N, int K, int m_begin, int m_end, int n0, __m256i mask,
-               const W* next = nullptr) {
-  const int lines = next ? int((std::size_t(NR) * K * sizeof(W) + 63) / 64) : 0;
-  const int per_tile = (lines + std::max(1, (m_end - m_begin) / MR) - 1) / std::max(1, (m_end - m_begin) / MR);
-  const char* ahead = reinterpret_cast<const char*>(next);
-  int issued = 0;
-  int m = m_begin;
-  for (; m + MR <= m_end; m += MR) {
-    for (int i = 0; i < per_tile && issued < lines; ++i, ++issued) _mm_prefetch(ahead + std::size_t(issued) * 64, _MM_HINT_T0);
-    tile_avx2<MR, NR>(x, w, y, N, K, m, n0, mask);
+// Rows [0, M) against panels [p, p + np), np <= 2: tiles of 6 rows per panel, then the last
+// M % 6 rows with tiles that keep 8-12 accumulators busy (FMA latency × throughput = 8 here).
+// The tiles prefetch `ahead` (the next panels of the task) between them; if the group is `cold`
+// (the task's first: nothing fetched it before), its first row of tiles also fetches its own
+// panels kSelfAhead steps ahead.
+// NOTE(matmul): a panel's first row tile otherwise waits on memory for all of its W: a forward
+// step streams every matrix from memory (together they are far larger than the L3). The own-
+// panel prefetch of a task's first group measured +3-10% on the 15M/110M layer shapes at M = 32
+// (timed the same way, two threads); most 15M tasks are a single group.
+template <class W>
+void rows_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p, int np, Ahead ahead, bool cold) {
+  const std::size_t stride = std::size_t(K) * kPanel;
+  const int r = M % 6;
+  int tiles = M / 6 * np + (r == 0 ? 0 : (np == 2 && r <= 3) ? 1 : np);
+  int m = 0;
+  for (; m + 6 <= M; m += 6)
+    for (int q = p; q < p + np; ++q)
+      tile_avx2<6, 1>(x + std::size_t(m) * K, w + q * stride, y + std::size_t(m) * N + q * kPanel, N, K,
+                      N - q * kPanel, ahead.take(tiles--), cold && m == 0 ? kSelfAhead : 0);
+  if (r == 0) return;
+  const float* xm = x + std::size_t(m) * K;
+  float* ym = y + std::size_t(m) * N;
+  if (np == 2 && r <= 3) {
+    const W* wp = w + p * stride;
+    float* yp = ym + p * kPanel;
+    const int cols = N - p * kPanel;
+    if (r == 1) tile_avx2<1, 2>(xm, wp, yp, N, K, cols, ahead);
+    else if (r == 2) tile_avx2<2, 2>(xm, wp, yp, N, K, cols, ahead);
+    else tile_avx2<3, 2>(xm, wp, yp, N, K, cols, ahead);
+    return;
   }
-  // Leftover rows: two share one tile (W loaded once for both), a last one goes alone.
-  if constexpr (MR > 2) {
-    if (m + 2 <= m_end) {
-      tile_avx2<2, NR>(x, w, y, N, K, m, n0, mask);
-      m += 2;
+  for (int q = p; q < p + np; ++q) {
+    const W* wq = w + q * stride;
+    float* yq = ym + q * kPanel;
+    const int cols = N - q * kPanel;
+    const Ahead share = ahead.take(tiles--);
+    switch (r) {
+      case 1: tile_avx2<1, 1>(xm, wq, yq, N, K, cols, share); break;
+      case 2: tile_avx2<2, 1>(xm, wq, yq, N, K, cols, share); break;
+      case 3: tile_avx2<3, 1>(xm, wq, yq, N, K, cols, share); break;
+      case 4: tile_avx2<4, 1>(xm, wq, yq, N, K, cols, share); break;
+      default: tile_avx2<5, 1>(xm, wq, yq, N, K, cols, share); break;
     }
   }
-  for (; m < m_end; ++m) tile_avx2<1, NR>(x, w, y, N, K, m, n0, mask);
-}
-
-// Rows [m_begin, m_end) × columns [n_begin, n_end) with tiles of up to MR rows × NR columns.
-template <int MR, int NR, class W>
-void block_avx2(const float* x, const W* w, float* y, int N, int K, int m_begin, int m_end, int n_begin, int n_end,
-                __m256i mask) {
-  int n = n_begin;
-  for (; n + NR <= n_end; n += NR) {
-    const W* next = n + 2 * NR <= n_end ? w + std::size_t(n + NR) * K : nullptr;
-    rows_avx2<MR, NR>(x, w + std::size_t(n) * K, y, N, K, m_begin, m_end, n, mask, next);
-  }
-  for (; n < n_end; ++n) rows_avx2<1, 1>(x, w + std::size_t(n) * K, y, N, K, m_begin, m_end, n, mask);
-}
-
-// One row of x (decode of a single sequence): W streams from memory once, so the speed is the
-// memory's. The NR rows of a tile are NR·K contiguous weights read as NR short streams; with
-// half W (rows of 2·K bytes) the hardware prefetchers ramp up too late, so each tile prefetches
-// the next one linearly (+20-40% GB/s here). fp32 W did not gain from it, so it is left alone.
-template <int NR, class W>
-void gemv_avx2(const float* x, const W* w, float* y, int N, int K, int n_begin, int n_end, __m256i mask) {
-  constexpr bool kAhead = std::is_same_v<W, Half>;
-  int n = n_begin;
-  for (; n + NR <= n_end; n += NR) {
-    const W* panel = w + std::size_t(n) * K;
-    if (kAhead && n + 2 * NR <= N)  // the next tile lies inside W
-      tile_avx2<1, NR, kAhead>(x, panel, y, N, K, 0, n, mask, panel + std::size_t(NR) * K);
-    else
-      tile_avx2<1, NR>(x, panel, y, N, K, 0, n, mask);
-  }
-  for (; n < n_end; ++n) tile_avx2<1, 1>(x, w + std::size_t(n) * K, y, N, K, 0, n, mask);
 }
 
 template <class W>
-void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int n_begin, int n_end) {
-  alignas(32) int lanes[8];
-  for (int l = 0; l < 8; ++l) lanes[l] = (l < K % 8) ? -1 : 0;
-  const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p_begin, int p_end) {
+  const std::size_t stride = std::size_t(K) * kPanel;
+  int p = p_begin;
   if (M == 1) {
-    gemv_avx2<8>(x, w, y, N, K, n_begin, n_end, mask);
+    // One row (decode of a single sequence): W streams from memory once; four panels per tile
+    // keep eight fma chains in flight.
+    for (; p + 4 <= p_end; p += 4) tile_avx2<1, 4>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
+    for (; p < p_end; ++p) tile_avx2<1, 1>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
     return;
   }
-  const int mb = rows_per_block(K);
-  for (int m0 = 0; m0 < M; m0 += mb) {
-    const int m1 = std::min(M, m0 + mb);
-    if (m1 - m0 == 2)
-      block_avx2<2, 6>(x, w, y, N, K, m0, m1, n_begin, n_end, mask);
-    else
-      block_avx2<3, 4>(x, w, y, N, K, m0, m1, n_begin, n_end, mask);
+  for (; p < p_end; p += 2) {
+    const int np = std::min(2, p_end - p), next = std::min(2, p_end - p - np);
+    const Ahead ahead{reinterpret_cast<const char*>(w + (p + np) * stride), int(next * stride * sizeof(W) / 64)};
+    rows_avx2(x, w, y, M, N, K, p, np, ahead, p == p_begin);
   }
 }
 
@@ -217,28 +223,36 @@ const RangeFn<Half> kKernelHalf = pick_kernel<Half>();
 
 template <class W>
 void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, int N, int K, ThreadPool* pool) {
-  // Tasks of kColumns output columns (a multiple of every register tile's width), claimed
-  // dynamically by the pool's threads. Fewer, wider tasks when M is large keep W's reuse high.
-  constexpr int kColumns = 64;
-  const int columns = M >= 16 ? 2 * kColumns : kColumns;
-  const int tasks = (N + columns - 1) / columns;
+  const int panels = (N + kPanel - 1) / kPanel;
+  // Tasks of a few panels, claimed dynamically by the pool's threads: a multiple of four for one
+  // row (the M = 1 tile's width), of two otherwise (rows_avx2's group), about 8 per thread so
+  // that even N = 288 splits evenly, and at most 16 panels, so that a thread descheduled on this
+  // shared machine leaves little behind (the 32000-row classifier: 0.99-1.2x the speed of 8 tasks
+  // per thread, with W from memory at M = 32).
+  const int threads = pool ? pool->num_threads() : 1, unit = M == 1 ? 4 : 2;
+  const int per_task = std::min(16, std::max(1, panels / (8 * threads * unit)) * unit);
+  const int tasks = (panels + per_task - 1) / per_task;
   // Below ~64K multiply-adds a fork/join costs more than it saves (tiny models, tests).
   constexpr long kMinParallelMacs = 1L << 16;
   if (pool == nullptr || tasks == 1 || long(M) * N * K < kMinParallelMacs) {
-    kernel(x, w, y, M, N, K, 0, N);
+    kernel(x, w, y, M, N, K, 0, panels);
     return;
   }
-  pool->parallel_for(tasks, [&](int t, int) { kernel(x, w, y, M, N, K, t * columns, std::min(N, (t + 1) * columns)); });
+  pool->parallel_for(tasks, [&](int t, int) {
+    kernel(x, w, y, M, N, K, t * per_task, std::min(panels, (t + 1) * per_task));
+  });
 }
 
 }  // namespace
 
-void matmul(const float* x, const float* w, float* y, int M, int N, int K, ThreadPool* pool) {
-  run_matmul(kKernel, x, w, y, M, N, K, pool);
-}
+std::size_t packed_elements(int N, int K) { return std::size_t((N + kPanel - 1) / kPanel) * kPanel * K; }
 
-void matmul(const float* x, const Half* w, float* y, int M, int N, int K, ThreadPool* pool) {
-  run_matmul(kKernelHalf, x, w, y, M, N, K, pool);
+void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_rows_impl(w, rows, K, n0, packed); }
+void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
+
+void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
+  if (w.f16 != nullptr) run_matmul(kKernelHalf, x, w.f16, y, M, w.N, w.K, pool);
+  else run_matmul(kKernel, x, w.f32, y, M, w.N, w.K, pool);
 }
 
 void matmul_reference(const float* x, const float* w, float* y, int M, int N, int K) {
@@ -250,12 +264,10 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
     }
 }
 
-void matmul_portable(const float* x, const float* w, float* y, int M, int N, int K) {
-  range_portable(x, w, y, M, N, K, 0, N);
-}
-
-void matmul_portable(const float* x, const Half* w, float* y, int M, int N, int K) {
-  range_portable(x, w, y, M, N, K, 0, N);
+void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
+  const int panels = (w.N + kPanel - 1) / kPanel;
+  if (w.f16 != nullptr) range_portable(x, w.f16, y, M, w.N, w.K, 0, panels);
+  else range_portable(x, w.f32, y, M, w.N, w.K, 0, panels);
 }
 
 const char* matmul_kernel_name() { return kKernel == range_portable<float> ? "portable" : "avx2"; }

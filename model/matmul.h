@@ -1,41 +1,68 @@
-// matmul: the single GEMM entry point of the forward pass, y[M×N] = x[M×K] · W[N×K]ᵀ (row-major,
-// W in llama2.c's [out × in] layout), plus the naive reference the tests compare it with.
+// matmul: the single GEMM entry point of the forward pass, y[M×N] = x[M×K] · W[N×K]ᵀ (row-major x
+// and y), with W repacked once at load into the kernel's panel layout (PackedMatrix), plus the
+// naive reference the tests compare it with.
 //
 // Free functions, no state; safe to call from any thread as long as `pool` is used by one caller
 // at a time.
 //
-// NOTE(model): batch invariance. Every output element is reduced in one fixed order that depends
-// only on K: eight interleaved partial sums over k (k ≡ lane mod 8, fused multiply-add, in
-// increasing k), then a fixed pairwise tree over the eight lanes. The order does not depend on M,
-// on N, on the register tile or on the thread split, so a token's row is bit-identical whether it
-// is computed alone (M = 1) or among 64 rows. OpenBLAS 0.3.21 does not promise that (its small-
-// matrix path, its gemv forwarding for M = 1 and its K-blocking differ by M), and its M = 1 path
-// runs at ~15 GFLOP/s here, too slow for single-stream decode; so the kernel is our own (AVX2+FMA
-// with runtime dispatch, and a portable fallback that computes the same order with std::fma, so
-// both give the same bits).
+// NOTE(model): batch invariance. Every output element is one chain of fused multiply-adds over
+// k = 0, 1, ..., K-1 in increasing order, starting from 0: y = fma(x[K-1], w[K-1], ... fma(x[0],
+// w[0], 0)). The order does not depend on M, on N, on the register tile or on the thread split,
+// so a token's row is bit-identical whether it is computed alone (M = 1) or among 64 rows.
+// OpenBLAS 0.3.21 does not promise that (its small-matrix path, its gemv forwarding for M = 1 and
+// its K-blocking differ by M), and its M = 1 path runs at ~15 GFLOP/s here, too slow for
+// single-stream decode; so the kernel is our own (AVX2+FMA with runtime dispatch, and a portable
+// fallback that computes the same chain with std::fma, so both give the same bits).
 //
-// NOTE(model): half-precision W (`--weights f16`). The overloads taking `const Half*` widen each
-// weight exactly to float (vcvtph2ps, or the software conversion in the portable kernel) and
-// then reduce in the very same order, so matmul(x, W16) is bit-identical to matmul(x, W32) where
-// W32 holds the widened values: batch invariance and the AVX2/portable agreement carry over.
+// NOTE(model): why packed panels. With W in llama2.c's [N × K] layout a vector kernel sums eight
+// k-lanes per output and pays a horizontal sum per element (~15% at K = 288). In the panel
+// layout (kPanel output columns stored k-major) one vector load gives eight outputs' weights at
+// the same k, so the kernel broadcasts x[m][k] and accumulates MR × kPanel outputs at once
+// (an outer product per k): no horizontal sums, and each output is exactly the chain above.
+//
+// NOTE(model): half-precision W (`--weights f16`). Half panels are widened exactly to float
+// (vcvtph2ps, or the software conversion in the portable kernel) and then reduced in the very
+// same chain, so matmul on half panels is bit-identical to matmul on fp32 panels holding the
+// widened values: batch invariance and the AVX2/portable agreement carry over.
 #pragma once
+
+#include <cstddef>
 
 #include "model/half.h"
 #include "model/thread_pool.h"
 
 namespace ladle::model {
 
-// y[M×N] = x[M×K] · w[N×K]ᵀ, split across `pool` by output columns (pool may be null: one thread).
-void matmul(const float* x, const float* w, float* y, int M, int N, int K, ThreadPool* pool);
-// The same with W in IEEE half (binary16 bit patterns), e.g. Weights loaded with WeightType::kF16.
-void matmul(const float* x, const Half* w, float* y, int M, int N, int K, ThreadPool* pool);
+// Output columns per panel: two 8-float vectors.
+inline constexpr int kPanel = 16;
 
-// Naive triple loop in double precision, for tests.
+// W [N × K] in panel layout: ceil(N / kPanel) panels of K rows × kPanel columns, panel p's row k
+// holding W[p·kPanel + c][k] for c = 0..kPanel-1 (columns at or past N hold 0). Exactly one of
+// f32/f16 is set. A view: the storage belongs to whoever packed it (model::Weights).
+struct PackedMatrix {
+  const float* f32 = nullptr;
+  const Half* f16 = nullptr;
+  int N = 0, K = 0;
+};
+
+// Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).
+std::size_t packed_elements(int N, int K);
+// Writes the `rows` rows of w [rows × K] (llama2.c layout) as output columns n0..n0+rows-1 of the
+// panel layout at `packed` (an N × K matrix, N >= n0 + rows), so that stacked matrices such as
+// [wq; wk; wv] can share one PackedMatrix. Columns it is not given are left untouched: zero the
+// buffer first.
+void pack_rows(const float* w, int rows, int K, int n0, float* packed);
+void pack_rows(const Half* w, int rows, int K, int n0, Half* packed);
+
+// y[M×N] = x[M×K] · Wᵀ with N, K from `w`, split across `pool` by panels (pool may be null: one
+// thread).
+void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool);
+
+// Naive triple loop in double precision over W in llama2.c's layout, for tests.
 void matmul_reference(const float* x, const float* w, float* y, int M, int N, int K);
 
-// The portable kernel (same reduction order as matmul's), single-threaded, for tests.
-void matmul_portable(const float* x, const float* w, float* y, int M, int N, int K);
-void matmul_portable(const float* x, const Half* w, float* y, int M, int N, int K);
+// The portable kernel (the same chains as matmul's), single-threaded, for tests.
+void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M);
 
 // "avx2" or "portable": which kernel matmul() dispatches to on this CPU (for fp32 W; half W
 // needs F16C as well, which every AVX2 CPU so far has).

@@ -11,10 +11,10 @@ namespace ladle::model {
 
 namespace {
 
-// y[M×N] = x[M×K] · Wᵀ, reading W at the precision the weights hold it in.
+// y[M×N] = x[M×K] · Wᵀ, reading W's panels at the precision the weights hold them in.
 void project(const float* x, const Matrix& w, float* y, int M, int N, int K, ThreadPool* pool) {
-  if (w.f16 != nullptr) matmul(x, w.f16, y, M, N, K, pool);
-  else matmul(x, w.f32, y, M, N, K, pool);
+  assert(w.packed.N == N && w.packed.K == K);
+  matmul(x, w.packed, y, M, pool);
 }
 
 }  // namespace

@@ -18,22 +18,23 @@
 #include "kvcache/expected.h"
 #include "model/config.h"
 #include "model/half.h"
+#include "model/matmul.h"
 
 namespace ladle::model {
 
-// How the matrices that matmul reads are held: kF32 reads the checkpoint's floats in the mapping
-// (run.c-exact); kF16 reads an IEEE-half copy made at load (half the bytes per token, each value
-// rounded to nearest even). Embedding rows and RMS weights are fp32 in both.
+// How the matrices that matmul reads are held: kF32 keeps the checkpoint's floats (run.c-exact);
+// kF16 rounds each to an IEEE half at load (half the bytes per token, nearest even). Either way
+// they are repacked into matmul's panel layout. Embedding rows and RMS weights are fp32 in both.
 enum class WeightType { kF32, kF16 };
 
 // "f32" or "f16"; anything else is kInvalidArgument with a message listing the accepted names.
 Expected<WeightType> parse_weight_type(std::string_view name);
 const char* weight_type_name(WeightType type);
 
-// One weight matrix [out × in], row-major, as matmul reads it.
+// One weight matrix [out × in].
 struct Matrix {
-  const float* f32 = nullptr;  // the checkpoint's values: always set (a view into the mapping)
-  const Half* f16 = nullptr;   // their half copy: set while the weights are held as kF16
+  const float* f32 = nullptr;  // the checkpoint's values, row-major: always set (a view into the mapping)
+  PackedMatrix packed;         // the panels matmul reads, at the weights' type: set by convert()
 };
 
 // Views for one layer.
@@ -73,22 +74,32 @@ class Weights {
   // embedding row).
   std::size_t bytes_per_token() const;
 
-  // Holds the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) as
-  // `type`. kF16 converts them into one owned, 64-byte-aligned half buffer and lets the kernel
-  // drop their fp32 pages (they stay readable: the mapping re-reads them from the file); kF32
-  // frees that copy. A value whose half is not finite (|x| >= 65520 rounds to inf, or inf/NaN in
-  // the file) is refused with kInvalidArgument, leaving the weights as they were: clamping would
-  // silently change the model, and llama2.c checkpoints stay far inside the half range.
+  // Packs the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) into
+  // one owned, 64-byte-aligned buffer of matmul panels at `type` and sets every Matrix::packed;
+  // until the first call no matrix is packed. Then it lets the kernel drop their fp32 pages in the
+  // mapping (they stay readable: the mapping re-reads them from the file). Calling it again with
+  // the other type repacks; with the same type it does nothing. A value whose half is not finite
+  // (|x| >= 65520 rounds to inf, or inf/NaN in the file) is refused with kInvalidArgument, leaving
+  // the weights as they were: clamping would silently change the model, and llama2.c checkpoints
+  // stay far inside the half range.
+  // NOTE(model): memory. The packed copy takes the place of the matrices' mapped pages (same bytes
+  // at kF32, half at kF16); with a shared classifier it is one extra vocab × dim matrix, since the
+  // embedding table stays in the mapping for its row lookups (+37 MB fp32 for stories15M, +98 MB
+  // for stories110M; half that at kF16).
   Status convert(WeightType type);
 
  private:
   Weights() = default;
   void release();
-  // The checkpoint's fp32 matmul matrices as three contiguous runs: wq..wo of all layers,
-  // w1..w3 of all layers, the classifier. The half copy concatenates them in this order.
+  // Every matmul matrix with its shape, in packing order (layer by layer, then the classifier).
+  struct Slot {
+    Matrix* m;
+    int N, K;
+  };
+  std::vector<Slot> matmul_slots();
+  // The checkpoint's fp32 matmul matrices as three contiguous runs (wq..wo of all layers, w1..w3
+  // of all layers, the classifier), whose pages convert() drops.
   std::vector<std::span<const float>> matmul_runs() const;
-  // Points every Matrix's f16 at its place in `halves` (nullptr: clears them).
-  void set_half_views(const Half* halves);
 
   ModelConfig config_;
   void* map_ = nullptr;
@@ -98,10 +109,10 @@ class Weights {
   const float* rms_final_ = nullptr;
   Matrix wcls_;
   WeightType type_ = WeightType::kF32;
-  struct FreeHalves {
-    void operator()(Half* p) const { std::free(p); }
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
   };
-  std::unique_ptr<Half, FreeHalves> halves_;  // the kF16 copy, in the order of matmul_runs()
+  std::unique_ptr<void, Free> packed_;  // the panels of every matrix, in matmul_slots() order
 };
 
 }  // namespace ladle::model

@@ -1,6 +1,7 @@
-// matmul: agrees with the naive reference, and every row is bit-identical for M = 1..64 at the
-// model shapes (the batch-invariance contract), for any thread count, on both kernels; with half
-// W it gives exactly the bits of the fp32 kernel on the widened W.
+// matmul: agrees with the naive reference, computes every output as the one fma chain over k that
+// matmul.h promises, and every row is bit-identical for M = 1..64 at the model shapes (the
+// batch-invariance contract), for any thread count, on both kernels; with half W it gives exactly
+// the bits of the fp32 kernel on the widened W. Panels packed in pieces equal panels packed whole.
 #include "model/matmul.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 namespace ladle::model {
@@ -21,9 +23,23 @@ std::vector<float> random_vec(std::size_t n, unsigned seed) {
   return v;
 }
 
+// W [N × K] in llama2.c's layout, packed into matmul's panels (owning the storage).
+template <class T>
+struct Packed {
+  std::vector<T> panels;
+  PackedMatrix view;
+  Packed(const Packed&) = delete;  // view points into panels
+  Packed(const std::vector<T>& w, int N, int K) : panels(packed_elements(N, K)) {
+    pack_rows(w.data(), N, K, 0, panels.data());
+    if constexpr (std::is_same_v<T, Half>) view = {nullptr, panels.data(), N, K};
+    else view = {panels.data(), nullptr, N, K};
+  }
+};
+
 struct Shape { int N, K; };
-// stories15M/110M projections, a ragged FFN (K % 8 != 0), and odd N.
-const Shape kShapes[] = {{288, 288}, {768, 288}, {288, 768}, {2048, 768}, {768, 2048}, {172, 64}, {64, 172}, {61, 37}};
+// stories15M/110M projections, stories260K's FFN, and N that leaves a partial panel or is below one.
+const Shape kShapes[] = {{288, 288}, {768, 288}, {288, 768}, {2048, 768}, {768, 2048},
+                         {172, 64},  {64, 172},  {61, 37},   {5, 9},     {100, 1}};
 
 TEST(Matmul, MatchesNaiveReference) {
   ThreadPool pool(2);
@@ -31,7 +47,7 @@ TEST(Matmul, MatchesNaiveReference) {
     for (int M : {1, 2, 3, 5, 17}) {
       auto x = random_vec(std::size_t(M) * s.K, 1), w = random_vec(std::size_t(s.N) * s.K, 2);
       std::vector<float> y(std::size_t(M) * s.N), ref(y.size());
-      matmul(x.data(), w.data(), y.data(), M, s.N, s.K, &pool);
+      matmul(x.data(), Packed<float>(w, s.N, s.K).view, y.data(), M, &pool);
       matmul_reference(x.data(), w.data(), ref.data(), M, s.N, s.K);
       for (std::size_t i = 0; i < y.size(); ++i)
         ASSERT_NEAR(y[i], ref[i], 1e-4f * std::sqrt(float(s.K))) << "N=" << s.N << " K=" << s.K << " M=" << M;
@@ -42,13 +58,14 @@ TEST(Matmul, RowsAreBitIdenticalForEveryBatchSize) {
   ThreadPool pool(2);
   for (const Shape& s : kShapes) {
     const int kMax = 64;
-    auto x = random_vec(std::size_t(kMax) * s.K, 3), w = random_vec(std::size_t(s.N) * s.K, 4);
+    auto x = random_vec(std::size_t(kMax) * s.K, 3);
+    const Packed<float> w(random_vec(std::size_t(s.N) * s.K, 4), s.N, s.K);
     std::vector<float> single(std::size_t(kMax) * s.N);  // each row computed alone (M = 1)
     for (int m = 0; m < kMax; ++m)
-      matmul(x.data() + std::size_t(m) * s.K, w.data(), single.data() + std::size_t(m) * s.N, 1, s.N, s.K, &pool);
+      matmul(x.data() + std::size_t(m) * s.K, w.view, single.data() + std::size_t(m) * s.N, 1, &pool);
     std::vector<float> y(std::size_t(kMax) * s.N);
     for (int M = 1; M <= kMax; ++M) {
-      matmul(x.data(), w.data(), y.data(), M, s.N, s.K, (M % 2) ? &pool : nullptr);
+      matmul(x.data(), w.view, y.data(), M, (M % 2) ? &pool : nullptr);
       ASSERT_EQ(0, std::memcmp(y.data(), single.data(), std::size_t(M) * s.N * sizeof(float)))
           << "N=" << s.N << " K=" << s.K << " M=" << M;
     }
@@ -56,14 +73,52 @@ TEST(Matmul, RowsAreBitIdenticalForEveryBatchSize) {
 }
 
 TEST(Matmul, PortableKernelGivesTheSameBits) {
-  for (const Shape& s : kShapes) {
-    const int M = 7;
-    auto x = random_vec(std::size_t(M) * s.K, 5), w = random_vec(std::size_t(s.N) * s.K, 6);
-    std::vector<float> fast(std::size_t(M) * s.N), portable(fast.size());
-    matmul(x.data(), w.data(), fast.data(), M, s.N, s.K, nullptr);
-    matmul_portable(x.data(), w.data(), portable.data(), M, s.N, s.K);
-    EXPECT_EQ(fast, portable) << "kernel " << matmul_kernel_name() << " N=" << s.N << " K=" << s.K;
+  for (const Shape& s : kShapes)
+    for (int M : {1, 7, 32}) {
+      auto x = random_vec(std::size_t(M) * s.K, 5);
+      const Packed<float> w(random_vec(std::size_t(s.N) * s.K, 6), s.N, s.K);
+      std::vector<float> fast(std::size_t(M) * s.N), portable(fast.size());
+      matmul(x.data(), w.view, fast.data(), M, nullptr);
+      matmul_portable(x.data(), w.view, portable.data(), M);
+      EXPECT_EQ(fast, portable) << "kernel " << matmul_kernel_name() << " N=" << s.N << " K=" << s.K << " M=" << M;
+    }
+}
+
+// The contract itself, spelled out on W in llama2.c's layout: y = fma(x[K-1], w[K-1], ...
+// fma(x[0], w[0], 0)). Any other order (lanes, blocks, a tree) differs in the last bits here.
+TEST(Matmul, EveryOutputIsOneFmaChainInKOrder) {
+  ThreadPool pool(2);
+  for (const Shape& s : kShapes)
+    for (int M : {1, 2, 6, 13}) {
+      auto x = random_vec(std::size_t(M) * s.K, 13), w = random_vec(std::size_t(s.N) * s.K, 14);
+      std::vector<float> y(std::size_t(M) * s.N), chain(y.size());
+      for (int m = 0; m < M; ++m)
+        for (int n = 0; n < s.N; ++n) {
+          float acc = 0.0f;
+          for (int k = 0; k < s.K; ++k) acc = std::fma(x[std::size_t(m) * s.K + k], w[std::size_t(n) * s.K + k], acc);
+          chain[std::size_t(m) * s.N + n] = acc;
+        }
+      matmul(x.data(), Packed<float>(w, s.N, s.K).view, y.data(), M, &pool);
+      ASSERT_EQ(y, chain) << "N=" << s.N << " K=" << s.K << " M=" << M;
+    }
+}
+
+// Stacked matrices ([wq; wk; wv]) packed piece by piece at their column offsets give the panels of
+// the stacked matrix packed at once.
+TEST(Matmul, PackingInPiecesEqualsPackingTheStack) {
+  const int K = 37, rows[] = {20, 7, 16};  // offsets 0, 20, 27: mid-panel boundaries
+  const auto stack = random_vec(std::size_t(43) * K, 15);
+  std::vector<float> whole(packed_elements(43, K)), pieces(whole.size());
+  pack_rows(stack.data(), 43, K, 0, whole.data());
+  int n0 = 0;
+  for (int r : rows) {
+    pack_rows(stack.data() + std::size_t(n0) * K, r, K, n0, pieces.data());
+    n0 += r;
   }
+  EXPECT_EQ(whole, pieces);
+  // And panel p's row k holds W[16p + c][k].
+  EXPECT_EQ(whole[std::size_t(2) * K * kPanel + 5 * kPanel + 3], stack[std::size_t(35) * K + 5]);
+  EXPECT_EQ(whole[std::size_t(2) * K * kPanel + 5 * kPanel + 11], 0.0f);  // column 43: padding
 }
 
 // ---- half-precision W ------------------------------------------------------------------------
@@ -87,12 +142,14 @@ TEST(MatmulHalf, BitIdenticalToFp32KernelOnWidenedWeights) {
   ThreadPool pool(2);
   for (const Shape& s : kShapes) {
     const HalfW w = random_half_w(std::size_t(s.N) * s.K, 7);
+    const Packed<Half> w16(w.half, s.N, s.K);
+    const Packed<float> w32(w.widened, s.N, s.K);
     for (int M : {1, 2, 3, 7, 8, 9, 32, 64}) {
       const auto x = random_vec(std::size_t(M) * s.K, 8);
       for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
         std::vector<float> y16(std::size_t(M) * s.N), y32(y16.size());
-        matmul(x.data(), w.half.data(), y16.data(), M, s.N, s.K, p);
-        matmul(x.data(), w.widened.data(), y32.data(), M, s.N, s.K, p);
+        matmul(x.data(), w16.view, y16.data(), M, p);
+        matmul(x.data(), w32.view, y32.data(), M, p);
         ASSERT_EQ(0, std::memcmp(y16.data(), y32.data(), y16.size() * sizeof(float)))
             << "N=" << s.N << " K=" << s.K << " M=" << M << (p ? " pooled" : " inline");
       }
@@ -104,14 +161,14 @@ TEST(MatmulHalf, RowsAreBitIdenticalForEveryBatchSize) {
   ThreadPool pool(2);
   for (const Shape& s : kShapes) {
     const int kMax = 64;
-    const HalfW w = random_half_w(std::size_t(s.N) * s.K, 9);
+    const Packed<Half> w(random_half_w(std::size_t(s.N) * s.K, 9).half, s.N, s.K);
     const auto x = random_vec(std::size_t(kMax) * s.K, 10);
     std::vector<float> single(std::size_t(kMax) * s.N);
     for (int m = 0; m < kMax; ++m)
-      matmul(x.data() + std::size_t(m) * s.K, w.half.data(), single.data() + std::size_t(m) * s.N, 1, s.N, s.K, &pool);
+      matmul(x.data() + std::size_t(m) * s.K, w.view, single.data() + std::size_t(m) * s.N, 1, &pool);
     std::vector<float> y(std::size_t(kMax) * s.N);
     for (int M = 1; M <= kMax; ++M) {
-      matmul(x.data(), w.half.data(), y.data(), M, s.N, s.K, (M % 2) ? &pool : nullptr);
+      matmul(x.data(), w.view, y.data(), M, (M % 2) ? &pool : nullptr);
       ASSERT_EQ(0, std::memcmp(y.data(), single.data(), std::size_t(M) * s.N * sizeof(float)))
           << "N=" << s.N << " K=" << s.K << " M=" << M;
     }
@@ -122,11 +179,13 @@ TEST(MatmulHalf, PortableKernelGivesTheSameBits) {
   for (const Shape& s : kShapes)
     for (int M : {1, 7, 32}) {
       const HalfW w = random_half_w(std::size_t(s.N) * s.K, 11);
+      const Packed<Half> w16(w.half, s.N, s.K);
+      const Packed<float> w32(w.widened, s.N, s.K);
       const auto x = random_vec(std::size_t(M) * s.K, 12);
       std::vector<float> fast(std::size_t(M) * s.N), portable(fast.size()), widened(fast.size());
-      matmul(x.data(), w.half.data(), fast.data(), M, s.N, s.K, nullptr);
-      matmul_portable(x.data(), w.half.data(), portable.data(), M, s.N, s.K);
-      matmul_portable(x.data(), w.widened.data(), widened.data(), M, s.N, s.K);
+      matmul(x.data(), w16.view, fast.data(), M, nullptr);
+      matmul_portable(x.data(), w16.view, portable.data(), M);
+      matmul_portable(x.data(), w32.view, widened.data(), M);
       EXPECT_EQ(fast, portable) << "kernel " << matmul_kernel_name() << " N=" << s.N << " K=" << s.K << " M=" << M;
       EXPECT_EQ(portable, widened) << "N=" << s.N << " K=" << s.K << " M=" << M;
     }

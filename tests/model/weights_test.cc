@@ -1,6 +1,6 @@
 // Weights: maps a good checkpoint (shared and unshared classifier) with tensors at run.c's
-// offsets, refuses every kind of bad file with a message naming the problem, and converts its
-// matmul matrices to an aligned half copy (and back) with the right bytes per token.
+// offsets, refuses every kind of bad file with a message naming the problem, and packs its matmul
+// matrices into aligned matmul panels at fp32 or half (and back) with the right bytes per token.
 #include "model/weights.h"
 
 #include <gtest/gtest.h>
@@ -49,7 +49,8 @@ TEST(Weights, LoadsSharedAndUnsharedClassifier) {
     EXPECT_EQ(w->layer(1).rms_att[15], 1.0f);
     EXPECT_EQ(w->rms_final()[0], 1.0f);
     EXPECT_EQ(w->layer(1).wk.f32, w->layer(0).wk.f32 + 8 * 16);
-    EXPECT_EQ(w->layer(1).wk.f16, nullptr);  // no half copy unless converted
+    EXPECT_EQ(w->layer(1).wk.packed.f32, nullptr);  // nothing packed until convert()
+    EXPECT_EQ(w->layer(1).wk.packed.f16, nullptr);
     if (shared) EXPECT_EQ(w->classifier().f32, w->token_embedding());
     else EXPECT_EQ(w->classifier().f32, w->rms_final() + 16 + 8 * 4);  // after the freq_cis tables
     Weights moved = std::move(w).value();
@@ -92,45 +93,63 @@ TEST(Weights, RefusesBadFiles) {
   expect_refused(with_header_field(bytes, 5, -32), "unshared_short.bin", "truncated");
 }
 
-// Every value of the matrix `m` [rows × cols] has its half copy, rounded to nearest even.
-void expect_half_copy(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& what) {
-  ASSERT_NE(m.f16, nullptr) << what;
-  for (std::size_t i = 0; i < rows * cols; ++i)
-    ASSERT_EQ(m.f16[i], float_to_half(m.f32[i])) << what << " at " << i;
+// The panels of matrix `m` [rows × cols] hold every value at its panel place (matmul.h), as the
+// float itself (kF32) or its half rounded to nearest even (kF16), and 0 in the padding columns.
+void expect_panels(const Matrix& m, int rows, int cols, WeightType type, const std::string& what) {
+  const PackedMatrix& p = m.packed;
+  ASSERT_EQ(p.N, rows) << what;
+  ASSERT_EQ(p.K, cols) << what;
+  ASSERT_EQ(p.f16 == nullptr, type == WeightType::kF32) << what;
+  ASSERT_EQ(p.f32 == nullptr, type == WeightType::kF16) << what;
+  const void* data = p.f16 ? static_cast<const void*>(p.f16) : static_cast<const void*>(p.f32);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(data) % 64, 0u) << what;
+  const int padded = (rows + kPanel - 1) / kPanel * kPanel;
+  for (int n = 0; n < padded; ++n)
+    for (int k = 0; k < cols; ++k) {
+      const std::size_t at = std::size_t(n / kPanel) * cols * kPanel + std::size_t(k) * kPanel + n % kPanel;
+      const float want = n < rows ? m.f32[std::size_t(n) * cols + k] : 0.0f;
+      if (type == WeightType::kF16) ASSERT_EQ(p.f16[at], float_to_half(want)) << what << " at " << n << "," << k;
+      else ASSERT_EQ(p.f32[at], want) << what << " at " << n << "," << k;
+    }
 }
 
-TEST(Weights, ConvertsMatmulMatricesToHalfAndBack) {
+void expect_all_panels(const Weights& w, WeightType type) {
+  const int d = 16, h = 40, kv = 8;
+  for (int l = 0; l < 2; ++l) {
+    const LayerWeights& lw = w.layer(l);
+    expect_panels(lw.wq, d, d, type, "wq");
+    expect_panels(lw.wk, kv, d, type, "wk");
+    expect_panels(lw.wv, kv, d, type, "wv");
+    expect_panels(lw.wo, d, d, type, "wo");
+    expect_panels(lw.w1, h, d, type, "w1");
+    expect_panels(lw.w2, d, h, type, "w2");
+    expect_panels(lw.w3, h, d, type, "w3");
+  }
+  expect_panels(w.classifier(), 32, d, type, "classifier");
+}
+
+TEST(Weights, PacksMatmulMatricesAtEitherTypeAndBack) {
   for (bool shared : {true, false}) {
     const std::string path = temp(shared ? "half_shared.bin" : "half_unshared.bin");
     ASSERT_TRUE(write_synthetic_checkpoint(path, tiny(shared), 3).ok());
     auto w = Weights::load(path);
     ASSERT_TRUE(w.ok()) << w.error().message;
     const ModelConfig& c = w->config();
+    ASSERT_TRUE(w->convert(WeightType::kF32).ok());
+    EXPECT_EQ(w->type(), WeightType::kF32);
+    expect_all_panels(*w, WeightType::kF32);
     const std::size_t f32_bytes = w->bytes_per_token();
     EXPECT_EQ(f32_bytes, (c.matmul_params() + 16) * 4);
     ASSERT_TRUE(w->convert(WeightType::kF16).ok());
     EXPECT_EQ(w->type(), WeightType::kF16);
     // Matrices at 2 bytes, plus the one fp32 embedding row a token reads.
     EXPECT_EQ(w->bytes_per_token(), c.matmul_params() * 2 + 16 * 4);
-    const std::size_t d = 16, h = 40, kv = 8;
-    Weights moved = std::move(w).value();  // the copy moves with the weights
-    for (int l = 0; l < 2; ++l) {
-      const LayerWeights& lw = moved.layer(l);
-      expect_half_copy(lw.wq, d, d, "wq");
-      expect_half_copy(lw.wk, kv, d, "wk");
-      expect_half_copy(lw.wv, kv, d, "wv");
-      expect_half_copy(lw.wo, d, d, "wo");
-      expect_half_copy(lw.w1, h, d, "w1");
-      expect_half_copy(lw.w2, d, h, "w2");
-      expect_half_copy(lw.w3, h, d, "w3");
-    }
-    expect_half_copy(moved.classifier(), 32, d, "classifier");
+    Weights moved = std::move(w).value();  // the panels move with the weights
+    expect_all_panels(moved, WeightType::kF16);
     EXPECT_EQ(moved.classifier().f32, shared ? moved.token_embedding() : moved.rms_final() + 16 + 8 * 4);
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(moved.layer(0).wq.f16) % 64, 0u);
     EXPECT_EQ(moved.layer(0).rms_att[3], 1.0f);  // norms stay fp32
     ASSERT_TRUE(moved.convert(WeightType::kF32).ok());
-    EXPECT_EQ(moved.layer(1).w2.f16, nullptr);
-    EXPECT_EQ(moved.classifier().f16, nullptr);
+    expect_all_panels(moved, WeightType::kF32);
     EXPECT_EQ(moved.bytes_per_token(), f32_bytes);
   }
 }
@@ -150,9 +169,11 @@ TEST(Weights, RefusesValuesBeyondTheHalfRange) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(st.error().message.find("65520"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("float " + std::to_string(w2_float) + " "), std::string::npos)
+      << st.error().message;  // its place in the file, not in the panels
   EXPECT_NE(st.error().message.find("--weights f32"), std::string::npos) << st.error().message;
   EXPECT_EQ(w->type(), WeightType::kF32);  // unchanged
-  EXPECT_EQ(w->layer(0).wq.f16, nullptr);
+  EXPECT_EQ(w->layer(0).wq.packed.f16, nullptr);
   // 65504 itself (the largest half) is accepted.
   const float largest = 65504.0f;
   std::memcpy(bytes.data() + 28 + 4 * w2_float, &largest, 4);
@@ -160,7 +181,7 @@ TEST(Weights, RefusesValuesBeyondTheHalfRange) {
   auto ok = Weights::load(bad);
   ASSERT_TRUE(ok.ok());
   ASSERT_TRUE(ok->convert(WeightType::kF16).ok());
-  EXPECT_EQ(ok->layer(0).w2.f16[5], 0x7bff);
+  EXPECT_EQ(ok->layer(0).w2.packed.f16[5 * kPanel], 0x7bff);  // row 0, k = 5
 }
 
 TEST(Weights, ParsesWeightTypeNames) {
