@@ -2,6 +2,7 @@
 // reported as time per step (all layers) and as K/V read bandwidth against the machine's.
 //
 // usage: attention_bench [--shapes 15m,110m] [--rows 32] [--ctx 128] [--threads 2] [--min-time 1.0] [--steps N]
+//                        [--kv-cache-dtype f32,f16]     (--help lists them)
 // (--steps N runs exactly N steps per case instead of best-of-three timed rounds, for perf stat.)
 // Decode: `rows` sequences of `ctx` positions, one query row each. Prefill: one sequence whose
 // `ctx` prompt rows attend causally to each other. Every layer has its own K/V (as in a real
@@ -129,20 +130,20 @@ void run_shape(const std::string& name, ladle::kvcache::KvDtype dtype, const Opt
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], val = argv[i + 1];
-    if (flag == "--shapes") o.shapes = ladle::bench::split_commas(val);
-    else if (flag == "--rows") o.rows = std::atoi(val.c_str());
-    else if (flag == "--ctx") o.ctx = std::atoi(val.c_str());
-    else if (flag == "--threads") o.threads = std::atoi(val.c_str());
-    else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
-    else if (flag == "--steps") o.steps = std::atoi(val.c_str());
-    else if (flag == "--kv-cache-dtype") o.dtypes = ladle::bench::split_commas(val);
-    else {
-      std::fprintf(stderr, "usage: attention_bench [--shapes 15m,110m] [--rows 32] [--ctx 128] [--threads 2] [--min-time 1.0] [--steps N] [--kv-cache-dtype f32,f16]\n");
-      return 2;
-    }
-  }
+  std::string shapes = "15m,110m", dtypes = "f32,f16";
+  ladle::FlagSet flags("attention_bench [options]",
+                       "paged_attention() alone at a decode and a prefill step, as time per step and K/V read "
+                       "bandwidth against the machine's.");
+  flags.add("--shapes", &shapes, "comma-separated preset shapes: tiny, 15m, 42m, 110m");
+  flags.add("--rows", &o.rows, "decode rows (one sequence each)");
+  flags.add("--ctx", &o.ctx, "context of every sequence");
+  flags.add("--threads", &o.threads, "compute threads");
+  flags.add("--min-time", &o.min_time, "seconds per case");
+  flags.add("--steps", &o.steps, "> 0: run exactly this many steps per case (for perf stat / callgrind)");
+  flags.add("--kv-cache-dtype", &dtypes, "comma-separated K/V cache types, each timed in the same run");
+  if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
+  o.shapes = ladle::bench::split_commas(shapes);
+  o.dtypes = ladle::bench::split_commas(dtypes);
   const double bandwidth = o.steps > 0 ? 0.0 : ladle::bench::measure_read_bandwidth(o.threads);
   std::printf("read bandwidth (512 MiB, %d threads): %.1f GB/s\n", o.threads, bandwidth);
   for (const auto& s : o.shapes)

@@ -16,9 +16,9 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 
+#include "bench/bench_args.h"
 #include "bench/machine_limits.h"
 #include "model/checkpoint_writer.h"
 #include "model/config.h"
@@ -80,8 +80,7 @@ class StepRecorder final : public EngineObserver {
 
 std::vector<int> parse_ints(const std::string& s) {
   std::vector<int> out;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');) out.push_back(std::stoi(x));
+  for (const std::string& x : ladle::bench::split_commas(s)) out.push_back(std::stoi(x));
   return out;
 }
 
@@ -228,11 +227,7 @@ int main(int argc, char** argv) {
   flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
   flags.add("--weights", &o.weights, "matmul weights: f32 or f16");
   flags.add("--kv-cache-dtype", &o.kv_cache_dtype, "K/V cache values: f32 or f16");
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (auto st = flags.parse(args); !st || flags.help_requested()) {
-    std::fprintf(stderr, "%s", st ? flags.help().c_str() : (st.error().message + "\n").c_str());
-    return st ? 0 : 2;
-  }
+  if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
   if (auto type = model::parse_weight_type(o.weights); !type) {
     std::fprintf(stderr, "%s\n", type.error().message.c_str());
     return 2;
@@ -246,10 +241,7 @@ int main(int argc, char** argv) {
               o.weights.c_str(), o.kv_cache_dtype.c_str());
   std::printf("| shape | seqs | tok/s (whole run) | decode tok/s | step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
-  std::vector<std::string> shapes;
-  std::stringstream ss(o.shapes);
-  for (std::string s; std::getline(ss, s, ',');) shapes.push_back(s);
-  for (const auto& shape : shapes) {
+  for (const auto& shape : ladle::bench::split_commas(o.shapes)) {
     const int vocab = shape_config(shape).vocab_size;
     const std::string path = "/tmp/ladle_bench_" + shape + ".bin",
                       tok = "/tmp/ladle_bench_tok" + std::to_string(vocab) + ".bin";
@@ -262,7 +254,7 @@ int main(int argc, char** argv) {
   }
   if (o.no_prefix_test) return 0;
   std::printf("\n| shape | prompt tokens | cold TTFT ms | cached-prefix TTFT ms | ratio |\n| --- | --- | --- | --- | --- |\n");
-  for (const auto& shape : shapes)
+  for (const auto& shape : ladle::bench::split_commas(o.shapes))
     bench_prefix(shape, "/tmp/ladle_bench_" + shape + ".bin",
                  "/tmp/ladle_bench_tok" + std::to_string(shape_config(shape).vocab_size) + ".bin", o);
   return 0;

@@ -3,7 +3,7 @@
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
 // usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]
-//                      [--weights f32|f16] [--kv-cache-dtype f32|f16]
+//                      [--weights f32|f16] [--kv-cache-dtype f32|f16]     (--help lists them)
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
 #include <cstdio>
 #include <cstdlib>
@@ -121,21 +121,27 @@ void run_shape(const std::string& name, const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], val = argv[i + 1];
-    if (flag == "--shapes") o.shapes = ladle::bench::split_commas(val);
-    else if (flag == "--ctx") o.ctx = std::atoi(val.c_str());
-    else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
-    else if (flag == "--threads") o.threads = std::atoi(val.c_str());
-    else if (flag == "--max-batch") o.max_batch = std::atoi(val.c_str());
-    else if (auto type = ladle::model::parse_weight_type(val); flag == "--weights" && type) o.weights = *type;
-    else if (auto dt = ladle::kvcache::parse_kv_dtype(val); flag == "--kv-cache-dtype" && dt) o.kv_dtype = *dt;
-    else {
-      if (flag == "--weights") std::fprintf(stderr, "%s\n", type.error().message.c_str());
-      std::fprintf(stderr, "usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64] [--weights f32|f16] [--kv-cache-dtype f32|f16]\n");
-      return 2;
-    }
+  std::string shapes = "15m,110m", weights = "f32", kv_dtype = "f32";
+  ladle::FlagSet flags("forward_bench [options]",
+                       "Transformer::forward throughput for 1..max-batch decode tokens per step, against the "
+                       "machine's sgemm peak and read bandwidth measured in the same run.");
+  flags.add("--shapes", &shapes, "comma-separated shapes: 15m, 110m");
+  flags.add("--ctx", &o.ctx, "context each sequence already has when the timed decode starts");
+  flags.add("--min-time", &o.min_time, "seconds per batch size");
+  flags.add("--threads", &o.threads, "compute threads (0 = all cores)");
+  flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
+  flags.add("--weights", &weights, "matmul weights: f32 or f16");
+  flags.add("--kv-cache-dtype", &kv_dtype, "K/V cache values: f32 or f16");
+  if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
+  const auto type = ladle::model::parse_weight_type(weights);
+  const auto dtype = ladle::kvcache::parse_kv_dtype(kv_dtype);
+  if (!type || !dtype) {
+    std::fprintf(stderr, "%s\n", (!type ? type.error() : dtype.error()).message.c_str());
+    return 2;
   }
+  o.shapes = ladle::bench::split_commas(shapes);
+  o.weights = *type;
+  o.kv_dtype = *dtype;
   for (const auto& s : o.shapes) run_shape(s, o);
   std::printf("\n'of peak' = model GFLOP/s (2 x matmul params per token) / sgemm peak; 'of bw' = weight bytes per step x steps/s / read bandwidth.\n");
   return 0;

@@ -23,6 +23,7 @@
 #include <immintrin.h>
 
 #include "bench/bench_args.h"
+#include "bench/machine_limits.h"
 #include "model/matmul.h"
 #include "model/thread_pool.h"
 #include "model/weights.h"
@@ -214,9 +215,7 @@ struct Options {
   bool cold = false;  // W streams from memory (see run_shape)
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using ladle::bench::seconds_since;
 
 // Calls fn until min_time has passed (at least twice); returns seconds per call.
 double time_calls(const std::function<void()>& fn, double min_time) {
@@ -285,22 +284,30 @@ void run_shape(const Shape& s, const Options& o, ladle::model::ThreadPool* pool)
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], val = argv[i + 1];
-    if (flag == "--shapes") o.shapes = ladle::bench::split_commas(val);
-    else if (flag == "--ms") {
-      o.ms.clear();
-      for (const auto& m : ladle::bench::split_commas(val)) o.ms.push_back(std::max(1, std::atoi(m.c_str())));
-    } else if (flag == "--threads") o.threads = std::max(1, std::atoi(val.c_str()));
-    else if (flag == "--rounds") o.rounds = std::max(1, std::atoi(val.c_str()));
-    else if (flag == "--min-time") o.min_time = std::atof(val.c_str());
-    else if (flag == "--weights" && (val == "f32" || val == "f16")) o.half = val == "f16";
-    else if (flag == "--cold" && (val == "0" || val == "1")) o.cold = val == "1";
-    else {
-      std::fprintf(stderr, "usage: matmul_bench [--shapes 15m,110m] [--ms 1,8,32,64] [--threads 2] [--rounds 5] [--min-time 0.05] [--weights f32|f16] [--cold 0|1]\n");
-      return 2;
-    }
+  std::string shapes = "15m,110m", ms = "1,8,32,64", weights = "f32";
+  int cold = 0;
+  ladle::FlagSet flags("matmul_bench [options]",
+                       "The packed matmul kernel against the dot-product kernel it replaced and OpenBLAS, "
+                       "timed alternately in one process.");
+  flags.add("--shapes", &shapes, "comma-separated shapes: 15m, 110m");
+  flags.add("--ms", &ms, "comma-separated rows of x (M)");
+  flags.add("--threads", &o.threads, "threads");
+  flags.add("--rounds", &o.rounds, "alternating rounds (the best is kept)");
+  flags.add("--min-time", &o.min_time, "seconds per kernel per round");
+  flags.add("--weights", &weights, "W as f32 or f16");
+  flags.add("--cold", &cold, "1: every call reads a fresh copy of W from memory");
+  if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
+  if ((weights != "f32" && weights != "f16") || (cold != 0 && cold != 1)) {
+    std::fprintf(stderr, "--weights takes f32 or f16, --cold 0 or 1\n");
+    return 2;
   }
+  o.shapes = ladle::bench::split_commas(shapes);
+  o.ms.clear();
+  for (const auto& m : ladle::bench::split_commas(ms)) o.ms.push_back(std::max(1, std::atoi(m.c_str())));
+  o.threads = std::max(1, o.threads);
+  o.rounds = std::max(1, o.rounds);
+  o.half = weights == "f16";
+  o.cold = cold == 1;
   ladle::model::ThreadPool pool(o.threads);
   openblas_set_num_threads(1);
   std::printf("GFLOP/s, best of %d alternating rounds, %d thread(s), %s W%s; old = dot-product kernel (f803969), new = packed panels (%s)\n",

@@ -1,5 +1,6 @@
 #include "kvcache/kv_store.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
@@ -18,9 +19,10 @@ const char* kv_dtype_name(KvDtype dtype) { return dtype == KvDtype::kF16 ? "f16"
 KvStore::KvStore(KvShape shape, int num_blocks) : shape_(shape), num_blocks_(num_blocks) {
   assert(shape.n_layers > 0 && shape.kv_dim > 0 && shape.block_size > 0 && num_blocks >= 0);
   const std::size_t bytes = std::size_t(num_blocks) * bytes_per_block(shape);
-  // Cache-line aligned so that K/V rows of 8-value multiples never straddle lines needlessly;
-  // zeroed so that a block never written reads as zeros rather than garbage.
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  // Cache-line aligned so that K/V rows of 8-value multiples never straddle lines needlessly
+  // (aligned_alloc wants a whole number of lines, and at least one for an empty arena); zeroed so
+  // that a block never written reads as zeros rather than garbage.
+  void* p = std::aligned_alloc(64, std::max<std::size_t>(64, (bytes + 63) / 64 * 64));
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, bytes);
   data_.reset(p);

@@ -13,6 +13,9 @@ namespace ladle::model {
 
 namespace {
 
+// Panels of an N-column output (the last one possibly partial).
+int panels_of(int N) { return (N + kPanel - 1) / kPanel; }
+
 template <class W>
 void pack_rows_impl(const W* w, int rows, int K, int n0, W* packed) {
   for (int r = 0; r < rows; ++r) {
@@ -223,7 +226,7 @@ const RangeFn<Half> kKernelHalf = pick_kernel<Half>();
 
 template <class W>
 void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, int N, int K, ThreadPool* pool) {
-  const int panels = (N + kPanel - 1) / kPanel;
+  const int panels = panels_of(N);
   // Tasks of a few panels, claimed dynamically by the pool's threads: a multiple of four for one
   // row (the M = 1 tile's width), of two otherwise (rows_avx2's group), about 8 per thread so
   // that even N = 288 splits evenly, and at most 16 panels, so that a thread descheduled on this
@@ -245,7 +248,7 @@ void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, 
 
 }  // namespace
 
-std::size_t packed_elements(int N, int K) { return std::size_t((N + kPanel - 1) / kPanel) * kPanel * K; }
+std::size_t packed_elements(int N, int K) { return std::size_t(panels_of(N)) * kPanel * K; }
 
 void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
@@ -265,7 +268,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
-  const int panels = (w.N + kPanel - 1) / kPanel;
+  const int panels = panels_of(w.N);
   if (w.f16 != nullptr) range_portable(x, w.f16, y, M, w.N, w.K, 0, panels);
   else range_portable(x, w.f32, y, M, w.N, w.K, 0, panels);
 }

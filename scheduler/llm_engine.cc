@@ -45,12 +45,12 @@ struct LlmEngine::Impl {
   };
 
   Impl(EngineConfig c, EngineObserver* obs, std::unique_ptr<model::Transformer> m, model::Tokenizer t,
-       int num_blocks)
+       const kvcache::KvShape& kv_shape, int num_blocks)
       : config(std::move(c)),
         observer(obs),
         model(std::move(m)),
         tokenizer(std::move(t)),
-        kv(model->kv_shape(config.block_size, kv_cache_dtype(config)), num_blocks),
+        kv(kv_shape, num_blocks),
         pool(num_blocks, config.block_size, !config.no_prefix_caching),
         scheduler(SchedulerConfig{config.max_running, config.max_batched_tokens, model->config().seq_len,
                                   config.block_size},
@@ -118,7 +118,7 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
     return make_error(ErrorCode::kInvalidArgument, "--kv-cache-mb is too small for even one block");
 
   auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(*tokenizer),
-                                     num_blocks);
+                                     shape, num_blocks);
   ModelInfo& info = impl->info;
   info.name = std::filesystem::path(impl->config.model_path).filename().string();
   info.vocab_size = mc.vocab_size;
