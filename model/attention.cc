@@ -67,13 +67,13 @@ template <bool kAvx2>
 struct KvLoad<Half, kAvx2> {
   using Elem = Half;
   LADLE_INLINE static V8 load8(const Half* p) {
-    V8 v;
     if constexpr (kAvx2) {
+      V8 v;
       asm("vcvtph2ps %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const Half(*)[8]>(p)));
+      return v;
     } else {
-      for (int i = 0; i < 8; ++i) v[i] = half_to_float(p[i]);
+      return load_n(p, 8);
     }
-    return v;
   }
   LADLE_INLINE static V8 load_n(const Half* p, int n) {
     V8 v = {};
