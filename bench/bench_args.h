@@ -1,6 +1,8 @@
-// Small command-line helpers shared by the bench programs (flags are ladle's FlagSet).
+// Small helpers shared by the bench programs: command-line parsing (flags are ladle's FlagSet)
+// and order statistics of repeated measurements.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -27,6 +29,28 @@ inline std::vector<std::string> split_commas(const std::string& list) {
     b = list.find(',', a);
     if (b == std::string::npos) b = list.size();
     out.push_back(list.substr(a, b - a));
+  }
+  return out;
+}
+
+// The p-th percentile (0..100) of `v`, interpolated linearly between ranks (0 for an empty v);
+// p = 50 is the median.
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double at = std::clamp(p, 0.0, 100.0) / 100.0 * double(v.size() - 1);
+  const std::size_t lo = std::size_t(at), hi = std::min(v.size() - 1, lo + 1);
+  return v[lo] + (v[hi] - v[lo]) * (at - double(lo));
+}
+
+inline double best_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+
+// "85 124 131": the values rounded to integers, joined by `sep`.
+inline std::string join_rounded(const std::vector<double>& v, const std::string& sep = " ") {
+  std::string out;
+  for (double x : v) {
+    if (!out.empty()) out += sep;
+    out += std::to_string(long(x + 0.5));
   }
   return out;
 }

@@ -3,7 +3,7 @@
 //
 //   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
 //                            [--new-tokens 128] [--prefix-len 512] [--threads 0] [--weights f32|f16]
-//                            [--kv-cache-dtype f32|f16]
+//                            [--kv-cache-dtype f32|f16] [--rounds 1]
 //
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
 // to an LlmEngine with --max-running C; reported are aggregate generated tokens/s over the whole
@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -84,12 +85,6 @@ std::vector<int> parse_ints(const std::string& s) {
   return out;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, std::size_t(p / 100.0 * double(v.size())))];
-}
-
 // A preset shape by name (model::preset_config); any other name means 15m.
 model::ModelConfig shape_config(const std::string& name) {
   return model::preset_config(name).value_or(*model::preset_config("15m"));
@@ -112,10 +107,17 @@ struct Options {
   std::string weights = "f32";
   std::string kv_cache_dtype = "f32";
   bool no_prefix_test = false;
+  int rounds = 1;
 };
 
-void bench_throughput(const std::string& shape, const std::string& path, const std::string& tok, int conc,
-                      const Options& o, double peak_gflops) {
+// One run's figures: generated tokens/s over the whole wall time, over decode steps only, and the
+// decode steps' durations.
+struct Throughput {
+  double tok_s = 0, decode_tok_s = 0, step_mean_ms = 0, step_p50_ms = 0, step_p99_ms = 0;
+};
+
+std::optional<Throughput> run_throughput(const std::string& shape, const std::string& path, const std::string& tok,
+                                         int conc, const Options& o) {
   EngineConfig cfg;
   cfg.model_path = path;
   cfg.tokenizer_path = tok;
@@ -127,7 +129,7 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
   auto engine = LlmEngine::create(cfg, &rec);
   if (!engine) {
     std::fprintf(stderr, "engine: %s\n", engine.error().message.c_str());
-    return;
+    return std::nullopt;
   }
   (*engine)->start();
   const model::ModelConfig mc = shape_config(shape);
@@ -142,7 +144,7 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
     r.params.max_tokens = o.new_tokens;
     r.params.ignore_eos = true;
     sinks.push_back(std::make_shared<Latch>());
-    if (!(*engine)->submit(std::move(r), sinks.back())) return;
+    if (!(*engine)->submit(std::move(r), sinks.back())) return std::nullopt;
   }
   long tokens = 0;
   for (auto& s : sinks) tokens += s->wait();
@@ -158,12 +160,52 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
       decode_s += s.duration;
       decode_tokens += s.decode_tokens;
     }
+  Throughput t;
+  t.tok_s = tokens / wall;
+  t.decode_tok_s = decode_s > 0 ? decode_tokens / decode_s : 0;
+  t.step_mean_ms = decode_s / std::max<std::size_t>(1, decode_ms.size()) * 1e3;
+  t.step_p50_ms = ladle::bench::percentile(decode_ms, 50);
+  t.step_p99_ms = ladle::bench::percentile(decode_ms, 99);
+  return t;
+}
+
+// Runs every concurrency level of `shape` `o.rounds` times, alternating (round r runs all levels,
+// each right after its own sgemm peak probe), and prints one row per level: the best round and the
+// median one. The machine is shared and its speed wanders by tens of percent over minutes;
+// interference only ever slows a run down, so the best round is the least disturbed, and its
+// ratio is taken to the best peak of the same rounds.
+void bench_throughput(const std::string& shape, const std::string& path, const std::string& tok, const Options& o) {
+  const std::vector<int> levels = parse_ints(o.concurrency);
+  std::vector<std::vector<Throughput>> runs(levels.size());
+  std::vector<std::vector<double>> ratios(levels.size());
+  std::vector<double> peaks;
+  const model::ModelConfig mc = shape_config(shape);
   const double flops_per_token = 2.0 * double(mc.matmul_params());
-  const double tps = tokens / wall, decode_tps = decode_s > 0 ? decode_tokens / decode_s : 0;
-  std::printf("| %s | %d | %.0f | %.0f | %.2f / %.2f / %.2f | %.1f | %.0f%% |\n", shape.c_str(), conc, tps,
-              decode_tps, decode_s / std::max<std::size_t>(1, decode_ms.size()) * 1e3, percentile(decode_ms, 50),
-              percentile(decode_ms, 99), decode_tps * flops_per_token / 1e9,
-              100.0 * decode_tps * flops_per_token / 1e9 / peak_gflops);
+  for (int round = 0; round < o.rounds; ++round)
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+      peaks.push_back(ladle::bench::measure_sgemm_peak());
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
+      if (auto t = run_throughput(shape, path, tok, levels[i], o)) {
+        runs[i].push_back(*t);
+        ratios[i].push_back(t->decode_tok_s * flops_per_token / 1e9 / peaks.back());
+      }
+    }
+  const double peak = ladle::bench::best_of(peaks);
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    if (runs[i].empty()) continue;
+    std::vector<double> whole, decode;
+    for (const Throughput& t : runs[i]) whole.push_back(t.tok_s), decode.push_back(t.decode_tok_s);
+    const Throughput& best = *std::max_element(runs[i].begin(), runs[i].end(), [](const auto& a, const auto& b) {
+      return a.decode_tok_s < b.decode_tok_s;
+    });
+    const double gflops = best.decode_tok_s * flops_per_token / 1e9;
+    std::printf("| %s | %d | %.0f (%.0f) | %.0f (%.0f) | %.2f / %.2f / %.2f | %.1f | %.0f%% (%.0f%%) |\n", shape.c_str(),
+                levels[i], ladle::bench::best_of(whole), ladle::bench::percentile(whole, 50), best.decode_tok_s,
+                ladle::bench::percentile(decode, 50), best.step_mean_ms, best.step_p50_ms, best.step_p99_ms, gflops,
+                100 * gflops / peak, 100 * ladle::bench::percentile(ratios[i], 50));
+  }
+  std::printf("| %s | sgemm peak probes | %s GFLOP/s | best %.1f | | | |\n", shape.c_str(),
+              ladle::bench::join_rounded(peaks, ", ").c_str(), peak);
   std::fflush(stdout);
 }
 
@@ -208,7 +250,7 @@ void bench_prefix(const std::string& shape, const std::string& path, const std::
     cold.push_back(ttft_of(with_suffix(100 + i)));
     warm.push_back(ttft_of(with_suffix(200 + i)));  // same prefix, other suffix: cached
   }
-  const double c = percentile(cold, 50), w = percentile(warm, 50);
+  const double c = ladle::bench::percentile(cold, 50), w = ladle::bench::percentile(warm, 50);
   std::printf("| %s | %d | %.1f | %.1f | %.3f |\n", shape.c_str(), prefix_len + 8, c * 1e3, w * 1e3, w / c);
   (*engine)->stop();
 }
@@ -224,6 +266,7 @@ int main(int argc, char** argv) {
   flags.add("--prompt-len", &o.prompt_len, "prompt tokens per request");
   flags.add("--new-tokens", &o.new_tokens, "generated tokens per request");
   flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
+  flags.add("--rounds", &o.rounds, "rounds over all concurrency levels (best and median are reported)");
   flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
   flags.add("--weights", &o.weights, "matmul weights: f32 or f16");
   flags.add("--kv-cache-dtype", &o.kv_cache_dtype, "K/V cache values: f32 or f16");
@@ -236,10 +279,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", dtype.error().message.c_str());
     return 2;
   }
-  const double peak = ladle::bench::measure_sgemm_peak();
-  std::printf("sgemm peak (M=128, 2048x768, measured now): %.1f GFLOP/s; weights %s, KV cache %s\n\n", peak,
-              o.weights.c_str(), o.kv_cache_dtype.c_str());
-  std::printf("| shape | seqs | tok/s (whole run) | decode tok/s | step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak |\n");
+  o.rounds = std::max(1, o.rounds);
+  std::printf("weights %s, KV cache %s; %d round(s): best (median); step times and GFLOP/s from the best round; sgemm peak (M=128, 2048x768) probed before every run\n\n",
+              o.weights.c_str(), o.kv_cache_dtype.c_str(), o.rounds);
+  std::printf("| shape | seqs | tok/s whole run | decode tok/s | decode step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   for (const auto& shape : ladle::bench::split_commas(o.shapes)) {
     const int vocab = shape_config(shape).vocab_size;
@@ -250,7 +293,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (auto st = model::write_synthetic_tokenizer(tok, vocab); !st) return 1;
-    for (int c : parse_ints(o.concurrency)) bench_throughput(shape, path, tok, c, o, peak);
+    bench_throughput(shape, path, tok, o);
   }
   if (o.no_prefix_test) return 0;
   std::printf("\n| shape | prompt tokens | cold TTFT ms | cached-prefix TTFT ms | ratio |\n| --- | --- | --- | --- | --- |\n");

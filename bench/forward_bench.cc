@@ -2,9 +2,10 @@
 // stories15M- and stories110M-shaped checkpoints, reported as tokens/s, model GFLOP/s and
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
-// usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--threads 0] [--max-batch 64]
+// usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--rounds 1] [--threads 0] [--max-batch 64]
 //                      [--weights f32|f16] [--kv-cache-dtype f32|f16]     (--help lists them)
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -26,7 +27,8 @@ using ladle::model::ModelConfig;
 struct Options {
   std::vector<std::string> shapes = {"15m", "110m"};
   int ctx = 96;          // context each sequence already has when the timed decode starts
-  double min_time = 1.0; // seconds per batch size
+  double min_time = 1.0; // seconds per batch size and round
+  int rounds = 1;
   int threads = 0;
   int max_batch = 64;
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
@@ -82,38 +84,53 @@ void run_shape(const std::string& name, const Options& o) {
     b.seqs.push_back({0, o.ctx, o.ctx, table, true});
     m.forward(b, kv);
   }
-  // Limits measured right before this shape's table, so the ratios compare like with like.
-  const double peak = ladle::bench::measure_sgemm_peak();
-  const double bandwidth = ladle::bench::measure_read_bandwidth();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
-  std::printf("\nmachine: OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s; read bandwidth (512 MiB, 2 threads) %.1f GB/s; ladle kernel: %s\n",
-              peak, bandwidth, ladle::model::matmul_kernel_name());
   const double flop_per_token = 2.0 * double(c.matmul_params());
+  std::vector<int> batches;
+  for (int batch = 1; batch <= o.max_batch; batch *= 2) batches.push_back(batch);
+  std::vector<std::vector<ladle::model::ForwardBatch>> steps(batches.size());
+  for (std::size_t i = 0; i < batches.size(); ++i)
+    for (int s = 0; s < max_steps; ++s) steps[i].push_back(decode_step(batches[i], o.ctx + s, blocks_per_seq));
+  // Round r: the machine's limits, then every batch size. The machine is shared and its speed
+  // wanders by tens of percent over minutes, so rounds alternate everything and the table keeps
+  // each row's best round (the least disturbed; interference only ever slows a run down) next to
+  // its median, with ratios taken to the best limits of the same rounds.
+  std::vector<double> peaks, bandwidths;
+  std::vector<std::vector<double>> step_s(batches.size()), ratio(batches.size());  // per round
+  for (int round = 0; round < o.rounds; ++round) {
+    peaks.push_back(ladle::bench::measure_sgemm_peak());
+    bandwidths.push_back(ladle::bench::measure_read_bandwidth());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      m.forward(steps[i][0], kv);  // warm-up
+      // Best of three short runs within the round.
+      double best = 1e30;
+      for (int run = 0; run < 3; ++run) {
+        int n = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        while (n < 2 || ladle::bench::seconds_since(t0) < o.min_time / 3) m.forward(steps[i][n++ % max_steps], kv);
+        best = std::min(best, ladle::bench::seconds_since(t0) / n);
+      }
+      step_s[i].push_back(best);
+      ratio[i].push_back(batches[i] / best * flop_per_token / 1e9 / peaks.back());
+    }
+  }
+  const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
+  std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]; ladle kernel: %s\n",
+              o.rounds, peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str(), ladle::model::matmul_kernel_name());
   std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
-              ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx,
-              o.ctx + max_steps);
-  std::printf("%8s %10s %12s %10s %10s %10s\n", "tokens", "steps", "tok/s", "GFLOP/s", "of peak", "of bw");
-  for (int batch = 1; batch <= o.max_batch; batch *= 2) {
-    std::vector<ladle::model::ForwardBatch> steps;
-    for (int s = 0; s < max_steps; ++s) steps.push_back(decode_step(batch, o.ctx + s, blocks_per_seq));
-    m.forward(steps[0], kv);  // warm-up
-    // Best of three rounds: the machine is shared, so the fastest round is the least disturbed.
-    int done = 0;
-    double secs = 1e30;
-    for (int round = 0; round < 3; ++round) {
-      int n = 0;
-      const auto t0 = std::chrono::steady_clock::now();
-      while (n < 2 || ladle::bench::seconds_since(t0) < o.min_time / 3) m.forward(steps[n++ % max_steps], kv);
-      const double s = ladle::bench::seconds_since(t0);
-      if (s / n < secs / std::max(done, 1)) secs = s, done = n;
-    }
-    const double tok_s = double(done) * batch / secs;
-    const double gflops = tok_s * flop_per_token / 1e9;
-    const double bw = done / secs * m.weights().bytes_per_token() / 1e9;  // weights stream once per step
-    std::printf("%8d %10d %12.1f %10.1f %9.0f%% %9.0f%%\n", batch, done, tok_s, gflops, 100 * gflops / peak,
-                100 * bw / bandwidth);
+              ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx, o.ctx + max_steps);
+  std::printf("%8s %12s %12s %10s %10s %12s %10s\n", "tokens", "tok/s best", "median", "GFLOP/s", "of peak",
+              "(median)", "of bw");
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    std::vector<double> tok_s;
+    for (double t : step_s[i]) tok_s.push_back(batches[i] / t);
+    const double best = ladle::bench::best_of(tok_s), gflops = best * flop_per_token / 1e9;
+    const double bw = best / batches[i] * m.weights().bytes_per_token() / 1e9;  // weights stream once per step
+    std::printf("%8d %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%\n", batches[i], best,
+                ladle::bench::percentile(tok_s, 50), gflops, 100 * gflops / peak,
+                100 * ladle::bench::percentile(ratio[i], 50), 100 * bw / bandwidth);
   }
 }
 
@@ -127,7 +144,8 @@ int main(int argc, char** argv) {
                        "machine's sgemm peak and read bandwidth measured in the same run.");
   flags.add("--shapes", &shapes, "comma-separated shapes: 15m, 110m");
   flags.add("--ctx", &o.ctx, "context each sequence already has when the timed decode starts");
-  flags.add("--min-time", &o.min_time, "seconds per batch size");
+  flags.add("--min-time", &o.min_time, "seconds per batch size and round");
+  flags.add("--rounds", &o.rounds, "rounds over all batch sizes, each with its own sgemm peak and bandwidth probe");
   flags.add("--threads", &o.threads, "compute threads (0 = all cores)");
   flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
   flags.add("--weights", &weights, "matmul weights: f32 or f16");
@@ -140,9 +158,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.shapes = ladle::bench::split_commas(shapes);
+  o.rounds = std::max(1, o.rounds);
   o.weights = *type;
   o.kv_dtype = *dtype;
   for (const auto& s : o.shapes) run_shape(s, o);
-  std::printf("\n'of peak' = model GFLOP/s (2 x matmul params per token) / sgemm peak; 'of bw' = weight bytes per step x steps/s / read bandwidth.\n");
+  std::printf("\n'of peak' = best model GFLOP/s (2 x matmul params per token) / best sgemm peak; '(median)' = median over rounds of the same ratio within a round; 'of bw' = weight bytes per step x best steps/s / best read bandwidth.\n");
   return 0;
 }

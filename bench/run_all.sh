@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates every figure in BENCHMARKS.md on an otherwise idle machine (about 40 minutes).
+# Regenerates every figure in BENCHMARKS.md on an otherwise idle machine (about an hour).
 #   bash bench/run_all.sh [OUT_DIR]      (after a Release build: cmake --build build)
 # Each section's raw output lands in OUT_DIR/NN-name.txt (default bench-results/).
 set -euo pipefail
@@ -13,6 +13,13 @@ log() { echo "== $*" >&2; }
 log models
 $L make-model --preset 15m --out "$out/m15.bin" --tokenizer-out "$out/tok32k.bin"
 $L make-model --preset 110m --out "$out/m110.bin"
+# The served runs' tokenizer: LLaMA's real 32k one when it is at hand (../shared/models, or
+# LADLE_BENCH_TOKENIZER), since the load generator's prompt words are single tokens in it, so that
+# `--input-len 32` sends 33-token prompts like the ~32-token prompts of peers.md's llama-server
+# figures; otherwise the synthetic tokenizer, whose pieces split those words (~1.3 tokens each).
+tok=${LADLE_BENCH_TOKENIZER:-../shared/models/tokenizer32k.bin}
+[ -f "$tok" ] || tok="$out/tok32k.bin"
+log "served runs use tokenizer $tok"
 
 log single-stream generate
 for m in m15 m110; do
@@ -35,18 +42,18 @@ configs=("f32 f32" "f32 f16" "f16 f16")
 log forward pass
 for c in "${configs[@]}"; do
   set -- $c
-  build/bench/forward_bench --shapes 15m,110m --min-time 1.5 --weights $1 --kv-cache-dtype $2 \
+  build/bench/forward_bench --shapes 15m,110m --min-time 1 --rounds 3 --weights $1 --kv-cache-dtype $2 \
     | tee "$out/02-forward-w$1-kv$2.txt"
 done
 build/bench/attention_bench --shapes 15m,110m --kv-cache-dtype f32,f16 | tee "$out/02-attention.txt"
 
 log offline engine
 build/bench/engine_bench --shapes 15m,110m --concurrency 1,8,32,64 --prompt-len 32 --new-tokens 128 \
-  --prefix-len 512 | tee "$out/03-engine-wf32-kvf32.txt"
+  --rounds 3 --prefix-len 512 | tee "$out/03-engine-wf32-kvf32.txt"
 for c in "f32 f16" "f16 f16"; do
   set -- $c
   build/bench/engine_bench --shapes 15m,110m --concurrency 1,8,32,64 --prompt-len 32 --new-tokens 128 \
-    --no-prefix-test --weights $1 --kv-cache-dtype $2 | tee "$out/03-engine-w$1-kv$2.txt"
+    --rounds 3 --no-prefix-test --weights $1 --kv-cache-dtype $2 | tee "$out/03-engine-w$1-kv$2.txt"
 done
 
 log scheduler and metrics cost
@@ -62,26 +69,26 @@ $W /tmp/ladle_bench_tiny.bin /tmp/ladle_bench_tok512.bin --max-running 32 -- ben
 log concurrency sweeps
 for m in m15 m110; do
   for w in f32 f16; do  # f16: half weights and half K/V
-    $W "$out/$m.bin" "$out/tok32k.bin" --max-running 64 --weights $w --kv-cache-dtype $w -- bench --concurrency 1,8,32,64 \
+    $W "$out/$m.bin" "$tok" --max-running 64 --weights $w --kv-cache-dtype $w -- bench --concurrency 1,8,32,64 \
       --num-requests 256 --duration 30 --input-len 32 --output-len 128 --ignore-eos \
       --json "$out/07-sweep-$m-$w.json" --plot "$out/07-sweep-$m-$w.svg" | tee "$out/07-sweep-$m-$w.txt"
   done
 done
 
 log Poisson arrivals
-$W "$out/m15.bin" "$out/tok32k.bin" --max-running 64 -- bench --request-rate 2,4,8 --num-requests 100 \
+$W "$out/m15.bin" "$tok" --max-running 64 -- bench --request-rate 2,4,8 --num-requests 100 \
   --duration 40 --input-len 32 --output-len 128 --range-ratio 0.5 --ignore-eos --goodput ttft:200,tpot:50 \
   --json "$out/08-poisson.json" | tee "$out/08-poisson.txt"
 
 log shared prefix with and without the prefix cache
 for flag in "" --no-prefix-caching; do
-  $W "$out/m110.bin" "$out/tok32k.bin" $flag -- bench --concurrency 1 --num-requests 12 --warmup 1 \
+  $W "$out/m110.bin" "$tok" $flag -- bench --concurrency 1 --num-requests 12 --warmup 1 \
     --shared-prefix-len 500 --input-len 16 --output-len 16 --ignore-eos | tee "$out/09-prefix${flag}.txt"
 done
 
 log cancellation
-$W "$out/m110.bin" "$out/tok32k.bin" --max-running 8 -- cancel-test --drops 8 --prefill-len 400 \
+$W "$out/m110.bin" "$tok" --max-running 8 -- cancel-test --drops 8 --prefill-len 400 \
   | tee "$out/10-cancel.txt" || true  # a bound exceeded is reported in BENCHMARKS.md, not fatal here
 # The same with 32-token steps, for comparison.
-$W "$out/m110.bin" "$out/tok32k.bin" --max-running 8 --max-batched-tokens 32 -- cancel-test --drops 8 \
+$W "$out/m110.bin" "$tok" --max-running 8 --max-batched-tokens 32 -- cancel-test --drops 8 \
   --prefill-len 400 | tee "$out/10-cancel-mbt32.txt"
