@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates every figure in BENCHMARKS.md on an otherwise idle machine (about an hour).
+# Regenerates every figure in BENCHMARKS.md on an otherwise idle machine (about 30 minutes).
 #   bash bench/run_all.sh [OUT_DIR]      (after a Release build: cmake --build build)
 # Each section's raw output lands in OUT_DIR/NN-name.txt (default bench-results/).
 set -euo pipefail
