@@ -329,9 +329,83 @@ LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int c
   for (int h = 0; h < g.heads; ++h) scale_slice(g.out + (g.h0 + h) * g.head_dim, g.head_dim, 1.0f / st[h].sum);
 }
 
+// The same attention for heads of exactly 8 floats (stories260K's), up to 8 heads at a time with
+// the heads in vector lanes: a position's 8 scores come out of one transposing reduction, and the
+// online softmax runs on whole vectors (one lane per head) instead of one head at a time with
+// horizontal max and sum. Every value is computed by the operations of attend_row in the same
+// order, so the bits are the same (tests compare the two): a score is 0 + q·k reduced in
+// reduce_transpose's order, then scaled; a span's sum adds position i and 8 + i first, then
+// hsum's tree; the output adds the weighted values position by position.
+// NOTE(model): at 8 floats per head the per-head path spends most of its time in per-span
+// overhead (a scalar max and sum, a branch and a call per head and span), not in the loads; in a
+// served tiny-model run attention was 58 % of the engine's CPU. This path is 2-2.7x faster there
+// (attention_bench --shapes tiny, alternated with the per-head build; BENCHMARKS.md).
+constexpr int kLaneHeads = 8;
+
+template <class KV>
+LADLE_INLINE void attend_row_lanes(const AttentionArgs& a, const RowGeometry& g, int ctx, const BlockId* table) {
+  using E = typename KV::Elem;
+  const int bs = a.kv->block_size(), H = g.heads;
+  V8 q[kLaneHeads], out[kLaneHeads];
+  int kv_off[kLaneHeads];
+  for (int h = 0; h < kLaneHeads; ++h) {
+    q[h] = h < H ? load8(g.q + (g.h0 + h) * 8) : V8{};  // lanes past H score 0 and are never stored
+    kv_off[h] = g.kv_off(std::min(h, H - 1));
+    out[h] = V8{};
+  }
+  V8 st_max = {}, st_sum = {};
+  for (int b = 0, t0 = 0; t0 < ctx; ++b, t0 += bs) {
+    const E* keys = a.kv->key_block<E>(a.layer, table[b]);
+    const E* values = a.kv->value_block<E>(a.layer, table[b]);
+    for (int s0 = 0; s0 < bs && t0 + s0 < ctx; s0 += kSpan) {
+      const int n = std::min({kSpan, bs - s0, ctx - t0 - s0});
+      const E* k = keys + std::size_t(s0) * g.kv_dim;
+      const E* v = values + std::size_t(s0) * g.kv_dim;
+      const int n0 = s0 + kSpan < bs ? t0 + s0 + kSpan : t0 + bs;  // the next span, prefetched
+      if (n0 < ctx) {
+        const int nb = n0 / bs, ns = n0 % bs, nn = std::min({kSpan, bs - ns, ctx - n0});
+        const std::size_t at = std::size_t(ns) * g.kv_dim, bytes = std::size_t(nn) * g.kv_dim * sizeof(E);
+        Prefetcher(a.kv->key_block<E>(a.layer, table[nb]) + at, bytes).advance(bytes);
+        Prefetcher(a.kv->value_block<E>(a.layer, table[nb]) + at, bytes).advance(bytes);
+      }
+      // Scores: w[p] lane h = q_h·k_p · scale, and the span's max per head.
+      V8 w[kSpan];
+      V8 span_max = splat(-INFINITY);
+      for (int p = 0; p < n; ++p) {
+        V8 prod[kLaneHeads];
+        for (int h = 0; h < kLaneHeads; ++h) prod[h] = V8{} + q[h] * KV::load8(k + std::size_t(p) * g.kv_dim + kv_off[h]);
+        w[p] = reduce_transpose(prod) * splat(g.scale);
+        span_max = w[p] > span_max ? w[p] : span_max;
+      }
+      // Online softmax, all heads at once (see softmax_span).
+      if (t0 + s0 == 0) {
+        st_max = span_max, st_sum = V8{};
+      } else {
+        const I8 raised = span_max > st_max;
+        const V8 rescale = raised ? exp_nonpositive(st_max - span_max) : splat(1.0f);
+        st_max = raised ? span_max : st_max;
+        st_sum = raised ? st_sum * rescale : st_sum;
+        for (int h = 0; h < H; ++h)
+          if (raised[h]) out[h] = out[h] * splat(rescale[h]);
+      }
+      for (int p = 0; p < n; ++p) w[p] = exp_nonpositive(w[p] - st_max);
+      V8 t[8];
+      for (int i = 0; i < 8; ++i) t[i] = V8{} + (i < n ? w[i] : V8{});
+      if (n > 8)
+        for (int i = 0; i < 8; ++i) t[i] = t[i] + (8 + i < n ? w[8 + i] : V8{});
+      st_sum = st_sum + (((t[0] + t[2]) + (t[1] + t[3])) + ((t[4] + t[6]) + (t[5] + t[7])));
+      // Weighted values, position by position.
+      for (int p = 0; p < n; ++p)
+        for (int h = 0; h < H; ++h) out[h] = out[h] + splat(w[p][h]) * KV::load8(v + std::size_t(p) * g.kv_dim + kv_off[h]);
+    }
+  }
+  const V8 inv = splat(1.0f) / st_sum;
+  for (int h = 0; h < H; ++h) store_n(g.out + (g.h0 + h) * 8, out[h] * splat(inv[h]), 8);
+}
+
 // Work item `item` = (row, head range); see paged_attention for the split.
 template <class KV>
-LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, int heads_per_item) {
+LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, int heads_per_item, bool lanes) {
   const ModelConfig& cfg = *a.cfg;
   const int hd = cfg.head_dim(), items_per_row = (cfg.n_heads + heads_per_item - 1) / heads_per_item;
   for (int item = begin; item < end; ++item) {
@@ -339,25 +413,29 @@ LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, 
     const int h_end = std::min(cfg.n_heads, h_begin + heads_per_item);
     const SequenceSlice& s = a.batch->seqs[a.row_seq[row]];
     const int ctx = a.batch->positions[row] + 1;  // causal: positions [0, pos]
-    for (int h0 = h_begin; h0 < h_end; h0 += kMaxHeadsPerPass) {
+    lanes = lanes && hd == 8;
+    const int per_pass = lanes ? kLaneHeads : kMaxHeadsPerPass;
+    for (int h0 = h_begin; h0 < h_end; h0 += per_pass) {
       const RowGeometry g{a.q + std::size_t(row) * cfg.dim, a.out + std::size_t(row) * cfg.dim,
-                          h0, std::min(h_end - h0, kMaxHeadsPerPass),
+                          h0, std::min(h_end - h0, per_pass),
                           hd, cfg.kv_dim(), cfg.n_heads / cfg.n_kv_heads, 1.0f / std::sqrt(float(hd))};
-      attend_row<KV>(a, g, ctx, s.block_table.data());
+      if (lanes) attend_row_lanes<KV>(a, g, ctx, s.block_table.data());
+      else attend_row<KV>(a, g, ctx, s.block_table.data());
     }
   }
 }
 
 template <class E>
-[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item) {
-  attend_items_body<KvLoad<E, true>>(a, begin, end, heads_per_item);
+[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item,
+                                                bool lanes) {
+  attend_items_body<KvLoad<E, true>>(a, begin, end, heads_per_item, lanes);
 }
 template <class E>
-void attend_items_portable(const AttentionArgs& a, int begin, int end, int heads_per_item) {
-  attend_items_body<KvLoad<E, false>>(a, begin, end, heads_per_item);
+void attend_items_portable(const AttentionArgs& a, int begin, int end, int heads_per_item, bool lanes) {
+  attend_items_body<KvLoad<E, false>>(a, begin, end, heads_per_item, lanes);
 }
 
-using ItemsFn = void (*)(const AttentionArgs&, int, int, int);
+using ItemsFn = void (*)(const AttentionArgs&, int, int, int, bool);
 ItemsFn items_fn(AttentionIsa isa, kvcache::KvDtype dtype) {
   if (isa == AttentionIsa::kAuto) isa = attention_avx2_supported() ? AttentionIsa::kAvx2 : AttentionIsa::kPortable;
   if (dtype == kvcache::KvDtype::kF16)
@@ -375,12 +453,13 @@ bool attention_avx2_supported() {
   return yes;
 }
 
-void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa) {
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa, AttentionPath path) {
   assert(isa != AttentionIsa::kAvx2 || attention_avx2_supported());
   const ItemsFn attend_items = items_fn(isa, args.kv->dtype());
+  const bool lanes = path == AttentionPath::kAuto;
   const int rows = args.batch->num_tokens(), heads = args.cfg->n_heads;
   if (pool == nullptr) {
-    attend_items(args, 0, rows, heads);
+    attend_items(args, 0, rows, heads, lanes);
     return;
   }
   // Items of whole rows when there are enough rows to keep every thread busy; with only a few
@@ -390,7 +469,7 @@ void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa i
   const int heads_per_item = (heads + cuts - 1) / cuts;
   const int items_per_row = (heads + heads_per_item - 1) / heads_per_item;
   pool->parallel_for(rows * items_per_row,
-                     [&](int item, int) { attend_items(args, item, item + 1, heads_per_item); });
+                     [&](int item, int) { attend_items(args, item, item + 1, heads_per_item, lanes); });
 }
 
 }  // namespace ladle::model

@@ -39,7 +39,13 @@ struct AttentionArgs {
 enum class AttentionIsa { kAuto, kPortable, kAvx2 };
 bool attention_avx2_supported();
 
+// Which kernel computes heads of 8 floats: kAuto puts up to 8 such heads in vector lanes (much
+// faster at that size); kPerHead runs them one by one like every other head size. Both give the
+// same bits; kPerHead exists so tests can prove that.
+enum class AttentionPath { kAuto, kPerHead };
+
 // Runs attention for every row of the batch, split across `pool` (null = this thread).
-void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto);
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto,
+                     AttentionPath path = AttentionPath::kAuto);
 
 }  // namespace ladle::model

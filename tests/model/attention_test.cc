@@ -111,9 +111,10 @@ struct Scenario {
     for (float& x : q) x = u(rng);
   }
 
-  std::vector<float> run(ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto) const {
+  std::vector<float> run(ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto,
+                         AttentionPath path = AttentionPath::kAuto) const {
     std::vector<float> out(q.size(), -7.0f);  // garbage: attention must overwrite every float
-    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data()}, pool, isa);
+    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data()}, pool, isa, path);
     return out;
   }
 
@@ -183,6 +184,28 @@ TEST(PagedAttention, PortableBuildGivesTheSameBitsAsAvx2) {
                       3.0f, 9);
     EXPECT_EQ(sc.run(nullptr, AttentionIsa::kPortable), sc.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
   }
+}
+
+// Heads of 8 floats run in vector lanes (up to 8 heads per pass) and must give exactly the bits
+// of the per-head kernel: 8 heads with GQA, 16 heads (two passes), 3 heads (lanes left empty), a
+// block size that cuts spans short, one row alone (the pool splits its heads across items), both
+// builds, fp32 and half caches; and peaky scores that make the running max jump.
+TEST(PagedAttention, EightFloatHeadsInLanesGiveThePerHeadBits) {
+  ThreadPool pool(2);
+  std::vector<AttentionIsa> isas = {AttentionIsa::kPortable};
+  if (attention_avx2_supported()) isas.push_back(AttentionIsa::kAvx2);
+  for (const Shape sh : {Shape{64, 8, 4, 16}, Shape{128, 16, 4, 16}, Shape{24, 3, 3, 5}, Shape{64, 8, 2, 4}})
+    for (const Storage st : {Storage::kF32, Storage::kF16})
+      for (const float range : {3.0f, 12.0f}) {
+        const Scenario sc(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {1, 9, 23, 130},
+                          {0, 8, 3, 100}, range, 13, st);
+        const Scenario one(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {70}, {69}, range, 17, st);
+        for (const AttentionIsa isa : isas)
+          for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+            EXPECT_EQ(sc.run(p, isa, AttentionPath::kAuto), sc.run(p, isa, AttentionPath::kPerHead)) << "dim " << sh.dim;
+            EXPECT_EQ(one.run(p, isa, AttentionPath::kAuto), one.run(p, isa, AttentionPath::kPerHead)) << "dim " << sh.dim;
+          }
+      }
 }
 
 TEST(PagedAttention, RowResultDoesNotDependOnTheBatch) {
