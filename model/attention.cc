@@ -6,50 +6,21 @@
 #include <cstring>
 
 #include "model/half.h"
+#include "model/vec8.h"
 
 namespace ladle::model {
 
 namespace {
 
-// NOTE(model): the kernels below are written once on GCC vector types of 8 floats and compiled
-// twice, for AVX2 (one ymm register per V8) and for baseline x86-64 (two SSE registers per V8),
-// then picked at run time. They use only IEEE add/mul/compare/select and exact shuffles, no FMA
-// (ISO C++ mode keeps the compiler from contracting a*b+c), and exp is our own polynomial made
-// of those same operations, so both builds produce the same bits: vectorisation changes speed,
-// never results (tests/model/attention_test.cc compares the two paths bitwise). FMA would not
-// pay here: the kernel waits on the K/V cache, and mul+add issue at the same rate on two pipes
-// each, while a portable std::fma would be a slow library call.
-// Rule: every function (and lambda) that takes or returns a V8 must be LADLE_INLINE. The kernels
-// are entered only through attend_items_avx2/_portable, so with everything inlined no V8 crosses
-// a call boundary; an out-of-line default-target V8 function called from the AVX2 flavour would
-// pass its arguments by a different ABI (hence GCC's -Wpsabi note, silenced below) and corrupt
-// them — seen at -O0 with lambdas, which always_inline does not reach.
-#pragma GCC diagnostic ignored "-Wpsabi"
-using V8 = float __attribute__((vector_size(32)));
-using I8 = std::int32_t __attribute__((vector_size(32)));
+// NOTE(model): the kernels below are written once on the 8-float vectors of model/vec8.h and
+// compiled twice (AVX2 and baseline x86-64) with the same bits (tests/model/attention_test.cc
+// compares the two paths bitwise). FMA would not pay here: the kernel waits on the K/V cache, and
+// mul+add issue at the same rate on two pipes each, while a portable std::fma would be a slow
+// library call.
+using namespace vec8;
 
-#define LADLE_INLINE [[gnu::always_inline]] inline
-
-LADLE_INLINE V8 splat(float x) { return V8{} + x; }
-LADLE_INLINE V8 load8(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-// The first n (< 8) floats at p, zeros after: the tail of a head whose size is not a multiple of 8.
-LADLE_INLINE V8 load_n(const float* p, int n) {
-  V8 v = {};
-  for (int i = 0; i < n; ++i) v[i] = p[i];
-  return v;
-}
-LADLE_INLINE void store_n(float* p, V8 v, int n) {
-  if (n == 8) std::memcpy(p, &v, sizeof v);
-  else
-    for (int i = 0; i < n; ++i) p[i] = v[i];
-}
-
-// How the kernels read K/V values of type E (float, or Half for an f16 cache): load8 and load_n
-// as above, widened to float. Widening a half is exact, so an f16 cache gives the same bits as
+// How the kernels read K/V values of type E (float, or Half for an f16 cache): vec8's load8 and
+// load_n, widened to float. Widening a half is exact, so an f16 cache gives the same bits as
 // an fp32 cache holding the same (rounded) values, in either build.
 // NOTE(model): the AVX2 build widens 8 halves with one vcvtph2ps written as inline asm. The
 // intrinsic cannot be used here: it carries a target attribute, and these helpers (shared by
@@ -60,8 +31,8 @@ struct KvLoad;
 template <bool kAvx2>
 struct KvLoad<float, kAvx2> {
   using Elem = float;
-  LADLE_INLINE static V8 load8(const float* p) { return model::load8(p); }
-  LADLE_INLINE static V8 load_n(const float* p, int n) { return model::load_n(p, n); }
+  LADLE_INLINE static V8 load8(const float* p) { return vec8::load8(p); }
+  LADLE_INLINE static V8 load_n(const float* p, int n) { return vec8::load_n(p, n); }
 };
 template <bool kAvx2>
 struct KvLoad<Half, kAvx2> {
@@ -107,29 +78,6 @@ LADLE_INLINE float hmax(V8 v) {
   float m = v[0];
   for (int i = 1; i < 8; ++i) m = v[i] > m ? v[i] : m;
   return m;
-}
-
-// e^x for the softmax's x = score - max <= 0. Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2,
-// then the degree-7 Taylor polynomial of e^r (truncation error < 1e-8 relative) and 2^n built in
-// the exponent bits. Below -87 the result is clamped to e^-87 (~1e-38, nothing next to the max's
-// term of 1) so 2^n stays a normal float; NaN propagates.
-LADLE_INLINE V8 exp_nonpositive(V8 x) {
-  x = x < splat(-87.0f) ? splat(-87.0f) : x;
-  const V8 magic = splat(12582912.0f);            // 1.5·2^23: adding it rounds to an integer
-  const V8 t = x * splat(1.44269504f) + magic;    // n + magic, n = round(x / ln2)
-  const V8 n = t - magic;
-  V8 r = x - n * splat(0.693359375f);             // ln2 high part: 9 bits, n·hi is exact
-  r = r - n * splat(-2.12194440e-4f);             // ln2 low part
-  V8 p = splat(1.0f / 5040);
-  p = p * r + splat(1.0f / 720);
-  p = p * r + splat(1.0f / 120);
-  p = p * r + splat(1.0f / 24);
-  p = p * r + splat(1.0f / 6);
-  p = p * r + splat(0.5f);
-  p = p * r + splat(1.0f);
-  p = p * r + splat(1.0f);
-  const I8 two_n = ((I8)t - 0x4B400000 + 127) << 23;  // t's low mantissa bits hold n
-  return p * (V8)two_n;
 }
 
 // A span: up to kSpan consecutive positions inside one block, the unit of the online softmax.
@@ -237,14 +185,14 @@ LADLE_INLINE void softmax_span(float* s, int n, bool first, HeadState& st, float
   if (first) {
     st.max = span_max, st.sum = 0.0f;
   } else if (span_max > st.max) {
-    const float rescale = exp_nonpositive(splat(st.max - span_max))[0];
+    const float rescale = exp8(splat(st.max - span_max))[0];
     st.max = span_max, st.sum *= rescale;
     scale_slice(out, head_dim, rescale);
   }
   V8 sum = {};
   for (int g = 0; g * 8 < n; ++g) {
     const int m = std::min(8, n - 8 * g);
-    const V8 w = exp_nonpositive(x[g] - splat(st.max));
+    const V8 w = exp8(x[g] - splat(st.max));
     sum += lane < m ? w : V8{};  // padding lanes add 0
     store_n(s + 8 * g, w, m);
   }
@@ -382,13 +330,13 @@ LADLE_INLINE void attend_row_lanes(const AttentionArgs& a, const RowGeometry& g,
         st_max = span_max, st_sum = V8{};
       } else {
         const I8 raised = span_max > st_max;
-        const V8 rescale = raised ? exp_nonpositive(st_max - span_max) : splat(1.0f);
+        const V8 rescale = raised ? exp8(st_max - span_max) : splat(1.0f);
         st_max = raised ? span_max : st_max;
         st_sum = raised ? st_sum * rescale : st_sum;
         for (int h = 0; h < H; ++h)
           if (raised[h]) out[h] = out[h] * splat(rescale[h]);
       }
-      for (int p = 0; p < n; ++p) w[p] = exp_nonpositive(w[p] - st_max);
+      for (int p = 0; p < n; ++p) w[p] = exp8(w[p] - st_max);
       V8 t[8];
       for (int i = 0; i < 8; ++i) t[i] = V8{} + (i < n ? w[i] : V8{});
       if (n > 8)

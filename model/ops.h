@@ -1,8 +1,9 @@
 // Small pure kernels of the llama2.c recipe, on plain float rows: RMSNorm, RoPE, softmax and the
 // SwiGLU gate. Free functions with no state; callable from any thread.
 //
-// Each one computes exactly as run.c does, element by element in index order, so that results
-// depend only on the row itself (never on what else is in the batch).
+// Each one computes as run.c does, element by element in index order (silu_mul with its own
+// vectorised exp), so that results depend only on the row itself (never on what else is in the
+// batch).
 #pragma once
 
 #include <span>
@@ -17,7 +18,10 @@ void rmsnorm(std::span<float> out, std::span<const float> x, std::span<const flo
 void softmax(std::span<float> x);
 
 // a[i] = silu(a[i]) * b[i]   (the SwiGLU gate: silu(w1·x) ⊙ (w3·x)).
+// e^x is vec8's polynomial (a few ulp from expf); AVX2 when the CPU has it, same bits either way.
 void silu_mul(std::span<float> a, std::span<const float> b);
+// The baseline x86-64 build of silu_mul, what it runs on a CPU without AVX2 (tests compare them).
+void silu_mul_portable(std::span<float> a, std::span<const float> b);
 
 // RoPE cos/sin table for positions [0, seq_len): row p holds head_dim/2 (cos, sin) pairs with
 // the angle p · theta^(-2i/head_dim), computed in float exactly as run.c computes it on the fly.

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -46,11 +49,50 @@ TEST(Ops, SoftmaxMatchesReferenceAndIsStableForLargeInputs) {
 }
 
 TEST(Ops, SiluMulMatchesReference) {
-  auto a = random_vec(64, 4, 6.0f), b = random_vec(64, 5);
-  auto want = a;
-  for (int i = 0; i < 64; ++i) want[i] = float(a[i] / (1.0 + std::exp(-double(a[i]))) * b[i]);
+  // 173 = 21 whole vectors and a tail of 5; values up to ±30 reach deep into both saturations.
+  for (float scale : {6.0f, 30.0f}) {
+    auto a = random_vec(173, 4, scale), b = random_vec(173, 5);
+    auto want = a;
+    for (int i = 0; i < 173; ++i) want[i] = float(a[i] / (1.0 + std::exp(-double(a[i]))) * b[i]);
+    silu_mul(a, b);
+    for (int i = 0; i < 173; ++i) EXPECT_NEAR(a[i], want[i], 2e-6 * std::max(1.0, std::abs(double(want[i])))) << i;
+  }
+}
+
+TEST(Ops, SiluMulSaturatesWithoutInfOrNan) {
+  std::vector<float> a = {-1e30f, -200.0f, -88.5f, -87.0f, 0.0f, -0.0f, 87.0f, 88.5f, 200.0f, 1e30f};
+  std::vector<float> b(a.size(), 1.0f);
+  const auto in = a;
   silu_mul(a, b);
-  for (int i = 0; i < 64; ++i) EXPECT_NEAR(a[i], want[i], 1e-5);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(a[i])) << in[i];
+    if (in[i] >= 87.0f) {
+      EXPECT_EQ(a[i], in[i]);  // silu(x) = x once e^-x is below a float's ulp
+    }
+    if (in[i] <= -87.0f) {
+      EXPECT_LE(std::abs(a[i]), 1e-30f * std::max(1.0f, std::abs(in[i])));
+    }
+  }
+  EXPECT_EQ(a[4], 0.0f);
+  std::vector<float> nan = {std::nanf("")}, one = {1.0f};
+  silu_mul(nan, one);
+  EXPECT_TRUE(std::isnan(nan[0]));
+}
+
+TEST(Ops, SiluMulIsElementWiseAndTheSameInBothBuilds) {
+  auto a = random_vec(1000, 7, 12.0f), b = random_vec(1000, 8);
+  auto vec = a, base = a;
+  silu_mul(vec, b);
+  silu_mul_portable(base, b);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(std::bit_cast<std::uint32_t>(vec[i]), std::bit_cast<std::uint32_t>(base[i])) << i;
+  // Any sub-range, at any offset (tail lanes included), gives the same bits as the whole row.
+  for (int begin : {0, 3, 8, 13}) {
+    for (int len : {1, 5, 8, 11, 64}) {
+      std::vector<float> part(a.begin() + begin, a.begin() + begin + len), pb(b.begin() + begin, b.begin() + begin + len);
+      silu_mul(part, pb);
+      for (int i = 0; i < len; ++i) ASSERT_EQ(part[i], vec[begin + i]) << begin << "+" << i;
+    }
+  }
 }
 
 TEST(Ops, RopeRotatesPairsByPositionTimesFrequency) {
