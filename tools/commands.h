@@ -11,5 +11,7 @@ namespace ladle::tools {
 int run_generate(std::span<const std::string> args);
 // `ladle make-model`: a deterministic synthetic checkpoint and a matching tokenizer.
 int run_make_model(std::span<const std::string> args);
+// `ladle export-gguf`: a checkpoint and its tokenizer as a GGUF file for llama.cpp.
+int run_export_gguf(std::span<const std::string> args);
 
 }  // namespace ladle::tools

@@ -21,6 +21,7 @@ constexpr Subcommand kSubcommands[] = {
     {"serve", ladle::server::run_serve, "OpenAI-compatible streaming HTTP server"},
     {"generate", ladle::tools::run_generate, "complete one prompt offline, streaming to stdout"},
     {"make-model", ladle::tools::run_make_model, "write a deterministic synthetic checkpoint (+ tokenizer)"},
+    {"export-gguf", ladle::tools::run_export_gguf, "convert a checkpoint + tokenizer to GGUF for llama.cpp"},
     {"bench", ladle::loadgen::run_bench, "load generator for any OpenAI-compatible server"},
     {"cancel-test", ladle::loadgen::run_cancel_test, "prove that dropped clients free their resources"},
 };
