@@ -61,6 +61,8 @@ build/bench/scheduler_bench --benchmark_min_time=1 | tee "$out/04-scheduler.txt"
 build/bench/metrics_bench --benchmark_min_time=0.5 | tee "$out/05-metrics.txt"
 
 log HTTP/SSE overhead on the tiny model
+# engine_bench writes its synthetic checkpoints to /tmp/ladle_bench_<shape>.bin (and the tiny
+# model's tokenizer to /tmp/ladle_bench_tok512.bin): the served run below uses the very same ones.
 build/bench/engine_bench --shapes tiny --concurrency 32 --prompt-len 16 --new-tokens 256 --no-prefix-test \
   | tee "$out/06-http-offline.txt"
 $W /tmp/ladle_bench_tiny.bin /tmp/ladle_bench_tok512.bin --max-running 32 -- bench --concurrency 32 \
@@ -92,3 +94,9 @@ $W "$out/m110.bin" "$tok" --max-running 8 -- cancel-test --drops 8 --prefill-len
 # The same with 32-token steps, for comparison.
 $W "$out/m110.bin" "$tok" --max-running 8 --max-batched-tokens 32 -- cancel-test --drops 8 \
   --prefill-len 400 | tee "$out/10-cancel-mbt32.txt"
+
+# ladle beside llama.cpp's llama-server, when one is at hand (see bench/vs_llama_server.sh).
+if [ -n "${LLAMA_SERVER:-}" ]; then
+  log "side by side with llama-server ($LLAMA_SERVER)"
+  bash bench/vs_llama_server.sh "$out" 1
+fi
