@@ -118,6 +118,23 @@ class Prefetcher {
   std::size_t done_ = 0;  // bytes already prefetched
 };
 
+// The K and V regions of the span after the one starting at position t (later in its block, or
+// the start of the next block), to be prefetched while this one is computed; empty past ctx.
+struct NextSpan {
+  Prefetcher keys, values;
+  std::size_t bytes = 0;  // in each region
+};
+template <class E>
+inline NextSpan next_span(const AttentionArgs& a, const RowGeometry& g, const BlockId* table, int t, int ctx) {
+  const int bs = a.kv->block_size(), s0 = t % bs;
+  const int n0 = s0 + kSpan < bs ? t + kSpan : t - s0 + bs;
+  if (n0 >= ctx) return {};
+  const int nb = n0 / bs, ns = n0 % bs, nn = std::min({kSpan, bs - ns, ctx - n0});
+  const std::size_t at = std::size_t(ns) * g.kv_dim, bytes = std::size_t(nn) * g.kv_dim * sizeof(E);
+  return {Prefetcher(a.kv->key_block<E>(a.layer, table[nb]) + at, bytes),
+          Prefetcher(a.kv->value_block<E>(a.layer, table[nb]) + at, bytes), bytes};
+}
+
 // Lane p = q·k[p] over head_dim = 8·full (+ tail) floats, each key with its own vector accumulator
 // (the tail zero-padded), then one transposing reduction. kTail is a template flag so that the
 // common whole-vector case keeps its accumulators in registers.
@@ -259,19 +276,11 @@ LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int c
     for (int s0 = 0; s0 < bs && t0 + s0 < ctx; s0 += kSpan) {
       const Span<E> sp{keys + std::size_t(s0) * g.kv_dim, values + std::size_t(s0) * g.kv_dim,
                     std::min({kSpan, bs - s0, ctx - t0 - s0})};
-      // The next span: later in this block, or the start of the next one.
-      const int n0 = s0 + kSpan < bs ? t0 + s0 + kSpan : t0 + bs;
-      Prefetcher pk, pv;
-      if (n0 < ctx) {
-        const int nb = n0 / bs, ns = n0 % bs, nn = std::min({kSpan, bs - ns, ctx - n0});
-        const std::size_t at = std::size_t(ns) * g.kv_dim, bytes = std::size_t(nn) * g.kv_dim * sizeof(E);
-        pk = Prefetcher(a.kv->key_block<E>(a.layer, table[nb]) + at, bytes);
-        pv = Prefetcher(a.kv->value_block<E>(a.layer, table[nb]) + at, bytes);
-      }
-      score_span<KV>(g, sp, s, pk);
+      NextSpan next = next_span<E>(a, g, table, t0 + s0, ctx);
+      score_span<KV>(g, sp, s, next.keys);
       for (int h = 0; h < g.heads; ++h)
         softmax_span(s[h], sp.n, t0 + s0 == 0, st[h], g.out + (g.h0 + h) * g.head_dim, g.head_dim);
-      mix_span<KV>(g, sp, s, pv);
+      mix_span<KV>(g, sp, s, next.values);
     }
   }
   for (int h = 0; h < g.heads; ++h) scale_slice(g.out + (g.h0 + h) * g.head_dim, g.head_dim, 1.0f / st[h].sum);
@@ -309,13 +318,9 @@ LADLE_INLINE void attend_row_lanes(const AttentionArgs& a, const RowGeometry& g,
       const int n = std::min({kSpan, bs - s0, ctx - t0 - s0});
       const E* k = keys + std::size_t(s0) * g.kv_dim;
       const E* v = values + std::size_t(s0) * g.kv_dim;
-      const int n0 = s0 + kSpan < bs ? t0 + s0 + kSpan : t0 + bs;  // the next span, prefetched
-      if (n0 < ctx) {
-        const int nb = n0 / bs, ns = n0 % bs, nn = std::min({kSpan, bs - ns, ctx - n0});
-        const std::size_t at = std::size_t(ns) * g.kv_dim, bytes = std::size_t(nn) * g.kv_dim * sizeof(E);
-        Prefetcher(a.kv->key_block<E>(a.layer, table[nb]) + at, bytes).advance(bytes);
-        Prefetcher(a.kv->value_block<E>(a.layer, table[nb]) + at, bytes).advance(bytes);
-      }
+      NextSpan next = next_span<E>(a, g, table, t0 + s0, ctx);  // prefetched at once
+      next.keys.advance(next.bytes);
+      next.values.advance(next.bytes);
       // Scores: w[p] lane h = q_h·k_p · scale, and the span's max per head.
       V8 w[kSpan];
       V8 span_max = splat(-INFINITY);
@@ -395,8 +400,7 @@ ItemsFn items_fn(AttentionIsa isa, kvcache::KvDtype dtype) {
 
 bool attention_avx2_supported() {
   static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");  // f16c: the half cache
+    return cpu_has_avx2() && __builtin_cpu_supports("f16c");  // f16c: the half cache
   }();
   return yes;
 }

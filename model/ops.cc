@@ -49,11 +49,7 @@ LADLE_INLINE void silu_mul_body(float* a, const float* b, std::size_t n) {
 [[gnu::target("avx2")]] void silu_mul_avx2(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
 void silu_mul_baseline(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
 
-bool has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
-const auto kSiluMul = has_avx2() ? silu_mul_avx2 : silu_mul_baseline;
+const auto kSiluMul = cpu_has_avx2() ? silu_mul_avx2 : silu_mul_baseline;
 
 }  // namespace
 

@@ -24,6 +24,12 @@ using I8 = std::int32_t __attribute__((vector_size(32)));
 
 #define LADLE_INLINE [[gnu::always_inline]] inline
 
+// Whether this CPU can run the AVX2 flavour of a vec8 kernel (callers add what else theirs needs).
+inline bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+
 LADLE_INLINE V8 splat(float x) { return V8{} + x; }
 LADLE_INLINE V8 load8(const float* p) {
   V8 v;

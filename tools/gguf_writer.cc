@@ -32,9 +32,10 @@ std::uint64_t align_up(std::uint64_t n) {
   return (n + GgufWriter::kAlignment - 1) / GgufWriter::kAlignment * GgufWriter::kAlignment;
 }
 
-}  // namespace
-
+// Bytes of one element of `type`.
 std::size_t ggml_type_size(GgmlType type) { return type == GgmlType::kF16 ? 2 : 4; }
+
+}  // namespace
 
 GgufWriter::~GgufWriter() {
   if (file_ && !finished_) {
@@ -49,7 +50,6 @@ void GgufWriter::begin_kv(std::string_view key, GgufValueType type) {
     setup_error_ = "metadata key '" + std::string(key) + "' added twice";
   append_string(metadata_, key);
   append(metadata_, type);
-  ++num_kv_;
 }
 
 void GgufWriter::begin_array(std::string_view key, GgufValueType element_type, std::size_t count) {
@@ -144,7 +144,7 @@ Status GgufWriter::open(const std::string& path) {
   std::string head(kMagic, sizeof kMagic);
   append<std::uint32_t>(head, kVersion);
   append<std::uint64_t>(head, tensors_.size());
-  append<std::uint64_t>(head, num_kv_);
+  append<std::uint64_t>(head, keys_.size());  // no duplicates, or open() failed above
   head += metadata_;
   for (const TensorInfo& t : tensors_) {
     append_string(head, t.name);

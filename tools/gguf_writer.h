@@ -31,9 +31,6 @@ namespace ladle::tools {
 // ggml's tensor type ids (ggml.h); only the unquantized ones ladle writes.
 enum class GgmlType : std::uint32_t { kF32 = 0, kF16 = 1 };
 
-// Bytes of one element of `type`.
-std::size_t ggml_type_size(GgmlType type);
-
 // GGUF's metadata value type ids (gguf.h).
 enum class GgufValueType : std::uint32_t {
   kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
@@ -83,7 +80,6 @@ class GgufWriter {
   std::uint64_t tensor_bytes(std::size_t index) const;
   // Bytes written to the file so far (after finish(): its size).
   std::uint64_t bytes_written() const { return position_; }
-  std::size_t num_tensors() const { return tensors_.size(); }
 
  private:
   struct TensorInfo {
@@ -104,8 +100,7 @@ class GgufWriter {
   Status fail(std::string message);
 
   std::string metadata_;            // the serialized key/value pairs (small: the vocabulary at most)
-  std::uint64_t num_kv_ = 0;
-  std::set<std::string, std::less<>> keys_;
+  std::set<std::string, std::less<>> keys_;  // every key added (a duplicate fails open())
   std::vector<TensorInfo> tensors_;
   std::uint64_t data_bytes_ = 0;    // the data section's size, padding included
   std::string setup_error_;         // the first add_*() mistake, reported by open()
