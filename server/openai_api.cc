@@ -99,6 +99,71 @@ std::optional<ApiError> read_common(const json& body, CompletionRequest& r) {
   return std::nullopt;
 }
 
+// NOTE(server): unknown fields. OpenAI's API refuses a field it does not know ("Unrecognized
+// request argument supplied"), and so does ladle: a typo such as "max_token" would otherwise run
+// with the default silently. Fields of OpenAI's API that ladle does not implement (logprobs,
+// penalties, tools, ...) pass only at their neutral value, which is what SDKs and tools send by
+// default, and are refused otherwise rather than ignored: the client asked for something it
+// would not get.
+bool neutral_number(const json& v, double neutral) { return v.is_number() && v.get<double>() == neutral; }
+bool empty_container(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
+
+struct FieldRule {
+  const char* name;
+  bool completions, chat;           // the endpoints that know the field
+  bool (*neutral)(const json&);     // null: ladle reads the field itself
+};
+
+constexpr FieldRule kFields[] = {
+    {"model", true, true, nullptr},
+    {"prompt", true, false, nullptr},
+    {"messages", false, true, nullptr},
+    {"max_tokens", true, true, nullptr},
+    {"max_completion_tokens", false, true, nullptr},
+    {"temperature", true, true, nullptr},
+    {"top_p", true, true, nullptr},
+    {"top_k", true, true, nullptr},
+    {"min_p", true, true, nullptr},
+    {"seed", true, true, nullptr},
+    {"stop", true, true, nullptr},
+    {"ignore_eos", true, true, nullptr},
+    {"stream", true, true, nullptr},
+    {"stream_options", true, true, nullptr},
+    {"n", true, true, nullptr},
+    {"user", true, true, nullptr},
+    {"frequency_penalty", true, true, [](const json& v) { return neutral_number(v, 0); }},
+    {"presence_penalty", true, true, [](const json& v) { return neutral_number(v, 0); }},
+    {"logit_bias", true, true, empty_container},
+    {"logprobs", true, true, [](const json& v) { return v.is_boolean() && !v.get<bool>(); }},
+    {"top_logprobs", false, true, [](const json& v) { return neutral_number(v, 0); }},
+    {"echo", true, false, [](const json& v) { return v.is_boolean() && !v.get<bool>(); }},
+    {"best_of", true, false, [](const json& v) { return neutral_number(v, 1); }},
+    {"suffix", true, false, [](const json& v) { return v.is_string() && v.get_ref<const std::string&>().empty(); }},
+    {"tools", false, true, empty_container},
+    {"functions", false, true, empty_container},
+    {"tool_choice", false, true, [](const json& v) { return v == "none" || v == "auto"; }},
+    {"function_call", false, true, [](const json& v) { return v == "none" || v == "auto"; }},
+    {"parallel_tool_calls", false, true, [](const json& v) { return v.is_boolean(); }},
+    {"response_format", false, true, [](const json& v) { return v == json{{"type", "text"}}; }},
+    {"modalities", false, true, [](const json& v) { return v == json::array({"text"}); }},
+    {"store", false, true, [](const json& v) { return v.is_boolean() && !v.get<bool>(); }},
+    {"metadata", false, true, [](const json& v) { return v.is_object(); }},
+    {"service_tier", false, true, [](const json& v) { return v == "auto" || v == "default"; }},
+};
+
+std::optional<ApiError> check_fields(const json& body, Endpoint endpoint) {
+  const bool chat = endpoint == Endpoint::kChat;
+  for (const auto& [key, value] : body.items()) {
+    const FieldRule* rule = nullptr;
+    for (const FieldRule& r : kFields)
+      if (key == r.name && (chat ? r.chat : r.completions)) rule = &r;
+    if (rule == nullptr) return invalid_param(key, "Unrecognized request argument supplied: " + key);
+    if (rule->neutral != nullptr && !value.is_null() && !rule->neutral(value))
+      return invalid_param(key, key + " is not supported by this server (only its default value is accepted)");
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> render_message(const json& m, std::string& out) {
   if (!m.is_object()) return invalid_param("messages", "each message must be an object");
   auto role = m.find("role");
@@ -209,7 +274,8 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_v
   if (!j.is_object()) return ApiError{400, "the body must be a JSON object", "invalid_request_error", "", ""};
   CompletionRequest r;
   r.endpoint = endpoint;
-  if (auto e = read_prompt(j, r)) return *e;
+  if (auto e = read_prompt(j, r)) return *e;  // first: a chat body without messages is told so
+  if (auto e = check_fields(j, endpoint)) return *e;
   if (auto e = read_common(j, r)) return *e;
   return r;
 }

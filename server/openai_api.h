@@ -49,7 +49,9 @@ struct CompletionRequest {
 
 // Parses and validates a POST body for `endpoint`. Every type error, out-of-range value, missing
 // prompt/messages, unknown role, n != 1 and malformed JSON (invalid UTF-8 included) is an
-// ApiError naming the parameter. Unknown fields are ignored, as OpenAI-compatible servers do.
+// ApiError naming the parameter. So is a field the endpoint does not know (as OpenAI's API
+// refuses it), and a field of OpenAI's API that ladle does not implement (logprobs, penalties,
+// tools, ...) set to anything but its neutral value.
 std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_view body,
                                                                    Endpoint endpoint);
 

@@ -75,6 +75,41 @@ TEST(OpenAiApiTest, ErrorsNameTheParameter) {
   EXPECT_EQ(parse_err(R"({"messages":[{"role":"user"}]})", Endpoint::kChat).param, "messages");
 }
 
+TEST(OpenAiApiTest, UnknownFieldsAreRefusedByName) {
+  ApiError e = parse_err(R"({"prompt":"x","max_token":5})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.param, "max_token");
+  EXPECT_EQ(e.message, "Unrecognized request argument supplied: max_token");
+  EXPECT_EQ(parse_err(R"({"prompt":"x","messages":[]})").param, "messages");  // the other endpoint's
+  EXPECT_EQ(parse_err(R"({"messages":[{"role":"user","content":"q"}],"prompt":"x"})", Endpoint::kChat).param, "prompt");
+  EXPECT_EQ(parse_err(R"({"prompt":"x","echo":false,"tools":[]})").param, "tools");
+  EXPECT_EQ(parse_err(R"({"messages":[{"role":"user","content":"q"}],"echo":false})", Endpoint::kChat).param, "echo");
+}
+
+TEST(OpenAiApiTest, UnimplementedOpenAiFieldsPassOnlyAtTheirNeutralValue) {
+  parse_ok(R"({"prompt":"x","frequency_penalty":0,"presence_penalty":0.0,"logit_bias":{},"logprobs":null,
+               "echo":false,"best_of":1,"suffix":""})");
+  parse_ok(R"({"messages":[{"role":"user","content":"q"}],"frequency_penalty":null,"logprobs":false,"top_logprobs":0,
+               "tools":[],"tool_choice":"none","parallel_tool_calls":true,"response_format":{"type":"text"},
+               "modalities":["text"],"store":false,"metadata":{"k":"v"},"service_tier":"auto","functions":[],
+               "function_call":"auto"})", Endpoint::kChat);
+  for (const char* field : {R"("frequency_penalty":0.5)", R"("presence_penalty":-1)", R"("logit_bias":{"50":-100})",
+                            R"("logprobs":5)", R"("echo":true)", R"("best_of":2)", R"("suffix":"end")"}) {
+    const ApiError e = parse_err(std::string(R"({"prompt":"x",)") + field + "}");
+    EXPECT_EQ(e.status, 400) << field;
+    EXPECT_NE(e.message.find("not supported"), std::string::npos) << field << ": " << e.message;
+    EXPECT_EQ(std::string(field).find("\"" + e.param + "\""), 0u) << field;
+  }
+  for (const char* field : {R"("logprobs":true)", R"("top_logprobs":3)", R"("tools":[{"type":"function"}])",
+                            R"("tool_choice":"required")", R"("response_format":{"type":"json_object"})",
+                            R"("modalities":["text","audio"])", R"("store":true)", R"("service_tier":"flex")"}) {
+    const ApiError e = parse_err(std::string(R"({"messages":[{"role":"user","content":"q"}],)") + field + "}",
+                                 Endpoint::kChat);
+    EXPECT_NE(e.message.find("not supported"), std::string::npos) << field << ": " << e.message;
+    EXPECT_EQ(std::string(field).find("\"" + e.param + "\""), 0u) << field;
+  }
+}
+
 TEST(OpenAiApiTest, MalformedJsonAndInvalidUtf8) {
   EXPECT_EQ(parse_err("{").status, 400);
   EXPECT_EQ(parse_err("[1,2]").status, 400);
