@@ -84,6 +84,7 @@ void HttpSession::start_generation(GenerationJob job) {
   stream_.expires_never();  // SseStream enforces --stall-timeout on its own writes
   generation_ = std::make_shared<SseStream>(
       stream_, state_, *state_.engine(), std::move(job.context), job.stream, keep_alive_,
+      parser_->get().version() >= 11,
       [self = shared_from_this()](std::optional<HttpReply> reply, bool close) {
         self->on_generation_done(std::move(reply), close);
       });

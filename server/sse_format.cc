@@ -45,14 +45,28 @@ std::string http_chunk(std::string_view payload) {
 
 std::string_view http_last_chunk() { return "0\r\n\r\n"; }
 
-std::string sse_response_head(bool keep_alive) {
+std::string strip_http_chunks(std::string_view chunked) {
+  std::string out;
+  while (!chunked.empty()) {
+    const std::size_t eol = chunked.find("\r\n");
+    if (eol == std::string_view::npos) break;
+    std::size_t size = 0;
+    for (char c : chunked.substr(0, eol)) size = size * 16 + std::size_t(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    if (size == 0) break;  // the last chunk
+    out += chunked.substr(eol + 2, size);
+    chunked.remove_prefix(std::min(chunked.size(), eol + 2 + size + 2));
+  }
+  return out;
+}
+
+std::string sse_response_head(bool keep_alive, bool chunked) {
   std::string head =
       "HTTP/1.1 200 OK\r\n"
       "Content-Type: text/event-stream\r\n"
       "Cache-Control: no-cache\r\n"
-      "X-Accel-Buffering: no\r\n"
-      "Transfer-Encoding: chunked\r\n"
-      "Server: ladle\r\n";
+      "X-Accel-Buffering: no\r\n";
+  if (chunked) head += "Transfer-Encoding: chunked\r\n";
+  head += "Server: ladle\r\n";
   head += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   head += "\r\n";
   return head;

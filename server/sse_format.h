@@ -29,8 +29,14 @@ std::string http_chunk(std::string_view payload);
 // The zero-size chunk that ends a chunked body.
 std::string_view http_last_chunk();
 
+// The payloads of the chunks in `chunked` (whole chunks, as http_chunk() and http_last_chunk()
+// write them) without their framing: the bytes of a body sent to an HTTP/1.0 client, which knows
+// no chunked encoding (its body ends where the connection does).
+std::string strip_http_chunks(std::string_view chunked);
+
 // Status line and headers of a streamed response (200, text/event-stream, no-cache,
-// X-Accel-Buffering: no, chunked), ending with the blank line.
-std::string sse_response_head(bool keep_alive);
+// X-Accel-Buffering: no, and chunked unless `chunked` is false: an HTTP/1.0 client's response is
+// delimited by closing the connection), ending with the blank line.
+std::string sse_response_head(bool keep_alive, bool chunked = true);
 
 }  // namespace ladle::server

@@ -15,9 +15,9 @@ std::chrono::steady_clock::duration seconds(double s) {
 }  // namespace
 
 SseStream::SseStream(boost::beast::tcp_stream& socket, ServerState& state, scheduler::Engine& engine,
-                     ResponseContext context, bool stream, bool keep_alive, Done done)
+                     ResponseContext context, bool stream, bool keep_alive, bool http11, Done done)
     : socket_(socket), state_(state), engine_(engine), context_(std::move(context)), stream_(stream),
-      keep_alive_(keep_alive), done_(std::move(done)), chunks_(context_), ping_timer_(socket.get_executor()),
+      keep_alive_(keep_alive && (http11 || !stream)), chunked_(http11), done_(std::move(done)), chunks_(context_), ping_timer_(socket.get_executor()),
       stall_timer_(socket.get_executor()) {}
 
 std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
@@ -33,7 +33,7 @@ std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
   id_ = *id;
   state_.generation_started();
   if (stream_) {
-    do_write(sse_response_head(keep_alive_));
+    do_write(sse_response_head(keep_alive_, chunked_), /*framed=*/false);
     arm_ping();
   }
   return std::nullopt;
@@ -100,12 +100,13 @@ std::string SseStream::format_finish(const scheduler::Finish& f) {
   return http_chunk(events) + std::string(http_last_chunk());
 }
 
-void SseStream::do_write(std::string_view bytes) {
+void SseStream::do_write(std::string_view bytes, bool framed) {
   writing_.assign(bytes);
-  start_write();
+  start_write(framed);
 }
 
-void SseStream::start_write() {
+void SseStream::start_write(bool framed) {
+  if (framed && !chunked_) writing_ = strip_http_chunks(writing_);
   sent_since_ping_ = true;
   write_started_ = std::chrono::steady_clock::now();
   if (!stall_armed_) arm_stall_check(write_started_ + seconds(state_.config().stall_timeout));

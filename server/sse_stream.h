@@ -43,8 +43,10 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   // (none when streaming, or when the client is gone); `close` asks the session to close.
   using Done = std::function<void(std::optional<HttpReply> reply, bool close)>;
 
+  // `http11`: the request was HTTP/1.1 or later; otherwise a streamed body goes out without
+  // chunked framing and the connection is closed after it.
   SseStream(boost::beast::tcp_stream& socket, ServerState& state, scheduler::Engine& engine,
-            ResponseContext context, bool stream, bool keep_alive, Done done);
+            ResponseContext context, bool stream, bool keep_alive, bool http11, Done done);
 
   // Submits the request. On failure nothing is in flight and the error is returned (the caller
   // replies with it); on success the stream starts writing (headers at once when streaming).
@@ -58,9 +60,10 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   // Appends the SSE bytes of `batch` (a delta, the final events, or both) to outbox_.
   void format_batch(const Mailbox::Batch& batch);
   std::string format_finish(const scheduler::Finish& finish);
-  // Writes `bytes`, which must not alias writing_ (nothing is in flight when called).
-  void do_write(std::string_view bytes);
-  void start_write();
+  // Writes `bytes`, which must not alias writing_ (nothing is in flight when called). `framed`:
+  // the bytes are HTTP chunks (everything but the response head), unframed for HTTP/1.0.
+  void do_write(std::string_view bytes, bool framed = true);
+  void start_write(bool framed = true);
   void on_write(boost::beast::error_code ec);
   void arm_stall_check(std::chrono::steady_clock::time_point at);
   void on_stall_check();
@@ -73,6 +76,7 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   ResponseContext context_;
   const bool stream_;
   const bool keep_alive_;
+  const bool chunked_;  // HTTP/1.1 chunked framing (not for an HTTP/1.0 client)
   Done done_;
   std::shared_ptr<Mailbox> mailbox_;
   RequestId id_ = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 
 #include <nlohmann/json.hpp>
@@ -196,6 +197,32 @@ TEST_F(HttpE2eTest, ExpectContinueGets100BeforeTheBodyOrAn413) {
     t::http::read(socket, buffer, res);
     EXPECT_EQ(res.result_int(), 413u);  // not 100: the body is never wanted
   }
+}
+
+// An HTTP/1.0 client knows no chunked encoding: its stream comes unframed and ends with the
+// connection.
+TEST_F(HttpE2eTest, Http10StreamIsUnchunkedAndEndsWithTheConnection) {
+  start();
+  t::net::io_context ioc;
+  auto socket = t::connect_to(ioc, port());
+  const std::string body = R"({"prompt":"a","max_tokens":3,"stream":true})";
+  t::net::write(socket, t::net::buffer("POST /v1/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  std::string all;
+  boost::system::error_code ec;
+  t::net::read(socket, t::net::dynamic_buffer(all), ec);  // until the server closes
+  EXPECT_EQ(ec, t::net::error::eof);
+  const std::size_t head_end = all.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  const std::string head = all.substr(0, head_end), events = all.substr(head_end + 4);
+  EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_EQ(events.rfind("data: {", 0), 0u) << events.substr(0, 40);  // no chunk size line
+  std::string text;
+  for (const auto& d : t::sse_data(events))
+    if (d != "[DONE]") text += json::parse(d)["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(text, " Once upon a");
+  EXPECT_EQ(t::sse_data(events).back(), "[DONE]");
 }
 
 TEST_F(HttpE2eTest, FullQueueGets429WithRetryAfter) {

@@ -34,6 +34,16 @@ TEST(SseFormatTest, ResponseHeadCarriesStreamingHeaders) {
     EXPECT_NE(head.find(h), std::string::npos) << h;
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
   EXPECT_NE(sse_response_head(false).find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(sse_response_head(false, /*chunked=*/false).find("Transfer-Encoding"), std::string::npos);
+}
+
+TEST(SseFormatTest, StrippingChunksGivesThePayloads) {
+  const std::string a = sse_event(R"({"x":1})"), b(300, 'y'), c = sse_comment("ping");
+  EXPECT_EQ(strip_http_chunks(http_chunk(a) + http_chunk(b) + http_chunk(c) + std::string(http_last_chunk())),
+            a + b + c);
+  EXPECT_EQ(strip_http_chunks(http_chunk(std::string(4096 + 10, 'z'))), std::string(4096 + 10, 'z'));  // "100a"
+  EXPECT_EQ(strip_http_chunks(""), "");
+  EXPECT_EQ(strip_http_chunks(http_last_chunk()), "");
 }
 
 }  // namespace
