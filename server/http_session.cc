@@ -75,6 +75,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   }
   const auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
+  if (req.method() == http::verb::options && !state_.config().allowed_origin.empty())
+    return do_write(router_.preflight(req.target(), req[http::field::access_control_request_headers]));
   RouteResult result = router_.route(req.method(), req.target(), req.body());
   if (auto* reply = std::get_if<HttpReply>(&result)) return do_write(std::move(*reply));
   start_generation(std::move(std::get<GenerationJob>(result)));
@@ -106,11 +108,13 @@ void HttpSession::do_write(HttpReply reply) {
   response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
   auto& res = *response_;
   res.set(http::field::server, "ladle");
-  res.set(http::field::content_type, reply.content_type);
+  if (reply.status != 204) res.set(http::field::content_type, reply.content_type);
+  if (!state_.config().allowed_origin.empty())
+    res.set(http::field::access_control_allow_origin, state_.config().allowed_origin);
   for (auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(keep_alive_);
   res.body() = std::move(reply.body);
-  res.prepare_payload();
+  if (reply.status != 204) res.prepare_payload();  // a 204 carries no Content-Length
   stream_.expires_after(seconds(state_.config().stall_timeout));
   http::async_write(stream_, res, beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), !keep_alive_));
 }

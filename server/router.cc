@@ -29,6 +29,12 @@ constexpr Route kRoutes[] = {
     {"/detokenize", verb::post},
 };
 
+const Route* find_route(std::string_view path) {
+  for (const auto& r : kRoutes)
+    if (r.path == path) return &r;
+  return nullptr;
+}
+
 }  // namespace
 
 RouteResult Router::route(verb method, std::string_view target, std::string_view body) const {
@@ -42,10 +48,20 @@ RouteResult Router::route(verb method, std::string_view target, std::string_view
   }
 }
 
+HttpReply Router::preflight(std::string_view target, std::string_view requested_headers) const {
+  const std::string_view path = target.substr(0, target.find('?'));
+  const Route* route = find_route(path);
+  if (!route) return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
+  HttpReply r{204, "text/plain", "", {}};
+  r.headers.emplace_back("Access-Control-Allow-Methods", std::string(to_string(route->method)) + ", OPTIONS");
+  r.headers.emplace_back("Access-Control-Allow-Headers",
+                         requested_headers.empty() ? "Authorization, Content-Type" : std::string(requested_headers));
+  r.headers.emplace_back("Access-Control-Max-Age", "86400");
+  return r;
+}
+
 RouteResult Router::dispatch(verb method, std::string_view path, std::string_view body) const {
-  const Route* route = nullptr;
-  for (const auto& r : kRoutes)
-    if (r.path == path) route = &r;
+  const Route* route = find_route(path);
   if (!route) return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
   if (route->method != method) {
     HttpReply r = reject(ApiError{405, "use " + std::string(to_string(route->method)) + " for " +

@@ -26,6 +26,12 @@ class Router {
   // `target` may carry a query string, which is ignored.
   RouteResult route(boost::beast::http::verb method, std::string_view target, std::string_view body) const;
 
+  // The answer to a browser's CORS preflight (OPTIONS) for `target`: 204 allowing the route's
+  // method and the headers the browser asks for (`requested_headers`, its
+  // Access-Control-Request-Headers: the SDKs send their own), 404 for an unknown path. The
+  // session adds Access-Control-Allow-Origin, as it does to every reply.
+  HttpReply preflight(std::string_view target, std::string_view requested_headers) const;
+
  private:
   RouteResult dispatch(boost::beast::http::verb method, std::string_view path, std::string_view body) const;
   RouteResult generation(Endpoint endpoint, std::string_view body) const;

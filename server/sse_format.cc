@@ -59,7 +59,7 @@ std::string strip_http_chunks(std::string_view chunked) {
   return out;
 }
 
-std::string sse_response_head(bool keep_alive, bool chunked) {
+std::string sse_response_head(bool keep_alive, bool chunked, std::string_view allow_origin) {
   std::string head =
       "HTTP/1.1 200 OK\r\n"
       "Content-Type: text/event-stream\r\n"
@@ -67,6 +67,11 @@ std::string sse_response_head(bool keep_alive, bool chunked) {
       "X-Accel-Buffering: no\r\n";
   if (chunked) head += "Transfer-Encoding: chunked\r\n";
   head += "Server: ladle\r\n";
+  if (!allow_origin.empty()) {
+    head += "Access-Control-Allow-Origin: ";
+    head += allow_origin;
+    head += "\r\n";
+  }
   head += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   head += "\r\n";
   return head;

@@ -37,6 +37,7 @@ std::string strip_http_chunks(std::string_view chunked);
 // Status line and headers of a streamed response (200, text/event-stream, no-cache,
 // X-Accel-Buffering: no, and chunked unless `chunked` is false: an HTTP/1.0 client's response is
 // delimited by closing the connection), ending with the blank line.
-std::string sse_response_head(bool keep_alive, bool chunked = true);
+// `allow_origin`, if not empty, is sent as Access-Control-Allow-Origin.
+std::string sse_response_head(bool keep_alive, bool chunked = true, std::string_view allow_origin = {});
 
 }  // namespace ladle::server

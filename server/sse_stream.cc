@@ -33,7 +33,7 @@ std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
   id_ = *id;
   state_.generation_started();
   if (stream_) {
-    do_write(sse_response_head(keep_alive_, chunked_), /*framed=*/false);
+    do_write(sse_response_head(keep_alive_, chunked_, state_.config().allowed_origin), /*framed=*/false);
     arm_ping();
   }
   return std::nullopt;

@@ -225,6 +225,41 @@ TEST_F(HttpE2eTest, Http10StreamIsUnchunkedAndEndsWithTheConnection) {
   EXPECT_EQ(t::sse_data(events).back(), "[DONE]");
 }
 
+// Browser clients: a CORS preflight is answered for every route (with the headers the browser
+// asks for: SDKs send their own), and every reply, streamed or not, carries the allowed origin.
+TEST_F(HttpE2eTest, CorsPreflightAndAllowOriginOnEveryReply) {
+  start();
+  t::net::io_context ioc;
+  auto preflight = [&](const std::string& target) {
+    auto socket = t::connect_to(ioc, port());
+    t::net::write(socket, t::net::buffer("OPTIONS " + target + " HTTP/1.1\r\nHost: x\r\nOrigin: http://app.example\r\n"
+                                         "Access-Control-Request-Method: POST\r\n"
+                                         "Access-Control-Request-Headers: authorization,content-type,x-stainless-os\r\n\r\n"));
+    boost::beast::flat_buffer buffer;
+    t::http::response<t::http::string_body> res;
+    t::http::read(socket, buffer, res);
+    return res;
+  };
+  auto ok = preflight("/v1/chat/completions");
+  EXPECT_EQ(ok.result_int(), 204u);
+  EXPECT_EQ(ok[t::http::field::access_control_allow_origin], "*");
+  EXPECT_EQ(ok[t::http::field::access_control_allow_methods], "POST, OPTIONS");
+  EXPECT_EQ(ok[t::http::field::access_control_allow_headers], "authorization,content-type,x-stainless-os");
+  EXPECT_EQ(ok.count(t::http::field::content_length), 0u);
+  EXPECT_EQ(preflight("/v1/nope").result_int(), 404u);
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/health").raw[t::http::field::access_control_allow_origin], "*");
+  auto streamed = t::post(port(), "/v1/completions", R"({"prompt":"a","max_tokens":2,"stream":true})");
+  EXPECT_EQ(streamed.raw[t::http::field::access_control_allow_origin], "*");
+  EXPECT_EQ(t::post(port(), "/v1/completions", R"({"prompt":5})").raw[t::http::field::access_control_allow_origin], "*");
+}
+
+TEST_F(HttpE2eTest, NoCorsWithAnEmptyAllowedOrigin) {
+  start({}, ServerConfig{.allowed_origin = ""});
+  auto r = t::request(port(), t::http::verb::options, "/v1/completions");
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.raw.count(t::http::field::access_control_allow_origin), 0u);
+}
+
 TEST_F(HttpE2eTest, FullQueueGets429WithRetryAfter) {
   start({.max_running = 1, .max_waiting = 0, .paused = true});
   t::net::io_context ioc;
