@@ -77,7 +77,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   keep_alive_ = req.keep_alive();
   if (req.method() == http::verb::options && !state_.config().allowed_origin.empty())
     return do_write(router_.preflight(req.target(), req[http::field::access_control_request_headers]));
-  RouteResult result = router_.route(req.method(), req.target(), req.body());
+  RouteResult result = router_.route(req.method(), req.target(), req.body(), req[http::field::authorization]);
   if (auto* reply = std::get_if<HttpReply>(&result)) return do_write(std::move(*reply));
   start_generation(std::move(std::get<GenerationJob>(result)));
 }

@@ -49,8 +49,8 @@ namespace ladle::server {
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // Values of the `reason` label of ladle_requests_rejected_total, in this order.
-inline constexpr std::array<std::string_view, 5> kRejectReasons = {
-    "invalid", "too_long", "overloaded", "unavailable", "body_too_large"};
+inline constexpr std::array<std::string_view, 6> kRejectReasons = {
+    "invalid", "too_long", "overloaded", "unavailable", "body_too_large", "unauthorized"};
 
 class Metrics final : public scheduler::EngineObserver {
  public:

@@ -37,15 +37,29 @@ const Route* find_route(std::string_view path) {
 
 }  // namespace
 
-RouteResult Router::route(verb method, std::string_view target, std::string_view body) const {
+RouteResult Router::route(verb method, std::string_view target, std::string_view body,
+                          std::string_view authorization) const {
   std::string_view path = target.substr(0, target.find('?'));
   try {
-    return dispatch(method, path, body);
+    return dispatch(method, path, body, authorization);
   } catch (const std::exception& e) {
     return error_reply(ApiError{500, std::string("internal error: ") + e.what(), "server_error", "", ""});
   } catch (...) {
     return error_reply(ApiError{500, "internal error", "server_error", "", ""});
   }
+}
+
+// Constant time in the key's bytes, so that a guess does not learn how much of it was right.
+bool Router::authorized(std::string_view authorization) const {
+  const std::string& key = state_.config().api_key;
+  if (key.empty()) return true;
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() != kBearer.size() + key.size() || authorization.substr(0, kBearer.size()) != kBearer)
+    return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < key.size(); ++i)
+    diff |= static_cast<unsigned char>(authorization[kBearer.size() + i] ^ key[i]);
+  return diff == 0;
 }
 
 HttpReply Router::preflight(std::string_view target, std::string_view requested_headers) const {
@@ -60,9 +74,15 @@ HttpReply Router::preflight(std::string_view target, std::string_view requested_
   return r;
 }
 
-RouteResult Router::dispatch(verb method, std::string_view path, std::string_view body) const {
+RouteResult Router::dispatch(verb method, std::string_view path, std::string_view body,
+                             std::string_view authorization) const {
   const Route* route = find_route(path);
   if (!route) return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
+  if (path != "/health" && path != "/metrics" && !authorized(authorization))
+    return reject(ApiError{401, authorization.empty() ? "an API key is required (Authorization: Bearer <key>)"
+                                                      : "incorrect API key provided",
+                           "invalid_request_error", "", "invalid_api_key"},
+                  "unauthorized");
   if (route->method != method) {
     HttpReply r = reject(ApiError{405, "use " + std::string(to_string(route->method)) + " for " +
                                            std::string(path), "invalid_request_error", "", ""}, "invalid");

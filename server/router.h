@@ -23,8 +23,11 @@ class Router {
  public:
   explicit Router(ServerState& state) : state_(state) {}
 
-  // `target` may carry a query string, which is ignored.
-  RouteResult route(boost::beast::http::verb method, std::string_view target, std::string_view body) const;
+  // `target` may carry a query string, which is ignored. `authorization` is the request's
+  // Authorization header: with an API key configured, every route but /health and /metrics wants
+  // "Bearer <key>" and answers 401 otherwise.
+  RouteResult route(boost::beast::http::verb method, std::string_view target, std::string_view body,
+                    std::string_view authorization = {}) const;
 
   // The answer to a browser's CORS preflight (OPTIONS) for `target`: 204 allowing the route's
   // method and the headers the browser asks for (`requested_headers`, its
@@ -33,9 +36,11 @@ class Router {
   HttpReply preflight(std::string_view target, std::string_view requested_headers) const;
 
  private:
-  RouteResult dispatch(boost::beast::http::verb method, std::string_view path, std::string_view body) const;
+  RouteResult dispatch(boost::beast::http::verb method, std::string_view path, std::string_view body,
+                       std::string_view authorization) const;
   RouteResult generation(Endpoint endpoint, std::string_view body) const;
   HttpReply reject(const ApiError& error, std::string_view reason) const;
+  bool authorized(std::string_view authorization) const;
 
   ServerState& state_;
 };

@@ -3,6 +3,7 @@
 // ./models/default.bin, writing a synthetic stories15M-shaped checkpoint there first if needed.
 #include "server/serve_command.h"
 
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 
@@ -46,6 +47,7 @@ int run_serve(std::span<const std::string> args) {
                 "OpenAI-compatible streaming HTTP server (/v1/completions, /v1/chat/completions, /metrics).");
   scheduler::add_engine_flags(flags, engine_config);
   add_server_flags(flags, server_config);
+  if (const char* key = std::getenv("LADLE_API_KEY"); key != nullptr) server_config.api_key = key;
   if (Status s = flags.parse(args); !s.ok()) return fail("bad flags", s.error());
   if (flags.help_requested()) return std::printf("%s", flags.help().c_str()), 0;
   if (engine_config.model_path.empty())

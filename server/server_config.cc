@@ -23,6 +23,9 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
   flags.add("--drain-timeout", &c.drain_timeout, "seconds in-flight requests may run after SIGINT/SIGTERM before they are cancelled");
   flags.add("--idle-timeout", &c.idle_timeout, "seconds an idle keep-alive connection is kept open");
   flags.add("--max-body", &c.max_body, "request body bytes at most (larger bodies get 413)");
+  flags.add("--api-key", &c.api_key,
+            "require \"Authorization: Bearer KEY\" on the /v1 routes, /tokenize and /detokenize (/health and "
+            "/metrics stay open); default: $LADLE_API_KEY, or none");
   flags.add("--allowed-origin", &c.allowed_origin,
             "Access-Control-Allow-Origin of every response and CORS preflight answer, for browser clients "
             "(an origin such as http://localhost:3000, or * for any; empty: no CORS)");

@@ -20,6 +20,7 @@ struct ServerConfig {
   double idle_timeout = 60;              // s a keep-alive connection may wait for its next request
   std::int64_t max_body = 1 << 20;       // request body bytes at most (413 above)
   std::string allowed_origin = "*";      // Access-Control-Allow-Origin for browser clients ("": no CORS)
+  std::string api_key = "";              // non-empty: the model routes want "Authorization: Bearer <key>"
   std::string model_name = "ladle";      // API model id until an engine reports its own
 
   Status validate() const;

@@ -8,6 +8,8 @@
 //   - bad requests raise BadRequestError (400) naming the parameter, an unknown path NotFoundError;
 //   - aborting a stream (AbortController) frees the request: /metrics shows no running request
 //     and an empty KV cache right after;
+//   - the server runs with an API key (LADLE_API_KEY): a client with another key gets the SDK's
+//     AuthenticationError;
 //   - SIGTERM stops the server with exit status 0.
 // Usage: node openai_sdk_test.mjs LADLE_BINARY MODEL.bin TOKENIZER.bin
 import assert from 'node:assert/strict';
@@ -24,7 +26,7 @@ setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 90_000)
 // Starts the server on a free port; resolves with its base URL once it says it is ready.
 function startServer() {
   const child = spawn(ladle, ['serve', '--model', modelPath, '--tokenizer', tokenizerPath, '--port', '0'],
-                      { stdio: ['ignore', 'inherit', 'pipe'] });
+                      { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, LADLE_API_KEY: apiKey } });
   return new Promise((resolve, reject) => {
     let log = '', url = null;
     child.stderr.on('data', (d) => {
@@ -49,9 +51,10 @@ async function check(name, fn) {
   console.log(`ok - ${name}`);
 }
 
+const apiKey = 'sk-ladle-sdk-test';
 const { child, url } = await startServer();
 const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+const client = new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 });
 let model;
 
 try {
@@ -143,6 +146,12 @@ try {
     await assert.rejects(client.chat.completions.create({ model, messages: [{ role: 'wizard', content: 'x' }] }),
                          (e) => e instanceof OpenAI.BadRequestError && e.param === 'messages');
     await assert.rejects(client.get('/no-such-path'), (e) => e instanceof OpenAI.NotFoundError);
+  });
+
+  await check('a wrong API key raises AuthenticationError', async () => {
+    const stranger = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
+    await assert.rejects(stranger.completions.create({ model, prompt: 'x', max_tokens: 2 }),
+                         (e) => e instanceof OpenAI.AuthenticationError && e.status === 401 && e.code === 'invalid_api_key');
   });
 
   await check('an aborted stream frees its slot and KV blocks', async () => {

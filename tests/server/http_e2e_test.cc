@@ -260,6 +260,27 @@ TEST_F(HttpE2eTest, NoCorsWithAnEmptyAllowedOrigin) {
   EXPECT_EQ(r.raw.count(t::http::field::access_control_allow_origin), 0u);
 }
 
+// With --api-key the model routes want "Authorization: Bearer <key>" (401 otherwise, the OpenAI
+// error shape with code invalid_api_key); /health and /metrics stay open for probes and scrapers.
+TEST_F(HttpE2eTest, ApiKeyGuardsTheModelRoutes) {
+  ServerConfig config;
+  config.api_key = "sk-test";
+  start({}, config);
+  const std::string body = R"({"prompt":"a","max_tokens":2})";
+  for (const std::string auth : {"", "Bearer sk-tesT", "Bearer sk-test2", "sk-test", "Basic sk-test"}) {
+    auto r = t::request(port(), t::http::verb::post, "/v1/completions", body, auth);
+    EXPECT_EQ(r.status, 401u) << auth;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "invalid_api_key") << auth;
+  }
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/v1/models").status, 401u);
+  EXPECT_EQ(t::request(port(), t::http::verb::post, "/tokenize", R"({"prompt":"a"})").status, 401u);
+  EXPECT_EQ(t::request(port(), t::http::verb::post, "/v1/completions", body, "Bearer sk-test").status, 200u);
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/v1/models", "", "Bearer sk-test").status, 200u);
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/health").status, 200u);
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/metrics").status, 200u);
+  EXPECT_EQ(engine_->submitted().size(), 1u);  // only the authorized completion reached the engine
+}
+
 TEST_F(HttpE2eTest, FullQueueGets429WithRetryAfter) {
   start({.max_running = 1, .max_waiting = 0, .paused = true});
   t::net::io_context ioc;

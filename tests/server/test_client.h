@@ -34,10 +34,12 @@ inline tcp::socket connect_to(net::io_context& ioc, unsigned short port) {
 
 // Sends one request on `socket` and reads the whole response (chunked bodies are decoded).
 inline Reply exchange(tcp::socket& socket, boost::beast::flat_buffer& buffer, http::verb method,
-                      const std::string& target, const std::string& body = "", bool keep_alive = true) {
+                      const std::string& target, const std::string& body = "", bool keep_alive = true,
+                      const std::string& authorization = "") {
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
   req.keep_alive(keep_alive);
   req.body() = body;
   req.prepare_payload();
@@ -49,11 +51,12 @@ inline Reply exchange(tcp::socket& socket, boost::beast::flat_buffer& buffer, ht
   return r;
 }
 
-inline Reply request(unsigned short port, http::verb method, const std::string& target, const std::string& body = "") {
+inline Reply request(unsigned short port, http::verb method, const std::string& target, const std::string& body = "",
+                     const std::string& authorization = "") {
   net::io_context ioc;
   auto socket = connect_to(ioc, port);
   boost::beast::flat_buffer buffer;
-  return exchange(socket, buffer, method, target, body, false);
+  return exchange(socket, buffer, method, target, body, false, authorization);
 }
 
 inline Reply post(unsigned short port, const std::string& target, const std::string& body) {
