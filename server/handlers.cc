@@ -38,13 +38,26 @@ HttpReply error_reply(const ApiError& error) {
   return r;
 }
 
+namespace {
+json model_json(const scheduler::ModelInfo& info, std::int64_t created) {
+  return {{"id", info.name},
+          {"object", "model"},
+          {"created", created},
+          {"owned_by", "ladle"},
+          {"max_model_len", info.context_length}};
+}
+}  // namespace
+
 HttpReply handle_models(const scheduler::ModelInfo& info, std::int64_t created) {
-  json model = {{"id", info.name},
-                {"object", "model"},
-                {"created", created},
-                {"owned_by", "ladle"},
-                {"max_model_len", info.context_length}};
-  return json_reply(200, dump({{"object", "list"}, {"data", json::array({model})}}));
+  return json_reply(200, dump({{"object", "list"}, {"data", json::array({model_json(info, created)})}}));
+}
+
+HttpReply handle_model(const scheduler::ModelInfo& info, std::string_view id, std::int64_t created) {
+  if (id != info.name)
+    return error_reply(ApiError{404, "the model '" + std::string(id) + "' does not exist (this server serves '" +
+                                         info.name + "')",
+                                "invalid_request_error", "model", "model_not_found"});
+  return json_reply(200, dump(model_json(info, created)));
 }
 
 HttpReply handle_health(Health health) {

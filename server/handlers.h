@@ -39,6 +39,8 @@ struct GenerationJob {
 
 // GET /v1/models: the one served model.
 HttpReply handle_models(const scheduler::ModelInfo& info, std::int64_t created);
+// GET /v1/models/{id}: the model object when `id` is the served model's, else 404 model_not_found.
+HttpReply handle_model(const scheduler::ModelInfo& info, std::string_view id, std::int64_t created);
 // GET /health: 200 {"status":"ok"} when ready, 503 {"status":"loading"|"draining"} otherwise.
 HttpReply handle_health(Health health);
 // POST /tokenize {"prompt"|"content": str, "add_special_tokens": bool=true}

@@ -26,12 +26,18 @@ constexpr Route kRoutes[] = {
     {"/v1/completions", verb::post}, {"/v1/chat/completions", verb::post},
     {"/v1/models", verb::get},       {"/health", verb::get},
     {"/metrics", verb::get},         {"/tokenize", verb::post},
-    {"/detokenize", verb::post},
+    {"/detokenize", verb::post},      {"/v1/models/*", verb::get},  // "*": any one path segment
 };
 
 const Route* find_route(std::string_view path) {
-  for (const auto& r : kRoutes)
+  for (const auto& r : kRoutes) {
     if (r.path == path) return &r;
+    if (r.path.ends_with('*')) {
+      const std::string_view prefix = r.path.substr(0, r.path.size() - 1);
+      if (path.starts_with(prefix) && path.size() > prefix.size() && path.find('/', prefix.size()) == path.npos)
+        return &r;
+    }
+  }
   return nullptr;
 }
 
@@ -98,6 +104,8 @@ RouteResult Router::dispatch(verb method, std::string_view path, std::string_vie
   scheduler::Engine* engine = state_.engine();
   if (!engine) return reject(ApiError{503, "the model is still loading", "unavailable_error", "", "loading"}, "unavailable");
   if (path == "/v1/models") return handle_models(engine->model_info(), unix_now());
+  if (route->path == "/v1/models/*")
+    return handle_model(engine->model_info(), path.substr(std::string_view("/v1/models/").size()), unix_now());
   if (path == "/tokenize") return handle_tokenize(*engine, body);
   if (path == "/detokenize") return handle_detokenize(*engine, body);
   return generation(path == "/v1/chat/completions" ? Endpoint::kChat : Endpoint::kCompletions, body);

@@ -1,7 +1,7 @@
 // The official OpenAI Node SDK (the `openai` package pinned in package.json) against a live
 // `ladle serve` on the trained stories260K: what an application written for OpenAI does,
 // unchanged but for baseURL. Checks, through the SDK's own objects and error classes:
-//   - models.list; completions and chat completions, streamed and not, at temperature 0: the
+//   - models.list and models.retrieve; completions and chat completions, streamed and not, at temperature 0: the
 //     streamed deltas concatenate to the non-streamed text, usage adds up, the first chat delta
 //     carries the role, include_usage ends the stream with a usage chunk and no choices;
 //   - a stop string ends the text before it (finish_reason "stop");
@@ -63,6 +63,9 @@ try {
     assert.equal(page.data.length, 1);
     model = page.data[0].id;
     assert.equal(model, 'stories260K.bin');
+    const one = await client.models.retrieve(model);
+    assert.deepEqual(one, page.data[0]);
+    await assert.rejects(client.models.retrieve('gpt-4'), (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found');
   });
 
   await check('completions, streamed and not', async () => {

@@ -60,6 +60,14 @@ TEST_F(HttpE2eTest, HealthModelsMetricsAndRouting) {
   auto models = t::request(port(), t::http::verb::get, "/v1/models");
   ASSERT_EQ(models.status, 200u);
   EXPECT_EQ(json::parse(models.body)["data"][0]["id"], "fake-model");
+  auto one = t::request(port(), t::http::verb::get, "/v1/models/fake-model");
+  ASSERT_EQ(one.status, 200u);
+  EXPECT_EQ(json::parse(one.body), json::parse(models.body)["data"][0]);
+  auto other = t::request(port(), t::http::verb::get, "/v1/models/gpt-4");
+  EXPECT_EQ(other.status, 404u);
+  EXPECT_EQ(json::parse(other.body)["error"]["code"], "model_not_found");
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/v1/models/fake-model/x").status, 404u);
+  EXPECT_EQ(t::request(port(), t::http::verb::get, "/v1/models/").status, 404u);
   auto metrics = t::request(port(), t::http::verb::get, "/metrics");
   EXPECT_EQ(metrics.status, 200u);
   EXPECT_EQ(metrics.raw[t::http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
