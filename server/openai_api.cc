@@ -205,6 +205,18 @@ std::optional<ApiError> read_prompt(const json& body, CompletionRequest& r) {
       r.prompt = (*it)[0].get<std::string>();
       return std::nullopt;
     }
+    if (it->is_array() && !it->empty() && (*it)[0].is_number()) {  // token ids
+      std::vector<std::int32_t> ids;
+      for (const auto& t : *it) {
+        if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max())
+          return invalid_param("prompt", "a token prompt must be an array of non-negative integers");
+        ids.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
+      }
+      r.prompt_tokens = std::move(ids);
+      return std::nullopt;
+    }
+    if (it->is_array() && it->size() > 1)
+      return invalid_param("prompt", "one prompt per request: a string, or an array of token ids");
     if (!it->is_string()) return invalid_param("prompt", "prompt must be a string");
     r.prompt = it->get<std::string>();
     return std::nullopt;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "scheduler/sampling_params.h"
 #include "scheduler/token_sink.h"
@@ -41,6 +42,9 @@ std::string error_json(const ApiError& error);
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::kCompletions;
   std::string prompt;  // the completion prompt, or the chat messages rendered by the template
+  // /v1/completions only: a prompt given as token ids (used as they are, no BOS added); `prompt`
+  // is then empty. Ids are checked against the vocabulary by prepare_generation.
+  std::optional<std::vector<std::int32_t>> prompt_tokens;
   scheduler::SamplingParams params;
   bool max_tokens_given = false;  // chat without a limit runs to the context length
   bool stream = false;

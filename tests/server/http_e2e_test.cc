@@ -80,6 +80,21 @@ TEST_F(HttpE2eTest, HealthModelsMetricsAndRouting) {
   EXPECT_EQ(wrong.raw[t::http::field::allow], "POST");
 }
 
+// A prompt of token ids reaches the engine as it is (no BOS added); an id outside the vocabulary is
+// a 400 naming the prompt.
+TEST_F(HttpE2eTest, TokenIdPromptGoesToTheEngineAsIs) {
+  start();
+  auto r = t::post(port(), "/v1/completions", R"({"prompt":[5,6,7],"max_tokens":2})");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["usage"]["prompt_tokens"], 3);
+  ASSERT_EQ(engine_->submitted().size(), 1u);
+  EXPECT_EQ(engine_->submitted()[0].prompt_tokens, (std::vector<TokenId>{5, 6, 7}));
+  auto bad = t::post(port(), "/v1/completions", R"({"prompt":[5,100000],"max_tokens":2})");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(json::parse(bad.body)["error"]["param"], "prompt");
+  EXPECT_EQ(engine_->submitted().size(), 1u);
+}
+
 TEST_F(HttpE2eTest, NonStreamedCompletionHasTextAndUsage) {
   start();
   auto r = t::post(port(), "/v1/completions", R"({"prompt":"hi","max_tokens":5,"temperature":0})");

@@ -110,6 +110,17 @@ TEST(OpenAiApiTest, UnimplementedOpenAiFieldsPassOnlyAtTheirNeutralValue) {
   }
 }
 
+TEST(OpenAiApiTest, PromptAsTokenIds) {
+  auto r = parse_ok(R"({"prompt":[1,450,2]})");
+  ASSERT_TRUE(r.prompt_tokens.has_value());
+  EXPECT_EQ(*r.prompt_tokens, (std::vector<std::int32_t>{1, 450, 2}));
+  EXPECT_TRUE(r.prompt.empty());
+  EXPECT_FALSE(parse_ok(R"({"prompt":"text"})").prompt_tokens.has_value());
+  for (const char* bad : {R"({"prompt":[1,"a"]})", R"({"prompt":[-1]})", R"({"prompt":[1.5]})", R"({"prompt":[4294967296]})",
+                          R"({"prompt":["a","b"]})", R"({"prompt":[]})"})
+    EXPECT_EQ(parse_err(bad).param, "prompt") << bad;
+}
+
 TEST(OpenAiApiTest, MalformedJsonAndInvalidUtf8) {
   EXPECT_EQ(parse_err("{").status, 400);
   EXPECT_EQ(parse_err("[1,2]").status, 400);
