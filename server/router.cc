@@ -71,7 +71,7 @@ bool Router::authorized(std::string_view authorization) const {
 HttpReply Router::preflight(std::string_view target, std::string_view requested_headers) const {
   const std::string_view path = target.substr(0, target.find('?'));
   const Route* route = find_route(path);
-  if (!route) return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
+  if (!route) return no_route(path);
   HttpReply r{204, "text/plain", "", {}};
   r.headers.emplace_back("Access-Control-Allow-Methods", std::string(to_string(route->method)) + ", OPTIONS");
   r.headers.emplace_back("Access-Control-Allow-Headers",
@@ -83,7 +83,7 @@ HttpReply Router::preflight(std::string_view target, std::string_view requested_
 RouteResult Router::dispatch(verb method, std::string_view path, std::string_view body,
                              std::string_view authorization) const {
   const Route* route = find_route(path);
-  if (!route) return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
+  if (!route) return no_route(path);
   if (path != "/health" && path != "/metrics" && !authorized(authorization))
     return reject(ApiError{401, authorization.empty() ? "an API key is required (Authorization: Bearer <key>)"
                                                       : "incorrect API key provided",
@@ -119,6 +119,10 @@ RouteResult Router::generation(Endpoint endpoint, std::string_view body) const {
   if (auto* e = std::get_if<ApiError>(&job))
     return reject(*e, e->code == "context_length_exceeded" ? "too_long" : "invalid");
   return std::move(std::get<GenerationJob>(job));
+}
+
+HttpReply Router::no_route(std::string_view path) const {
+  return reject(ApiError{404, "no route for " + std::string(path), "not_found_error", "", ""}, "invalid");
 }
 
 HttpReply Router::reject(const ApiError& error, std::string_view reason) const {

@@ -1,6 +1,7 @@
 // Router: the one route table of `ladle serve`. Maps (method, path) to a handler, refuses unknown
-// paths (404), wrong methods (405 + Allow), and requests that arrive while the engine is loading
-// or the server is draining (503). Any exception thrown below it becomes a JSON 500 here, once.
+// paths (404), requests without the API key when one is set (401), wrong methods (405 + Allow),
+// and requests that arrive while the engine is loading or the server is draining (503); answers
+// CORS preflights. Any exception thrown below it becomes a JSON 500 here, once.
 //
 // Ownership: one per server, shared by every session. Threads: route() is const and may be called
 // from any I/O thread concurrently.
@@ -40,6 +41,7 @@ class Router {
                        std::string_view authorization) const;
   RouteResult generation(Endpoint endpoint, std::string_view body) const;
   HttpReply reject(const ApiError& error, std::string_view reason) const;
+  HttpReply no_route(std::string_view path) const;
   bool authorized(std::string_view authorization) const;
 
   ServerState& state_;
