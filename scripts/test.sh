@@ -23,6 +23,9 @@ cmake --build build -j"$jobs"
 # Sanitizers: any report aborts the test (halt_on_error / -fno-sanitize-recover), so ctest fails.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLADLE_SANITIZE=ON -DLADLE_BUILD_BENCH=OFF
+# -O1 -g1 (line tables): what the sanitizers recommend, and a third of -O2 -g's compile time on
+# the Beast-heavy test files (134.6 s → 42.3 s for tests/server/http_e2e_test.cc here).
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+      -DLADLE_SANITIZE=ON -DLADLE_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 900 -LE slow)
