@@ -48,8 +48,8 @@ void append_json_escaped(std::string& out, std::string_view text) {
   out.append(text.data() + run, text.size() - run);
 }
 
-DeltaChunkWriter::DeltaChunkWriter(const ResponseContext& ctx)
-    : ctx_(ctx), first_(split(ctx, true)), next_(split(ctx, false)) {}
+DeltaChunkWriter::DeltaChunkWriter(const ResponseContext& ctx, bool chunked)
+    : ctx_(ctx), chunked_(chunked), first_(split(ctx, true)), next_(split(ctx, false)) {}
 
 DeltaChunkWriter::Parts DeltaChunkWriter::split(const ResponseContext& ctx, bool first) {
   const std::string json = delta_chunk_json(ctx, kMarker, first);
@@ -62,17 +62,17 @@ DeltaChunkWriter::Parts DeltaChunkWriter::split(const ResponseContext& ctx, bool
 
 void DeltaChunkWriter::append_chunk(std::string& out, std::string_view text, bool first) {
   if (!model::is_valid_utf8(text)) {  // never from the engine; keep dump()'s replacement rule
-    out += http_chunk(sse_event(delta_chunk_json(ctx_, text, first)));
+    out += body_piece(sse_event(delta_chunk_json(ctx_, text, first)), chunked_);
     return;
   }
   const Parts& p = first ? first_ : next_;
   escaped_.clear();
   append_json_escaped(escaped_, text);
-  append_chunk_size(out, p.before.size() + escaped_.size() + p.after.size());
+  if (chunked_) append_chunk_size(out, p.before.size() + escaped_.size() + p.after.size());
   out += p.before;
   out += escaped_;
   out += p.after;
-  out += "\r\n";
+  if (chunked_) out += "\r\n";
 }
 
 }  // namespace ladle::server

@@ -26,9 +26,11 @@ void append_json_escaped(std::string& out, std::string_view text);
 
 class DeltaChunkWriter {
  public:
-  explicit DeltaChunkWriter(const ResponseContext& ctx);
+  // `chunked`: frame each event as an HTTP/1.1 chunk (false: the bytes of the event alone, for an
+  // HTTP/1.0 client).
+  explicit DeltaChunkWriter(const ResponseContext& ctx, bool chunked = true);
 
-  // Appends http_chunk(sse_event(delta_chunk_json(ctx, text, first))) to `out`.
+  // Appends body_piece(sse_event(delta_chunk_json(ctx, text, first)), chunked) to `out`.
   void append_chunk(std::string& out, std::string_view text, bool first);
 
  private:
@@ -39,6 +41,7 @@ class DeltaChunkWriter {
   static Parts split(const ResponseContext& ctx, bool first);
 
   ResponseContext ctx_;  // for the rare invalid-UTF-8 fallback
+  bool chunked_;
   Parts first_;          // the first chat delta also carries role "assistant"
   Parts next_;
   std::string escaped_;  // scratch, reused across events

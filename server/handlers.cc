@@ -117,13 +117,14 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
   auto& req = std::get<CompletionRequest>(parsed);
   const char* prompt_param = endpoint == Endpoint::kChat ? "messages" : "prompt";
   const auto& info = engine.model_info();
+  if (req.prompt_tokens)  // ids from the client; the tokenizer's own are in range
+    for (TokenId t : *req.prompt_tokens)
+      if (t >= info.vocab_size)
+        return invalid_param(prompt_param, "token id " + std::to_string(t) + " is outside the vocabulary (" +
+                                               std::to_string(info.vocab_size) + " tokens)");
   auto tokens = req.prompt_tokens ? Expected<std::vector<TokenId>>(std::move(*req.prompt_tokens))
                                   : engine.tokenize(req.prompt, /*add_bos=*/true);
   if (!tokens) return api_error_from(tokens.error(), prompt_param);
-  for (TokenId t : *tokens)
-    if (t >= info.vocab_size)
-      return invalid_param(prompt_param, "token id " + std::to_string(t) + " is outside the vocabulary (" +
-                                             std::to_string(info.vocab_size) + " tokens)");
   if (static_cast<int>(tokens->size()) >= info.context_length) {
     ApiError e = invalid_param(prompt_param, "the prompt has " + std::to_string(tokens->size()) +
                                                  " tokens; this model's context holds " +

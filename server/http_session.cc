@@ -107,14 +107,15 @@ void HttpSession::on_generation_done(std::optional<HttpReply> reply, bool close)
 void HttpSession::do_write(HttpReply reply) {
   response_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
   auto& res = *response_;
+  const bool no_content = reply.status == 204;  // no Content-Type, no Content-Length
   res.set(http::field::server, "ladle");
-  if (reply.status != 204) res.set(http::field::content_type, reply.content_type);
+  if (!no_content) res.set(http::field::content_type, reply.content_type);
   if (!state_.config().allowed_origin.empty())
     res.set(http::field::access_control_allow_origin, state_.config().allowed_origin);
   for (auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(keep_alive_);
   res.body() = std::move(reply.body);
-  if (reply.status != 204) res.prepare_payload();  // a 204 carries no Content-Length
+  if (!no_content) res.prepare_payload();
   stream_.expires_after(seconds(state_.config().stall_timeout));
   http::async_write(stream_, res, beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), !keep_alive_));
 }

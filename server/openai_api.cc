@@ -105,8 +105,10 @@ std::optional<ApiError> read_common(const json& body, CompletionRequest& r) {
 // penalties, tools, ...) pass only at their neutral value, which is what SDKs and tools send by
 // default, and are refused otherwise rather than ignored: the client asked for something it
 // would not get.
-bool neutral_number(const json& v, double neutral) { return v.is_number() && v.get<double>() == neutral; }
+bool is_zero(const json& v) { return v.is_number() && v.get<double>() == 0; }
+bool is_false(const json& v) { return v.is_boolean() && !v.get<bool>(); }
 bool empty_container(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
+bool none_or_auto(const json& v) { return v == "none" || v == "auto"; }
 
 struct FieldRule {
   const char* name;
@@ -131,22 +133,22 @@ constexpr FieldRule kFields[] = {
     {"stream_options", true, true, nullptr},
     {"n", true, true, nullptr},
     {"user", true, true, nullptr},
-    {"frequency_penalty", true, true, [](const json& v) { return neutral_number(v, 0); }},
-    {"presence_penalty", true, true, [](const json& v) { return neutral_number(v, 0); }},
+    {"frequency_penalty", true, true, is_zero},
+    {"presence_penalty", true, true, is_zero},
     {"logit_bias", true, true, empty_container},
-    {"logprobs", true, true, [](const json& v) { return v.is_boolean() && !v.get<bool>(); }},
-    {"top_logprobs", false, true, [](const json& v) { return neutral_number(v, 0); }},
-    {"echo", true, false, [](const json& v) { return v.is_boolean() && !v.get<bool>(); }},
-    {"best_of", true, false, [](const json& v) { return neutral_number(v, 1); }},
+    {"logprobs", true, true, is_false},
+    {"top_logprobs", false, true, is_zero},
+    {"echo", true, false, is_false},
+    {"best_of", true, false, [](const json& v) { return v.is_number() && v.get<double>() == 1; }},
     {"suffix", true, false, [](const json& v) { return v.is_string() && v.get_ref<const std::string&>().empty(); }},
     {"tools", false, true, empty_container},
     {"functions", false, true, empty_container},
-    {"tool_choice", false, true, [](const json& v) { return v == "none" || v == "auto"; }},
-    {"function_call", false, true, [](const json& v) { return v == "none" || v == "auto"; }},
+    {"tool_choice", false, true, none_or_auto},
+    {"function_call", false, true, none_or_auto},
     {"parallel_tool_calls", false, true, [](const json& v) { return v.is_boolean(); }},
     {"response_format", false, true, [](const json& v) { return v == json{{"type", "text"}}; }},
     {"modalities", false, true, [](const json& v) { return v == json::array({"text"}); }},
-    {"store", false, true, [](const json& v) { return v.is_boolean() && !v.get<bool>(); }},
+    {"store", false, true, is_false},
     {"metadata", false, true, [](const json& v) { return v.is_object(); }},
     {"service_tier", false, true, [](const json& v) { return v == "auto" || v == "default"; }},
 };
@@ -208,9 +210,10 @@ std::optional<ApiError> read_prompt(const json& body, CompletionRequest& r) {
     if (it->is_array() && !it->empty() && (*it)[0].is_number()) {  // token ids
       std::vector<std::int32_t> ids;
       for (const auto& t : *it) {
-        if (!t.is_number_integer() || t.get<std::int64_t>() < 0 || t.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max())
+        const std::int64_t id = t.is_number_integer() ? t.get<std::int64_t>() : -1;
+        if (id < 0 || id > std::numeric_limits<std::int32_t>::max())
           return invalid_param("prompt", "a token prompt must be an array of non-negative integers");
-        ids.push_back(static_cast<std::int32_t>(t.get<std::int64_t>()));
+        ids.push_back(static_cast<std::int32_t>(id));
       }
       r.prompt_tokens = std::move(ids);
       return std::nullopt;

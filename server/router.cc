@@ -17,17 +17,21 @@ std::int64_t unix_now() {
 }
 
 struct Route {
-  std::string_view path;
+  std::string_view path;  // a trailing "*" stands for any one path segment
   verb method;
+  bool open = false;      // served without the API key (probes and scrapers)
 };
 
 // Every route of the server, in one place (handlers are chosen in dispatch()).
 constexpr Route kRoutes[] = {
     {"/v1/completions", verb::post}, {"/v1/chat/completions", verb::post},
-    {"/v1/models", verb::get},       {"/health", verb::get},
-    {"/metrics", verb::get},         {"/tokenize", verb::post},
-    {"/detokenize", verb::post},      {"/v1/models/*", verb::get},  // "*": any one path segment
+    {"/v1/models", verb::get},       {"/v1/models/*", verb::get},
+    {"/health", verb::get, true},    {"/metrics", verb::get, true},
+    {"/tokenize", verb::post},       {"/detokenize", verb::post},
 };
+
+// The path of a request target, without its query string.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 const Route* find_route(std::string_view path) {
   for (const auto& r : kRoutes) {
@@ -45,7 +49,7 @@ const Route* find_route(std::string_view path) {
 
 RouteResult Router::route(verb method, std::string_view target, std::string_view body,
                           std::string_view authorization) const {
-  std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = path_of(target);
   try {
     return dispatch(method, path, body, authorization);
   } catch (const std::exception& e) {
@@ -69,7 +73,7 @@ bool Router::authorized(std::string_view authorization) const {
 }
 
 HttpReply Router::preflight(std::string_view target, std::string_view requested_headers) const {
-  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = path_of(target);
   const Route* route = find_route(path);
   if (!route) return no_route(path);
   HttpReply r{204, "text/plain", "", {}};
@@ -84,7 +88,7 @@ RouteResult Router::dispatch(verb method, std::string_view path, std::string_vie
                              std::string_view authorization) const {
   const Route* route = find_route(path);
   if (!route) return no_route(path);
-  if (path != "/health" && path != "/metrics" && !authorized(authorization))
+  if (!route->open && !authorized(authorization))
     return reject(ApiError{401, authorization.empty() ? "an API key is required (Authorization: Bearer <key>)"
                                                       : "incorrect API key provided",
                            "invalid_request_error", "", "invalid_api_key"},
@@ -105,7 +109,7 @@ RouteResult Router::dispatch(verb method, std::string_view path, std::string_vie
   if (!engine) return reject(ApiError{503, "the model is still loading", "unavailable_error", "", "loading"}, "unavailable");
   if (path == "/v1/models") return handle_models(engine->model_info(), unix_now());
   if (route->path == "/v1/models/*")
-    return handle_model(engine->model_info(), path.substr(std::string_view("/v1/models/").size()), unix_now());
+    return handle_model(engine->model_info(), path.substr(route->path.size() - 1), unix_now());
   if (path == "/tokenize") return handle_tokenize(*engine, body);
   if (path == "/detokenize") return handle_detokenize(*engine, body);
   return generation(path == "/v1/chat/completions" ? Endpoint::kChat : Endpoint::kCompletions, body);

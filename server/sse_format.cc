@@ -45,19 +45,11 @@ std::string http_chunk(std::string_view payload) {
 
 std::string_view http_last_chunk() { return "0\r\n\r\n"; }
 
-std::string strip_http_chunks(std::string_view chunked) {
-  std::string out;
-  while (!chunked.empty()) {
-    const std::size_t eol = chunked.find("\r\n");
-    if (eol == std::string_view::npos) break;
-    std::size_t size = 0;
-    for (char c : chunked.substr(0, eol)) size = size * 16 + std::size_t(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    if (size == 0) break;  // the last chunk
-    out += chunked.substr(eol + 2, size);
-    chunked.remove_prefix(std::min(chunked.size(), eol + 2 + size + 2));
-  }
-  return out;
+std::string body_piece(std::string_view payload, bool chunked) {
+  return chunked ? http_chunk(payload) : std::string(payload);
 }
+
+std::string_view body_end(bool chunked) { return chunked ? http_last_chunk() : std::string_view(); }
 
 std::string sse_response_head(bool keep_alive, bool chunked, std::string_view allow_origin) {
   std::string head =

@@ -2,7 +2,9 @@
 //
 // A streamed completion is written as raw bytes: sse_response_head() once, then each event as
 // http_chunk(sse_event(json)) (or a ping comment), and http_last_chunk() at the end, so that the
-// connection stays usable for the next (keep-alive or pipelined) request.
+// connection stays usable for the next (keep-alive or pipelined) request. For an HTTP/1.0 client
+// the same events go out unframed (body_piece / body_end with chunked = false) and the connection
+// closes after them.
 //
 // Thread-safety: stateless; call from anywhere.
 #pragma once
@@ -29,10 +31,12 @@ std::string http_chunk(std::string_view payload);
 // The zero-size chunk that ends a chunked body.
 std::string_view http_last_chunk();
 
-// The payloads of the chunks in `chunked` (whole chunks, as http_chunk() and http_last_chunk()
-// write them) without their framing: the bytes of a body sent to an HTTP/1.0 client, which knows
-// no chunked encoding (its body ends where the connection does).
-std::string strip_http_chunks(std::string_view chunked);
+// One piece of a streamed body: http_chunk(payload) when `chunked`, else the payload as it is (an
+// HTTP/1.0 client knows no chunked encoding; its body ends where the connection does).
+std::string body_piece(std::string_view payload, bool chunked);
+
+// What ends a streamed body: http_last_chunk() when `chunked`, else nothing (the close does).
+std::string_view body_end(bool chunked);
 
 // Status line and headers of a streamed response (200, text/event-stream, no-cache,
 // X-Accel-Buffering: no, and chunked unless `chunked` is false: an HTTP/1.0 client's response is

@@ -17,8 +17,8 @@ std::chrono::steady_clock::duration seconds(double s) {
 SseStream::SseStream(boost::beast::tcp_stream& socket, ServerState& state, scheduler::Engine& engine,
                      ResponseContext context, bool stream, bool keep_alive, bool http11, Done done)
     : socket_(socket), state_(state), engine_(engine), context_(std::move(context)), stream_(stream),
-      keep_alive_(keep_alive && (http11 || !stream)), chunked_(http11), done_(std::move(done)), chunks_(context_), ping_timer_(socket.get_executor()),
-      stall_timer_(socket.get_executor()) {}
+      keep_alive_(keep_alive && (http11 || !stream)), chunked_(http11), done_(std::move(done)),
+      chunks_(context_, http11), ping_timer_(socket.get_executor()), stall_timer_(socket.get_executor()) {}
 
 std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
   std::weak_ptr<SseStream> weak = weak_from_this();
@@ -33,7 +33,7 @@ std::optional<ApiError> SseStream::start(scheduler::GenerationRequest request) {
   id_ = *id;
   state_.generation_started();
   if (stream_) {
-    do_write(sse_response_head(keep_alive_, chunked_, state_.config().allowed_origin), /*framed=*/false);
+    do_write(sse_response_head(keep_alive_, chunked_, state_.config().allowed_origin));
     arm_ping();
   }
   return std::nullopt;
@@ -97,16 +97,15 @@ std::string SseStream::format_finish(const scheduler::Finish& f) {
     if (context_.include_usage) events += sse_event(usage_chunk_json(context_, f.usage));
   }
   events += sse_done();
-  return http_chunk(events) + std::string(http_last_chunk());
+  return body_piece(events, chunked_) + std::string(body_end(chunked_));
 }
 
-void SseStream::do_write(std::string_view bytes, bool framed) {
+void SseStream::do_write(std::string_view bytes) {
   writing_.assign(bytes);
-  start_write(framed);
+  start_write();
 }
 
-void SseStream::start_write(bool framed) {
-  if (framed && !chunked_) writing_ = strip_http_chunks(writing_);
+void SseStream::start_write() {
   sent_since_ping_ = true;
   write_started_ = std::chrono::steady_clock::now();
   if (!stall_armed_) arm_stall_check(write_started_ + seconds(state_.config().stall_timeout));
@@ -148,7 +147,7 @@ void SseStream::arm_ping() {
   ping_timer_.expires_after(seconds(state_.config().ping_interval));
   ping_timer_.async_wait([self = shared_from_this()](boost::beast::error_code ec) {
     if (ec || self->ended_ || self->finish_written_) return;
-    if (!self->sent_since_ping_ && self->writing_.empty()) self->do_write(http_chunk(sse_comment("ping")));
+    if (!self->sent_since_ping_ && self->writing_.empty()) self->do_write(body_piece(sse_comment("ping"), self->chunked_));
     self->sent_since_ping_ = false;
     self->arm_ping();
   });

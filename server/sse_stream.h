@@ -60,10 +60,9 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   // Appends the SSE bytes of `batch` (a delta, the final events, or both) to outbox_.
   void format_batch(const Mailbox::Batch& batch);
   std::string format_finish(const scheduler::Finish& finish);
-  // Writes `bytes`, which must not alias writing_ (nothing is in flight when called). `framed`:
-  // the bytes are HTTP chunks (everything but the response head), unframed for HTTP/1.0.
-  void do_write(std::string_view bytes, bool framed = true);
-  void start_write(bool framed = true);
+  // Writes `bytes`, which must not alias writing_ (nothing is in flight when called).
+  void do_write(std::string_view bytes);
+  void start_write();
   void on_write(boost::beast::error_code ec);
   void arm_stall_check(std::chrono::steady_clock::time_point at);
   void on_stall_check();

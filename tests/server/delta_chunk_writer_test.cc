@@ -53,6 +53,13 @@ TEST(DeltaChunkWriterTest, SameBytesAsTheJsonChunkForEveryEndpoint) {
   }
 }
 
+TEST(DeltaChunkWriterTest, UnchunkedWriterWritesTheEventAlone) {  // for HTTP/1.0 clients
+  const ResponseContext ctx{Endpoint::kChat, "chatcmpl-9", "m", 42, true};
+  DeltaChunkWriter w(ctx, /*chunked=*/false);
+  for (const auto& t : sample_texts())
+    for (bool first : {true, false}) EXPECT_EQ(written(w, t, first), sse_event(delta_chunk_json(ctx, t, first))) << t;
+}
+
 TEST(DeltaChunkWriterTest, InvalidUtf8FallsBackToTheLibrarysReplacement) {
   ResponseContext ctx{Endpoint::kCompletions, "cmpl-1", "m", 5, false};
   DeltaChunkWriter w(ctx);

@@ -37,13 +37,12 @@ TEST(SseFormatTest, ResponseHeadCarriesStreamingHeaders) {
   EXPECT_EQ(sse_response_head(false, /*chunked=*/false).find("Transfer-Encoding"), std::string::npos);
 }
 
-TEST(SseFormatTest, StrippingChunksGivesThePayloads) {
-  const std::string a = sse_event(R"({"x":1})"), b(300, 'y'), c = sse_comment("ping");
-  EXPECT_EQ(strip_http_chunks(http_chunk(a) + http_chunk(b) + http_chunk(c) + std::string(http_last_chunk())),
-            a + b + c);
-  EXPECT_EQ(strip_http_chunks(http_chunk(std::string(4096 + 10, 'z'))), std::string(4096 + 10, 'z'));  // "100a"
-  EXPECT_EQ(strip_http_chunks(""), "");
-  EXPECT_EQ(strip_http_chunks(http_last_chunk()), "");
+TEST(SseFormatTest, BodyPiecesAreChunksOnlyWhenChunked) {
+  const std::string a = sse_event(R"({"x":1})");
+  EXPECT_EQ(body_piece(a, true), http_chunk(a));
+  EXPECT_EQ(body_piece(a, false), a);
+  EXPECT_EQ(body_end(true), http_last_chunk());
+  EXPECT_EQ(body_end(false), "");
 }
 
 }  // namespace
