@@ -136,12 +136,21 @@ inline NextSpan next_span(const AttentionArgs& a, const RowGeometry& g, const Bl
 }
 
 // Lane p = q·k[p] over head_dim = 8·full (+ tail) floats, each key with its own vector accumulator
-// (the tail zero-padded), then one transposing reduction. kTail is a template flag so that the
-// common whole-vector case keeps its accumulators in registers.
+// (the tail zero-padded), then one transposing reduction. The accumulators start from the first
+// products (not from 0 + product, which only differs in the sign of a zero product and cost an
+// add per key). kTail is a template flag so that the common whole-vector case keeps its
+// accumulators in registers.
 template <class KV, bool kTail>
 LADLE_INLINE V8 dot8(const float* q, const typename KV::Elem* const k[8], int full, int tail) {
-  V8 acc[8] = {};
-  for (int c = 0; c < full; ++c) {
+  V8 acc[8];
+  if (full == 0) {  // head_dim < 8: the tail is the whole product
+    const V8 qc = load_n(q, tail);
+    for (int p = 0; p < 8; ++p) acc[p] = qc * KV::load_n(k[p], tail);
+    return reduce_transpose(acc);
+  }
+  const V8 q0 = load8(q);
+  for (int p = 0; p < 8; ++p) acc[p] = q0 * KV::load8(k[p]);
+  for (int c = 1; c < full; ++c) {
     const V8 qc = load8(q + 8 * c);
     for (int p = 0; p < 8; ++p) acc[p] += qc * KV::load8(k[p] + 8 * c);
   }
@@ -290,13 +299,18 @@ LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int c
 // the heads in vector lanes: a position's 8 scores come out of one transposing reduction, and the
 // online softmax runs on whole vectors (one lane per head) instead of one head at a time with
 // horizontal max and sum. Every value is computed by the operations of attend_row in the same
-// order, so the bits are the same (tests compare the two): a score is 0 + q·k reduced in
+// order, so the bits are the same (tests compare the two): a score is q·k reduced in
 // reduce_transpose's order, then scaled; a span's sum adds position i and 8 + i first, then
 // hsum's tree; the output adds the weighted values position by position.
 // NOTE(model): at 8 floats per head the per-head path spends most of its time in per-span
 // overhead (a scalar max and sum, a branch and a call per head and span), not in the loads; in a
 // served tiny-model run attention was 58 % of the engine's CPU. This path is 2-2.7x faster there
 // (attention_bench --shapes tiny, alternated with the per-head build; BENCHMARKS.md).
+// NOTE(model): no software prefetch here. A position's K and V rows are 128 contiguous bytes each
+// (4 kv heads × 8 floats), so a span's reads are two short sequential streams the hardware
+// prefetchers follow; prefetching the next span as attend_row does made this path slower:
+// attention_bench --shapes tiny --ctx 174 --threads 1, alternated, 0.56 → 0.49 ms per decode
+// step without it (and no slower at --ctx 400 on two threads, f32 or f16 cache).
 constexpr int kLaneHeads = 8;
 
 template <class KV>
@@ -318,15 +332,12 @@ LADLE_INLINE void attend_row_lanes(const AttentionArgs& a, const RowGeometry& g,
       const int n = std::min({kSpan, bs - s0, ctx - t0 - s0});
       const E* k = keys + std::size_t(s0) * g.kv_dim;
       const E* v = values + std::size_t(s0) * g.kv_dim;
-      NextSpan next = next_span<E>(a, g, table, t0 + s0, ctx);  // prefetched at once
-      next.keys.advance(next.bytes);
-      next.values.advance(next.bytes);
       // Scores: w[p] lane h = q_h·k_p · scale, and the span's max per head.
       V8 w[kSpan];
       V8 span_max = splat(-INFINITY);
       for (int p = 0; p < n; ++p) {
         V8 prod[kLaneHeads];
-        for (int h = 0; h < kLaneHeads; ++h) prod[h] = V8{} + q[h] * KV::load8(k + std::size_t(p) * g.kv_dim + kv_off[h]);
+        for (int h = 0; h < kLaneHeads; ++h) prod[h] = q[h] * KV::load8(k + std::size_t(p) * g.kv_dim + kv_off[h]);
         w[p] = reduce_transpose(prod) * splat(g.scale);
         span_max = w[p] > span_max ? w[p] : span_max;
       }
