@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -147,20 +148,19 @@ inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int 
 // panel prefetch of a task's first group measured +3-10% on the 15M/110M layer shapes at M = 32
 // (timed the same way, two threads); most 15M tasks are a single group.
 template <class W>
-void rows_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p, int np, Ahead ahead, bool cold) {
+void rows_avx2(const float* x, const W* wp, float* y, int M, int N, int K, int p, int np, Ahead ahead, bool cold) {
   const std::size_t stride = std::size_t(K) * kPanel;
   const int r = M % 6;
   int tiles = M / 6 * np + (r == 0 ? 0 : (np == 2 && r <= 3) ? 1 : np);
   int m = 0;
   for (; m + 6 <= M; m += 6)
     for (int q = p; q < p + np; ++q)
-      tile_avx2<6, 1>(x + std::size_t(m) * K, w + q * stride, y + std::size_t(m) * N + q * kPanel, N, K,
+      tile_avx2<6, 1>(x + std::size_t(m) * K, wp + (q - p) * stride, y + std::size_t(m) * N + q * kPanel, N, K,
                       N - q * kPanel, ahead.take(tiles--), cold && m == 0 ? kSelfAhead : 0);
   if (r == 0) return;
   const float* xm = x + std::size_t(m) * K;
   float* ym = y + std::size_t(m) * N;
   if (np == 2 && r <= 3) {
-    const W* wp = w + p * stride;
     float* yp = ym + p * kPanel;
     const int cols = N - p * kPanel;
     if (r == 1) tile_avx2<1, 2>(xm, wp, yp, N, K, cols, ahead);
@@ -169,7 +169,7 @@ void rows_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p,
     return;
   }
   for (int q = p; q < p + np; ++q) {
-    const W* wq = w + q * stride;
+    const W* wq = wp + (q - p) * stride;
     float* yq = ym + q * kPanel;
     const int cols = N - q * kPanel;
     const Ahead share = ahead.take(tiles--);
@@ -183,6 +183,20 @@ void rows_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p,
   }
 }
 
+// Half W with many rows: each group of two panels is widened once into a per-thread float copy
+// (at most 2 · 1024 · 16 floats = 128 KiB, L2-resident) and the float tiles run on that, instead
+// of every row tile widening the same panels again.
+// NOTE(matmul): measured with matmul_bench --shapes 110m --weights f16, built with and without,
+// alternated three times (medians): at K = 768 and M >= 64 +3-31 % (2048×768: +10 % at M = 64,
+// +31 % at 128, +14 % at 512; the 32000-row classifier +14-16 % at 128-512), within noise for
+// 768×768; at M = 32 it lost 2-9 % (W streams from memory once per step there, so the extra copy
+// does not pay), and at K = 2048 (a 256 KiB copy) it did not win. Hence M >= 48 and K <= 1024.
+// Prefill of a 520-token prompt on the 110M shape (engine_bench --shapes 110m --weights f16,
+// cold TTFT, four alternated runs): median ~790 → ~700 ms. The bits are unchanged: widening is
+// exact, and the float kernel computes the same chain.
+constexpr int kWidenRows = 48;
+constexpr int kWidenMaxK = 1024;
+
 template <class W>
 void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p_begin, int p_end) {
   const std::size_t stride = std::size_t(K) * kPanel;
@@ -194,10 +208,24 @@ void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p
     for (; p < p_end; ++p) tile_avx2<1, 1>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
     return;
   }
+  if constexpr (std::is_same_v<W, Half>) {
+    if (M >= kWidenRows && K <= kWidenMaxK) {
+      static thread_local std::vector<float> wide;
+      wide.resize(2 * stride);
+      for (; p < p_end; p += 2) {
+        const int np = std::min(2, p_end - p);
+        const Half* src = w + p * stride;
+        for (std::size_t i = 0; i < np * stride; i += 8)
+          _mm256_storeu_ps(wide.data() + i, load8(src + i));
+        rows_avx2(x, wide.data(), y, M, N, K, p, np, Ahead{}, false);
+      }
+      return;
+    }
+  }
   for (; p < p_end; p += 2) {
     const int np = std::min(2, p_end - p), next = std::min(2, p_end - p - np);
     const Ahead ahead{reinterpret_cast<const char*>(w + (p + np) * stride), int(next * stride * sizeof(W) / 64)};
-    rows_avx2(x, w, y, M, N, K, p, np, ahead, p == p_begin);
+    rows_avx2(x, w + p * stride, y, M, N, K, p, np, ahead, p == p_begin);
   }
 }
 

@@ -144,7 +144,7 @@ TEST(MatmulHalf, BitIdenticalToFp32KernelOnWidenedWeights) {
     const HalfW w = random_half_w(std::size_t(s.N) * s.K, 7);
     const Packed<Half> w16(w.half, s.N, s.K);
     const Packed<float> w32(w.widened, s.N, s.K);
-    for (int M : {1, 2, 3, 7, 8, 9, 32, 64}) {
+    for (int M : {1, 2, 3, 7, 8, 9, 32, 47, 48, 64, 130}) {  // 48+: half panels widened per group
       const auto x = random_vec(std::size_t(M) * s.K, 8);
       for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
         std::vector<float> y16(std::size_t(M) * s.N), y32(y16.size());
@@ -177,7 +177,7 @@ TEST(MatmulHalf, RowsAreBitIdenticalForEveryBatchSize) {
 
 TEST(MatmulHalf, PortableKernelGivesTheSameBits) {
   for (const Shape& s : kShapes)
-    for (int M : {1, 7, 32}) {
+    for (int M : {1, 7, 32, 64}) {
       const HalfW w = random_half_w(std::size_t(s.N) * s.K, 11);
       const Packed<Half> w16(w.half, s.N, s.K);
       const Packed<float> w32(w.widened, s.N, s.K);
