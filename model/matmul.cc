@@ -138,8 +138,9 @@ inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int 
       if (8 * j < cols) _mm256_maskstore_ps(y + std::size_t(i) * ldy + 8 * j, lanes_below(cols - 8 * j), acc[i][j]);
 }
 
-// Rows [0, M) against panels [p, p + np), np <= 2: tiles of 6 rows per panel, then the last
-// M % 6 rows with tiles that keep 8-12 accumulators busy (FMA latency × throughput = 8 here).
+// Rows [0, M) against panels [p, p + np), np <= 2, read from `wp` (panel p's first element, the
+// next K·kPanel later), into y's columns of those panels: tiles of 6 rows per panel, then the
+// last M % 6 rows with tiles that keep 8-12 accumulators busy (FMA latency × throughput = 8).
 // The tiles prefetch `ahead` (the next panels of the task) between them; if the group is `cold`
 // (the task's first: nothing fetched it before), its first row of tiles also fetches its own
 // panels kSelfAhead steps ahead.
