@@ -306,9 +306,10 @@ LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int c
 // overhead (a scalar max and sum, a branch and a call per head and span), not in the loads; in a
 // served tiny-model run attention was 58 % of the engine's CPU. This path is 2-2.7x faster there
 // (attention_bench --shapes tiny, alternated with the per-head build; BENCHMARKS.md).
-// NOTE(model): no software prefetch here. A position's K and V rows are 128 contiguous bytes each
-// (4 kv heads × 8 floats), so a span's reads are two short sequential streams the hardware
-// prefetchers follow; prefetching the next span as attend_row does made this path slower:
+// NOTE(model): no software prefetch here. A position's K and V rows are kv_dim contiguous floats
+// each (stories260K: 4 kv heads × 8 = 128 bytes), so a span's reads are two short sequential
+// streams the hardware prefetchers follow; prefetching the next span as attend_row does made this
+// path slower:
 // attention_bench --shapes tiny --ctx 174 --threads 1, alternated, 0.56 → 0.49 ms per decode
 // step without it (and no slower at --ctx 400 on two threads, f32 or f16 cache).
 constexpr int kLaneHeads = 8;
