@@ -2,8 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include <vector>
+
+#include "model/replacing_file.h"
 
 namespace ladle::model {
 
@@ -49,15 +50,16 @@ class Writer {
 
 Status write_synthetic_checkpoint(const std::string& path, const ModelConfig& cfg, std::uint64_t seed) {
   if (auto st = cfg.validate(); !st.ok()) return st;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!f) return make_error(ErrorCode::kInternal, "cannot create " + path);
+  ReplacingFile out(path);  // the old file stays whole (and mapped) until this one is complete
+  std::FILE* f = out.get();
+  if (f == nullptr) return make_error(ErrorCode::kInternal, "cannot create " + out.temp_path());
   const std::int32_t header[7] = {cfg.dim, cfg.hidden_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads,
                                   cfg.shared_classifier ? cfg.vocab_size : -cfg.vocab_size, cfg.seq_len};
-  if (std::fwrite(header, sizeof header, 1, f.get()) != 1) return make_error(ErrorCode::kInternal, "write failed: " + path);
+  if (std::fwrite(header, sizeof header, 1, f) != 1) return make_error(ErrorCode::kInternal, "write failed: " + path);
 
   const std::size_t d = cfg.dim, h = cfg.hidden_dim, L = cfg.n_layers, v = cfg.vocab_size, kv = cfg.kv_dim();
   const float in_d = 1.0f / std::sqrt(float(d)), in_h = 1.0f / std::sqrt(float(h));
-  Writer w(f.get(), seed);
+  Writer w(f, seed);
   w.uniform(v * d, 1.0f);       // token embedding
   w.constant(L * d, 1.0f);      // rms_att
   w.uniform(L * d * d, in_d);   // wq
@@ -77,8 +79,8 @@ Status write_synthetic_checkpoint(const std::string& path, const ModelConfig& cf
         w.put(part == 0 ? std::cos(a) : std::sin(a));
       }
   if (!cfg.shared_classifier) w.uniform(v * d, in_d);  // wcls
-  if (!w.flush() || std::fflush(f.get()) != 0) return make_error(ErrorCode::kInternal, "write failed: " + path);
-  return Ok{};
+  if (!w.flush()) return make_error(ErrorCode::kInternal, "write failed: " + out.temp_path());
+  return out.commit();
 }
 
 }  // namespace ladle::model

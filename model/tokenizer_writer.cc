@@ -3,10 +3,10 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <string_view>
 #include <unordered_set>
 
+#include "model/replacing_file.h"
 #include "model/tokenizer.h"
 
 namespace ladle::model {
@@ -99,18 +99,17 @@ Status write_tokenizer(const std::string& path, std::span<const std::string> pie
   }
   std::int32_t max_len = 0;
   for (const std::string& p : pieces) max_len = std::max<std::int32_t>(max_len, static_cast<std::int32_t>(p.size()));
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return make_error(ErrorCode::kInternal, "cannot write tokenizer " + path);
-  out.write(reinterpret_cast<const char*>(&max_len), sizeof max_len);
-  for (std::size_t i = 0; i < pieces.size(); ++i) {
+  ReplacingFile out(path);  // as the checkpoint writer: never a half-written tokenizer at `path`
+  std::FILE* f = out.get();
+  if (f == nullptr) return make_error(ErrorCode::kInternal, "cannot write tokenizer " + out.temp_path());
+  bool ok = std::fwrite(&max_len, sizeof max_len, 1, f) == 1;
+  for (std::size_t i = 0; ok && i < pieces.size(); ++i) {
     const auto len = static_cast<std::int32_t>(pieces[i].size());
-    out.write(reinterpret_cast<const char*>(&scores[i]), sizeof(float));
-    out.write(reinterpret_cast<const char*>(&len), sizeof len);
-    out.write(pieces[i].data(), len);
+    ok = std::fwrite(&scores[i], sizeof(float), 1, f) == 1 && std::fwrite(&len, sizeof len, 1, f) == 1 &&
+         std::fwrite(pieces[i].data(), 1, pieces[i].size(), f) == pieces[i].size();
   }
-  out.close();
-  if (!out) return make_error(ErrorCode::kInternal, "I/O error writing tokenizer " + path);
-  return Ok{};
+  if (!ok) return make_error(ErrorCode::kInternal, "I/O error writing tokenizer " + out.temp_path());
+  return out.commit();
 }
 
 Expected<std::vector<std::string>> synthetic_tokenizer_pieces(int vocab_size) {

@@ -4,12 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <vector>
 
 #include "model/sampler.h"
+#include "model/tokenizer_writer.h"
 #include "model/transformer.h"
 
 namespace ladle::model {
@@ -43,6 +50,55 @@ TEST(CheckpointWriter, RefusesInvalidConfigAndUnwritablePath) {
   bad.n_kv_heads = 3;
   EXPECT_FALSE(write_synthetic_checkpoint(::testing::TempDir() + "/bad.bin", bad, 1).ok());
   EXPECT_FALSE(write_synthetic_checkpoint("/nonexistent-dir/x.bin", small(), 1).ok());
+}
+
+// Files in `dir` whose name contains ".partial" (a writer's temporary files).
+int partial_files(const std::string& dir) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    n += e.path().filename().string().find(".partial") != std::string::npos;
+  return n;
+}
+
+// A running server maps its checkpoint. Rewriting the file in place used to truncate it under the
+// mapping, and the next read of a mapped page raised SIGBUS (this test then dies); the writers now
+// replace the file by rename, so the mapping keeps the old bytes and the path gets the new ones.
+TEST(CheckpointWriter, RewritingAMappedCheckpointLeavesTheMappingWhole) {
+  const std::string dir = ::testing::TempDir() + "/replace";
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/m.bin";
+  ASSERT_TRUE(write_synthetic_checkpoint(path, small(), 1).ok());
+  const std::vector<char> before = read_all(path);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  void* map = ::mmap(nullptr, before.size(), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+
+  ModelConfig smaller = small();
+  smaller.n_layers = 1;  // a shorter file: in place, the tail of the mapping would lie past EOF
+  ASSERT_TRUE(write_synthetic_checkpoint(path, smaller, 2).ok());
+  EXPECT_EQ(0, std::memcmp(map, before.data(), before.size()));
+  ::munmap(map, before.size());
+  EXPECT_EQ(read_all(path).size(), 28 + smaller.checkpoint_floats() * 4);
+  EXPECT_EQ(0, partial_files(dir));
+
+  // The tokenizer writer replaces its file the same way.
+  const std::string tok = dir + "/tok.bin";
+  const std::vector<std::string> two = {"a", "b"}, three = {"a", "b", "c"};
+  const std::vector<float> s2 = {0, 0}, s3 = {0, 0, 0};
+  ASSERT_TRUE(write_tokenizer(tok, two, s2).ok());
+  const auto small_tok = read_all(tok).size();
+  ASSERT_TRUE(write_tokenizer(tok, three, s3).ok());
+  EXPECT_EQ(read_all(tok).size(), small_tok + 4 + 4 + 1);
+  EXPECT_EQ(0, partial_files(dir));
+
+  // A failed write leaves neither a temporary file nor a changed target.
+  ModelConfig bad = small();
+  bad.n_kv_heads = 3;
+  EXPECT_FALSE(write_synthetic_checkpoint(path, bad, 3).ok());
+  EXPECT_EQ(read_all(path).size(), 28 + smaller.checkpoint_floats() * 4);
+  EXPECT_EQ(0, partial_files(dir));
 }
 
 TEST(CheckpointWriter, ModelRunsWithSaneActivations) {
