@@ -33,25 +33,44 @@ using namespace ladle;
 using namespace ladle::scheduler;
 using Clock = std::chrono::steady_clock;
 
+// Requests finished so far, shared by every Latch of a run (the closed loop waits on it).
+struct Finished {
+  std::mutex mu;
+  std::condition_variable cv;
+  int count = 0;
+  void wait_for(int n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return count >= n; });
+  }
+};
+
+// One request's sink: when its first text arrived, when it finished, how many tokens it made.
 class Latch final : public TokenSink {
  public:
-  void on_delta(std::string_view, int) override {}
-  void on_finish(const Finish& f) override {
-    std::lock_guard lock(mu_);
-    done_ = true;
-    tokens_ = f.usage.completion_tokens;
-    cv_.notify_all();
+  explicit Latch(Finished* finished) : finished_(finished) {}
+  void on_delta(std::string_view, int) override {
+    if (!first_) first_ = Clock::now();  // engine thread only; read after on_finish
   }
-  int wait() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return done_; });
-    return tokens_;
+  void on_finish(const Finish& f) override {
+    const auto now = Clock::now();
+    std::lock_guard lock(finished_->mu);
+    end_ = now;
+    tokens_ = f.usage.completion_tokens;
+    ++finished_->count;
+    finished_->cv.notify_all();
+  }
+  int tokens() const { return tokens_; }
+  // Time per output token after the first, as `ladle bench` computes TPOT at the client:
+  // (last token − first token) / (tokens − 1); nullopt below two tokens.
+  std::optional<double> tpot_ms() const {
+    if (!first_ || tokens_ < 2) return std::nullopt;
+    return std::chrono::duration<double, std::milli>(end_ - *first_).count() / (tokens_ - 1);
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  Finished* finished_;
+  std::optional<Clock::time_point> first_;
+  Clock::time_point end_{};
   int tokens_ = 0;
 };
 
@@ -108,12 +127,14 @@ struct Options {
   std::string kv_cache_dtype = "f32";
   bool no_prefix_test = false;
   int rounds = 1;
+  int num_requests = 0;  // > concurrency: a closed loop of this many requests, C at a time
 };
 
 // One run's figures: generated tokens/s over the whole wall time, over decode steps only, and the
 // decode steps' durations.
 struct Throughput {
   double tok_s = 0, decode_tok_s = 0, step_mean_ms = 0, step_p50_ms = 0, step_p99_ms = 0;
+  double tpot_mean_ms = 0;  // per request, then averaged, as `ladle bench` reports it
 };
 
 std::optional<Throughput> run_throughput(const std::string& shape, const std::string& path, const std::string& tok,
@@ -136,18 +157,36 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
   const int prompt_len = std::min(o.prompt_len, mc.seq_len - o.new_tokens - 1);
   std::mt19937 rng(42);
   std::vector<std::shared_ptr<Latch>> sinks;
-  const auto t0 = Clock::now();
-  for (int i = 0; i < conc; ++i) {
+  Finished finished;
+  const int total = std::max(conc, o.num_requests);
+  auto submit_one = [&] {
     GenerationRequest r;
     r.prompt_tokens = random_prompt(rng, prompt_len, mc.vocab_size);
     r.params.temperature = 0;
     r.params.max_tokens = o.new_tokens;
     r.params.ignore_eos = true;
-    sinks.push_back(std::make_shared<Latch>());
-    if (!(*engine)->submit(std::move(r), sinks.back())) return std::nullopt;
+    sinks.push_back(std::make_shared<Latch>(&finished));
+    return bool((*engine)->submit(std::move(r), sinks.back()));
+  };
+  const auto t0 = Clock::now();
+  for (int i = 0; i < conc; ++i)
+    if (!submit_one()) return std::nullopt;
+  // Closed loop: whenever one of the `conc` requests in flight finishes, the next is submitted.
+  for (int submitted = conc;;) {
+    std::unique_lock lock(finished.mu);
+    finished.cv.wait(lock, [&] { return finished.count == total || finished.count > submitted - conc; });
+    if (finished.count == total) break;
+    lock.unlock();
+    if (!submit_one()) return std::nullopt;
+    ++submitted;
   }
   long tokens = 0;
-  for (auto& s : sinks) tokens += s->wait();
+  double tpot_sum = 0;
+  int tpot_n = 0;
+  for (const auto& s : sinks) {
+    tokens += s->tokens();
+    if (auto t = s->tpot_ms()) tpot_sum += *t, ++tpot_n;
+  }
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   (*engine)->stop();
 
@@ -166,6 +205,7 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
   t.step_mean_ms = decode_s / std::max<std::size_t>(1, decode_ms.size()) * 1e3;
   t.step_p50_ms = ladle::bench::percentile(decode_ms, 50);
   t.step_p99_ms = ladle::bench::percentile(decode_ms, 99);
+  t.tpot_mean_ms = tpot_n > 0 ? tpot_sum / tpot_n : 0;
   return t;
 }
 
@@ -199,12 +239,13 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
       return a.decode_tok_s < b.decode_tok_s;
     });
     const double gflops = best.decode_tok_s * flops_per_token / 1e9;
-    std::printf("| %s | %d | %.0f (%.0f) | %.0f (%.0f) | %.2f / %.2f / %.2f | %.1f | %.0f%% (%.0f%%) |\n", shape.c_str(),
-                levels[i], ladle::bench::best_of(whole), ladle::bench::percentile(whole, 50), best.decode_tok_s,
-                ladle::bench::percentile(decode, 50), best.step_mean_ms, best.step_p50_ms, best.step_p99_ms, gflops,
-                100 * gflops / peak, 100 * ladle::bench::percentile(ratios[i], 50));
+    std::printf("| %s | %d | %.0f (%.0f) | %.0f (%.0f) | %.2f / %.2f / %.2f | %.1f | %.0f%% (%.0f%%) | %.3f |\n",
+                shape.c_str(), levels[i], ladle::bench::best_of(whole), ladle::bench::percentile(whole, 50),
+                best.decode_tok_s, ladle::bench::percentile(decode, 50), best.step_mean_ms, best.step_p50_ms,
+                best.step_p99_ms, gflops, 100 * gflops / peak, 100 * ladle::bench::percentile(ratios[i], 50),
+                best.tpot_mean_ms);
   }
-  std::printf("| %s | sgemm peak probes | %s GFLOP/s | best %.1f | | | |\n", shape.c_str(),
+  std::printf("| %s | sgemm peak probes | %s GFLOP/s | best %.1f | | | | |\n", shape.c_str(),
               ladle::bench::join_rounded(peaks, ", ").c_str(), peak);
   std::fflush(stdout);
 }
@@ -231,9 +272,10 @@ void bench_prefix(const std::string& shape, const std::string& path, const std::
     r.prompt_tokens = std::move(prompt);
     r.params.temperature = 0;
     r.params.max_tokens = 1;
-    auto sink = std::make_shared<Latch>();
+    Finished finished;
+    auto sink = std::make_shared<Latch>(&finished);
     if (!(*engine)->submit(std::move(r), sink)) return 0.0;
-    sink->wait();
+    finished.wait_for(1);
     std::lock_guard lock(rec.mu_);
     return rec.ttfts.empty() ? 0.0 : rec.ttfts[0];
   };
@@ -265,6 +307,8 @@ int main(int argc, char** argv) {
   flags.add("--concurrency", &o.concurrency, "comma-separated concurrent sequences");
   flags.add("--prompt-len", &o.prompt_len, "prompt tokens per request");
   flags.add("--new-tokens", &o.new_tokens, "generated tokens per request");
+  flags.add("--num-requests", &o.num_requests,
+            "requests per level, C in flight at a time (closed loop, like `ladle bench`); default: one wave of C");
   flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
   flags.add("--rounds", &o.rounds, "rounds over all concurrency levels (best and median are reported)");
   flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
@@ -282,8 +326,8 @@ int main(int argc, char** argv) {
   o.rounds = std::max(1, o.rounds);
   std::printf("weights %s, KV cache %s; %d round(s): best (median); step times and GFLOP/s from the best round; sgemm peak (M=128, 2048x768) probed before every run\n\n",
               o.weights.c_str(), o.kv_cache_dtype.c_str(), o.rounds);
-  std::printf("| shape | seqs | tok/s whole run | decode tok/s | decode step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| shape | seqs | tok/s whole run | decode tok/s | decode step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak | request TPOT ms mean |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const auto& shape : ladle::bench::split_commas(o.shapes)) {
     const int vocab = shape_config(shape).vocab_size;
     const std::string path = "/tmp/ladle_bench_" + shape + ".bin",
