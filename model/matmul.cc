@@ -212,7 +212,7 @@ void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p
   if constexpr (std::is_same_v<W, Half>) {
     if (M >= kWidenRows && K <= kWidenMaxK) {
       static thread_local std::vector<float> wide;
-      wide.resize(2 * stride);
+      if (wide.size() < 2 * stride) wide.resize(2 * stride);  // grown once; never zero-filled again
       for (; p < p_end; p += 2) {
         const int np = std::min(2, p_end - p);
         const Half* src = w + p * stride;
