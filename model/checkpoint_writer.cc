@@ -51,8 +51,8 @@ class Writer {
 Status write_synthetic_checkpoint(const std::string& path, const ModelConfig& cfg, std::uint64_t seed) {
   if (auto st = cfg.validate(); !st.ok()) return st;
   ReplacingFile out(path);  // the old file stays whole (and mapped) until this one is complete
+  if (auto st = out.opened(); !st.ok()) return st;
   std::FILE* f = out.get();
-  if (f == nullptr) return make_error(ErrorCode::kInternal, "cannot create " + out.temp_path());
   const std::int32_t header[7] = {cfg.dim, cfg.hidden_dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads,
                                   cfg.shared_classifier ? cfg.vocab_size : -cfg.vocab_size, cfg.seq_len};
   if (std::fwrite(header, sizeof header, 1, f) != 1) return make_error(ErrorCode::kInternal, "write failed: " + path);

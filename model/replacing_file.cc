@@ -1,26 +1,23 @@
 #include "model/replacing_file.h"
 
-#include <unistd.h>
-
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 
 namespace ladle::model {
 
-namespace {
-std::atomic<unsigned> g_counter{0};  // distinct temporary names for writers in one process
-}  // namespace
-
-ReplacingFile::ReplacingFile(std::string path)
-    : path_(std::move(path)),
-      temp_(path_ + ".partial." + std::to_string(::getpid()) + "." + std::to_string(g_counter++)) {
+ReplacingFile::ReplacingFile(std::string path) : path_(std::move(path)), temp_(path_ + ".partial") {
   file_ = std::fopen(temp_.c_str(), "wb");
+  if (file_ == nullptr) open_errno_ = errno;
 }
 
 ReplacingFile::~ReplacingFile() {
   if (file_ != nullptr) std::fclose(file_);
   if (!committed_) std::remove(temp_.c_str());
+}
+
+Status ReplacingFile::opened() const {
+  if (file_ != nullptr || committed_) return Ok{};
+  return make_error(ErrorCode::kInvalidArgument, "cannot create " + temp_ + ": " + std::strerror(open_errno_));
 }
 
 Status ReplacingFile::commit() {

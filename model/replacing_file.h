@@ -1,12 +1,14 @@
-// ReplacingFile: writes a file under a temporary name beside its target and renames it over the
-// target only once it is complete.
+// ReplacingFile: writes a file as "<path>.partial" and renames it over `path` only once it is
+// complete. Used by every file ladle writes (checkpoints, tokenizers, GGUF exports).
 //
 // NOTE(model): why not write in place. `ladle serve` maps its checkpoint (the embedding table is
 // read from the mapping), and truncating a mapped file makes every later access to the truncated
 // pages raise SIGBUS: rewriting the checkpoint a running server uses (`ladle make-model --out` on
 // the same path, or the benchmarks regenerating their models) killed the server with "Bus error".
 // A rename leaves the old inode, and so every existing mapping of it, intact; readers that open the
-// path later see either the old file or the complete new one, never half of it.
+// path later see either the old file or the complete new one, never half of it; and a failed write
+// leaves no file that looks complete. (Two writers of one path at once share the ".partial" name:
+// not supported.)
 //
 // One object per file being written; not shared between threads.
 #pragma once
@@ -20,12 +22,14 @@ namespace ladle::model {
 
 class ReplacingFile {
  public:
-  // Creates "<path>.partial.<pid>.<n>" for writing; get() is null if that failed.
+  // Creates "<path>.partial" for writing; opened() says whether that worked.
   explicit ReplacingFile(std::string path);
   ~ReplacingFile();  // removes the temporary file unless commit() succeeded
   ReplacingFile(const ReplacingFile&) = delete;
   ReplacingFile& operator=(const ReplacingFile&) = delete;
 
+  // Ok, or "cannot create <path>.partial: <reason>".
+  Status opened() const;
   std::FILE* get() const { return file_; }
   const std::string& temp_path() const { return temp_; }
 
@@ -36,6 +40,7 @@ class ReplacingFile {
  private:
   std::string path_, temp_;
   std::FILE* file_ = nullptr;
+  int open_errno_ = 0;
   bool committed_ = false;
 };
 

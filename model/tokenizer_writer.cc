@@ -100,8 +100,8 @@ Status write_tokenizer(const std::string& path, std::span<const std::string> pie
   std::int32_t max_len = 0;
   for (const std::string& p : pieces) max_len = std::max<std::int32_t>(max_len, static_cast<std::int32_t>(p.size()));
   ReplacingFile out(path);  // as the checkpoint writer: never a half-written tokenizer at `path`
+  if (auto st = out.opened(); !st.ok()) return st;
   std::FILE* f = out.get();
-  if (f == nullptr) return make_error(ErrorCode::kInternal, "cannot write tokenizer " + out.temp_path());
   bool ok = std::fwrite(&max_len, sizeof max_len, 1, f) == 1;
   for (std::size_t i = 0; ok && i < pieces.size(); ++i) {
     const auto len = static_cast<std::int32_t>(pieces[i].size());

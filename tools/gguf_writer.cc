@@ -37,12 +37,7 @@ std::size_t ggml_type_size(GgmlType type) { return type == GgmlType::kF16 ? 2 : 
 
 }  // namespace
 
-GgufWriter::~GgufWriter() {
-  if (file_ && !finished_) {
-    file_.reset();
-    std::remove((path_ + ".partial").c_str());
-  }
-}
+GgufWriter::~GgufWriter() = default;  // an unfinished file_ removes its ".partial" file
 
 void GgufWriter::begin_kv(std::string_view key, GgufValueType type) {
   if (opened_ && setup_error_.empty()) setup_error_ = "metadata key '" + std::string(key) + "' added after open()";
@@ -118,7 +113,7 @@ Status GgufWriter::fail(std::string message) {
 }
 
 Status GgufWriter::put(const void* data, std::size_t bytes) {
-  if (bytes != 0 && std::fwrite(data, 1, bytes, file_.get()) != bytes)
+  if (bytes != 0 && std::fwrite(data, 1, bytes, file_->get()) != bytes)
     return fail(std::string("write failed: ") + std::strerror(errno));
   position_ += bytes;
   return Ok{};
@@ -135,11 +130,13 @@ Status GgufWriter::open(const std::string& path) {
   opened_ = true;
   if (!setup_error_.empty()) return make_error(ErrorCode::kInvalidArgument, "gguf: " + setup_error_);
   path_ = path;
-  const std::string partial = path + ".partial";
-  file_.reset(std::fopen(partial.c_str(), "wb"));
-  if (!file_) return make_error(ErrorCode::kInvalidArgument, "cannot create " + partial + ": " + std::strerror(errno));
+  file_ = std::make_unique<model::ReplacingFile>(path);
+  if (auto st = file_->opened(); !st.ok()) {
+    file_.reset();
+    return st;
+  }
   // Tensor data goes out in large runs already; a bigger stdio buffer just batches the metadata.
-  std::setvbuf(file_.get(), nullptr, _IOFBF, std::size_t(1) << 20);
+  std::setvbuf(file_->get(), nullptr, _IOFBF, std::size_t(1) << 20);
 
   std::string head(kMagic, sizeof kMagic);
   append<std::uint32_t>(head, kVersion);
@@ -182,15 +179,9 @@ Status GgufWriter::finish() {
   if (current_ != tensors_.size())
     return fail("tensor '" + tensors_[current_].name + "' got " + std::to_string(current_written_) + " of its " +
                 std::to_string(tensor_bytes(current_)) + " bytes");
-  if (std::fflush(file_.get()) != 0) return fail(std::string("write failed: ") + std::strerror(errno));
-  if (std::fclose(file_.release()) != 0) {
-    std::remove((path_ + ".partial").c_str());
-    return fail(std::string("close failed: ") + std::strerror(errno));
-  }
-  if (std::rename((path_ + ".partial").c_str(), path_.c_str()) != 0) {
-    const int err = errno;
-    std::remove((path_ + ".partial").c_str());
-    return fail(std::string("cannot rename the finished file into place: ") + std::strerror(err));
+  if (auto st = file_->commit(); !st.ok()) {
+    file_.reset();  // removes what is left of the ".partial" file; later calls fail cleanly
+    return fail(st.error().message);
   }
   finished_ = true;
   return Ok{};

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kvcache/expected.h"
+#include "model/replacing_file.h"
 
 namespace ladle::tools {
 
@@ -88,10 +89,6 @@ class GgufWriter {
     GgmlType type;
     std::uint64_t offset;  // from the start of the data section
   };
-  struct Close {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-  };
-
   // Appends a key and its value type to metadata_ (the value follows), noting duplicates.
   void begin_kv(std::string_view key, GgufValueType type);
   void begin_array(std::string_view key, GgufValueType element_type, std::size_t count);
@@ -106,7 +103,7 @@ class GgufWriter {
   std::string setup_error_;         // the first add_*() mistake, reported by open()
 
   bool opened_ = false;             // open() was called (successful or not): no more add_*()
-  std::unique_ptr<std::FILE, Close> file_;
+  std::unique_ptr<model::ReplacingFile> file_;  // "<path>.partial", renamed into place by finish()
   std::string path_;
   std::uint64_t position_ = 0;      // bytes written to the file so far
   std::size_t current_ = 0;         // the tensor write() is filling
