@@ -3,13 +3,16 @@
 //
 //   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
 //                            [--new-tokens 128] [--prefix-len 512] [--threads 0] [--weights f32|f16]
-//                            [--kv-cache-dtype f32|f16] [--rounds 1]
+//                            [--kv-cache-dtype f32|f16] [--rounds 1] [--num-requests 0]
 //
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
-// to an LlmEngine with --max-running C; reported are aggregate generated tokens/s over the whole
-// run, decode-step tokens/s and mean/p50/p99 step time from the engine's observer, and model GFLOP/s
-// (2 × matmul params per token) as a fraction of the measured sgemm peak. Then, per shape, time to
-// first token of a request whose --prefix-len-token prefix is cached, over a cold one.
+// to an LlmEngine with --max-running C (with --num-requests N > C, a closed loop: each finished
+// request is replaced until N have run, as `ladle bench` drives a server); reported are aggregate
+// generated tokens/s over the whole run, decode-step tokens/s and mean/p50/p99 step time from the
+// engine's observer, model GFLOP/s (2 × matmul params per token) as a fraction of the measured
+// sgemm peak, and the requests' mean TPOT as `ladle bench` computes it at the client. Then, per
+// shape, time to first token of a request whose --prefix-len-token prefix is cached, over a cold
+// one.
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
