@@ -138,6 +138,11 @@ void Metrics::register_engine_metrics() {
   step_duration_ = &histogram(r, "ladle_step_duration_seconds",
                               "Duration of one engine step (schedule, forward, sample, update).",
                               kStepBuckets);
+  // The batch's own rhythm, without the prefill chunks that make some steps several times longer:
+  // the per-token time of every running stream, comparable with an offline engine's decode step.
+  decode_step_duration_ = &histogram(r, "ladle_decode_step_duration_seconds",
+                                     "Duration of an engine step that computed only decode tokens (no prompt).",
+                                     kStepBuckets);
   step_batch_tokens_ = &histogram(r, "ladle_step_batch_tokens",
                                   "Tokens computed in one engine step (prefill + decode).",
                                   power_of_two_buckets(8192));
@@ -242,6 +247,7 @@ void Metrics::on_request_finished(const scheduler::RequestStats& stats) {
 
 void Metrics::on_step(const scheduler::StepStats& step, const scheduler::CounterDeltas& counters) {
   step_duration_->Observe(step.duration);
+  if (step.prefill_tokens == 0 && step.decode_tokens > 0) decode_step_duration_->Observe(step.duration);
   step_batch_tokens_->Observe(step.batch_tokens);
   // Counter::Increment(0) is a no-op CAS; skip it to keep the common decode step cheap.
   if (counters.prompt_tokens) prompt_tokens_total_->Increment(static_cast<double>(counters.prompt_tokens));

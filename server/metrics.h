@@ -111,6 +111,7 @@ class Metrics final : public scheduler::EngineObserver {
 
   // Engine step metrics.
   prometheus::Histogram* step_duration_ = nullptr;
+  prometheus::Histogram* decode_step_duration_ = nullptr;  // steps with no prompt token
   prometheus::Histogram* step_batch_tokens_ = nullptr;
   prometheus::Counter* prefix_queries_total_ = nullptr;
   prometheus::Counter* prefix_hits_total_ = nullptr;

@@ -90,7 +90,7 @@ TEST(MetricsTest, EverySeriesExistsAtZeroFromTheStart) {
         "ladle_e2e_request_latency_seconds", "ladle_request_queue_time_seconds",
         "ladle_request_prefill_time_seconds", "ladle_request_decode_time_seconds",
         "ladle_request_prompt_tokens", "ladle_request_generation_tokens", "ladle_step_duration_seconds",
-        "ladle_step_batch_tokens"}) {
+        "ladle_decode_step_duration_seconds", "ladle_step_batch_tokens"}) {
     EXPECT_EQ(sample(text, std::string(hist) + "_count"), 0.0) << hist;
     EXPECT_EQ(sample(text, std::string(hist) + "_sum"), 0.0) << hist;
   }
@@ -106,7 +106,7 @@ TEST(MetricsTest, LatencyHistogramsHaveAtLeastFourBucketsBelowTenMilliseconds) {
        {"ladle_time_to_first_token_seconds", "ladle_inter_token_latency_seconds",
         "ladle_e2e_request_latency_seconds", "ladle_request_queue_time_seconds",
         "ladle_request_prefill_time_seconds", "ladle_request_decode_time_seconds",
-        "ladle_step_duration_seconds"}) {
+        "ladle_step_duration_seconds", "ladle_decode_step_duration_seconds"}) {
     auto bounds = bucket_bounds(text, hist);
     int below_10ms = 0;
     for (double b : bounds) below_10ms += b < 0.01;
@@ -226,6 +226,8 @@ TEST(MetricsTest, StepsFeedHistogramsAndCounters) {
   const std::string text = m.serialize();
   EXPECT_EQ(sample(text, "ladle_step_duration_seconds_count"), 2.0);
   EXPECT_EQ(sample(text, "ladle_step_duration_seconds_bucket{le=\"0.0005\"}"), 1.0);
+  EXPECT_EQ(sample(text, "ladle_decode_step_duration_seconds_count"), 1.0);  // the step with a prompt chunk is not one
+  EXPECT_EQ(sample(text, "ladle_decode_step_duration_seconds_sum"), 0.0004);
   EXPECT_EQ(sample(text, "ladle_step_batch_tokens_sum"), 48.0);
   EXPECT_EQ(sample(text, "ladle_step_batch_tokens_bucket{le=\"8\"}"), 1.0);
   EXPECT_EQ(sample(text, "ladle_step_batch_tokens_bucket{le=\"64\"}"), 2.0);
