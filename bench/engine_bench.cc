@@ -3,16 +3,24 @@
 //
 //   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
 //                            [--new-tokens 128] [--prefix-len 512] [--threads 0] [--weights f32|f16]
-//                            [--kv-cache-dtype f32|f16] [--rounds 1] [--num-requests 0]
+//                            [--kv-cache-dtype f32|f16] [--rounds 1] [--num-requests 0] [--max-running 0]
 //
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
-// to an LlmEngine with --max-running C (with --num-requests N > C, a closed loop: each finished
-// request is replaced until N have run, as `ladle bench` drives a server); reported are aggregate
+// to an LlmEngine with --max-running C, or the given --max-running (with --num-requests N > C, a
+// closed loop: each finished request is replaced until N have run, as `ladle bench` drives a
+// server); reported are aggregate
 // generated tokens/s over the whole run, decode-step tokens/s and mean/p50/p99 step time from the
 // engine's observer, model GFLOP/s (2 × matmul params per token) as a fraction of the measured
 // sgemm peak, and the requests' mean TPOT as `ladle bench` computes it at the client. Then, per
 // shape, time to first token of a request whose --prefix-len-token prefix is cached, over a cold
 // one.
+//
+// NOTE(bench): TPOT here and TPOT at a served client differ by more than the HTTP path. This closed
+// loop resubmits a finished wave within one step, so the wave's prompts are prefilled together
+// before any of it decodes; `ladle bench`'s clients resubmit over a few milliseconds, so a served
+// wave's prefill chunks land in the decode phases of requests admitted a step earlier, and count in
+// their TPOT. The per-token cost with and without HTTP is the decode-step column here against the
+// server's ladle_decode_step_duration_seconds (sum / count) for the same load.
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -131,6 +139,7 @@ struct Options {
   bool no_prefix_test = false;
   int rounds = 1;
   int num_requests = 0;  // > concurrency: a closed loop of this many requests, C at a time
+  int max_running = 0;   // > 0: the engine's --max-running (else each level's concurrency)
 };
 
 // One run's figures: generated tokens/s over the whole wall time, over decode steps only, and the
@@ -145,7 +154,7 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
   EngineConfig cfg;
   cfg.model_path = path;
   cfg.tokenizer_path = tok;
-  cfg.max_running = conc;
+  cfg.max_running = o.max_running > 0 ? o.max_running : conc;
   cfg.threads = o.threads;
   cfg.weights = o.weights;
   cfg.kv_cache_dtype = o.kv_cache_dtype;
@@ -242,7 +251,7 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
       return a.decode_tok_s < b.decode_tok_s;
     });
     const double gflops = best.decode_tok_s * flops_per_token / 1e9;
-    std::printf("| %s | %d | %.0f (%.0f) | %.0f (%.0f) | %.2f / %.2f / %.2f | %.1f | %.0f%% (%.0f%%) | %.3f |\n",
+    std::printf("| %s | %d | %.0f (%.0f) | %.0f (%.0f) | %.3f / %.3f / %.3f | %.1f | %.0f%% (%.0f%%) | %.3f |\n",
                 shape.c_str(), levels[i], ladle::bench::best_of(whole), ladle::bench::percentile(whole, 50),
                 best.decode_tok_s, ladle::bench::percentile(decode, 50), best.step_mean_ms, best.step_p50_ms,
                 best.step_p99_ms, gflops, 100 * gflops / peak, 100 * ladle::bench::percentile(ratios[i], 50),
@@ -312,6 +321,9 @@ int main(int argc, char** argv) {
   flags.add("--new-tokens", &o.new_tokens, "generated tokens per request");
   flags.add("--num-requests", &o.num_requests,
             "requests per level, C in flight at a time (closed loop, like `ladle bench`); default: one wave of C");
+  flags.add("--max-running", &o.max_running,
+            "the engine's running sequences at most (default: each concurrency level); below the concurrency, "
+            "the rest wait in its queue, as requests to a server with that --max-running do");
   flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
   flags.add("--rounds", &o.rounds, "rounds over all concurrency levels (best and median are reported)");
   flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
