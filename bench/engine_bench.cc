@@ -4,6 +4,7 @@
 //   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
 //                            [--new-tokens 128] [--prefix-len 512] [--threads 0] [--weights f32|f16]
 //                            [--kv-cache-dtype f32|f16] [--rounds 1] [--num-requests 0] [--max-running 0]
+//   build/bench/engine_bench --shapes tiny --replay RUN.json [--max-running 32] [--threads 1 ...]
 //
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
 // to an LlmEngine with --max-running C, or the given --max-running (with --num-requests N > C, a
@@ -21,6 +22,12 @@
 // wave's prefill chunks land in the decode phases of requests admitted a step earlier, and count in
 // their TPOT. The per-token cost with and without HTTP is the decode-step column here against the
 // server's ladle_decode_step_duration_seconds (sum / count) for the same load.
+//
+// --replay RUN.json takes the --json of an open-loop `ladle bench --request-rate R` run against
+// `ladle serve` on the same checkpoint (/tmp/ladle_bench_<shape>.bin) and submits its requests at
+// the times its client sent them, with their prompt and output lengths: the same arrivals with and
+// without HTTP, so the TPOTs compare like for like. (A closed-loop run's send times depend on its
+// own completions; replayed open-loop, a faster engine would run smaller batches.)
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +36,10 @@
 #include <optional>
 #include <random>
 #include <thread>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/bench_args.h"
 #include "bench/machine_limits.h"
@@ -140,6 +151,7 @@ struct Options {
   int rounds = 1;
   int num_requests = 0;  // > concurrency: a closed loop of this many requests, C at a time
   int max_running = 0;   // > 0: the engine's --max-running (else each level's concurrency)
+  std::string replay;    // a `ladle bench --json` file of an open-loop run: replay its arrivals
 };
 
 // One run's figures: generated tokens/s over the whole wall time, over decode steps only, and the
@@ -262,6 +274,99 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
   std::fflush(stdout);
 }
 
+// One request of the served run being replayed.
+struct Arrival {
+  double at_s = 0;  // since the run's start, when the client sent it
+  int prompt_tokens = 0;
+  int output_tokens = 0;
+  double served_tpot_ms = -1;  // the client's TPOT for it (< 0: fewer than two tokens)
+};
+
+// The successful requests of the first run in a `ladle bench --json` file, by send time.
+std::optional<std::vector<Arrival>> load_replay(const std::string& path) {
+  std::ifstream in(path);
+  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("runs") || !j["runs"].is_array() || j["runs"].empty() ||
+      !j["runs"][0].is_object())
+    return std::nullopt;
+  std::vector<Arrival> out;
+  for (const auto& s : j["runs"][0].value("samples", nlohmann::json::array())) {
+    if (!s.is_object() || !s.value("ok", false)) continue;
+    Arrival a;
+    a.at_s = s.value("start_s", 0.0);
+    a.prompt_tokens = s.value("prompt_tokens", 0);
+    a.output_tokens = s.value("output_tokens", 0);
+    if (a.prompt_tokens < 1 || a.output_tokens < 1) continue;
+    if (a.output_tokens >= 2) a.served_tpot_ms = s.value("tpot_ms", -1.0);
+    out.push_back(a);
+  }
+  if (out.empty()) return std::nullopt;
+  std::stable_sort(out.begin(), out.end(), [](const Arrival& a, const Arrival& b) { return a.at_s < b.at_s; });
+  return out;
+}
+
+// Submits `arrivals` at their send times (random prompt ids of their lengths, greedy, ignore_eos)
+// to an engine with --max-running (default 32) and prints the offline TPOT against the served one
+// over the same requests, with each side's decode-step figures.
+bool bench_replay(const std::string& shape, const std::string& path, const std::string& tok,
+                  const std::vector<Arrival>& arrivals, const Options& o) {
+  EngineConfig cfg;
+  cfg.model_path = path;
+  cfg.tokenizer_path = tok;
+  cfg.max_running = o.max_running > 0 ? o.max_running : 32;
+  cfg.threads = o.threads;
+  cfg.weights = o.weights;
+  cfg.kv_cache_dtype = o.kv_cache_dtype;
+  StepRecorder rec;
+  auto engine = LlmEngine::create(cfg, &rec);
+  if (!engine) {
+    std::fprintf(stderr, "engine: %s\n", engine.error().message.c_str());
+    return false;
+  }
+  (*engine)->start();
+  const model::ModelConfig mc = shape_config(shape);
+  std::mt19937 rng(42);
+  Finished finished;
+  std::vector<std::shared_ptr<Latch>> sinks;
+  const auto t0 = Clock::now();
+  for (const Arrival& a : arrivals) {
+    std::this_thread::sleep_until(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.at_s)));
+    GenerationRequest r;
+    r.prompt_tokens = random_prompt(rng, std::min(a.prompt_tokens, mc.seq_len - a.output_tokens), mc.vocab_size);
+    r.params.temperature = 0;
+    r.params.max_tokens = a.output_tokens;
+    r.params.ignore_eos = true;
+    sinks.push_back(std::make_shared<Latch>(&finished));
+    if (!(*engine)->submit(std::move(r), sinks.back())) {
+      std::fprintf(stderr, "replay: the engine refused a request (does the run fit the %s shape?)\n", shape.c_str());
+      (*engine)->stop();
+      return false;
+    }
+  }
+  finished.wait_for(int(arrivals.size()));
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  (*engine)->stop();
+  double offline = 0, served = 0;
+  long tokens = 0;
+  int n = 0;
+  for (std::size_t i = 0; i < sinks.size(); ++i) {
+    tokens += sinks[i]->tokens();
+    const auto t = sinks[i]->tpot_ms();
+    if (!t || arrivals[i].served_tpot_ms < 0) continue;
+    offline += *t, served += arrivals[i].served_tpot_ms, ++n;
+  }
+  if (n == 0) return false;
+  double decode_s = 0;
+  long decode_tokens = 0, decode_steps = 0;
+  for (const auto& s : rec.steps)
+    if (s.prefill_tokens == 0) decode_s += s.duration, decode_tokens += s.decode_tokens, ++decode_steps;
+  std::printf("| %s | %zu | %d | %.0f | %.1f | %.3f | %.3f | %.3f | %+.1f%% |\n", shape.c_str(), arrivals.size(),
+              cfg.max_running, tokens / wall, double(decode_tokens) / std::max(1L, decode_steps),
+              decode_s / std::max(1L, decode_steps) * 1e3, offline / n, served / n, 100 * (served / offline - 1));
+  std::fflush(stdout);
+  return true;
+}
+
 void bench_prefix(const std::string& shape, const std::string& path, const std::string& tok, const Options& o) {
   EngineConfig cfg;
   cfg.model_path = path;
@@ -324,6 +429,9 @@ int main(int argc, char** argv) {
   flags.add("--max-running", &o.max_running,
             "the engine's running sequences at most (default: each concurrency level); below the concurrency, "
             "the rest wait in its queue, as requests to a server with that --max-running do");
+  flags.add("--replay", &o.replay,
+            "the --json of an open-loop `ladle bench --request-rate R` run against `ladle serve` on "
+            "/tmp/ladle_bench_<shape>.bin: submit its requests at its send times and compare TPOT (one shape)");
   flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
   flags.add("--rounds", &o.rounds, "rounds over all concurrency levels (best and median are reported)");
   flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
@@ -339,10 +447,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.rounds = std::max(1, o.rounds);
-  std::printf("weights %s, KV cache %s; %d round(s): best (median); step times and GFLOP/s from the best round; sgemm peak (M=128, 2048x768) probed before every run\n\n",
-              o.weights.c_str(), o.kv_cache_dtype.c_str(), o.rounds);
-  std::printf("| shape | seqs | tok/s whole run | decode tok/s | decode step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak | request TPOT ms mean |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::optional<std::vector<Arrival>> replay;
+  if (!o.replay.empty() && !(replay = load_replay(o.replay))) {
+    std::fprintf(stderr, "--replay %s: not a `ladle bench --json` file with successful requests\n", o.replay.c_str());
+    return 2;
+  }
+  if (replay) {
+    std::printf("weights %s, KV cache %s; replaying %s\n\n", o.weights.c_str(), o.kv_cache_dtype.c_str(), o.replay.c_str());
+    std::printf("| shape | requests | max running | tok/s | decode tokens per decode step | decode step ms | TPOT ms | served TPOT ms | served over offline |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  } else {
+    std::printf("weights %s, KV cache %s; %d round(s): best (median); step times and GFLOP/s from the best round; sgemm peak (M=128, 2048x768) probed before every run\n\n",
+                o.weights.c_str(), o.kv_cache_dtype.c_str(), o.rounds);
+    std::printf("| shape | seqs | tok/s whole run | decode tok/s | decode step ms mean / p50 / p99 | model GFLOP/s | of sgemm peak | request TPOT ms mean |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  }
   for (const auto& shape : ladle::bench::split_commas(o.shapes)) {
     const int vocab = shape_config(shape).vocab_size;
     const std::string path = "/tmp/ladle_bench_" + shape + ".bin",
@@ -352,6 +471,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (auto st = model::write_synthetic_tokenizer(tok, vocab); !st) return 1;
+    if (replay) return bench_replay(shape, path, tok, *replay, o) ? 0 : 1;  // one served run: one shape
     bench_throughput(shape, path, tok, o);
   }
   if (o.no_prefix_test) return 0;
