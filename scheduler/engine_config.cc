@@ -16,7 +16,8 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--max-waiting", &c.max_waiting, "queued requests at most; beyond it requests are refused as overloaded");
   flags.add("--kv-cache-mb", &c.kv_cache_mb, "K/V cache size in MiB (0: derive from the model)");
   flags.add("--block-size", &c.block_size, "tokens per KV block");
-  flags.add("--threads", &c.threads, "compute threads (0: all cores)");
+  flags.add("--threads", &c.threads,
+            "compute threads (0: all cores; one fewer for a model under 4M matmul parameters, so that the I/O thread keeps a core)");
   flags.add("--no-prefix-caching", &c.no_prefix_caching, "do not reuse cached prompt prefixes");
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
@@ -44,6 +45,12 @@ int floor_pow2(double x) {
 
 }  // namespace
 
+int default_compute_threads(const model::ModelConfig& m, int cores) {
+  constexpr std::size_t kSmallModelParams = 4'000'000;
+  cores = std::max(1, cores);
+  return m.matmul_params() < kSmallModelParams && cores > 1 ? cores - 1 : cores;
+}
+
 Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   auto bad = [](std::string msg) { return make_error(ErrorCode::kInvalidArgument, std::move(msg)); };
   if (c.block_size < 1 || c.block_size > 1024) return bad("--block-size must be in [1, 1024]");
@@ -53,7 +60,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();
-  if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (c.threads == 0) c.threads = default_compute_threads(m, int(std::max(1u, std::thread::hardware_concurrency())));
   if (c.max_running == 0) c.max_running = 64;
   if (c.max_batched_tokens == 0) {
     const double flops_per_token = 2.0 * double(m.matmul_params());

@@ -19,7 +19,7 @@ struct EngineConfig {
   int max_waiting = 1024;      // queued requests at most; more are rejected as overloaded
   int kv_cache_mb = 0;         // K/V arena size in MiB (0: derive)
   int block_size = 16;         // tokens per KV block
-  int threads = 0;             // compute threads (0: all cores)
+  int threads = 0;             // compute threads (0: derive)
   bool no_prefix_caching = false;
   std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
   std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
@@ -36,10 +36,18 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //    a power of two in [128, 2048], and never below max_running so every decode fits one step.
 //  - kv_cache_mb: room for max_running full-context sequences, capped at a quarter of RAM and
 //    floored at one full-context sequence.
-//  - threads: the number of cores.
+//  - threads: default_compute_threads(model, cores).
 // Fails when a given value is out of range (block size not in [1, 1024], negative counts, ...)
 // or --weights or --kv-cache-dtype is neither f32 nor f16.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
+
+// Compute threads for `model` on `cores` cores: all of them, except that a model under 4M matmul
+// parameters (stories260K's shape) leaves one core to the server's I/O thread and its clients.
+// NOTE(engine): at that size a token's compute is a few microseconds, as much as its SSE event
+// costs the I/O thread and the client; on two cores a second compute thread starved them (tiny
+// model, 32 streams: 12k–38k events/s with two compute threads, 31k–33k with one, at about the
+// same tokens/s; BENCHMARKS.md, issue 4).
+int default_compute_threads(const model::ModelConfig& model, int cores);
 
 // The model's runtime limits for a resolved `config` (--weights must have passed
 // resolve_engine_defaults).

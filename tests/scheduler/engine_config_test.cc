@@ -1,0 +1,43 @@
+// Engine defaults derived from the model's shape and the machine.
+#include "scheduler/engine_config.h"
+
+#include <gtest/gtest.h>
+
+#include "model/config.h"
+
+namespace ladle::scheduler {
+namespace {
+
+TEST(EngineConfigTest, ATinyModelLeavesOneCoreToTheServer) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  ASSERT_LT(tiny.matmul_params(), 4'000'000u);
+  EXPECT_EQ(default_compute_threads(tiny, 1), 1);
+  EXPECT_EQ(default_compute_threads(tiny, 2), 1);
+  EXPECT_EQ(default_compute_threads(tiny, 8), 7);
+}
+
+TEST(EngineConfigTest, LargerModelsComputeOnEveryCore) {
+  for (const char* name : {"15m", "110m"}) {
+    const model::ModelConfig m = *model::preset_config(name);
+    EXPECT_EQ(default_compute_threads(m, 1), 1) << name;
+    EXPECT_EQ(default_compute_threads(m, 2), 2) << name;
+    EXPECT_EQ(default_compute_threads(m, 8), 8) << name;
+  }
+}
+
+TEST(EngineConfigTest, GivenThreadsAreKeptAndZeroIsDerived) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  EngineConfig given;
+  given.threads = 2;
+  ASSERT_TRUE(resolve_engine_defaults(given, tiny));
+  EXPECT_EQ(given.threads, 2);
+  EngineConfig derived;
+  ASSERT_TRUE(resolve_engine_defaults(derived, tiny));
+  EXPECT_GE(derived.threads, 1);
+  EngineConfig negative;
+  negative.threads = -1;
+  EXPECT_FALSE(resolve_engine_defaults(negative, tiny));
+}
+
+}  // namespace
+}  // namespace ladle::scheduler
