@@ -161,22 +161,31 @@ struct Throughput {
   double tpot_mean_ms = 0;  // per request, then averaged, as `ladle bench` reports it
 };
 
-std::optional<Throughput> run_throughput(const std::string& shape, const std::string& path, const std::string& tok,
-                                         int conc, const Options& o) {
+// A started engine on the checkpoint at `path`, with the options' threads, weights and K/V dtype;
+// nullptr (after saying why) if it cannot load.
+std::unique_ptr<LlmEngine> start_engine(const std::string& path, const std::string& tok, int max_running,
+                                        const Options& o, StepRecorder* rec) {
   EngineConfig cfg;
   cfg.model_path = path;
   cfg.tokenizer_path = tok;
-  cfg.max_running = o.max_running > 0 ? o.max_running : conc;
+  cfg.max_running = max_running;
   cfg.threads = o.threads;
   cfg.weights = o.weights;
   cfg.kv_cache_dtype = o.kv_cache_dtype;
-  StepRecorder rec;
-  auto engine = LlmEngine::create(cfg, &rec);
+  auto engine = LlmEngine::create(cfg, rec);
   if (!engine) {
     std::fprintf(stderr, "engine: %s\n", engine.error().message.c_str());
-    return std::nullopt;
+    return nullptr;
   }
   (*engine)->start();
+  return std::move(*engine);
+}
+
+std::optional<Throughput> run_throughput(const std::string& shape, const std::string& path, const std::string& tok,
+                                         int conc, const Options& o) {
+  StepRecorder rec;
+  auto engine = start_engine(path, tok, o.max_running > 0 ? o.max_running : conc, o, &rec);
+  if (!engine) return std::nullopt;
   const model::ModelConfig mc = shape_config(shape);
   const int prompt_len = std::min(o.prompt_len, mc.seq_len - o.new_tokens - 1);
   std::mt19937 rng(42);
@@ -190,7 +199,7 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
     r.params.max_tokens = o.new_tokens;
     r.params.ignore_eos = true;
     sinks.push_back(std::make_shared<Latch>(&finished));
-    return bool((*engine)->submit(std::move(r), sinks.back()));
+    return bool(engine->submit(std::move(r), sinks.back()));
   };
   const auto t0 = Clock::now();
   for (int i = 0; i < conc; ++i)
@@ -212,7 +221,7 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
     if (auto t = s->tpot_ms()) tpot_sum += *t, ++tpot_n;
   }
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  (*engine)->stop();
+  engine->stop();
 
   std::vector<double> decode_ms;
   double decode_s = 0;
@@ -310,20 +319,9 @@ std::optional<std::vector<Arrival>> load_replay(const std::string& path) {
 // over the same requests, with each side's decode-step figures.
 bool bench_replay(const std::string& shape, const std::string& path, const std::string& tok,
                   const std::vector<Arrival>& arrivals, const Options& o) {
-  EngineConfig cfg;
-  cfg.model_path = path;
-  cfg.tokenizer_path = tok;
-  cfg.max_running = o.max_running > 0 ? o.max_running : 32;
-  cfg.threads = o.threads;
-  cfg.weights = o.weights;
-  cfg.kv_cache_dtype = o.kv_cache_dtype;
   StepRecorder rec;
-  auto engine = LlmEngine::create(cfg, &rec);
-  if (!engine) {
-    std::fprintf(stderr, "engine: %s\n", engine.error().message.c_str());
-    return false;
-  }
-  (*engine)->start();
+  auto engine = start_engine(path, tok, o.max_running > 0 ? o.max_running : 32, o, &rec);
+  if (!engine) return false;
   const model::ModelConfig mc = shape_config(shape);
   std::mt19937 rng(42);
   Finished finished;
@@ -337,15 +335,15 @@ bool bench_replay(const std::string& shape, const std::string& path, const std::
     r.params.max_tokens = a.output_tokens;
     r.params.ignore_eos = true;
     sinks.push_back(std::make_shared<Latch>(&finished));
-    if (!(*engine)->submit(std::move(r), sinks.back())) {
+    if (!engine->submit(std::move(r), sinks.back())) {
       std::fprintf(stderr, "replay: the engine refused a request (does the run fit the %s shape?)\n", shape.c_str());
-      (*engine)->stop();
+      engine->stop();
       return false;
     }
   }
   finished.wait_for(int(arrivals.size()));
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  (*engine)->stop();
+  engine->stop();
   double offline = 0, served = 0;
   long tokens = 0;
   int n = 0;
@@ -361,24 +359,16 @@ bool bench_replay(const std::string& shape, const std::string& path, const std::
   for (const auto& s : rec.steps)
     if (s.prefill_tokens == 0) decode_s += s.duration, decode_tokens += s.decode_tokens, ++decode_steps;
   std::printf("| %s | %zu | %d | %.0f | %.1f | %.3f | %.3f | %.3f | %+.1f%% |\n", shape.c_str(), arrivals.size(),
-              cfg.max_running, tokens / wall, double(decode_tokens) / std::max(1L, decode_steps),
+              o.max_running > 0 ? o.max_running : 32, tokens / wall, double(decode_tokens) / std::max(1L, decode_steps),
               decode_s / std::max(1L, decode_steps) * 1e3, offline / n, served / n, 100 * (served / offline - 1));
   std::fflush(stdout);
   return true;
 }
 
 void bench_prefix(const std::string& shape, const std::string& path, const std::string& tok, const Options& o) {
-  EngineConfig cfg;
-  cfg.model_path = path;
-  cfg.tokenizer_path = tok;
-  cfg.threads = o.threads;
-  cfg.weights = o.weights;
-  cfg.kv_cache_dtype = o.kv_cache_dtype;
-  cfg.max_running = 4;
   StepRecorder rec;
-  auto engine = LlmEngine::create(cfg, &rec);
+  auto engine = start_engine(path, tok, 4, o, &rec);
   if (!engine) return;
-  (*engine)->start();
   const model::ModelConfig mc = shape_config(shape);
   const int prefix_len = std::min(o.prefix_len, mc.seq_len - 40);
   std::mt19937 rng(7);
@@ -391,7 +381,7 @@ void bench_prefix(const std::string& shape, const std::string& path, const std::
     r.params.max_tokens = 1;
     Finished finished;
     auto sink = std::make_shared<Latch>(&finished);
-    if (!(*engine)->submit(std::move(r), sink)) return 0.0;
+    if (!engine->submit(std::move(r), sink)) return 0.0;
     finished.wait_for(1);
     std::lock_guard lock(rec.mu_);
     return rec.ttfts.empty() ? 0.0 : rec.ttfts[0];
@@ -411,7 +401,7 @@ void bench_prefix(const std::string& shape, const std::string& path, const std::
   }
   const double c = ladle::bench::percentile(cold, 50), w = ladle::bench::percentile(warm, 50);
   std::printf("| %s | %d | %.1f | %.1f | %.3f |\n", shape.c_str(), prefix_len + 8, c * 1e3, w * 1e3, w / c);
-  (*engine)->stop();
+  engine->stop();
 }
 
 }  // namespace
