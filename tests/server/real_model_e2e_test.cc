@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "scheduler/llm_engine.h"
@@ -153,6 +154,100 @@ TEST_F(RealModelTest, DisconnectWhileQueuedFreesEverything) {
   ASSERT_TRUE(testing::FakeEngine::wait_for([&] { return engine_->gauges().num_waiting > 0; }, 2000ms));
   for (auto& s : sockets) s.close();
   EXPECT_TRUE(engine_idle());
+}
+
+// Seeded random traffic, three connections at a time: streamed and plain completions and chats
+// (some with stop strings, usage chunks or invalid fields), each read to the end, dropped after a
+// few bytes, reset, cut off mid-request, or pipelined behind another. Every reply read whole is a
+// 200 that ends properly or a 400 with an OpenAI error; afterwards nothing is left running, queued
+// or holding KV blocks, and the server still answers exactly as the engine does.
+TEST_F(RealModelTest, RandomTrafficLeavesNothingBehind) {
+  std::mt19937 rng(2026);
+  auto pick = [&](int n) { return int(rng() % unsigned(n)); };
+  const char* stops[] = {"the", "\n", "Lily", "."};
+  auto random_body = [&](bool& chat, bool& stream) {
+    chat = pick(3) == 0;
+    stream = pick(3) != 0;
+    json b = {{"max_tokens", 1 + pick(80)}, {"stream", stream}};
+    if (chat) b["messages"] = {{{"role", "user"}, {"content", "Tell me a story"}}};
+    else b["prompt"] = pick(2) ? "Once upon a time" : "Lily and Tom went to the park";
+    if (pick(3) == 0) b["stop"] = stops[pick(4)];
+    if (pick(4) == 0) b["ignore_eos"] = true;
+    if (stream && pick(3) == 0) b["stream_options"] = {{"include_usage", true}};
+    if (pick(8) == 0) b["temperature"] = pick(2) ? json(-1) : json("hot");  // invalid: a 400
+    return b.dump();
+  };
+  auto check_whole = [&](const t::http::response<t::http::string_body>& r, bool stream) {
+    if (r.result_int() == 400) {
+      auto e = json::parse(r.body(), nullptr, false);
+      EXPECT_TRUE(e.contains("error") && e["error"]["message"].is_string()) << r.body();
+      return;
+    }
+    ASSERT_EQ(r.result_int(), 200u) << r.body();
+    if (stream) EXPECT_EQ(t::sse_data(r.body()).back(), "[DONE]");
+    else EXPECT_TRUE(json::parse(r.body())["choices"].is_array()) << r.body();
+  };
+  for (int round = 0; round < 40; ++round) {
+    t::net::io_context ioc;
+    struct Conn {
+      t::tcp::socket socket;
+      int action;
+      bool stream[2];
+      int requests;
+    };
+    std::vector<Conn> conns;
+    for (int c = 0; c < 3; ++c) {
+      Conn conn{t::connect_to(ioc, server_->port()), pick(5), {false, false}, 1};
+      bool chat = false;
+      const std::string body = random_body(chat, conn.stream[0]);
+      std::string req = t::raw_post(chat ? "/v1/chat/completions" : "/v1/completions", body);
+      if (conn.action == 4) {  // pipelined: a second request behind the first
+        bool chat2 = false;
+        const std::string body2 = random_body(chat2, conn.stream[1]);
+        req += t::raw_post(chat2 ? "/v1/chat/completions" : "/v1/completions", body2);
+        conn.requests = 2;
+      }
+      if (conn.action == 3) req.resize(1 + pick(int(req.size()) - 1));  // cut off mid-request
+      t::net::write(conn.socket, t::net::buffer(req));
+      conns.push_back(std::move(conn));
+    }
+    for (auto& conn : conns) {
+      switch (conn.action) {
+        case 0:
+        case 4: {  // read every reply whole
+          boost::beast::flat_buffer buffer;
+          for (int i = 0; i < conn.requests; ++i) {
+            t::http::response<t::http::string_body> reply;
+            t::http::read(conn.socket, buffer, reply);
+            check_whole(reply, conn.stream[i]);
+          }
+          break;
+        }
+        case 1: {  // read whatever the first bytes are, then leave
+          std::string got(1 + pick(600), '\0');
+          boost::system::error_code ec;
+          conn.socket.read_some(t::net::buffer(got), ec);
+          conn.socket.close();
+          break;
+        }
+        case 2:  // reset at once
+          conn.socket.set_option(t::net::socket_base::linger(true, 0));
+          conn.socket.close();
+          break;
+        default:  // cut off mid-request
+          conn.socket.close();
+          break;
+      }
+    }
+  }
+  EXPECT_TRUE(testing::FakeEngine::wait_for([&] {
+    auto g = engine_->gauges();
+    return g.num_running == 0 && g.num_waiting == 0 && g.kv_blocks_used == 0;
+  }, 5000ms));
+  const std::string expected = engine_greedy("Once upon a time", 30);
+  auto plain = t::post(server_->port(), "/v1/completions", R"({"prompt":"Once upon a time","max_tokens":30,"temperature":0})");
+  ASSERT_EQ(plain.status, 200u) << plain.body;
+  EXPECT_EQ(json::parse(plain.body)["choices"][0]["text"], expected);
 }
 
 // A prefill of ~400 tokens at 8 tokens a step takes ~50 steps: the client leaves in the middle.
