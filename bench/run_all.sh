@@ -67,6 +67,8 @@ build/bench/engine_bench --shapes tiny --concurrency 32 --prompt-len 16 --new-to
   | tee "$out/06-http-offline.txt"
 $W /tmp/ladle_bench_tiny.bin /tmp/ladle_bench_tok512.bin --max-running 32 -- bench --concurrency 32 \
   --num-requests 128 --input-len 16 --output-len 256 --ignore-eos --json "$out/06-http.json" | tee "$out/06-http.txt"
+# Like for like (session 8): per decode step, and on identical arrivals, six alternated rounds.
+bash bench/http_overhead.sh 6 1 | tee "$out/06-http-overhead.txt"
 
 log concurrency sweeps
 for m in m15 m110; do
