@@ -9,9 +9,8 @@
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
 // to an LlmEngine with --max-running C, or the given --max-running (with --num-requests N > C, a
 // closed loop: each finished request is replaced until N have run, as `ladle bench` drives a
-// server); reported are aggregate
-// generated tokens/s over the whole run, decode-step tokens/s and mean/p50/p99 step time from the
-// engine's observer, model GFLOP/s (2 × matmul params per token) as a fraction of the measured
+// server); reported are aggregate generated tokens/s over the whole run, decode-step tokens/s and
+// mean/p50/p99 step time from the engine's observer, model GFLOP/s (2 × matmul params per token) as a fraction of the measured
 // sgemm peak, and the requests' mean TPOT as `ladle bench` computes it at the client. Then, per
 // shape, time to first token of a request whose --prefix-len-token prefix is cached, over a cold
 // one.
@@ -34,10 +33,9 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <fstream>
 #include <random>
 #include <thread>
-
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -138,6 +136,32 @@ std::vector<TokenId> random_prompt(std::mt19937& rng, int n, int vocab) {
   return p;
 }
 
+// A greedy request for `max_tokens` tokens after a random prompt of `prompt_len` ids, never
+// stopping early (ignore_eos), so every run does the same amount of work.
+GenerationRequest greedy_request(std::mt19937& rng, int prompt_len, int max_tokens, int vocab) {
+  GenerationRequest r;
+  r.prompt_tokens = random_prompt(rng, prompt_len, vocab);
+  r.params.temperature = 0;
+  r.params.max_tokens = max_tokens;
+  r.params.ignore_eos = true;
+  return r;
+}
+
+// The steps of a run that computed no prompt token.
+struct DecodeSteps {
+  std::vector<double> ms;  // each step's duration
+  double seconds = 0;
+  long tokens = 0;
+  double mean_ms() const { return seconds / double(std::max<std::size_t>(1, ms.size())) * 1e3; }
+};
+
+DecodeSteps decode_steps(const std::vector<StepStats>& steps) {
+  DecodeSteps d;
+  for (const StepStats& s : steps)
+    if (s.prefill_tokens == 0) d.ms.push_back(s.duration * 1e3), d.seconds += s.duration, d.tokens += s.decode_tokens;
+  return d;
+}
+
 struct Options {
   std::string shapes = "15m,110m";
   std::string concurrency = "1,8,32,64";
@@ -193,13 +217,8 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
   Finished finished;
   const int total = std::max(conc, o.num_requests);
   auto submit_one = [&] {
-    GenerationRequest r;
-    r.prompt_tokens = random_prompt(rng, prompt_len, mc.vocab_size);
-    r.params.temperature = 0;
-    r.params.max_tokens = o.new_tokens;
-    r.params.ignore_eos = true;
     sinks.push_back(std::make_shared<Latch>(&finished));
-    return bool(engine->submit(std::move(r), sinks.back()));
+    return bool(engine->submit(greedy_request(rng, prompt_len, o.new_tokens, mc.vocab_size), sinks.back()));
   };
   const auto t0 = Clock::now();
   for (int i = 0; i < conc; ++i)
@@ -223,21 +242,13 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   engine->stop();
 
-  std::vector<double> decode_ms;
-  double decode_s = 0;
-  long decode_tokens = 0;
-  for (const auto& s : rec.steps)
-    if (s.prefill_tokens == 0) {
-      decode_ms.push_back(s.duration * 1e3);
-      decode_s += s.duration;
-      decode_tokens += s.decode_tokens;
-    }
+  const DecodeSteps d = decode_steps(rec.steps);
   Throughput t;
   t.tok_s = tokens / wall;
-  t.decode_tok_s = decode_s > 0 ? decode_tokens / decode_s : 0;
-  t.step_mean_ms = decode_s / std::max<std::size_t>(1, decode_ms.size()) * 1e3;
-  t.step_p50_ms = ladle::bench::percentile(decode_ms, 50);
-  t.step_p99_ms = ladle::bench::percentile(decode_ms, 99);
+  t.decode_tok_s = d.seconds > 0 ? d.tokens / d.seconds : 0;
+  t.step_mean_ms = d.mean_ms();
+  t.step_p50_ms = ladle::bench::percentile(d.ms, 50);
+  t.step_p99_ms = ladle::bench::percentile(d.ms, 99);
   t.tpot_mean_ms = tpot_n > 0 ? tpot_sum / tpot_n : 0;
   return t;
 }
@@ -319,8 +330,9 @@ std::optional<std::vector<Arrival>> load_replay(const std::string& path) {
 // over the same requests, with each side's decode-step figures.
 bool bench_replay(const std::string& shape, const std::string& path, const std::string& tok,
                   const std::vector<Arrival>& arrivals, const Options& o) {
+  const int max_running = o.max_running > 0 ? o.max_running : 32;
   StepRecorder rec;
-  auto engine = start_engine(path, tok, o.max_running > 0 ? o.max_running : 32, o, &rec);
+  auto engine = start_engine(path, tok, max_running, o, &rec);
   if (!engine) return false;
   const model::ModelConfig mc = shape_config(shape);
   std::mt19937 rng(42);
@@ -329,13 +341,9 @@ bool bench_replay(const std::string& shape, const std::string& path, const std::
   const auto t0 = Clock::now();
   for (const Arrival& a : arrivals) {
     std::this_thread::sleep_until(t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.at_s)));
-    GenerationRequest r;
-    r.prompt_tokens = random_prompt(rng, std::min(a.prompt_tokens, mc.seq_len - a.output_tokens), mc.vocab_size);
-    r.params.temperature = 0;
-    r.params.max_tokens = a.output_tokens;
-    r.params.ignore_eos = true;
     sinks.push_back(std::make_shared<Latch>(&finished));
-    if (!engine->submit(std::move(r), sinks.back())) {
+    const int prompt_len = std::min(a.prompt_tokens, mc.seq_len - a.output_tokens);
+    if (!engine->submit(greedy_request(rng, prompt_len, a.output_tokens, mc.vocab_size), sinks.back())) {
       std::fprintf(stderr, "replay: the engine refused a request (does the run fit the %s shape?)\n", shape.c_str());
       engine->stop();
       return false;
@@ -354,13 +362,10 @@ bool bench_replay(const std::string& shape, const std::string& path, const std::
     offline += *t, served += arrivals[i].served_tpot_ms, ++n;
   }
   if (n == 0) return false;
-  double decode_s = 0;
-  long decode_tokens = 0, decode_steps = 0;
-  for (const auto& s : rec.steps)
-    if (s.prefill_tokens == 0) decode_s += s.duration, decode_tokens += s.decode_tokens, ++decode_steps;
+  const DecodeSteps d = decode_steps(rec.steps);
   std::printf("| %s | %zu | %d | %.0f | %.1f | %.3f | %.3f | %.3f | %+.1f%% |\n", shape.c_str(), arrivals.size(),
-              o.max_running > 0 ? o.max_running : 32, tokens / wall, double(decode_tokens) / std::max(1L, decode_steps),
-              decode_s / std::max(1L, decode_steps) * 1e3, offline / n, served / n, 100 * (served / offline - 1));
+              max_running, tokens / wall, double(d.tokens) / double(std::max<std::size_t>(1, d.ms.size())), d.mean_ms(),
+              offline / n, served / n, 100 * (served / offline - 1));
   std::fflush(stdout);
   return true;
 }

@@ -13,7 +13,8 @@
 #   then `engine_bench --replay` of its send times: TPOT over the same requests with and without
 #   HTTP.
 # and the SSE events/s the closed-loop client received.
-# Needs the Release build in build/ (with -DLADLE_BUILD_BENCH=ON), curl and python3.
+# Needs the Release build in build/ (with -DLADLE_BUILD_BENCH=ON), curl and python3; the servers
+# log to /tmp/ladle_serve_<port>.log (bench/with_server.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-6} threads=${2:-1}
@@ -21,26 +22,19 @@ model=/tmp/ladle_bench_tiny.bin tok=/tmp/ladle_bench_tok512.bin
 out=$(mktemp -d /tmp/ladle_http_overhead.XXXXXX)
 echo "| round | decode step ms, offline / served | served ÷ offline | closed-loop TPOT ms, offline / served | served ÷ offline | same-arrivals TPOT ms, offline / served | served ÷ offline | SSE events/s |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+# serve TAG BENCH-FLAGS...: one served run; its JSON and its /metrics land in $out.
+serve() {
+  local tag=$1
+  shift
+  LADLE_METRICS_OUT="$out/metrics-$tag.txt" bench/with_server.sh $model $tok --max-running 32 --threads "$threads" \
+    -- bench --num-requests 512 --input-len 16 --output-len 256 --ignore-eos --json "$out/$tag.json" "$@" > /dev/null
+}
 for r in $(seq "$rounds"); do
   # engine_bench (re)writes the checkpoint and tokenizer the server then loads.
   row=$(build/bench/engine_bench --shapes tiny --concurrency 32 --prompt-len 46 --new-tokens 256 --no-prefix-test \
           --threads "$threads" --num-requests 512 2> "$out/offline-$r.log" | grep '^| tiny | 32 ')
   off_step=$(echo "$row" | awk -F'|' '{split($6, s, "/"); print s[1] + 0}')
   off_tpot=$(echo "$row" | awk -F'|' '{print $(NF-1) + 0}')
-  serve() {  # serve TAG BENCH-FLAGS...: one served run, its JSON and its /metrics in $out
-    local tag=$1 port pid
-    shift
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    build/ladle serve --model $model --tokenizer $tok --port "$port" --max-running 32 --threads "$threads" \
-      2> "$out/serve-$tag.log" &
-    pid=$!
-    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
-    build/ladle bench --url "http://127.0.0.1:$port" --num-requests 512 --input-len 16 --output-len 256 --ignore-eos \
-      --json "$out/$tag.json" "$@" > /dev/null
-    curl -s "http://127.0.0.1:$port/metrics" > "$out/metrics-$tag.txt"
-    kill -TERM $pid
-    wait $pid || true
-  }
   serve closed-$r --concurrency 32
   serve open-$r --request-rate 300 --seed "$r"
   replay=$(build/bench/engine_bench --shapes tiny --threads "$threads" --max-running 32 --replay "$out/open-$r.json" \
@@ -52,7 +46,7 @@ run = json.load(open(f"{out}/closed-{r}.json"))["runs"][0]
 m = dict(l.split() for l in open(f"{out}/metrics-closed-{r}.txt") if l.startswith("ladle_decode_step_duration_seconds_"))
 step = float(m["ladle_decode_step_duration_seconds_sum"]) / float(m["ladle_decode_step_duration_seconds_count"]) * 1e3
 ok = [s for s in run["samples"] if s["ok"]]
-events = sum(len(s["itl_ms"]) + 1 for s in ok)  # content events: the first, then one per gap
+events = sum(s["content_events"] for s in ok)
 tpot = run["tpot_ms"]["mean"]
 cells = [c.strip() for c in replay.strip().strip("|").split("|")]
 rep_off, rep_served = float(cells[6]), float(cells[7])

@@ -3,6 +3,7 @@
 #   bench/with_server.sh MODEL TOKENIZER [serve flags...] -- CLIENT SUBCOMMAND [client flags...]
 # e.g. bench/with_server.sh /tmp/m15.bin /tmp/tok15.bin --max-running 64 -- bench --concurrency 1,8
 # The client is `build/ladle SUBCOMMAND --url http://127.0.0.1:PORT ...` (bench or cancel-test).
+# With LADLE_METRICS_OUT=FILE, the server's /metrics is saved there once the client is done.
 set -euo pipefail
 ladle=${LADLE:-build/ladle}
 model=$1 tok=$2
@@ -20,4 +21,7 @@ for _ in $(seq 300); do
   curl -sf "http://127.0.0.1:$port/health" > /dev/null && break
   sleep 0.1
 done
-"$ladle" "$sub" --url "http://127.0.0.1:$port" "$@"
+status=0
+"$ladle" "$sub" --url "http://127.0.0.1:$port" "$@" || status=$?
+if [ -n "${LADLE_METRICS_OUT:-}" ]; then curl -s "http://127.0.0.1:$port/metrics" > "$LADLE_METRICS_OUT"; fi
+exit $status

@@ -84,11 +84,11 @@ class RealModelTest : public ::testing::Test {
     EXPECT_TRUE(engine_->submit(req, sink).ok());
     return sink->wait();
   }
-  bool engine_idle() {
+  bool engine_idle(std::chrono::milliseconds within = 2000ms) {
     return testing::FakeEngine::wait_for([&] {
       auto g = engine_->gauges();
       return g.num_running == 0 && g.num_waiting == 0 && g.kv_blocks_used == 0;
-    }, 2000ms);
+    }, within);
   }
   static std::string streamed_text(const std::string& body, bool chat) {
     std::string text;
@@ -165,8 +165,9 @@ TEST_F(RealModelTest, RandomTrafficLeavesNothingBehind) {
   std::mt19937 rng(2026);
   auto pick = [&](int n) { return int(rng() % unsigned(n)); };
   const char* stops[] = {"the", "\n", "Lily", "."};
-  auto random_body = [&](bool& chat, bool& stream) {
-    chat = pick(3) == 0;
+  // One raw request, to either endpoint; `stream` says whether it asked for SSE.
+  auto random_request = [&](bool& stream) {
+    const bool chat = pick(3) == 0;
     stream = pick(3) != 0;
     json b = {{"max_tokens", 1 + pick(80)}, {"stream", stream}};
     if (chat) b["messages"] = {{{"role", "user"}, {"content", "Tell me a story"}}};
@@ -175,7 +176,7 @@ TEST_F(RealModelTest, RandomTrafficLeavesNothingBehind) {
     if (pick(4) == 0) b["ignore_eos"] = true;
     if (stream && pick(3) == 0) b["stream_options"] = {{"include_usage", true}};
     if (pick(8) == 0) b["temperature"] = pick(2) ? json(-1) : json("hot");  // invalid: a 400
-    return b.dump();
+    return t::raw_post(chat ? "/v1/chat/completions" : "/v1/completions", b.dump());
   };
   auto check_whole = [&](const t::http::response<t::http::string_body>& r, bool stream) {
     if (r.result_int() == 400) {
@@ -198,13 +199,9 @@ TEST_F(RealModelTest, RandomTrafficLeavesNothingBehind) {
     std::vector<Conn> conns;
     for (int c = 0; c < 3; ++c) {
       Conn conn{t::connect_to(ioc, server_->port()), pick(5), {false, false}, 1};
-      bool chat = false;
-      const std::string body = random_body(chat, conn.stream[0]);
-      std::string req = t::raw_post(chat ? "/v1/chat/completions" : "/v1/completions", body);
+      std::string req = random_request(conn.stream[0]);
       if (conn.action == 4) {  // pipelined: a second request behind the first
-        bool chat2 = false;
-        const std::string body2 = random_body(chat2, conn.stream[1]);
-        req += t::raw_post(chat2 ? "/v1/chat/completions" : "/v1/completions", body2);
+        req += random_request(conn.stream[1]);
         conn.requests = 2;
       }
       if (conn.action == 3) req.resize(1 + pick(int(req.size()) - 1));  // cut off mid-request
@@ -240,10 +237,7 @@ TEST_F(RealModelTest, RandomTrafficLeavesNothingBehind) {
       }
     }
   }
-  EXPECT_TRUE(testing::FakeEngine::wait_for([&] {
-    auto g = engine_->gauges();
-    return g.num_running == 0 && g.num_waiting == 0 && g.kv_blocks_used == 0;
-  }, 5000ms));
+  EXPECT_TRUE(engine_idle(5000ms));
   const std::string expected = engine_greedy("Once upon a time", 30);
   auto plain = t::post(server_->port(), "/v1/completions", R"({"prompt":"Once upon a time","max_tokens":30,"temperature":0})");
   ASSERT_EQ(plain.status, 200u) << plain.body;
