@@ -429,7 +429,7 @@ int main(int argc, char** argv) {
             "/tmp/ladle_bench_<shape>.bin: submit its requests at its send times and compare TPOT (one shape)");
   flags.add("--prefix-len", &o.prefix_len, "cached prefix tokens for the TTFT test");
   flags.add("--rounds", &o.rounds, "rounds over all concurrency levels (best and median are reported)");
-  flags.add("--threads", &o.threads, "engine compute threads (0 = all cores)");
+  flags.add("--threads", &o.threads, "engine compute threads (0: as `ladle serve` derives them, all cores or one fewer for a tiny model)");
   flags.add("--weights", &o.weights, "matmul weights: f32 or f16");
   flags.add("--kv-cache-dtype", &o.kv_cache_dtype, "K/V cache values: f32 or f16");
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;

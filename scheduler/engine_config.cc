@@ -60,7 +60,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();
-  if (c.threads == 0) c.threads = default_compute_threads(m, int(std::max(1u, std::thread::hardware_concurrency())));
+  if (c.threads == 0) c.threads = default_compute_threads(m, int(std::thread::hardware_concurrency()));
   if (c.max_running == 0) c.max_running = 64;
   if (c.max_batched_tokens == 0) {
     const double flops_per_token = 2.0 * double(m.matmul_params());
