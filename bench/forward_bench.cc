@@ -33,6 +33,7 @@ struct Options {
   int max_batch = 64;
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
   ladle::kvcache::KvDtype kv_dtype = ladle::kvcache::KvDtype::kF32;
+  bool greedy = false;   // also time greedy steps (the argmax screen), alternating with full logits
 };
 
 // "110m", or else the 15m shape (model::preset_config).
@@ -63,6 +64,50 @@ ladle::model::ForwardBatch decode_step(int batch, int pos, int blocks_per_seq) {
     b.seqs.push_back({i, 1, pos + 1, std::move(table), true});
   }
   return b;
+}
+
+// Seconds per step of `steps` (cycled), best of three short runs.
+double time_steps(ladle::model::Transformer& m, ladle::kvcache::KvStore& kv,
+                  const std::vector<ladle::model::ForwardBatch>& steps, double min_time) {
+  m.forward(steps[0], kv);  // warm-up
+  double best = 1e30;
+  for (int run = 0; run < 3; ++run) {
+    std::size_t n = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (n < 2 || ladle::bench::seconds_since(t0) < min_time / 3) m.forward(steps[n++ % steps.size()], kv);
+    best = std::min(best, ladle::bench::seconds_since(t0) / double(n));
+  }
+  return best;
+}
+
+// --greedy: the same steps with full logits and as greedy steps (every slice argmax_only, through
+// forward_dropping as the engine runs them), alternating every 8 steps for min_time so that both
+// see the same stretch of this noisy machine. Seconds per step of each, and whether the greedy
+// steps were screened.
+struct GreedyPair {
+  double full_s = 0, greedy_s = 0;
+  bool screened = false;
+};
+GreedyPair time_greedy_pair(ladle::model::Transformer& m, ladle::kvcache::KvStore& kv,
+                            std::vector<ladle::model::ForwardBatch> steps, double min_time) {
+  std::vector<ladle::model::ForwardBatch> greedy = steps;
+  for (auto& b : greedy)
+    for (auto& slice : b.seqs) slice.argmax_only = true;
+  GreedyPair out;
+  double t[2] = {0, 0};
+  long n[2] = {0, 0};
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t s = 0; s < 32 || ladle::bench::seconds_since(start) < min_time; ++s) {
+    const int mode = int(s / 8 % 2);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (mode == 1) out.screened = !m.forward_dropping(greedy[s % greedy.size()], kv, {}).greedy.empty();
+    else m.forward(steps[s % steps.size()], kv);
+    t[mode] += ladle::bench::seconds_since(t0);
+    ++n[mode];
+  }
+  out.full_s = t[0] / double(n[0]);
+  out.greedy_s = t[1] / double(n[1]);
+  return out;
 }
 
 void run_shape(const std::string& name, const Options& o) {
@@ -96,22 +141,21 @@ void run_shape(const std::string& name, const Options& o) {
   // its median, with ratios taken to the best limits of the same rounds.
   std::vector<double> peaks, bandwidths;
   std::vector<std::vector<double>> step_s(batches.size()), ratio(batches.size());  // per round
+  std::vector<std::vector<double>> greedy_s(batches.size()), greedy_gain(batches.size());  // --greedy
+  std::vector<bool> screened(batches.size(), false);
   for (int round = 0; round < o.rounds; ++round) {
     peaks.push_back(ladle::bench::measure_sgemm_peak());
     bandwidths.push_back(ladle::bench::measure_read_bandwidth());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
     for (std::size_t i = 0; i < batches.size(); ++i) {
-      m.forward(steps[i][0], kv);  // warm-up
-      // Best of three short runs within the round.
-      double best = 1e30;
-      for (int run = 0; run < 3; ++run) {
-        int n = 0;
-        const auto t0 = std::chrono::steady_clock::now();
-        while (n < 2 || ladle::bench::seconds_since(t0) < o.min_time / 3) m.forward(steps[i][n++ % max_steps], kv);
-        best = std::min(best, ladle::bench::seconds_since(t0) / n);
-      }
+      const double best = time_steps(m, kv, steps[i], o.min_time);
       step_s[i].push_back(best);
       ratio[i].push_back(batches[i] / best * flop_per_token / 1e9 / peaks.back());
+      if (!o.greedy) continue;
+      const GreedyPair g = time_greedy_pair(m, kv, steps[i], o.min_time);
+      greedy_s[i].push_back(g.greedy_s);
+      greedy_gain[i].push_back(g.full_s / g.greedy_s);
+      screened[i] = g.screened;
     }
   }
   const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
@@ -121,16 +165,24 @@ void run_shape(const std::string& name, const Options& o) {
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
               ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx, o.ctx + max_steps);
-  std::printf("%8s %12s %12s %10s %10s %12s %10s\n", "tokens", "tok/s best", "median", "GFLOP/s", "of peak",
+  std::printf("%8s %12s %12s %10s %10s %12s %10s", "tokens", "tok/s best", "median", "GFLOP/s", "of peak",
               "(median)", "of bw");
+  if (o.greedy) std::printf(" %14s %10s %16s", "greedy best", "screened", "greedy/full med");
+  std::printf("\n");
   for (std::size_t i = 0; i < batches.size(); ++i) {
     std::vector<double> tok_s;
     for (double t : step_s[i]) tok_s.push_back(batches[i] / t);
     const double best = ladle::bench::best_of(tok_s), gflops = best * flop_per_token / 1e9;
     const double bw = best / batches[i] * m.weights().bytes_per_token() / 1e9;  // weights stream once per step
-    std::printf("%8d %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%\n", batches[i], best,
+    std::printf("%8d %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%", batches[i], best,
                 ladle::bench::percentile(tok_s, 50), gflops, 100 * gflops / peak,
                 100 * ladle::bench::percentile(ratio[i], 50), 100 * bw / bandwidth);
+    std::vector<double> greedy_tok_s;
+    for (double t : greedy_s[i]) greedy_tok_s.push_back(batches[i] / t);
+    if (o.greedy)
+      std::printf(" %14.1f %10s %16.3f", ladle::bench::best_of(greedy_tok_s),
+                  screened[i] ? "yes" : "no", ladle::bench::percentile(greedy_gain[i], 50));
+    std::printf("\n");
   }
 }
 
@@ -150,6 +202,10 @@ int main(int argc, char** argv) {
   flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
   flags.add("--weights", &weights, "matmul weights: f32 or f16");
   flags.add("--kv-cache-dtype", &kv_dtype, "K/V cache values: f32 or f16");
+  flags.add("--greedy", &o.greedy,
+            "also time the same steps as greedy ones (the argmax screen, model/argmax_screen.h, at up to 4 rows) "
+            "alternately with full-logits ones, every 8 steps for --min-time, and report greedy tok/s and "
+            "the ratio");
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
   const auto type = ladle::model::parse_weight_type(weights);
   const auto dtype = ladle::kvcache::parse_kv_dtype(kv_dtype);
@@ -162,6 +218,8 @@ int main(int argc, char** argv) {
   o.weights = *type;
   o.kv_dtype = *dtype;
   for (const auto& s : o.shapes) run_shape(s, o);
+  if (o.greedy)
+    std::printf("\n'greedy best' = the same steps with every sequence greedy (best round, mean of its alternated steps); 'screened' = whether the argmax screen decided them (only at up to 4 rows); 'greedy/full med' = median over rounds of full-logits step time / greedy step time, the two alternated every 8 steps.");
   std::printf("\n'of peak' = best model GFLOP/s (2 x matmul params per token) / best sgemm peak; '(median)' = median over rounds of the same ratio within a round; 'of bw' = weight bytes per step x best steps/s / best read bandwidth.\n");
   return 0;
 }

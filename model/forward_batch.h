@@ -20,6 +20,7 @@ struct SequenceSlice {
   std::int32_t context_len = 0;  // tokens in the sequence's KV after this step (last position + 1)
   BlockTable block_table;        // blocks covering positions [0, context_len)
   bool needs_logits = false;     // produce logits for the last row of this slice
+  bool argmax_only = false;      // with needs_logits: only its first maximum is wanted (greedy)
 };
 
 struct ForwardBatch {

@@ -38,11 +38,13 @@ inline constexpr int kPanel = 16;
 
 // W [N × K] in panel layout: ceil(N / kPanel) panels of K rows × kPanel columns, panel p's row k
 // holding W[p·kPanel + c][k] for c = 0..kPanel-1 (columns at or past N hold 0). Exactly one of
-// f32/f16 is set. A view: the storage belongs to whoever packed it (model::Weights).
+// f32/f16/bf16 is set. A view: the storage belongs to whoever packed it (model::Weights, or
+// ArgmaxScreen for bf16 upper halves).
 struct PackedMatrix {
   const float* f32 = nullptr;
   const Half* f16 = nullptr;
   int N = 0, K = 0;
+  const Bf16* bf16 = nullptr;  // upper halves of floats (model/half.h), widened exactly like half
 };
 
 // Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).
@@ -57,6 +59,10 @@ void pack_rows(const Half* w, int rows, int K, int n0, Half* packed);
 // y[M×N] = x[M×K] · Wᵀ with N, K from `w`, split across `pool` by panels (pool may be null: one
 // thread).
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool);
+
+// matmul()'s kernel on panels [p_begin, p_end) only, on the calling thread: y's columns of those
+// panels (row stride w.N) for M rows, bit-identical to what matmul() writes there.
+void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end);
 
 // Naive triple loop in double precision over W in llama2.c's layout, for tests.
 void matmul_reference(const float* x, const float* w, float* y, int M, int N, int K);

@@ -50,6 +50,7 @@ Transformer::Transformer(Weights weights, RuntimeLimits limits)
   row_seq_.resize(T);
   final_.resize(S * c.dim);
   logits_.resize(S * c.vocab_size);
+  if (limits_.argmax_screen && weights_.classifier().packed.f32 != nullptr) screen_ = ArgmaxScreen(weights_.classifier().packed);
 }
 
 kvcache::KvShape Transformer::kv_shape(int block_size, kvcache::KvDtype dtype) const {
@@ -57,7 +58,12 @@ kvcache::KvShape Transformer::kv_shape(int block_size, kvcache::KvDtype dtype) c
 }
 
 std::span<const float> Transformer::forward(const ForwardBatch& batch, kvcache::KvStore& kv) {
-  return forward_dropping(batch, kv, {}).logits;
+  return run(batch, kv, {}, false).logits;
+}
+
+Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& batch, kvcache::KvStore& kv,
+                                                      const DropFn& drop) {
+  return run(batch, kv, drop, true);
 }
 
 void Transformer::map_rows(const ForwardBatch& batch) {
@@ -89,8 +95,8 @@ int Transformer::compact(ForwardBatch& cur, std::vector<int>& origin, const std:
   return cur.num_tokens();
 }
 
-Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input, kvcache::KvStore& kv,
-                                                      const DropFn& drop) {
+Transformer::StepResult Transformer::run(const ForwardBatch& input, kvcache::KvStore& kv, const DropFn& drop,
+                                         bool screen) {
   const ModelConfig& c = config();
   const int dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
   StepResult result;
@@ -166,7 +172,7 @@ Transformer::StepResult Transformer::forward_dropping(const ForwardBatch& input,
     // Residual.
     for (std::size_t i = 0; i < std::size_t(T) * dim; ++i) x[i] += xb2_[i];
   }
-  result.logits = classify(*cur);
+  classify(*cur, screen, result);
   return result;
 }
 
@@ -205,20 +211,27 @@ void Transformer::write_kv(const ForwardBatch& batch, kvcache::KvStore& kv, int 
 }
 
 // Final RMSNorm on the last row of each slice that needs logits, then one classifier matmul:
-// logits [R × vocab].
-std::span<const float> Transformer::classify(const ForwardBatch& batch) {
+// logits [R × vocab], or R greedy tokens through the screen.
+void Transformer::classify(const ForwardBatch& batch, bool screen, StepResult& result) {
   const ModelConfig& c = config();
   const std::size_t dim = c.dim;
   int rows = 0;
+  bool all_greedy = true;
   for (const SequenceSlice& s : batch.seqs) {
     if (!s.needs_logits) continue;
     const std::size_t last = std::size_t(s.query_start + s.query_len - 1);
     rmsnorm({final_.data() + rows * dim, dim}, {x_.data() + last * dim, dim}, {weights_.rms_final(), dim}, c.norm_eps);
+    all_greedy = all_greedy && s.argmax_only;
     ++rows;
   }
-  if (rows == 0) return {};
+  if (rows == 0) return;
+  if (screen && all_greedy && rows <= kMaxScreenRows) {
+    result.greedy.resize(std::size_t(rows));
+    if (screen_.argmax(final_.data(), rows, result.greedy.data(), &pool_)) return;
+    result.greedy.clear();
+  }
   project(final_.data(), weights_.classifier(), logits_.data(), rows, c.vocab_size, c.dim, &pool_);
-  return {logits_.data(), std::size_t(rows) * c.vocab_size};
+  result.logits = {logits_.data(), std::size_t(rows) * c.vocab_size};
 }
 
 }  // namespace ladle::model

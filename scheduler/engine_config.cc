@@ -19,6 +19,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--threads", &c.threads,
             "compute threads (0: all cores; one fewer for a model under 4M matmul parameters, so that the I/O thread keeps a core)");
   flags.add("--no-prefix-caching", &c.no_prefix_caching, "do not reuse cached prompt prefixes");
+  flags.add("--no-argmax-screen", &c.no_argmax_screen,
+            "compute all logits for greedy requests too (the screen finds the same token reading half the "
+            "classifier's bytes; it needs fp32 weights and 2 bytes per classifier weight of memory)");
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
             "rounded)");
@@ -81,7 +84,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
 model::RuntimeLimits runtime_limits(const EngineConfig& c) {
   const auto type = model::parse_weight_type(c.weights);
   return model::RuntimeLimits{c.max_batched_tokens, c.max_running, c.threads,
-                              type ? *type : model::WeightType::kF32};
+                              type ? *type : model::WeightType::kF32, !c.no_argmax_screen};
 }
 
 kvcache::KvDtype kv_cache_dtype(const EngineConfig& c) {

@@ -21,12 +21,14 @@ struct EngineConfig {
   int block_size = 16;         // tokens per KV block
   int threads = 0;             // compute threads (0: derive)
   bool no_prefix_caching = false;
+  bool no_argmax_screen = false;  // give greedy requests full logits (model/argmax_screen.h)
   std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
   std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
 };
 
 // Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-waiting,
-// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --weights and --kv-cache-dtype on
+// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights and
+// --kv-cache-dtype on
 // `flags`, writing to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
 

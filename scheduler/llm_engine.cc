@@ -130,14 +130,18 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   info.n_kv_heads = mc.n_kv_heads;
   info.kv_blocks_total = num_blocks;
   info.block_size = impl->config.block_size;
+  const std::size_t screen_bytes = impl->model->argmax_screen_bytes();
+  const std::string screen = screen_bytes == 0 ? std::string("off")
+                                               : std::to_string((screen_bytes + (1 << 19)) >> 20) + " MiB";
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
-               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, threads %d, weights %s\n",
+               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, threads %d, weights %s, greedy "
+               "argmax screen %s\n",
                info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
                impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.threads,
-               impl->config.weights.c_str());
+               impl->config.weights.c_str(), screen.c_str());
   impl->publish_gauges();
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }
@@ -297,7 +301,11 @@ void LlmEngine::Impl::step() {
     if (const Sequence* seq = scheduler.find(s.id)) st.cached_prompt_tokens = seq->num_cached_tokens();
   }
 
-  const model::ForwardBatch batch = build_forward_batch(out, scheduler);
+  model::ForwardBatch batch = build_forward_batch(out, scheduler);
+  // Greedy sequences want only their logits' first maximum, which the model may find without
+  // computing every logit (model/argmax_screen.h).
+  for (std::size_t i = 0; i < out.seqs.size(); ++i)
+    batch.seqs[i].argmax_only = requests.at(out.seqs[i].id).sampler.config().temperature <= 0.0f;
   // NOTE(engine): a request cancelled while the step runs is taken out of it at the next layer
   // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
   // time rather than at the end of a step that may be a long prefill chunk. The other sequences
@@ -312,7 +320,7 @@ void LlmEngine::Impl::step() {
     for (std::size_t i = 0; i < out.seqs.size(); ++i)
       if (!result.dropped[i]) kept.seqs.push_back(out.seqs[i]);
   const ScheduleOutput& live = dropped_tokens > 0 ? kept : out;
-  const std::vector<TokenId> sampled = sample_all(live, result.logits);
+  const std::vector<TokenId> sampled = result.greedy.empty() ? sample_all(live, result.logits) : result.greedy;
 
   UpdateOutput upd = scheduler.update(live, sampled);
   const auto now = Clock::now();

@@ -1,7 +1,7 @@
 // matmul: agrees with the naive reference, computes every output as the one fma chain over k that
 // matmul.h promises, and every row is bit-identical for M = 1..64 at the model shapes (the
 // batch-invariance contract), for any thread count, on both kernels; with half W it gives exactly
-// the bits of the fp32 kernel on the widened W. Panels packed in pieces equal panels packed whole.
+// the bits of the fp32 kernel on the widened W, and likewise with bf16 upper halves. Panels packed in pieces equal panels packed whole.
 #include "model/matmul.h"
 
 #include <gtest/gtest.h>
@@ -153,6 +153,40 @@ TEST(MatmulHalf, BitIdenticalToFp32KernelOnWidenedWeights) {
         ASSERT_EQ(0, std::memcmp(y16.data(), y32.data(), y16.size() * sizeof(float)))
             << "N=" << s.N << " K=" << s.K << " M=" << M << (p ? " pooled" : " inline");
       }
+    }
+  }
+}
+
+// Upper halves (the argmax screen's panels) widen exactly too: the same bits as the fp32 kernel
+// on the truncated values, pooled or not, and on the portable kernel.
+TEST(MatmulBf16, BitIdenticalToFp32KernelOnTruncatedWeights) {
+  ThreadPool pool(2);
+  for (const Shape& s : kShapes) {
+    const auto w = random_vec(std::size_t(s.N) * s.K, 17);
+    std::vector<float> truncated(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i) truncated[i] = bf16_to_float(float_upper_half(w[i]));
+    const Packed<float> w32(truncated, s.N, s.K), full(w, s.N, s.K);
+    std::vector<Bf16> upper(full.panels.size());
+    for (std::size_t i = 0; i < upper.size(); ++i) upper[i] = float_upper_half(full.panels[i]);
+    PackedMatrix view{nullptr, nullptr, s.N, s.K, upper.data()};
+    for (int M : {1, 2, 7, 8, 64}) {
+      const auto x = random_vec(std::size_t(M) * s.K, 18);
+      std::vector<float> y16(std::size_t(M) * s.N), y32(y16.size()), portable(y16.size());
+      for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+        matmul(x.data(), view, y16.data(), M, p);
+        matmul(x.data(), w32.view, y32.data(), M, p);
+        ASSERT_EQ(0, std::memcmp(y16.data(), y32.data(), y16.size() * sizeof(float)))
+            << "N=" << s.N << " K=" << s.K << " M=" << M << (p ? " pooled" : " inline");
+      }
+      matmul_portable(x.data(), view, portable.data(), M);
+      ASSERT_EQ(portable, y32) << "N=" << s.N << " K=" << s.K << " M=" << M;
+      // matmul_panels on one panel writes exactly that panel's columns of the full product.
+      std::vector<float> part(y32.size(), 0.0f);
+      const int last = (s.N - 1) / kPanel;
+      matmul_panels(x.data(), w32.view, part.data(), M, last, last + 1);
+      for (int m = 0; m < M; ++m)
+        for (int n = last * kPanel; n < s.N; ++n)
+          ASSERT_EQ(part[std::size_t(m) * s.N + n], y32[std::size_t(m) * s.N + n]);
     }
   }
 }

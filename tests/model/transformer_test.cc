@@ -152,7 +152,7 @@ void expect_invariant(const std::string& path, int threads, WeightType weights =
   // Mixed steps: every unfinished sequence takes a random chunk (1..9 tokens; a decode step when
   // 1), in a random order of slices.
   std::vector<int> done(num_seqs, 0);
-  int compared = 0;
+  int compared = 0, screened = 0, eligible = 0;
   while (true) {
     ForwardBatch b;
     std::vector<int> order(num_seqs);
@@ -180,8 +180,28 @@ void expect_invariant(const std::string& path, int threads, WeightType weights =
           << "seq " << rows_of[r] << " pos " << done[rows_of[r]] - 1;
       ++compared;
     }
+    // The same step again (it rewrites the same K/V) with every slice greedy: the screen's tokens,
+    // when it decides, are the first maxima of the logits above.
+    if (rows_of.empty()) continue;
+    eligible += int(rows_of.size()) <= Transformer::kMaxScreenRows;
+    for (auto& slice : b.seqs) slice.argmax_only = true;
+    const auto g = m.forward_dropping(b, kv, {});
+    if (g.greedy.empty()) {
+      ASSERT_EQ(g.logits.size(), rows_of.size() * std::size_t(vocab));
+      continue;
+    }
+    ASSERT_TRUE(g.logits.empty());
+    ASSERT_EQ(g.greedy.size(), rows_of.size());
+    for (std::size_t r = 0; r < rows_of.size(); ++r)
+      ASSERT_EQ(g.greedy[r], argmax(ref[rows_of[r]][done[rows_of[r]] - 1])) << "seq " << rows_of[r];
+    ++screened;
   }
   EXPECT_GT(compared, 20);
+  if (weights == WeightType::kF32) {
+    EXPECT_GT(2 * screened, eligible);  // steps of at most kMaxScreenRows rows: all of them on stories260K
+  } else {
+    EXPECT_EQ(screened, 0);  // the screen is for fp32 classifiers only
+  }
 
   // One whole-prompt prefill equals the decode-by-decode logits of its last position.
   ForwardBatch whole{seqs[2].tokens, {}, {{0, len, len, seqs[2].table, true}}};

@@ -187,6 +187,30 @@ TEST(LlmEngine, GreedyBatchedEqualsAlone) {
   }
 }
 
+// The greedy argmax screen changes no token: greedy and seeded sampled requests, alone and in
+// steps of up to three sequences (screened when all are greedy) or sixteen (never screened), give
+// the same outputs with it as with --no-argmax-screen.
+TEST(LlmEngine, ArgmaxScreenChangesNoToken) {
+  EngineConfig c = real_model_config();
+  c.max_running = 3;
+  auto screened = make_engine(c);
+  c.no_argmax_screen = true;
+  auto full = make_engine(c);
+  c.max_running = 16;
+  auto wide = make_engine(c);
+  ASSERT_TRUE(screened && full && wide);
+  std::vector<GenerationRequest> reqs;
+  for (std::size_t i = 0; i < kPrompts.size(); ++i)
+    reqs.push_back(make_request(*screened, kPrompts[i], 48, i % 4 == 3 ? 0.8f : 0.0f, 2000 + i));
+  const std::vector<Output> want = run_together(*wide, reqs);
+  const std::vector<Output> got = run_together(*screened, reqs), unscreened = run_together(*full, reqs);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(got[i].text, want[i].text) << kPrompts[i];
+    EXPECT_EQ(unscreened[i].text, want[i].text) << kPrompts[i];
+    EXPECT_EQ(run_alone(*screened, reqs[i]).text, want[i].text) << kPrompts[i];
+  }
+}
+
 // --kv-cache-dtype f16: twice the blocks in the same --kv-cache-mb, and batching still changes
 // nothing (half K/V is read the same way whatever the batch). A bad name is refused at create.
 TEST(LlmEngine, HalfKvCacheDoublesCapacityAndKeepsBatchInvariance) {
