@@ -12,20 +12,20 @@ namespace ladle::model {
 
 namespace {
 
-// An upper bound of the rounding both fma chains (exact and screened) may add, relative to
-// Σ|x_k·w_k| ≤ ‖x‖·‖w‖: γ_K = K·u / (1 − K·u) each, u = 2^-24 (Higham, Accuracy and Stability of
-// Numerical Algorithms, §3.1), plus the truncation's 2^-7, with a margin for computing the bound
-// itself in double.
-double bound_factor(int K) {
-  const double u = std::ldexp(1.0, -24), gamma = K * u / (1 - K * u);
-  return (std::ldexp(1.0, -7) + 2 * gamma) * (1 + std::ldexp(1.0, -20));
+// γ_K = K·u / (1 − K·u), u = 2^-24: the most an fma chain over K terms can be off, relative to
+// Σ|x_k·w_k| (Higham, Accuracy and Stability of Numerical Algorithms, §3.1).
+double gamma_of(int K) {
+  const double u = std::ldexp(1.0, -24);
+  return K * u / (1 - K * u);
 }
 
-// Absolute slack for what the relative bound misses: subnormal weights (truncation error below
-// 2^-133 each, at most √K·‖x‖·2^-133 in all) and underflowing fma results (2^-150 each, 2K of them).
-double absolute_slack(int K, double x_norm) {
-  return std::sqrt(double(K)) * x_norm * std::ldexp(1.0, -133) + 2.0 * K * std::ldexp(1.0, -149);
-}
+// A row whose largest weight is below this is not quantized (its scale would be subnormal); its
+// bound is then simply its largest weight, which covers |e_n| itself.
+const float kTinyRow = std::ldexp(1.0f, -100);
+
+// Absolute slack for what the relative bounds miss: fma results that underflow (2^-150 each, K in
+// each of the two chains, the screened one then scaled by s_n).
+double absolute_slack(int K, double scale) { return 2.0 * K * std::ldexp(1.0, -149) * (1 + scale); }
 
 // A row whose candidates span more than this share of the panels is left to the full product.
 constexpr int kMaxCandidateShare = 8;
@@ -37,58 +37,83 @@ ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
   const std::size_t n = packed_elements(w.N, w.K);
   // 2 MiB pages when large, as for the weights (Weights::convert): the screen streams from memory.
   constexpr std::size_t kHuge = std::size_t(2) << 20;
-  const std::size_t bytes = std::max<std::size_t>(n * sizeof(Bf16), 64);
+  const std::size_t bytes = std::max<std::size_t>(n, 64);
   const std::size_t alloc = bytes >= kHuge ? (bytes + kHuge - 1) / kHuge * kHuge : (bytes + 63) / 64 * 64;
-  upper_.reset(static_cast<Bf16*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 64, alloc)));
-  if (!upper_) throw std::bad_alloc();
-  if (alloc >= kHuge) ::madvise(upper_.get(), alloc, MADV_HUGEPAGE);
-  for (std::size_t i = 0; i < n; ++i) upper_[i] = float_upper_half(w.f32[i]);
-  // Row norms from the panels (column c of panel p at row k is W[p·16 + c][k]).
-  row_norm_.assign(std::size_t(w.N), 0.0);
+  q_.reset(static_cast<std::int8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 64, alloc)));
+  if (!q_) throw std::bad_alloc();
+  if (alloc >= kHuge) ::madvise(q_.get(), alloc, MADV_HUGEPAGE);
+  std::fill(q_.get(), q_.get() + n, std::int8_t(0));
+  scale_.assign(std::size_t(w.N), 0.0f);
+  bound_.assign(std::size_t(w.N), 0.0);
+  const double gamma = gamma_of(w.K);
+  // Column c of panel p at row k is W[p·16 + c][k].
   for (int p = 0; p * kPanel < w.N; ++p) {
     const float* panel = w.f32 + std::size_t(p) * w.K * kPanel;
+    std::int8_t* qp = q_.get() + std::size_t(p) * w.K * kPanel;
     const int cols = std::min(kPanel, w.N - p * kPanel);
     for (int c = 0; c < cols; ++c) {
-      double s = 0;
-      for (int k = 0; k < w.K; ++k) s += double(panel[std::size_t(k) * kPanel + c]) * panel[std::size_t(k) * kPanel + c];
-      // sqrt in double is correctly rounded; one ulp up covers the sum's own rounding (K ≪ 2^29).
-      row_norm_[std::size_t(p) * kPanel + c] = std::nextafter(std::sqrt(s) * (1 + 1e-12), HUGE_VAL);
+      const int row = p * kPanel + c;
+      float max = 0;
+      bool finite = true;
+      for (int k = 0; k < w.K; ++k) {
+        const float v = panel[std::size_t(k) * kPanel + c];
+        finite = finite && std::isfinite(v);
+        max = std::max(max, std::fabs(v));
+      }
+      // A row with inf or NaN is always a candidate (argmax() then declines on its exact logit); a
+      // tiny one is bounded by its largest weight.
+      if (!finite || max < kTinyRow) {
+        bound_[std::size_t(row)] = finite ? double(max) * (1 + gamma) * 1.01 : HUGE_VAL;
+        continue;
+      }
+      const float s = max / 127.0f;
+      scale_[std::size_t(row)] = s;
+      for (int k = 0; k < w.K; ++k) {
+        const float v = std::nearbyint(panel[std::size_t(k) * kPanel + c] / s);
+        qp[std::size_t(k) * kPanel + c] = std::int8_t(std::clamp(v, -127.0f, 127.0f));
+      }
+      // |w − s·q| ≤ s/2 up to the division's rounding and the clamp (0.501 covers both); the
+      // screened chain is off by γ_K·127·‖x‖₁ before scaling; the exact one by γ_K·Σ|x·w| ≤
+      // γ_K·‖x‖₁·max|w| ≤ γ_K·‖x‖₁·127·s·(1 + 2^-23). a_n = s·t_n is formed in double, exactly.
+      bound_[std::size_t(row)] = double(s) * (0.501 + 2 * 127 * gamma * (1 + 1e-6)) * (1 + std::ldexp(1.0, -20));
     }
   }
 }
 
 std::size_t ArgmaxScreen::bytes() const {
-  return ready() ? packed_elements(w_.N, w_.K) * sizeof(Bf16) + row_norm_.size() * sizeof(double) : 0;
+  return ready() ? packed_elements(w_.N, w_.K) + scale_.size() * sizeof(float) + bound_.size() * sizeof(double) : 0;
 }
 
 bool ArgmaxScreen::argmax(const float* x, int M, TokenId* out, ThreadPool* pool) {
   if (!ready() || M <= 0) return false;
   const int N = w_.N, K = w_.K, panels = (N + kPanel - 1) / kPanel;
   approx_.resize(std::size_t(M) * N);
-  PackedMatrix upper = w_;
-  upper.f32 = nullptr;
-  upper.bf16 = upper_.get();
-  matmul(x, upper, approx_.data(), M, pool);
+  PackedMatrix quantized = w_;
+  quantized.f32 = nullptr;
+  quantized.i8 = q_.get();
+  matmul(x, quantized, approx_.data(), M, pool);
   exact_.resize(std::size_t(N));
-  const double c = bound_factor(K);
   for (int m = 0; m < M; ++m) {
     const float* xm = x + std::size_t(m) * K;
-    const float* a = approx_.data() + std::size_t(m) * N;
-    double x_norm = 0;
-    for (int k = 0; k < K; ++k) x_norm += double(xm[k]) * xm[k];
-    x_norm = std::sqrt(x_norm) * (1 + 1e-12);
-    if (!std::isfinite(x_norm)) return false;
-    const double cx = c * x_norm, slack = absolute_slack(K, x_norm);
+    const float* t = approx_.data() + std::size_t(m) * N;
+    double x_l1 = 0;
+    for (int k = 0; k < K; ++k) x_l1 += std::fabs(double(xm[k]));
+    x_l1 *= 1 + 1e-12;
+    if (!std::isfinite(x_l1)) return false;
+    // Screened logit and its error bound for row n.
+    auto approx = [&](int n) { return double(scale_[std::size_t(n)]) * t[n]; };
+    auto bound = [&](int n) { return x_l1 * bound_[std::size_t(n)] + absolute_slack(K, scale_[std::size_t(n)]); };
     // The best lower bound of any exact logit.
     double floor = -std::numeric_limits<double>::infinity();
     for (int n = 0; n < N; ++n) {
-      if (!std::isfinite(a[n])) return false;
-      floor = std::max(floor, double(a[n]) - (cx * row_norm_[std::size_t(n)] + slack));
+      if (!std::isfinite(t[n])) return false;
+      floor = std::max(floor, approx(n) - bound(n));
     }
+    if (!std::isfinite(floor)) return false;
     // Panels holding a logit whose upper bound reaches it.
     panels_.clear();
     for (int n = 0; n < N; ++n) {
-      if (double(a[n]) + (cx * row_norm_[std::size_t(n)] + slack) < floor) continue;
+      if (approx(n) + bound(n) < floor) continue;
       const int p = n / kPanel;
       if (panels_.empty() || panels_.back() != p) panels_.push_back(p);
       if (int(panels_.size()) * kMaxCandidateShare > panels) return false;
@@ -99,7 +124,7 @@ bool ArgmaxScreen::argmax(const float* x, int M, TokenId* out, ThreadPool* pool)
       matmul_panels(xm, w_, exact_.data(), 1, p, p + 1);
       const int end = std::min(N, (p + 1) * kPanel);
       for (int n = p * kPanel; n < end; ++n) {
-        if (double(a[n]) + (cx * row_norm_[std::size_t(n)] + slack) < floor) continue;
+        if (approx(n) + bound(n) < floor) continue;
         if (!std::isfinite(exact_[n])) return false;
         if (best < 0 || exact_[n] > exact_[best]) best = n;
       }

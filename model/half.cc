@@ -126,14 +126,6 @@ void halves_to_floats(std::span<const Half> in, std::span<float> out) {
   for (std::size_t i = 0; i < in.size(); ++i) out[i] = half_to_float(in[i]);
 }
 
-Bf16 float_upper_half(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return Bf16(u >> 16);
-}
-
-float bf16_to_float(Bf16 b) { return float_of(std::uint32_t(b) << 16); }
-
 bool half_uses_f16c() { return kHasF16c; }
 
 }  // namespace ladle::model

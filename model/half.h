@@ -30,14 +30,6 @@ std::size_t floats_to_halves(std::span<const float> in, std::span<Half> out);
 // out[i] = half_to_float(in[i]) for in.size() values.
 void halves_to_floats(std::span<const Half> in, std::span<float> out);
 
-// The upper 16 bits of a float's pattern (bfloat16 truncated toward zero, not rounded): what the
-// greedy classifier screen (model/argmax_screen.h) reads. Widening puts them back in the high half
-// with a zero low half, so the float it stands for is never larger in magnitude than the original
-// and differs from it by less than 2^-7 of it (or by less than 2^-133 for subnormals).
-enum class Bf16 : std::uint16_t {};
-Bf16 float_upper_half(float f);
-float bf16_to_float(Bf16 b);
-
 // Whether the bulk conversions above use F16C on this CPU (for tests and logs).
 bool half_uses_f16c();
 

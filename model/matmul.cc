@@ -29,7 +29,7 @@ void pack_rows_impl(const W* w, int rows, int K, int n0, W* packed) {
 
 inline float widen(float w) { return w; }
 inline float widen(Half w) { return half_to_float(w); }
-inline float widen(Bf16 w) { return bf16_to_float(w); }
+inline float widen(std::int8_t w) { return float(w); }
 
 // ---------------------------------------------------------------------------------------------
 // Portable kernel: panels [p_begin, p_end) for every row, each output one std::fma chain over k.
@@ -58,9 +58,8 @@ void range_portable(const float* x, const W* w, float* y, int M, int N, int K, i
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const Half* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-inline __m256 load8(const Bf16* p) {
-  const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+inline __m256 load8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
 // Lanes [0, n) of a store mask (n clamped to 0..8).
@@ -112,7 +111,7 @@ inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int 
       --ahead.lines;
       due = every;
     }
-    if (self_ahead > 0 && (sizeof(W) == 4 || k % 2 == 0))
+    if (self_ahead > 0 && k % (4 / sizeof(W)) == 0)
       _mm_prefetch(reinterpret_cast<const char*>(w + std::size_t(k + self_ahead) * kPanel), _MM_HINT_T0);
     __m256 b[NV];
 #pragma GCC unroll 8
@@ -257,7 +256,7 @@ RangeFn<W> pick_kernel() {
 
 const RangeFn<float> kKernel = pick_kernel<float>();
 const RangeFn<Half> kKernelHalf = pick_kernel<Half>();
-const RangeFn<Bf16> kKernelBf16 = pick_kernel<Bf16>();
+const RangeFn<std::int8_t> kKernelInt8 = pick_kernel<std::int8_t>();
 
 template <class W>
 void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, int N, int K, ThreadPool* pool) {
@@ -289,13 +288,13 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_ro
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end) {
-  if (w.bf16 != nullptr) kKernelBf16(x, w.bf16, y, M, w.N, w.K, p_begin, p_end);
+  if (w.i8 != nullptr) kKernelInt8(x, w.i8, y, M, w.N, w.K, p_begin, p_end);
   else if (w.f16 != nullptr) kKernelHalf(x, w.f16, y, M, w.N, w.K, p_begin, p_end);
   else kKernel(x, w.f32, y, M, w.N, w.K, p_begin, p_end);
 }
 
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
-  if (w.bf16 != nullptr) run_matmul(kKernelBf16, x, w.bf16, y, M, w.N, w.K, pool);
+  if (w.i8 != nullptr) run_matmul(kKernelInt8, x, w.i8, y, M, w.N, w.K, pool);
   else if (w.f16 != nullptr) run_matmul(kKernelHalf, x, w.f16, y, M, w.N, w.K, pool);
   else run_matmul(kKernel, x, w.f32, y, M, w.N, w.K, pool);
 }
@@ -311,7 +310,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
   const int panels = panels_of(w.N);
-  if (w.bf16 != nullptr) range_portable(x, w.bf16, y, M, w.N, w.K, 0, panels);
+  if (w.i8 != nullptr) range_portable(x, w.i8, y, M, w.N, w.K, 0, panels);
   else if (w.f16 != nullptr) range_portable(x, w.f16, y, M, w.N, w.K, 0, panels);
   else range_portable(x, w.f32, y, M, w.N, w.K, 0, panels);
 }

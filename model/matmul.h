@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "model/half.h"
 #include "model/thread_pool.h"
@@ -38,13 +39,13 @@ inline constexpr int kPanel = 16;
 
 // W [N × K] in panel layout: ceil(N / kPanel) panels of K rows × kPanel columns, panel p's row k
 // holding W[p·kPanel + c][k] for c = 0..kPanel-1 (columns at or past N hold 0). Exactly one of
-// f32/f16/bf16 is set. A view: the storage belongs to whoever packed it (model::Weights, or
-// ArgmaxScreen for bf16 upper halves).
+// f32/f16/i8 is set. A view: the storage belongs to whoever packed it (model::Weights, or the
+// ArgmaxScreen for its int8 classifier).
 struct PackedMatrix {
   const float* f32 = nullptr;
   const Half* f16 = nullptr;
   int N = 0, K = 0;
-  const Bf16* bf16 = nullptr;  // upper halves of floats (model/half.h), widened exactly like half
+  const std::int8_t* i8 = nullptr;  // small integers (the argmax screen's), widened exactly
 };
 
 // Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).

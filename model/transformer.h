@@ -28,8 +28,8 @@ struct RuntimeLimits {
   int max_seqs = 64;           // slices per step, i.e. the most logit rows one step returns
   int threads = 0;             // compute threads including the caller; 0 = all cores
   WeightType weights = WeightType::kF32;  // how matmul reads W; create() converts to it
-  // Greedy rows through the classifier's ArgmaxScreen (fp32 weights only; it holds 2 bytes per
-  // classifier weight, +49 MB at the 110M shape). Off: every row gets full logits.
+  // Greedy rows through the classifier's ArgmaxScreen (fp32 weights only; it holds 1 byte per
+  // classifier weight, +25 MB at the 110M shape). Off: every row gets full logits.
   bool argmax_screen = true;
 };
 
@@ -71,9 +71,10 @@ class Transformer {
   };
   // The most greedy rows a step screens.
   // NOTE(model): measured alternately every 8 steps in one process (fp32, context ~100, two
-  // threads), screened ÷ full tokens/s: 110M shape 1.07-1.12 at 1 row, 1.08 at 2, 1.06 at 4, 1.01
-  // at 8; 15M shape 1.25-1.32 at 1, 1.28 at 2, 1.06 at 4, 0.94 at 8. Beyond a few rows W is no
-  // longer streamed once per row, and the screen's product and per-row scans cost what they save.
+  // threads, as `forward_bench --greedy` does), screened ÷ full tokens/s: 110M shape 1.14-1.17 at 1 row, 1.16 at 2,
+  // 1.03 at 4 (1.01 at 8, unscreened: the control); 15M shape 1.44 at 1, 1.34 at 2, 1.05 at 4.
+  // Beyond a few rows W is no longer streamed once per row, and the screen's own product and
+  // per-row scans cost what they save (15M at 8 rows, screened: 0.94).
   static constexpr int kMaxScreenRows = 4;
   StepResult forward_dropping(const ForwardBatch& batch, kvcache::KvStore& kv, const DropFn& drop);
 

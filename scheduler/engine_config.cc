@@ -20,8 +20,8 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
             "compute threads (0: all cores; one fewer for a model under 4M matmul parameters, so that the I/O thread keeps a core)");
   flags.add("--no-prefix-caching", &c.no_prefix_caching, "do not reuse cached prompt prefixes");
   flags.add("--no-argmax-screen", &c.no_argmax_screen,
-            "compute all logits for greedy requests too (the screen finds the same token reading half the "
-            "classifier's bytes; it needs fp32 weights and 2 bytes per classifier weight of memory)");
+            "compute all logits for greedy requests too (the screen finds the same token reading a quarter of "
+            "the classifier's bytes; it needs fp32 weights and 1 byte per classifier weight of memory)");
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
             "rounded)");

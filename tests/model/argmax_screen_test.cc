@@ -1,5 +1,5 @@
-// ArgmaxScreen: on random classifiers and on rows built to fool the screen (logits that differ
-// only in the bits the screen drops, exact ties, a row that wins only after truncation), every
+// ArgmaxScreen: on random classifiers and on rows built to fool the screen (rows that quantize
+// alike but differ exactly, exact ties, a row that wins only after quantization), every
 // token it decides is the first maximum of matmul's own logits; it declines (returns false) on a
 // non-finite input or weight and on flat logits, where the caller computes them in full.
 #include "model/argmax_screen.h"
@@ -74,27 +74,27 @@ TEST(ArgmaxScreen, MatchesFullLogitsOnRandomClassifiers) {
   EXPECT_GE(decided, trials - 2);
 }
 
-// Rows made to differ from the winner only below the screen's 16 bits, so the screened logits
-// cannot tell them apart (or rank them the wrong way round), and exact duplicates of it.
-TEST(ArgmaxScreen, RowsThatDifferOnlyInDroppedBitsStillGetTheExactWinner) {
+// Copies of the winner's row moved within their quantization steps (same int8 row, same scale, a
+// slightly different exact logit), and exact duplicates of it.
+TEST(ArgmaxScreen, RowsThatQuantizeAlikeStillGetTheExactWinner) {
   const int N = 4096, K = 288;
   std::mt19937 rng(11);
+  std::uniform_real_distribution<float> nudge(-0.4f, 0.4f);
   for (int trial = 0; trial < 40; ++trial) {
     Classifier c = random_classifier(N, K, 100 + trial);
     const auto x = random_rows(1, K, 200 + trial);
     const TokenId winner = full_argmax(c, x, 1)[0];
-    // Copies of the winner's row at other places, each with some low bits of some weights
-    // changed: their upper halves equal the winner's, their exact logits differ slightly.
+    const float* w = &c.w[std::size_t(winner) * K];
+    float max = 0;
+    for (int k = 0; k < K; ++k) max = std::max(max, std::fabs(w[k]));
+    const float s = max / 127.0f;
     for (int copy = 0; copy < 6; ++copy) {
       const int at = int(rng() % N);
-      std::memcpy(&c.w[std::size_t(at) * K], &c.w[std::size_t(winner) * K], K * sizeof(float));
+      float* r = &c.w[std::size_t(at) * K];
+      std::memcpy(r, w, K * sizeof(float));
       if (copy % 3 == 2) continue;  // an exact duplicate: the lower index must win
-      for (int k = 0; k < K; k += 1 + int(rng() % 5)) {
-        std::uint32_t u;
-        std::memcpy(&u, &c.w[std::size_t(at) * K + k], 4);
-        u ^= rng() & 0xffffu;
-        std::memcpy(&c.w[std::size_t(at) * K + k], &u, 4);
-      }
+      for (int k = 0; k < K; ++k)
+        if (std::fabs(w[k]) < max) r[k] = s * (std::nearbyint(w[k] / s) + nudge(rng));
     }
     c.pack();
     ArgmaxScreen screen(c.view());
@@ -104,9 +104,9 @@ TEST(ArgmaxScreen, RowsThatDifferOnlyInDroppedBitsStillGetTheExactWinner) {
   }
 }
 
-// A rival of the winner built to lead after truncation and trail exactly: its low bits push its
-// exact logit down, and one upper half is one step larger in x's direction.
-TEST(ArgmaxScreen, ARowThatLeadsOnlyAfterTruncationDoesNotWin) {
+// A rival of the winner built to lead after quantization and trail exactly: every weight moved to
+// the edge of its quantization step that lowers x·w, and one weight a step up in x's direction.
+TEST(ArgmaxScreen, ARowThatLeadsOnlyAfterQuantizationDoesNotWin) {
   const int N = 2048, K = 288;
   int built = 0;
   for (int trial = 0; trial < 20; ++trial) {
@@ -114,36 +114,42 @@ TEST(ArgmaxScreen, ARowThatLeadsOnlyAfterTruncationDoesNotWin) {
     const auto x = random_rows(1, K, 400 + trial);
     const TokenId winner = full_argmax(c, x, 1)[0];
     const int rival = (winner + 1 + trial) % N;
+    const float* w = &c.w[std::size_t(winner) * K];
     float* r = &c.w[std::size_t(rival) * K];
-    std::memcpy(r, &c.w[std::size_t(winner) * K], K * sizeof(float));
-    int bump = 0;
+    float max = 0;
+    for (int k = 0; k < K; ++k) max = std::max(max, std::fabs(w[k]));
+    const float s = max / 127.0f;
+    int bump = -1;
     for (int k = 0; k < K; ++k) {
-      std::uint32_t u;
-      std::memcpy(&u, &r[k], 4);
-      // Low bits that lower x_k·r_k: all zero where that product is positive, all one elsewhere.
-      u = (u & 0xffff0000u) | ((x[k] * r[k] > 0) ? 0u : 0xffffu);
-      std::memcpy(&r[k], &u, 4);
-      if (std::fabs(x[k] * r[k]) > std::fabs(x[bump] * r[bump])) bump = k;
+      const float q = std::nearbyint(w[k] / s);
+      if (std::fabs(w[k]) == max) {
+        r[k] = w[k];  // keeps the row's scale
+        continue;
+      }
+      const float dir = x[k] > 0 ? 1.0f : -1.0f;  // the way that raises x·w
+      r[k] = s * (q - 0.45f * dir);
+      if (std::fabs(q) < 120 && (bump < 0 || std::fabs(x[k]) > std::fabs(x[bump]))) bump = k;
     }
-    std::uint32_t u;
-    std::memcpy(&u, &r[bump], 4);
-    u = ((x[bump] * r[bump] > 0) ? u + 0x10000u : u - 0x10000u) & 0xffff0000u;  // one upper step up in x·r
-    std::memcpy(&r[bump], &u, 4);
+    const float dir = x[bump] > 0 ? 1.0f : -1.0f;
+    r[bump] = s * (std::nearbyint(w[bump] / s) + 0.55f * dir);  // quantizes one step up
     c.pack();
-    // Check the construction: the rival leads after truncation and trails exactly.
-    std::vector<float> exact(N), approx(N);
+    // Check the construction: the rival leads after quantization and trails exactly.
+    std::vector<float> exact(N);
     matmul(x.data(), c.view(), exact.data(), 1, nullptr);
-    std::vector<Bf16> upper(c.panels.size());
-    for (std::size_t i = 0; i < upper.size(); ++i) upper[i] = float_upper_half(c.panels[i]);
-    matmul(x.data(), PackedMatrix{nullptr, nullptr, N, K, upper.data()}, approx.data(), 1, nullptr);
-    if (!(approx[rival] > approx[winner] && exact[rival] < exact[winner] && argmax(approx) == rival &&
-          argmax(exact) == winner))
-      continue;
+    auto screened = [&](int n) {
+      const float* v = &c.w[std::size_t(n) * K];
+      float m = 0;
+      for (int k = 0; k < K; ++k) m = std::max(m, std::fabs(v[k]));
+      double sum = 0;
+      for (int k = 0; k < K; ++k) sum += double(x[k]) * std::nearbyint(v[k] / (m / 127.0f));
+      return sum * (m / 127.0f);
+    };
+    if (!(screened(rival) > screened(winner) && exact[rival] < exact[winner] && argmax(exact) == winner)) continue;
     ++built;
     ArgmaxScreen screen(c.view());
     std::vector<TokenId> got(1, -1);
     ASSERT_TRUE(screen.argmax(x.data(), 1, got.data(), nullptr));
-    EXPECT_EQ(got[0], winner) << "trial " << trial << ": the truncation's favourite won";
+    EXPECT_EQ(got[0], winner) << "trial " << trial << ": the quantization's favourite won";
   }
   EXPECT_GE(built, 10);
 }
@@ -163,11 +169,28 @@ TEST(ArgmaxScreen, DeclinesWhatItCannotDecide) {
     const std::vector<float> zero(K, 0.0f);
     EXPECT_FALSE(screen.argmax(zero.data(), 1, got.data(), nullptr));
   }
-  c.w[17 * K + 5] = std::numeric_limits<float>::infinity();
-  c.pack();
-  ArgmaxScreen screen(c.view());
   const auto x = random_rows(1, K, 7);
-  EXPECT_FALSE(screen.argmax(x.data(), 1, got.data(), nullptr));
+  for (float bad : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+    Classifier d = c;
+    d.w[17 * K + 5] = bad;
+    d.pack();
+    ArgmaxScreen screen(d.view());
+    EXPECT_FALSE(screen.argmax(x.data(), 1, got.data(), nullptr)) << bad;
+  }
+  // A row of tiny weights (no scale to quantize it with) is bounded, not mistaken for zero: the
+  // only positive logit, it wins.
+  Classifier e = c;
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k) {
+      float& v = e.w[std::size_t(n) * K + k];
+      v = n == 40 ? 1e-31f : -std::fabs(v);
+    }
+  e.pack();
+  ArgmaxScreen tiny(e.view());
+  std::vector<float> ones(K, 1.0f);
+  ASSERT_TRUE(tiny.argmax(ones.data(), 1, got.data(), nullptr));
+  EXPECT_EQ(got[0], 40);
+  EXPECT_EQ(full_argmax(e, ones, 1)[0], 40);
   EXPECT_FALSE(ArgmaxScreen().argmax(x.data(), 1, got.data(), nullptr));
 }
 

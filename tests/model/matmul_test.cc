@@ -1,7 +1,7 @@
 // matmul: agrees with the naive reference, computes every output as the one fma chain over k that
 // matmul.h promises, and every row is bit-identical for M = 1..64 at the model shapes (the
 // batch-invariance contract), for any thread count, on both kernels; with half W it gives exactly
-// the bits of the fp32 kernel on the widened W, and likewise with bf16 upper halves. Panels packed in pieces equal panels packed whole.
+// the bits of the fp32 kernel on the widened W, and likewise with int8 W. Panels packed in pieces equal panels packed whole.
 #include "model/matmul.h"
 
 #include <gtest/gtest.h>
@@ -157,25 +157,26 @@ TEST(MatmulHalf, BitIdenticalToFp32KernelOnWidenedWeights) {
   }
 }
 
-// Upper halves (the argmax screen's panels) widen exactly too: the same bits as the fp32 kernel
-// on the truncated values, pooled or not, and on the portable kernel.
-TEST(MatmulBf16, BitIdenticalToFp32KernelOnTruncatedWeights) {
+// int8 panels (the argmax screen's) widen exactly too: the same bits as the fp32 kernel on the
+// integers as floats, pooled or not, and on the portable kernel.
+TEST(MatmulInt8, BitIdenticalToFp32KernelOnTheIntegersAsFloats) {
   ThreadPool pool(2);
+  std::mt19937 rng(17);
   for (const Shape& s : kShapes) {
-    const auto w = random_vec(std::size_t(s.N) * s.K, 17);
-    std::vector<float> truncated(w.size());
-    for (std::size_t i = 0; i < w.size(); ++i) truncated[i] = bf16_to_float(float_upper_half(w[i]));
-    const Packed<float> w32(truncated, s.N, s.K), full(w, s.N, s.K);
-    std::vector<Bf16> upper(full.panels.size());
-    for (std::size_t i = 0; i < upper.size(); ++i) upper[i] = float_upper_half(full.panels[i]);
-    PackedMatrix view{nullptr, nullptr, s.N, s.K, upper.data()};
+    std::vector<std::int8_t> q(std::size_t(s.N) * s.K);
+    for (auto& v : q) v = std::int8_t(int(rng() % 255) - 127);
+    const std::vector<float> as_float(q.begin(), q.end());
+    const Packed<float> w32(as_float, s.N, s.K);
+    std::vector<std::int8_t> q_panels(packed_elements(s.N, s.K), 0);
+    for (std::size_t i = 0; i < q_panels.size(); ++i) q_panels[i] = std::int8_t(w32.panels[i]);
+    PackedMatrix view{nullptr, nullptr, s.N, s.K, q_panels.data()};
     for (int M : {1, 2, 7, 8, 64}) {
       const auto x = random_vec(std::size_t(M) * s.K, 18);
-      std::vector<float> y16(std::size_t(M) * s.N), y32(y16.size()), portable(y16.size());
+      std::vector<float> y8(std::size_t(M) * s.N), y32(y8.size()), portable(y8.size());
       for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
-        matmul(x.data(), view, y16.data(), M, p);
+        matmul(x.data(), view, y8.data(), M, p);
         matmul(x.data(), w32.view, y32.data(), M, p);
-        ASSERT_EQ(0, std::memcmp(y16.data(), y32.data(), y16.size() * sizeof(float)))
+        ASSERT_EQ(0, std::memcmp(y8.data(), y32.data(), y8.size() * sizeof(float)))
             << "N=" << s.N << " K=" << s.K << " M=" << M << (p ? " pooled" : " inline");
       }
       matmul_portable(x.data(), view, portable.data(), M);
