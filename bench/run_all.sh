@@ -45,6 +45,9 @@ for c in "${configs[@]}"; do
   build/bench/forward_bench --shapes 15m,110m --min-time 1 --rounds 3 --weights $1 --kv-cache-dtype $2 \
     | tee "$out/02-forward-w$1-kv$2.txt"
 done
+# Greedy steps through the argmax screen against full logits, alternated in one process.
+build/bench/forward_bench --shapes 15m,110m --min-time 2 --rounds 3 --max-batch 8 --greedy \
+  | tee "$out/02-forward-greedy.txt"
 build/bench/attention_bench --shapes 15m,110m --kv-cache-dtype f32,f16 | tee "$out/02-attention.txt"
 
 log offline engine
