@@ -50,7 +50,8 @@ Transformer::Transformer(Weights weights, RuntimeLimits limits)
   row_seq_.resize(T);
   final_.resize(S * c.dim);
   logits_.resize(S * c.vocab_size);
-  if (limits_.argmax_screen && weights_.classifier().packed.f32 != nullptr) screen_ = ArgmaxScreen(weights_.classifier().packed);
+  if (limits_.argmax_screen && weights_.classifier().packed.f32 != nullptr)
+    screen_ = ArgmaxScreen(weights_.classifier().packed);
 }
 
 kvcache::KvShape Transformer::kv_shape(int block_size, kvcache::KvDtype dtype) const {

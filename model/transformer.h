@@ -47,11 +47,12 @@ class Transformer {
   // with forward(): kF16 stores K/V rounded to half (nearest even, saturating at ±65504).
   kvcache::KvShape kv_shape(int block_size, kvcache::KvDtype dtype = kvcache::KvDtype::kF32) const;
 
-  // Runs one step for `batch` (slices' argmax_only is ignored: every row gets logits) (any mix of prefill chunks and decode tokens; num_tokens() <=
+  // Runs one step for `batch` (any mix of prefill chunks and decode tokens; num_tokens() <=
   // max_batch_tokens, seqs.size() <= max_seqs, every token id < vocab and position < seq_len,
   // block tables covering every position up to context_len). Writes each token's K/V into `kv`
   // at slot table[pos / bs], pos % bs, and returns logits [num_logit_rows × vocab], row i for the
-  // i-th slice with needs_logits. The span stays valid until the next forward().
+  // i-th slice with needs_logits (argmax_only is ignored here: every such row gets its logits).
+  // The span stays valid until the next forward().
   std::span<const float> forward(const ForwardBatch& batch, kvcache::KvStore& kv);
 
   // forward(), but `drop` is asked before every layer after the first for slices (indices into
@@ -71,8 +72,9 @@ class Transformer {
   };
   // The most greedy rows a step screens.
   // NOTE(model): measured alternately every 8 steps in one process (fp32, context ~100, two
-  // threads, as `forward_bench --greedy` does), screened ÷ full tokens/s: 110M shape 1.14-1.17 at 1 row, 1.16 at 2,
-  // 1.03 at 4 (1.01 at 8, unscreened: the control); 15M shape 1.44 at 1, 1.34 at 2, 1.05 at 4.
+  // threads, as `forward_bench --greedy` does), screened ÷ full tokens/s: 110M shape 1.13-1.17
+  // at 1 row, 1.12-1.16 at 2, 1.03-1.04 at 4 (0.99-1.01 at 8, unscreened: the control); 15M
+  // shape 1.44-1.46 at 1, 1.34-1.41 at 2, 1.04-1.05 at 4.
   // Beyond a few rows W is no longer streamed once per row, and the screen's own product and
   // per-row scans cost what they save (15M at 8 rows, screened: 0.94).
   static constexpr int kMaxScreenRows = 4;
