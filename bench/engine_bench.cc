@@ -10,10 +10,10 @@
 // to an LlmEngine with --max-running C, or the given --max-running (with --num-requests N > C, a
 // closed loop: each finished request is replaced until N have run, as `ladle bench` drives a
 // server); reported are aggregate generated tokens/s over the whole run, decode-step tokens/s and
-// mean/p50/p99 step time from the engine's observer, model GFLOP/s (2 × matmul params per token) as a fraction of the measured
-// sgemm peak, and the requests' mean TPOT as `ladle bench` computes it at the client. Then, per
-// shape, time to first token of a request whose --prefix-len-token prefix is cached, over a cold
-// one.
+// mean/p50/p99 step time from the engine's observer, model GFLOP/s (2 × matmul params per token)
+// as a fraction of the measured sgemm peak, and the requests' mean TPOT as `ladle bench` computes
+// it at the client. Then, per shape, time to first token of a request whose --prefix-len-token
+// prefix is cached, over a cold one.
 //
 // NOTE(bench): TPOT here and TPOT at a served client differ by more than the HTTP path. This closed
 // loop resubmits a finished wave within one step, so the wave's prompts are prefilled together
@@ -31,9 +31,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <optional>
-#include <fstream>
 #include <random>
 #include <thread>
 

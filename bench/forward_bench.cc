@@ -89,7 +89,7 @@ struct GreedyPair {
   bool screened = false;
 };
 GreedyPair time_greedy_pair(ladle::model::Transformer& m, ladle::kvcache::KvStore& kv,
-                            std::vector<ladle::model::ForwardBatch> steps, double min_time) {
+                            const std::vector<ladle::model::ForwardBatch>& steps, double min_time) {
   std::vector<ladle::model::ForwardBatch> greedy = steps;
   for (auto& b : greedy)
     for (auto& slice : b.seqs) slice.argmax_only = true;

@@ -1,7 +1,5 @@
 #include "model/argmax_screen.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -35,21 +33,16 @@ constexpr int kMaxCandidateShare = 8;
 ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
   assert(w.f32 != nullptr);
   const std::size_t n = packed_elements(w.N, w.K);
-  // 2 MiB pages when large, as for the weights (Weights::convert): the screen streams from memory.
-  constexpr std::size_t kHuge = std::size_t(2) << 20;
-  const std::size_t bytes = std::max<std::size_t>(n, 64);
-  const std::size_t alloc = bytes >= kHuge ? (bytes + kHuge - 1) / kHuge * kHuge : (bytes + 63) / 64 * 64;
-  q_.reset(static_cast<std::int8_t*>(std::aligned_alloc(alloc >= kHuge ? kHuge : 64, alloc)));
+  q_ = allocate_streamed(n);
   if (!q_) throw std::bad_alloc();
-  if (alloc >= kHuge) ::madvise(q_.get(), alloc, MADV_HUGEPAGE);
-  std::fill(q_.get(), q_.get() + n, std::int8_t(0));
+  auto* q = static_cast<std::int8_t*>(q_.get());
   scale_.assign(std::size_t(w.N), 0.0f);
   bound_.assign(std::size_t(w.N), 0.0);
   const double gamma = gamma_of(w.K);
   // Column c of panel p at row k is W[p·16 + c][k].
   for (int p = 0; p * kPanel < w.N; ++p) {
     const float* panel = w.f32 + std::size_t(p) * w.K * kPanel;
-    std::int8_t* qp = q_.get() + std::size_t(p) * w.K * kPanel;
+    std::int8_t* qp = q + std::size_t(p) * w.K * kPanel;
     const int cols = std::min(kPanel, w.N - p * kPanel);
     for (int c = 0; c < cols; ++c) {
       const int row = p * kPanel + c;
@@ -90,7 +83,7 @@ bool ArgmaxScreen::argmax(const float* x, int M, TokenId* out, ThreadPool* pool)
   approx_.resize(std::size_t(M) * N);
   PackedMatrix quantized = w_;
   quantized.f32 = nullptr;
-  quantized.i8 = q_.get();
+  quantized.i8 = static_cast<const std::int8_t*>(q_.get());
   matmul(x, quantized, approx_.data(), M, pool);
   exact_.resize(std::size_t(N));
   for (int m = 0; m < M; ++m) {

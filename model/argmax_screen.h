@@ -20,12 +20,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
 #include <vector>
 
 #include "kvcache/ids.h"
 #include "model/matmul.h"
+#include "model/streamed_buffer.h"
 #include "model/thread_pool.h"
 
 namespace ladle::model {
@@ -47,11 +46,8 @@ class ArgmaxScreen {
   bool argmax(const float* x, int M, TokenId* out, ThreadPool* pool);
 
  private:
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
   PackedMatrix w_;                    // the fp32 panels
-  std::unique_ptr<std::int8_t[], Free> q_;  // w_'s panels quantized, row n to q_n = round(w_n / s_n)
+  StreamedBuffer q_;                  // int8: w_'s panels quantized, row n to q_n = round(w_n / s_n)
   std::vector<float> scale_;          // [N] s_n (0 for a row too small to quantize)
   std::vector<double> bound_;         // [N] B_n / ‖x‖₁, rounded up
   std::vector<float> approx_;         // [M × N] x · upperᵀ

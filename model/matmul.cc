@@ -254,9 +254,20 @@ RangeFn<W> pick_kernel() {
   return range_portable<W>;
 }
 
-const RangeFn<float> kKernel = pick_kernel<float>();
-const RangeFn<Half> kKernelHalf = pick_kernel<Half>();
-const RangeFn<std::int8_t> kKernelInt8 = pick_kernel<std::int8_t>();
+// The kernel for W's element type on this CPU.
+template <class W>
+const RangeFn<W> kKernel = pick_kernel<W>();
+
+// Calls f(panels) with w's panels at their element type (the one of i8/f16/f32 that is set).
+template <class F>
+void with_panels(const PackedMatrix& w, F&& f) {
+  if (w.i8 != nullptr) f(w.i8);
+  else if (w.f16 != nullptr) f(w.f16);
+  else f(w.f32);
+}
+
+template <class P>
+using Elem = std::remove_const_t<std::remove_pointer_t<P>>;
 
 template <class W>
 void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, int N, int K, ThreadPool* pool) {
@@ -288,15 +299,11 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_ro
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end) {
-  if (w.i8 != nullptr) kKernelInt8(x, w.i8, y, M, w.N, w.K, p_begin, p_end);
-  else if (w.f16 != nullptr) kKernelHalf(x, w.f16, y, M, w.N, w.K, p_begin, p_end);
-  else kKernel(x, w.f32, y, M, w.N, w.K, p_begin, p_end);
+  with_panels(w, [&](auto* p) { kKernel<Elem<decltype(p)>>(x, p, y, M, w.N, w.K, p_begin, p_end); });
 }
 
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
-  if (w.i8 != nullptr) run_matmul(kKernelInt8, x, w.i8, y, M, w.N, w.K, pool);
-  else if (w.f16 != nullptr) run_matmul(kKernelHalf, x, w.f16, y, M, w.N, w.K, pool);
-  else run_matmul(kKernel, x, w.f32, y, M, w.N, w.K, pool);
+  with_panels(w, [&](auto* p) { run_matmul(kKernel<Elem<decltype(p)>>, x, p, y, M, w.N, w.K, pool); });
 }
 
 void matmul_reference(const float* x, const float* w, float* y, int M, int N, int K) {
@@ -309,12 +316,9 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
-  const int panels = panels_of(w.N);
-  if (w.i8 != nullptr) range_portable(x, w.i8, y, M, w.N, w.K, 0, panels);
-  else if (w.f16 != nullptr) range_portable(x, w.f16, y, M, w.N, w.K, 0, panels);
-  else range_portable(x, w.f32, y, M, w.N, w.K, 0, panels);
+  with_panels(w, [&](auto* p) { range_portable(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
 }
 
-const char* matmul_kernel_name() { return kKernel == range_portable<float> ? "portable" : "avx2"; }
+const char* matmul_kernel_name() { return kKernel<float> == range_portable<float> ? "portable" : "avx2"; }
 
 }  // namespace ladle::model

@@ -182,17 +182,9 @@ Status Weights::convert(WeightType type) {
     offsets.push_back(bytes);
     bytes += (packed_elements(s.N, s.K) * width + 63) / 64 * 64;
   }
-  // NOTE(model): 2 MiB pages. Every step streams all the panels from memory; on 4 KiB pages that
-  // is a TLB miss every 4 KiB (and the hardware prefetchers stop at each page end). Asking for
-  // transparent huge pages measured +4-6% on the matmul shapes with W from memory
-  // (M = 32, one and two threads). Only a hint: without THP the buffer works the same.
-  constexpr std::size_t kHuge = std::size_t(2) << 20;
-  bytes = std::max<std::size_t>(bytes, 64);
-  const std::size_t alloc = bytes >= kHuge ? (bytes + kHuge - 1) / kHuge * kHuge : bytes;
-  std::unique_ptr<void, Free> packed(std::aligned_alloc(alloc >= kHuge ? kHuge : 64, alloc));
+  // Padding columns of partial panels stay 0 (the buffer comes zeroed).
+  StreamedBuffer packed = allocate_streamed(bytes);
   if (!packed) return make_error(ErrorCode::kInternal, "cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
-  if (alloc >= kHuge) ::madvise(packed.get(), alloc, MADV_HUGEPAGE);
-  std::memset(packed.get(), 0, bytes);  // padding columns of partial panels stay 0
   std::vector<float> panels;  // kF16: one matrix's fp32 panels before rounding
   std::vector<PackedMatrix> views;
   for (std::size_t i = 0; i < slots.size(); ++i) {

@@ -8,8 +8,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdlib>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +17,7 @@
 #include "model/config.h"
 #include "model/half.h"
 #include "model/matmul.h"
+#include "model/streamed_buffer.h"
 
 namespace ladle::model {
 
@@ -109,10 +108,7 @@ class Weights {
   const float* rms_final_ = nullptr;
   Matrix wcls_;
   WeightType type_ = WeightType::kF32;
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  std::unique_ptr<void, Free> packed_;  // the panels of every matrix, in matmul_slots() order
+  StreamedBuffer packed_;  // the panels of every matrix, in matmul_slots() order
 };
 
 }  // namespace ladle::model
