@@ -107,9 +107,12 @@ RouteResult Router::dispatch(verb method, std::string_view path, std::string_vie
   }
   scheduler::Engine* engine = state_.engine();
   if (!engine) return reject(ApiError{503, "the model is still loading", "unavailable_error", "", "loading"}, "unavailable");
-  if (path == "/v1/models") return handle_models(engine->model_info(), unix_now());
+  // A model's `created` is one fixed time (when first listed), not the time of each request: the
+  // list and GET /v1/models/{id} must agree (they straddled a second boundary in a CI run).
+  static const std::int64_t model_created = unix_now();
+  if (path == "/v1/models") return handle_models(engine->model_info(), model_created);
   if (route->path == "/v1/models/*")
-    return handle_model(engine->model_info(), path.substr(route->path.size() - 1), unix_now());
+    return handle_model(engine->model_info(), path.substr(route->path.size() - 1), model_created);
   if (path == "/tokenize") return handle_tokenize(*engine, body);
   if (path == "/detokenize") return handle_detokenize(*engine, body);
   return generation(path == "/v1/chat/completions" ? Endpoint::kChat : Endpoint::kCompletions, body);
