@@ -13,6 +13,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("-z,--tokenizer", &c.tokenizer_path, "llama2.c tokenizer.bin (default: next to the model)");
   flags.add("--max-running", &c.max_running, "running sequences at most per step (0: derive)");
   flags.add("--max-batched-tokens", &c.max_batched_tokens, "tokens computed per step at most (0: derive)");
+  flags.add("--max-decode-deferral", &c.max_decode_deferral,
+            "steps in a row a streaming sequence's next token may wait while queued prompts are admitted ahead "
+            "of it, so that a burst of requests gets its first tokens sooner (0: running sequences always first)");
   flags.add("--max-waiting", &c.max_waiting, "queued requests at most; beyond it requests are refused as overloaded");
   flags.add("--kv-cache-mb", &c.kv_cache_mb, "K/V cache size in MiB (0: derive from the model)");
   flags.add("--block-size", &c.block_size, "tokens per KV block");
@@ -60,6 +63,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (c.max_running < 0 || c.max_batched_tokens < 0 || c.kv_cache_mb < 0 || c.threads < 0)
     return bad("engine limits must not be negative");
   if (c.max_waiting < 0) return bad("--max-waiting must not be negative");
+  if (c.max_decode_deferral < 0) return bad("--max-decode-deferral must not be negative");
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();

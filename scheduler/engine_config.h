@@ -16,6 +16,7 @@ struct EngineConfig {
   std::string tokenizer_path;
   int max_running = 0;         // running sequences at most (0: derive)
   int max_batched_tokens = 0;  // tokens computed per step at most (0: derive)
+  int max_decode_deferral = 8;  // steps a decode may be passed over for waiting prompts (0: never)
   int max_waiting = 1024;      // queued requests at most; more are rejected as overloaded
   int kv_cache_mb = 0;         // K/V arena size in MiB (0: derive)
   int block_size = 16;         // tokens per KV block
@@ -26,7 +27,7 @@ struct EngineConfig {
   std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
 };
 
-// Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-waiting,
+// Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-decode-deferral, --max-waiting,
 // --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights and
 // --kv-cache-dtype on
 // `flags`, writing to `config`.

@@ -33,37 +33,65 @@ void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, b
 //      budget, max_running and KV allow. Full blocks found in the prefix cache count as computed
 //      (all tokens but the last are looked up, so the last one always produces logits); the rest
 //      is scheduled like any other prefill, chunked by the budget.
+//   3. Deferral (max_decode_deferral > 0): while prompts wait and max_running leaves room for
+//      them, step 1 passes over each decoding sequence that has been passed over fewer than
+//      max_decode_deferral steps in a row; step 2 admits prompts ahead of them, leaving free the
+//      blocks their next tokens need; then they are scheduled in order with what budget is left
+//      (growing KV without preempting). The others count one more deferral. Chunks of prompts
+//      already running are never passed over, so only a prompt's first chunk goes ahead of the
+//      decodes.
 // A chunk that reaches a sequence's last token samples. Prefill chunks, decodes and prefix hits
 // are the same code path: only the number of missing tokens differs.
+// NOTE(scheduler): why defer. A burst of prompts (every client of a closed loop sends at t = 0)
+// waits on the decodes that run beside it: with decodes first, the burst's last prompt also waits
+// for every decode step of the prompts admitted before it (on the 110M shape at 64 clients, ~800
+// decode rows beside 2,144 prompt tokens). Deferring them lets the burst through at prefill speed;
+// the cost is one longer gap, at most max_decode_deferral + 1 steps, in the streams that started
+// during the burst. BENCHMARKS.md (issue 6) measures both.
 ScheduleOutput Scheduler::schedule() {
   ScheduleOutput out;
   int budget = config_.max_batched_tokens;
-  schedule_running(out, budget);
-  if (out.preempted.empty()) admit_waiting(out, budget);
+  const bool backlog = config_.max_decode_deferral > 0 && !waiting_.empty() && num_running() < config_.max_running;
+  std::vector<Sequence*> deferred;
+  schedule_running(out, budget, backlog ? &deferred : nullptr);
+  if (out.preempted.empty()) {
+    int reserve = 0;  // blocks the deferred decodes' next tokens need
+    for (const Sequence* seq : deferred)
+      reserve += std::max(0, blocks_for(seq->num_computed_tokens() + 1) - int(seq->block_table().size()));
+    admit_waiting(out, budget, reserve);
+  }
+  schedule_deferred(out, budget, deferred);
   assert(check_invariants().ok());
   return out;
 }
 
-void Scheduler::schedule_running(ScheduleOutput& out, int& budget) {
-  // Preemption pops from the back, so sequences after index i are the only victims besides seq.
+void Scheduler::schedule_running(ScheduleOutput& out, int& budget, std::vector<Sequence*>* deferred) {
+  // Preemption pops from the back, so sequences after index i are the only victims besides seq
+  // (deferred ones, before i, stay running).
   for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     Sequence& seq = *running_[i];
+    const bool decoding = is_decoding(seq);
+    if (deferred != nullptr && decoding && seq.num_deferrals() < config_.max_decode_deferral) {
+      deferred->push_back(&seq);
+      continue;
+    }
     const int n = std::min(seq.num_tokens() - seq.num_computed_tokens(), budget);
     assert(n > 0);
     if (!reserve_or_preempt(seq, n, out)) break;
     record(out, seq, n);
+    if (decoding) seq.set_deferrals(0);
     budget -= n;
   }
 }
 
-void Scheduler::admit_waiting(ScheduleOutput& out, int& budget) {
+void Scheduler::admit_waiting(ScheduleOutput& out, int& budget, int reserve) {
   while (budget > 0 && !waiting_.empty() && num_running() < config_.max_running) {
     Sequence& seq = *waiting_.front();
     BlockTable cached = pool_.find_cached_prefix(seq.tokens().first(std::size_t(seq.num_tokens() - 1)));
     const int num_cached = int(cached.size()) * config_.block_size;
     const int n = std::min(seq.num_tokens() - num_cached, budget);
     const int num_new_blocks = blocks_for(num_cached + n) - int(cached.size());
-    if (!pool_.can_allocate(cached, num_new_blocks)) break;
+    if (!pool_.can_allocate(cached, num_new_blocks + reserve)) break;
     pool_.touch(cached);
     auto fresh = pool_.allocate(num_new_blocks);
     assert(fresh);
@@ -75,6 +103,18 @@ void Scheduler::admit_waiting(ScheduleOutput& out, int& budget) {
     running_.push_back(&seq);
     record(out, seq, n);
     budget -= n;
+  }
+}
+
+void Scheduler::schedule_deferred(ScheduleOutput& out, int& budget, const std::vector<Sequence*>& deferred) {
+  for (Sequence* seq : deferred) {
+    if (budget > 0 && grow(*seq, 1)) {
+      record(out, *seq, 1);
+      seq->set_deferrals(0);
+      --budget;
+    } else {
+      seq->set_deferrals(seq->num_deferrals() + 1);
+    }
   }
 }
 

@@ -28,6 +28,9 @@ struct SchedulerConfig {
   int max_batched_tokens = 512;  // tokens computed per step (prefill chunks + decodes)
   int max_model_len = 2048;      // positions per sequence
   int block_size = 16;           // tokens per KV block; must equal the pool's
+  // Steps a decoding sequence may be passed over in a row so that waiting prompts are admitted
+  // first (schedule() states the rule); 0: running sequences always come first.
+  int max_decode_deferral = 0;
 };
 
 // Token ids that end a generation unless ignore_eos (llama2.c's run.c stops on BOS too).
@@ -83,8 +86,17 @@ class Scheduler {
   Status check_invariants() const;
 
  private:
-  void schedule_running(ScheduleOutput& out, int& budget);
-  void admit_waiting(ScheduleOutput& out, int& budget);
+  // Running sequences in admission order; with `deferred` given, decodes that may still wait are
+  // appended to it instead of scheduled.
+  void schedule_running(ScheduleOutput& out, int& budget, std::vector<Sequence*>* deferred);
+  // Waiting sequences in queue order, leaving `reserve` blocks free.
+  void admit_waiting(ScheduleOutput& out, int& budget, int reserve);
+  // The deferred decodes, in order, with what budget and KV are left (no preemption); the rest
+  // count one more deferral.
+  void schedule_deferred(ScheduleOutput& out, int& budget, const std::vector<Sequence*>& deferred);
+  bool is_decoding(const Sequence& seq) const {
+    return seq.num_tokens() - seq.num_computed_tokens() == 1 && seq.num_computed_tokens() >= seq.num_prompt_tokens();
+  }
   // Makes seq's table cover num_computed + n tokens, preempting from the back of running_ until
   // it does. False when seq itself had to be preempted.
   bool reserve_or_preempt(Sequence& seq, int n, ScheduleOutput& out);

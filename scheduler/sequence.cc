@@ -31,6 +31,7 @@ void Sequence::reset_to_waiting() {
   assert(block_table_.empty());
   status_ = SequenceStatus::kWaiting;
   num_computed_tokens_ = 0;
+  num_deferrals_ = 0;
 }
 
 }  // namespace ladle::scheduler

@@ -36,6 +36,8 @@ class Sequence {
   bool ignore_eos() const { return ignore_eos_; }
   SequenceStatus status() const { return status_; }
   const BlockTable& block_table() const { return block_table_; }
+  // Steps in a row this decoding sequence was passed over for waiting prompts (Scheduler).
+  int num_deferrals() const { return num_deferrals_; }
 
   // Mutators, called by Scheduler only.
   BlockTable& mutable_block_table() { return block_table_; }
@@ -45,6 +47,7 @@ class Sequence {
   void start_running(int num_cached);
   // Preemption by recompute: back to waiting with nothing computed; the caller freed the blocks.
   void reset_to_waiting();
+  void set_deferrals(int n) { num_deferrals_ = n; }
 
  private:
   RequestId id_;
@@ -52,6 +55,7 @@ class Sequence {
   int num_prompt_tokens_;
   int num_computed_tokens_ = 0;
   int num_cached_tokens_ = 0;
+  int num_deferrals_ = 0;
   int max_tokens_;
   bool ignore_eos_;
   SequenceStatus status_ = SequenceStatus::kWaiting;

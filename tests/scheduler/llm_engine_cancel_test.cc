@@ -105,8 +105,9 @@ TEST(LlmEngine, AGoneSinkCancelsItsRequest) {
 // layer boundary, and its blocks are released there and then. Whether a given cancel lands
 // mid-step is timing, so the test tries cancels at spread-out moments until one does — seen as a
 // step reporting the prompt's rows as dropped, after the request's finish — and checks on every
-// attempt that the request ends cancelled with no token, that nothing leaks, and that a request
-// decoding alongside produces exactly its solo text.
+// attempt that a cancel landing mid-step leaves no token (one landing later, on a loaded machine,
+// may not), that nothing leaks, and that a request decoding alongside produces exactly its solo
+// text.
 TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
   EngineConfig c = real_model_config();
   c.max_batched_tokens = 512;  // the whole long prompt is one chunk
@@ -140,19 +141,27 @@ TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
     std::this_thread::sleep_for(std::chrono::duration<double>(step_seconds * (attempt % 8) / 8.0));
     engine->cancel(id);
     ASSERT_TRUE(ls->wait());
-    EXPECT_EQ(ls->finish().reason, FinishReason::kCancelled);
-    EXPECT_EQ(ls->finish().usage.completion_tokens, 0);
     ASSERT_TRUE(ps->wait());
     EXPECT_EQ(ps->text(), solo) << "attempt " << attempt;
     const auto ev = obs.events();
-    bool finished = false;
+    bool finished = false, dropped_here = false;
     for (std::size_t i = before; i < ev.size(); ++i) {
       finished |= ev[i].kind == E::kFinished && ev[i].id == id;
       if (ev[i].kind != E::kStep || ev[i].step.dropped_tokens == 0) continue;
       EXPECT_TRUE(finished) << "the request is finished (and its blocks freed) before its step ends";
-      EXPECT_EQ(ev[i].step.dropped_tokens, prompt_len);  // only the prompt's rows left the step
-      dropped = true;
+      // Only the prompt's rows left the step (or, for a cancel that came late, its decode row).
+      if (ev[i].step.dropped_tokens == prompt_len) dropped_here = true;
+      else EXPECT_EQ(ev[i].step.dropped_tokens, 1) << "attempt " << attempt;
     }
+    // On a loaded machine the cancel may come after the prompt's step, or after the whole request;
+    // a cancel that landed inside the step leaves no token behind.
+    const Finish f = ls->finish();
+    if (f.reason != FinishReason::kCancelled) EXPECT_EQ(f.usage.completion_tokens, 10) << "attempt " << attempt;
+    if (dropped_here) {
+      EXPECT_EQ(f.reason, FinishReason::kCancelled);
+      EXPECT_EQ(f.usage.completion_tokens, 0);
+    }
+    dropped |= dropped_here;
   }
   EXPECT_TRUE(dropped) << "no cancel landed inside the prompt's step in 40 attempts";
   const auto g = engine->gauges();

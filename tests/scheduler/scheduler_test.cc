@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 
@@ -94,6 +96,80 @@ TEST(SchedulerTest, ChunkedPrefillSharesTheBudgetWithDecodes) {
   step = run_step(s, model);
   EXPECT_SCHED(step.out.seqs[1], 2, 1, 13, true);
   EXPECT_EQ(model.num_unwritten_reads(), 0);
+  expect_ok(s);
+}
+
+// With max_decode_deferral D, waiting prompts are admitted ahead of running decodes, each
+// decoding sequence is passed over at most D steps in a row, and once the queue is empty the
+// decodes come first again.
+TEST(SchedulerTest, DeferralAdmitsWaitingPromptsFirstForAtMostDSteps) {
+  constexpr int kD = 2;
+  auto pool = make_pool(64);
+  auto config = make_config(/*max_batched_tokens=*/4);
+  config.max_decode_deferral = kD;
+  Scheduler s(config, pool);
+  FakeModel model(64, 4);
+  s.add(1, make_tokens(3), 50, true);
+  run_step(s, model);  // 1 prefilled, now decoding
+  for (RequestId id = 2; id <= 7; ++id) s.add(id, make_tokens(4, TokenId(100 * id)), 50, true);
+
+  auto step = run_step(s, model);
+  ASSERT_EQ(step.out.seqs.size(), 1u);
+  EXPECT_SCHED(step.out.seqs[0], 2, 4, 0, true);  // the prompt, not 1's decode
+  step = run_step(s, model);
+  ASSERT_EQ(step.out.seqs.size(), 1u);
+  EXPECT_SCHED(step.out.seqs[0], 3, 4, 0, true);
+  step = run_step(s, model);  // 1 was passed over twice: it goes first now
+  ASSERT_EQ(step.out.seqs.size(), 2u);
+  EXPECT_SCHED(step.out.seqs[0], 1, 1, 3, true);
+  EXPECT_SCHED(step.out.seqs[1], 4, 3, 0, false);
+
+  // Until the queue is empty no decoding sequence waits more than D steps in a row, and every
+  // step admits or continues a prompt.
+  std::map<RequestId, int> waited;  // steps since each decoding sequence's last token
+  int steps = 0;
+  while (s.num_waiting() > 0) {
+    ASSERT_LT(++steps, 50);
+    std::set<RequestId> decoding;
+    for (RequestId id : s.running_ids()) {
+      const Sequence* seq = s.find(id);
+      if (seq->num_computed_tokens() >= seq->num_prompt_tokens()) decoding.insert(id);
+    }
+    step = run_step(s, model);
+    EXPECT_GT(step.out.num_prefill_tokens, 0);
+    for (RequestId id : decoding) {
+      const bool scheduled = std::any_of(step.out.seqs.begin(), step.out.seqs.end(),
+                                         [&](const ScheduledSequence& x) { return x.id == id; });
+      waited[id] = scheduled ? 0 : waited[id] + 1;
+      EXPECT_LE(waited[id], kD) << "request " << id << " at step " << steps;
+    }
+  }
+  EXPECT_GT(steps, 2);
+  step = run_step(s, model);  // no queue: running sequences in admission order again
+  ASSERT_EQ(step.out.seqs.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(step.out.seqs[i].id, RequestId(i + 1));
+  EXPECT_EQ(model.num_unwritten_reads(), 0);
+  expect_ok(s);
+}
+
+// A prompt admitted ahead of deferred decodes leaves free the blocks their next tokens need, so
+// deferring never forces a preemption later.
+TEST(SchedulerTest, DeferralLeavesTheDeferredDecodesTheirNextBlocks) {
+  auto pool = make_pool(3);
+  auto config = make_config(/*max_batched_tokens=*/16);
+  config.max_decode_deferral = 4;
+  Scheduler s(config, pool);
+  FakeModel model(3, 4);
+  s.add(1, make_tokens(4), 10, true);
+  run_step(s, model);  // 4 tokens computed in one block; the next token needs a second block
+  s.add(2, make_tokens(8, 300), 10, true);  // would take the two free blocks
+
+  auto step = run_step(s, model);
+  ASSERT_EQ(step.out.seqs.size(), 1u);
+  EXPECT_SCHED(step.out.seqs[0], 1, 1, 4, true);
+  EXPECT_TRUE(step.out.preempted.empty());
+  EXPECT_EQ(s.waiting_ids(), (Ids{2}));
+  EXPECT_EQ(s.num_preemptions(), 0u);
   expect_ok(s);
 }
 
@@ -306,7 +382,8 @@ TEST(SchedulerTest, UpdateSkipsRequestsAbortedAfterSchedule) {
 // Random arrivals, aborts and external finishes on a tight pool with chunking: invariants hold
 // after every step, every survivor generates exactly what it generates alone in a roomy pool, and
 // in the end every block is back in the pool.
-TEST(SchedulerTest, PropertyRandomTrafficMatchesIsolatedRuns) {
+// Also with decodes deferred for waiting prompts (max_decode_deferral 3).
+void random_traffic_matches_isolated_runs(int max_decode_deferral) {
   std::mt19937 rng(99);
   struct Req { RequestId id; std::vector<TokenId> prompt; int max_tokens; };
   std::vector<Req> reqs;
@@ -318,7 +395,9 @@ TEST(SchedulerTest, PropertyRandomTrafficMatchesIsolatedRuns) {
     reqs.push_back({id, prompt, 1 + int(rng() % 12)});
   }
   auto pool = make_pool(10);
-  Scheduler s(make_config(/*max_batched_tokens=*/7, /*max_running=*/4), pool);
+  auto config = make_config(/*max_batched_tokens=*/7, /*max_running=*/4);
+  config.max_decode_deferral = max_decode_deferral;
+  Scheduler s(config, pool);
   FakeModel model(10, 4);
   std::map<RequestId, std::vector<TokenId>> got;
   std::set<RequestId> cut;  // aborted or finished from outside
@@ -351,6 +430,9 @@ TEST(SchedulerTest, PropertyRandomTrafficMatchesIsolatedRuns) {
     EXPECT_EQ(got[r.id], run_to_completion(alone, m).at(r.id)) << "request " << r.id;
   }
 }
+
+TEST(SchedulerTest, PropertyRandomTrafficMatchesIsolatedRuns) { random_traffic_matches_isolated_runs(0); }
+TEST(SchedulerTest, PropertyRandomTrafficWithDeferralMatchesIsolatedRuns) { random_traffic_matches_isolated_runs(3); }
 
 }  // namespace
 }  // namespace ladle::scheduler
