@@ -16,7 +16,7 @@ struct EngineConfig {
   std::string tokenizer_path;
   int max_running = 0;         // running sequences at most (0: derive)
   int max_batched_tokens = 0;  // tokens computed per step at most (0: derive)
-  int max_decode_deferral = 8;  // steps a decode may be passed over for waiting prompts (0: never)
+  int max_decode_deferral = 16;  // steps a decode may be passed over for waiting prompts (0: never)
   int max_waiting = 1024;      // queued requests at most; more are rejected as overloaded
   int kv_cache_mb = 0;         // K/V arena size in MiB (0: derive)
   int block_size = 16;         // tokens per KV block

@@ -150,13 +150,18 @@ TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
       if (ev[i].kind != E::kStep || ev[i].step.dropped_tokens == 0) continue;
       EXPECT_TRUE(finished) << "the request is finished (and its blocks freed) before its step ends";
       // Only the prompt's rows left the step (or, for a cancel that came late, its decode row).
-      if (ev[i].step.dropped_tokens == prompt_len) dropped_here = true;
-      else EXPECT_EQ(ev[i].step.dropped_tokens, 1) << "attempt " << attempt;
+      if (ev[i].step.dropped_tokens == prompt_len) {
+        dropped_here = true;
+      } else {
+        EXPECT_EQ(ev[i].step.dropped_tokens, 1) << "attempt " << attempt;
+      }
     }
     // On a loaded machine the cancel may come after the prompt's step, or after the whole request;
     // a cancel that landed inside the step leaves no token behind.
     const Finish f = ls->finish();
-    if (f.reason != FinishReason::kCancelled) EXPECT_EQ(f.usage.completion_tokens, 10) << "attempt " << attempt;
+    if (f.reason != FinishReason::kCancelled) {
+      EXPECT_EQ(f.usage.completion_tokens, 10) << "attempt " << attempt;
+    }
     if (dropped_here) {
       EXPECT_EQ(f.reason, FinishReason::kCancelled);
       EXPECT_EQ(f.usage.completion_tokens, 0);
