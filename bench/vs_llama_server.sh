@@ -7,6 +7,13 @@
 # llama-server` when the binary lives in another root; OUT_DIR must then be visible there at the
 # same path). Needs a Release build (build/ladle). Each run lands in OUT_DIR/vs-*.txt|json.
 #
+# Optional environment, to narrow or extend the comparison:
+#   SHAPES="15m 110m"  WEIGHTS="f32 f16"  CONCURRENCY=1,8,32,64
+#   LADLE_VARIANTS="A;B;..."  several ladle servers per cell, each with its own extra `ladle serve`
+#     flags, run in that order before llama-server (vs-r*-SHAPE-W-ladle-v1.json, -v2, ...), e.g.
+#     LADLE_VARIANTS="--max-decode-deferral 16;--max-decode-deferral 0". Unset: one ladle server
+#     with the defaults (vs-r*-SHAPE-W-ladle.json).
+#
 # Both servers get two threads and one slot per client (llama-server: -np 64 and 256 context
 # tokens per slot, enough for a 33-token prompt and 128 outputs; ladle: --max-running 64).
 # "f32" is F32 weights (llama-server's K/V cache stays at its default, f16; ladle's is fp32);
@@ -19,11 +26,13 @@ mkdir -p "$out"
 llama=${LLAMA_SERVER:?set LLAMA_SERVER to the command that runs llama-server}
 L=build/ladle
 tok=$(realpath "${LADLE_BENCH_TOKENIZER:-../shared/models/tokenizer32k.bin}")
-load=(--concurrency 1,8,32,64 --num-requests 256 --duration 30 --input-len 32 --output-len 128 --ignore-eos)
+shapes=${SHAPES:-15m 110m}
+weights=${WEIGHTS:-f32 f16}
+load=(--concurrency "${CONCURRENCY:-1,8,32,64}" --num-requests 256 --duration 30 --input-len 32 --output-len 128 --ignore-eos)
 
-for m in 15m 110m; do
+for m in $shapes; do
   [ -f "$out/m$m.bin" ] || $L make-model --preset $m --out "$out/m$m.bin"
-  for w in f32 f16; do
+  for w in $weights; do
     [ -f "$out/m$m-$w.gguf" ] || $L export-gguf -m "$out/m$m.bin" -z "$tok" -o "$out/m$m-$w.gguf" --type $w
   done
 done
@@ -56,12 +65,27 @@ llama_run() {
   wait $pid 2> /dev/null || true
 }
 
+# ladle_run NAME MODEL W [extra serve flags...]: one sweep against a fresh `ladle serve`.
+ladle_run() {
+  local name=$1 model=$2 w=$3
+  shift 3
+  bench/with_server.sh "$model" "$tok" --max-running 64 --weights "$w" --kv-cache-dtype "$w" "$@" -- bench \
+    "${load[@]}" --json "$out/$name.json" | tee "$out/$name.txt"
+}
+
+IFS=';' read -r -a variants <<< "${LADLE_VARIANTS:-}"
 for r in $(seq "$rounds"); do
-  for m in 15m 110m; do
-    for w in f32 f16; do
-      echo "== round $r: $m $w: ladle" >&2
-      bench/with_server.sh "$out/m$m.bin" "$tok" --max-running 64 --weights $w --kv-cache-dtype $w -- bench \
-        "${load[@]}" --json "$out/vs-r$r-$m-$w-ladle.json" | tee "$out/vs-r$r-$m-$w-ladle.txt"
+  for m in $shapes; do
+    for w in $weights; do
+      if [ ${#variants[@]} -eq 0 ]; then
+        echo "== round $r: $m $w: ladle" >&2
+        ladle_run "vs-r$r-$m-$w-ladle" "$out/m$m.bin" $w
+      fi
+      for i in "${!variants[@]}"; do
+        echo "== round $r: $m $w: ladle ${variants[$i]}" >&2
+        # shellcheck disable=SC2086  # a variant is a list of flags
+        ladle_run "vs-r$r-$m-$w-ladle-v$((i + 1))" "$out/m$m.bin" $w ${variants[$i]}
+      done
       echo "== round $r: $m $w: llama-server" >&2
       llama_run "vs-r$r-$m-$w-llama" "$out/m$m-$w.gguf" $w
     done
