@@ -1,5 +1,7 @@
 #include "model/argmax_screen.h"
 
+#include "model/half.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -31,7 +33,9 @@ constexpr int kMaxCandidateShare = 8;
 }  // namespace
 
 ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
-  assert(w.f32 != nullptr);
+  assert((w.f32 != nullptr) != (w.f16 != nullptr) && w.i8 == nullptr);
+  // Element i of w's panels as matmul reads it (a half widened exactly).
+  auto at = [&w](std::size_t i) { return w.f32 != nullptr ? w.f32[i] : half_to_float(w.f16[i]); };
   const std::size_t n = packed_elements(w.N, w.K);
   q_ = allocate_streamed(n);
   if (!q_) throw std::bad_alloc();
@@ -41,7 +45,7 @@ ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
   const double gamma = gamma_of(w.K);
   // Column c of panel p at row k is W[p·16 + c][k].
   for (int p = 0; p * kPanel < w.N; ++p) {
-    const float* panel = w.f32 + std::size_t(p) * w.K * kPanel;
+    const std::size_t panel = std::size_t(p) * w.K * kPanel;
     std::int8_t* qp = q + std::size_t(p) * w.K * kPanel;
     const int cols = std::min(kPanel, w.N - p * kPanel);
     for (int c = 0; c < cols; ++c) {
@@ -49,7 +53,7 @@ ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
       float max = 0;
       bool finite = true;
       for (int k = 0; k < w.K; ++k) {
-        const float v = panel[std::size_t(k) * kPanel + c];
+        const float v = at(panel + std::size_t(k) * kPanel + c);
         finite = finite && std::isfinite(v);
         max = std::max(max, std::fabs(v));
       }
@@ -62,7 +66,7 @@ ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
       const float s = max / 127.0f;
       scale_[std::size_t(row)] = s;
       for (int k = 0; k < w.K; ++k) {
-        const float v = std::nearbyint(panel[std::size_t(k) * kPanel + c] / s);
+        const float v = std::nearbyint(at(panel + std::size_t(k) * kPanel + c) / s);
         qp[std::size_t(k) * kPanel + c] = std::int8_t(std::clamp(v, -127.0f, 127.0f));
       }
       // |w − s·q| ≤ s/2 up to the division's rounding and the clamp (0.501 covers both); the
@@ -83,6 +87,7 @@ bool ArgmaxScreen::argmax(const float* x, int M, TokenId* out, ThreadPool* pool)
   approx_.resize(std::size_t(M) * N);
   PackedMatrix quantized = w_;
   quantized.f32 = nullptr;
+  quantized.f16 = nullptr;
   quantized.i8 = static_cast<const std::int8_t*>(q_.get());
   matmul(x, quantized, approx_.data(), M, pool);
   exact_.resize(std::size_t(N));

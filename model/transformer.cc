@@ -50,8 +50,10 @@ Transformer::Transformer(Weights weights, RuntimeLimits limits)
   row_seq_.resize(T);
   final_.resize(S * c.dim);
   logits_.resize(S * c.vocab_size);
-  if (limits_.argmax_screen && weights_.classifier().packed.f32 != nullptr)
-    screen_ = ArgmaxScreen(weights_.classifier().packed);
+  const PackedMatrix& classifier = weights_.classifier().packed;
+  const bool big_enough = classifier.f16 == nullptr ||
+                          packed_elements(classifier.N, classifier.K) * sizeof(Half) >= limits_.min_half_screen_bytes;
+  if (limits_.argmax_screen && big_enough) screen_ = ArgmaxScreen(classifier);
 }
 
 kvcache::KvShape Transformer::kv_shape(int block_size, kvcache::KvDtype dtype) const {

@@ -24,7 +24,8 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--no-prefix-caching", &c.no_prefix_caching, "do not reuse cached prompt prefixes");
   flags.add("--no-argmax-screen", &c.no_argmax_screen,
             "compute all logits for greedy requests too (the screen finds the same token reading a quarter of "
-            "the classifier's bytes; it needs fp32 weights and 1 byte per classifier weight of memory)");
+            "the classifier's bytes with fp32 weights, half of them with f16 (there only for a classifier of 32 MiB or "
+            "more); it needs 1 byte per classifier weight of memory)");
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
             "rounded)");

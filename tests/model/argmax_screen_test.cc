@@ -74,6 +74,34 @@ TEST(ArgmaxScreen, MatchesFullLogitsOnRandomClassifiers) {
   EXPECT_GE(decided, trials - 2);
 }
 
+// Half panels: the screen quantizes the widened halves and recomputes candidates from the half
+// panels, so its token is the first maximum of matmul's logits on those same panels.
+TEST(ArgmaxScreen, MatchesFullLogitsOnHalfClassifiers) {
+  ThreadPool pool(2);
+  int decided = 0, trials = 0;
+  for (const auto& [N, K] : std::vector<std::pair<int, int>>{{32000, 288}, {5003, 768}, {300, 96}}) {
+    const Classifier c = random_classifier(N, K, unsigned(3 * N + K));
+    std::vector<Half> halves(c.w.size()), panels(packed_elements(N, K), Half{0});
+    ASSERT_EQ(floats_to_halves(c.w, halves), c.w.size());
+    pack_rows(halves.data(), N, K, 0, panels.data());
+    const PackedMatrix view{nullptr, panels.data(), N, K};
+    ArgmaxScreen screen(view);
+    ASSERT_TRUE(screen.ready());
+    for (int M : {1, 4}) {
+      const auto x = random_rows(M, K, unsigned(M * 13 + N));
+      std::vector<float> logits(std::size_t(M) * N);
+      matmul(x.data(), view, logits.data(), M, nullptr);
+      std::vector<TokenId> want, got(M, -1);
+      for (int m = 0; m < M; ++m) want.push_back(argmax({logits.data() + std::size_t(m) * N, std::size_t(N)}));
+      ++trials;
+      if (!screen.argmax(x.data(), M, got.data(), &pool)) continue;
+      ++decided;
+      EXPECT_EQ(got, want) << "N=" << N << " K=" << K << " M=" << M;
+    }
+  }
+  EXPECT_GE(decided, trials - 1);
+}
+
 // Copies of the winner's row moved within their quantization steps (same int8 row, same scale, a
 // slightly different exact logit), and exact duplicates of it.
 TEST(ArgmaxScreen, RowsThatQuantizeAlikeStillGetTheExactWinner) {

@@ -133,7 +133,9 @@ std::vector<std::vector<float>> alone(Transformer& m, kvcache::KvStore& kv, cons
 
 void expect_invariant(const std::string& path, int threads, WeightType weights = WeightType::kF32,
                       kvcache::KvDtype kv_dtype = kvcache::KvDtype::kF32) {
-  auto model = Transformer::load(path, RuntimeLimits{96, 8, threads, weights});
+  RuntimeLimits limits{96, 8, threads, weights};
+  limits.min_half_screen_bytes = 0;  // screen the small half classifiers too
+  auto model = Transformer::load(path, limits);
   ASSERT_TRUE(model.ok()) << model.error().message;
   Transformer& m = **model;
   const int vocab = m.config().vocab_size;
@@ -197,11 +199,7 @@ void expect_invariant(const std::string& path, int threads, WeightType weights =
     ++screened;
   }
   EXPECT_GT(compared, 20);
-  if (weights == WeightType::kF32) {
-    EXPECT_GT(2 * screened, eligible);  // steps of at most kMaxScreenRows rows: all of them on stories260K
-  } else {
-    EXPECT_EQ(screened, 0);  // the screen is for fp32 classifiers only
-  }
+  EXPECT_GT(2 * screened, eligible);  // steps of at most kMaxScreenRows rows: all of them on stories260K
 
   // One whole-prompt prefill equals the decode-by-decode logits of its last position.
   ForwardBatch whole{seqs[2].tokens, {}, {{0, len, len, seqs[2].table, true}}};

@@ -34,7 +34,8 @@ TEST(LlmEngine, GreedyBatchedEqualsAlone) {
 
 // The greedy argmax screen changes no token: greedy and seeded sampled requests, alone and in
 // steps of up to three sequences (screened when all are greedy) or sixteen (never screened), give
-// the same outputs with it as with --no-argmax-screen.
+// the same outputs with it as with --no-argmax-screen. (Half weights: stories260K's classifier is
+// below RuntimeLimits::min_half_screen_bytes; transformer_test screens it with that bound at 0.)
 TEST(LlmEngine, ArgmaxScreenChangesNoToken) {
   EngineConfig c = real_model_config();
   c.max_running = 3;
