@@ -3,7 +3,10 @@
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
 // usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--rounds 1] [--threads 0] [--max-batch 64]
-//                      [--weights f32|f16] [--kv-cache-dtype f32|f16]     (--help lists them)
+//                      [--weights f32|f16] [--kv-cache-dtype f32|f16] [--greedy] [--prompt-steps 128,512,2048]
+//                      (--help lists them)
+// --prompt-steps times prompt steps instead: each step the whole prompts of 32 tokens that fill it
+// (a burst's prefill), alternated step size by step size, as prompt tokens/s.
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
 #include <algorithm>
 #include <cstdio>
@@ -34,6 +37,7 @@ struct Options {
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
   ladle::kvcache::KvDtype kv_dtype = ladle::kvcache::KvDtype::kF32;
   bool greedy = false;   // also time greedy steps (the argmax screen), alternating with full logits
+  std::vector<int> prompt_steps;  // tokens per prompt step (--prompt-steps); empty: decode steps
 };
 
 // "110m", or else the 15m shape (model::preset_config).
@@ -186,6 +190,54 @@ void run_shape(const std::string& name, const Options& o) {
   }
 }
 
+// --prompt-steps: steps made of whole 32-token prompts (the first chunk of each in a burst), every
+// prompt producing its last row's logits, as a server's burst of new requests is computed. The
+// step sizes alternate within each round; each reports its best and median round.
+void run_prompt_steps(const std::string& name, const Options& o) {
+  constexpr int kPromptLen = 32, bs = 16;
+  const int max_tokens = *std::max_element(o.prompt_steps.begin(), o.prompt_steps.end());
+  const int max_prompts = max_tokens / kPromptLen, blocks_per_prompt = kPromptLen / bs;
+  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {max_tokens, max_prompts, o.threads, o.weights});
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", model.error().message.c_str());
+    std::exit(1);
+  }
+  auto& m = **model;
+  const ModelConfig& c = m.config();
+  ladle::kvcache::KvStore kv(m.kv_shape(bs, o.kv_dtype), max_prompts * blocks_per_prompt);
+  std::vector<ladle::model::ForwardBatch> steps;
+  for (int tokens : o.prompt_steps) {
+    ladle::model::ForwardBatch b;
+    for (int i = 0; i < tokens / kPromptLen; ++i) {
+      ladle::BlockTable table;
+      for (int k = 0; k < blocks_per_prompt; ++k) table.push_back(i * blocks_per_prompt + k);
+      for (int p = 0; p < kPromptLen; ++p) b.token_ids.push_back((i * 131 + p * 7) % c.vocab_size), b.positions.push_back(p);
+      b.seqs.push_back({i * kPromptLen, kPromptLen, kPromptLen, table, true});
+    }
+    steps.push_back(std::move(b));
+  }
+  // Model FLOPs of a step: every row through the layers, one row per prompt through the classifier.
+  const double classifier = double(c.vocab_size) * c.dim;
+  const double layers = double(c.matmul_params()) - classifier;
+  std::vector<std::vector<double>> tok_s(steps.size());
+  for (int round = 0; round < o.rounds; ++round)
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const double s = time_steps(m, kv, {steps[i]}, o.min_time);
+      tok_s[i].push_back(steps[i].num_tokens() / s);
+    }
+  std::printf("\n%s shape, %s weights, KV cache %s: prompt steps of whole %d-token prompts, %d round(s)\n", name.c_str(),
+              ladle::model::weight_type_name(m.weights().type()), ladle::kvcache::kv_dtype_name(o.kv_dtype), kPromptLen,
+              o.rounds);
+  std::printf("%8s %8s %12s %12s %10s %12s\n", "tokens", "prompts", "tok/s best", "median", "ms/step", "GFLOP/s");
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const int tokens = steps[i].num_tokens(), prompts = int(steps[i].seqs.size());
+    const double best = ladle::bench::best_of(tok_s[i]);
+    const double flop = 2.0 * (tokens * layers + prompts * classifier);
+    std::printf("%8d %8d %12.1f %12.1f %10.1f %12.1f\n", tokens, prompts, best, ladle::bench::percentile(tok_s[i], 50),
+                1e3 * tokens / best, flop * best / tokens / 1e9);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,6 +258,10 @@ int main(int argc, char** argv) {
             "also time the same steps as greedy ones (the argmax screen, model/argmax_screen.h, at up to 4 rows) "
             "alternately with full-logits ones, every 8 steps for --min-time, and report greedy tok/s and "
             "the ratio");
+  std::string prompt_steps;
+  flags.add("--prompt-steps", &prompt_steps,
+            "instead of decode steps, time prompt steps of these many tokens (comma-separated, multiples of 32), "
+            "each made of whole 32-token prompts, as a burst of new requests is prefilled");
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
   const auto type = ladle::model::parse_weight_type(weights);
   const auto dtype = ladle::kvcache::parse_kv_dtype(kv_dtype);
@@ -217,6 +273,18 @@ int main(int argc, char** argv) {
   o.rounds = std::max(1, o.rounds);
   o.weights = *type;
   o.kv_dtype = *dtype;
+  for (const std::string& t : ladle::bench::split_commas(prompt_steps)) {
+    const int tokens = std::atoi(t.c_str());
+    if (tokens < 32 || tokens % 32 != 0) {
+      std::fprintf(stderr, "--prompt-steps: %s is not a positive multiple of 32\n", t.c_str());
+      return 2;
+    }
+    o.prompt_steps.push_back(tokens);
+  }
+  if (!o.prompt_steps.empty()) {
+    for (const auto& s : o.shapes) run_prompt_steps(s, o);
+    return 0;
+  }
   for (const auto& s : o.shapes) run_shape(s, o);
   if (o.greedy)
     std::printf("\n'greedy best' = the same steps with every sequence greedy (best round, mean of its alternated steps); 'screened' = whether the argmax screen decided them (only at up to 4 rows); 'greedy/full med' = median over rounds of full-logits step time / greedy step time, the two alternated every 8 steps.");
