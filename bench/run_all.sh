@@ -48,6 +48,9 @@ done
 # Greedy steps through the argmax screen against full logits, alternated in one process.
 build/bench/forward_bench --shapes 15m,110m --min-time 2 --rounds 3 --max-batch 8 --greedy \
   | tee "$out/02-forward-greedy.txt"
+# Prompt steps (a burst's prefill) of 128, 512 and 2,048 tokens: prompt tokens/s by step size.
+build/bench/forward_bench --shapes 15m,110m --prompt-steps 128,512,2048 --rounds 2 --min-time 1 \
+  | tee "$out/02-forward-prompt-steps.txt"
 build/bench/attention_bench --shapes 15m,110m --kv-cache-dtype f32,f16 | tee "$out/02-attention.txt"
 
 log offline engine
