@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
   o.rounds = std::max(1, o.rounds);
   o.weights = *type;
   o.kv_dtype = *dtype;
-  for (const std::string& t : ladle::bench::split_commas(prompt_steps)) {
+  for (const std::string& t : prompt_steps.empty() ? std::vector<std::string>{} : ladle::bench::split_commas(prompt_steps)) {
     const int tokens = std::atoi(t.c_str());
     if (tokens < 32 || tokens % 32 != 0) {
       std::fprintf(stderr, "--prompt-steps: %s is not a positive multiple of 32\n", t.c_str());

@@ -88,7 +88,7 @@ constexpr int kSelfAhead = 32;
 // y[0..MR) × [0..min(cols, NP·kPanel)) (row stride ldy) for the MR rows of x at `x` (row stride
 // K) and the NP consecutive panels at `w` (panel stride K·kPanel). Prefetches ahead.lines lines
 // spread evenly over its K steps, so that they arrive while this tile computes, and with
-// self_ahead > 0 its (first) panel's row k + self_ahead at step k.
+// self_ahead > 0 row k + self_ahead of its first panel at step k (of all NP panels when MR = 1).
 // NOTE(matmul): spread, not one per k from the start: a burst fills the miss buffers and stalls
 // the fmas behind it. Timed against the burst alternately in one process with W streaming from
 // memory (the regime of matmul_bench --cold 1), one thread, M = 32: +4-20%.
@@ -112,7 +112,9 @@ inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int 
       due = every;
     }
     if (self_ahead > 0 && k % (4 / sizeof(W)) == 0)
-      _mm_prefetch(reinterpret_cast<const char*>(w + std::size_t(k + self_ahead) * kPanel), _MM_HINT_T0);
+#pragma GCC unroll 8
+      for (int p = 0; p < (MR == 1 ? NP : 1); ++p)
+        _mm_prefetch(reinterpret_cast<const char*>(w + p * stride + std::size_t(k + self_ahead) * kPanel), _MM_HINT_T0);
     __m256 b[NV];
 #pragma GCC unroll 8
     for (int p = 0; p < NP; ++p) {
@@ -209,7 +211,16 @@ void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p
   if (M == 1) {
     // One row (decode of a single sequence): W streams from memory once; four panels per tile
     // keep eight fma chains in flight.
-    for (; p + 4 <= p_end; p += 4) tile_avx2<1, 4>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
+    // Each of the four panels is fetched kSelfAhead steps ahead of its use.
+    // NOTE(matmul): one thread streams only ~13 GB/s of half panels here on the hardware
+    // prefetcher alone, under half the machine's read bandwidth. matmul_bench --shapes 110m --ms 1
+    // --cold 1, without and with, alternated twice: f16 one thread 12.9-13.2 → 14.6-15.7
+    // GFLOP/s, two threads 26-44 → 32-50; f32 two threads 15-26 → 16-26 (at the memory wall
+    // already). forward_bench --max-batch 1 --greedy, alternated twice: 110M f16 116 → 138-147
+    // tok/s (greedy 124-127 → 151-155), 110M f32 66.5-67.3 → 69.5-70.6, 15M f16 1,479-1,485 →
+    // 1,450-1,485, 15M f32 833-839 → 826-831 (mostly L3-resident there).
+    for (; p + 4 <= p_end; p += 4)
+      tile_avx2<1, 4>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel, Ahead{}, kSelfAhead);
     for (; p < p_end; ++p) tile_avx2<1, 1>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
     return;
   }
