@@ -157,7 +157,7 @@ void Scheduler::record(ScheduleOutput& out, const Sequence& seq, int n) const {
   const bool samples = before + n == seq.num_tokens();
   out.seqs.push_back(ScheduledSequence{seq.id(), n, before, samples});
   out.num_batched_tokens += n;
-  const bool decode = n == 1 && samples && before >= seq.num_prompt_tokens();
+  const bool decode = n == 1 && is_decoding(seq);
   (decode ? out.num_decode_tokens : out.num_prefill_tokens) += n;
 }
 

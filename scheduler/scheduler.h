@@ -94,6 +94,7 @@ class Scheduler {
   // The deferred decodes, in order, with what budget and KV are left (no preemption); the rest
   // count one more deferral.
   void schedule_deferred(ScheduleOutput& out, int& budget, const std::vector<Sequence*>& deferred);
+  // Only one token is missing and the prompt is computed: its next step is a decode.
   bool is_decoding(const Sequence& seq) const {
     return seq.num_tokens() - seq.num_computed_tokens() == 1 && seq.num_computed_tokens() >= seq.num_prompt_tokens();
   }
