@@ -56,6 +56,14 @@ class Engine {
   // Token ids → text (byte pieces joined; invalid UTF-8 replaced by U+FFFD). Ids out of range fail.
   virtual Expected<std::string> detokenize(std::span<const TokenId> tokens) const = 0;
 
+  // The bytes one token stands for in the vocabulary (a byte token's single byte, a piece's text
+  // as stored, "" for control tokens and ids out of range), for log-probability listings. The
+  // default joins detokenize() of the token alone.
+  virtual std::string token_bytes(TokenId id) const {
+    auto text = detokenize(std::span<const TokenId>(&id, 1));
+    return text ? *text : std::string();
+  }
+
   virtual const ModelInfo& model_info() const = 0;
 };
 

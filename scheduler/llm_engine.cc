@@ -337,6 +337,7 @@ void LlmEngine::Impl::step() {
     if (st.scheduled) continue;
     st.scheduled = t0;
     if (const Sequence* seq = scheduler.find(s.id)) st.cached_prompt_tokens = seq->num_cached_tokens();
+    if (auto sink = st.sink.lock()) sink->on_admitted(st.cached_prompt_tokens);
   }
 
   model::ForwardBatch batch = build_forward_batch(out, scheduler);

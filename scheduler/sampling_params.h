@@ -20,6 +20,9 @@ struct SamplingParams {
   int max_tokens = 16;       // new tokens at most (further capped by the context length)
   std::vector<std::string> stop;      // stop strings: never streamed, end the request
   bool ignore_eos = false;   // keep going past BOS/EOS
+  // -1: no log-probabilities. 0..20: the sink gets on_logprobs for every sampled token with this
+  // many top alternatives.
+  int logprobs = -1;
 
   // An error naming the first out-of-range field (param name as in the OpenAI API), or Ok.
   Status validate() const;

@@ -8,6 +8,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "kvcache/ids.h"
 
 namespace ladle::scheduler {
 
@@ -28,9 +31,31 @@ struct Finish {
   std::string error_message;  // set when reason == kError
 };
 
+// One generated token's log-probability and its most likely alternatives (only for requests that
+// ask for them: SamplingParams::logprobs).
+struct TopLogprob {
+  TokenId token = 0;
+  float logprob = 0;
+};
+struct TokenLogprob {
+  TokenId token = 0;             // the sampled token
+  float logprob = 0;             // its log-probability
+  std::vector<TopLogprob> top;   // the SamplingParams::logprobs most likely tokens, most likely first
+};
+
 class TokenSink {
  public:
   virtual ~TokenSink() = default;
+
+  // The request got its first slot in a step (it left the waiting queue): `cached_prompt_tokens`
+  // of its prompt were served from the prefix cache. Called once, before any other call; not
+  // again after a preemption.
+  virtual void on_admitted(int cached_prompt_tokens) {}
+
+  // One sampled token's log-probabilities, for a request that asked for them, in sampling order.
+  // It comes before the on_delta whose num_tokens covers the token (whose text may come later, or
+  // never: control tokens and text swallowed by a stop string have none).
+  virtual void on_logprobs(const TokenLogprob& logprobs) {}
 
   // New text of the request: whole UTF-8 characters only, with any text that might still become
   // a stop string held back. `num_tokens` is how many generated tokens this delta completes (text

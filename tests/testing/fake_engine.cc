@@ -132,6 +132,10 @@ bool FakeEngine::advance(Request& r, std::vector<std::function<void()>>& calls) 
     return true;
   }
   const auto& p = r.request.params;
+  if (!r.admitted) {
+    r.admitted = true;
+    calls.push_back([sink] { sink->on_admitted(0); });
+  }
   r.text += options_.script[static_cast<std::size_t>(r.generated) % options_.script.size()];
   ++r.generated;
   std::size_t stop_at = std::string::npos;

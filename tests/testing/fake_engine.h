@@ -64,6 +64,7 @@ class FakeEngine final : public scheduler::Engine {
     scheduler::GenerationRequest request;
     std::weak_ptr<scheduler::TokenSink> sink;
     int generated = 0;
+    bool admitted = false;  // on_admitted delivered
     std::string text;       // all generated text
     std::size_t sent = 0;   // bytes of text already delivered
   };
