@@ -479,6 +479,8 @@ void LlmEngine::Impl::finish_request(RequestState& st, FinishReason reason, Cloc
       Finish f;
       f.reason = reason;
       f.usage = Usage{st.prompt_tokens, st.generated, st.cached_prompt_tokens};
+      f.stop_sequence = st.text.matched_stop();
+      f.context_full = reason == FinishReason::kLength && st.generated < st.max_tokens;
       sink->on_finish(f);
     }
   }

@@ -30,6 +30,7 @@ struct RequestState {
                 seed),
         text(tok, req.prompt_tokens.back(), req.params.stop),
         prompt_tokens(int(req.prompt_tokens.size())),
+        max_tokens(req.params.max_tokens),
         arrival(arrival_) {}
 
   RequestId id;
@@ -37,6 +38,7 @@ struct RequestState {
   model::Sampler sampler;
   TextStream text;
   int prompt_tokens;
+  int max_tokens;              // as asked; the context may end the request sooner
   int cached_prompt_tokens = 0;
   int generated = 0;           // tokens sampled so far (EOS included)
   int unreported_tokens = 0;   // generated tokens not yet covered by an on_delta

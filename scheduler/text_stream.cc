@@ -38,7 +38,11 @@ TextStream::Step TextStream::push(TokenId id) {
   std::size_t first = std::string::npos;
   for (const std::string& s : stop_strings_) {
     const std::size_t from = checked >= s.size() ? checked - s.size() + 1 : 0;
-    first = std::min(first, held_.find(s, from));
+    const std::size_t at = held_.find(s, from);
+    if (at < first) {
+      first = at;
+      matched_ = s;
+    }
   }
   if (first != std::string::npos) {
     step.text = release(first);
@@ -59,7 +63,13 @@ std::string TextStream::finish() {
   // NOTE(tok): a stop string cannot complete here: the U+FFFD only appears at the very end and a
   // match would have needed it; we still check so the contract holds for stop strings with U+FFFD.
   std::size_t first = std::string::npos;
-  for (const std::string& s : stop_strings_) first = std::min(first, held_.find(s));
+  for (const std::string& s : stop_strings_) {
+    const std::size_t at = held_.find(s);
+    if (at < first) {
+      first = at;
+      matched_ = s;
+    }
+  }
   if (first != std::string::npos) {
     stopped_ = true;
     std::string out = release(first);

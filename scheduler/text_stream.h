@@ -42,6 +42,8 @@ class TextStream {
   // All text released so far (the concatenation of every returned delta).
   const std::string& text() const { return released_; }
   bool stopped() const { return stopped_; }
+  // The stop string that ended the stream (as given, after UTF-8 sanitizing); empty if none did.
+  const std::string& matched_stop() const { return matched_; }
 
  private:
   // Length of the longest suffix of held_ that is a proper prefix of some stop string.
@@ -55,6 +57,7 @@ class TextStream {
   std::string pending_bytes_;  // raw bytes of an unfinished UTF-8 character (at most 3)
   std::string held_;           // sanitized text held back because a stop string may start in it
   std::string released_;
+  std::string matched_;  // the stop string that fired
   bool stopped_ = false;
   bool finished_ = false;
 };

@@ -1,9 +1,7 @@
 #include "server/delta_chunk_writer.h"
 
-#include <cstdio>
-
 #include "model/utf8.h"
-#include "server/sse_format.h"
+#include "server/openai_encoder.h"
 
 namespace ladle::server {
 namespace {
@@ -13,13 +11,6 @@ namespace {
 // < "model" < "object"), so the first occurrence is the one to cut at even if the model name
 // happened to contain the marker.
 constexpr std::string_view kMarker = "LADLExDELTAxMARKER";
-
-// The hex size line of an HTTP/1.1 chunk.
-void append_chunk_size(std::string& out, std::size_t size) {
-  char buf[20];
-  int n = std::snprintf(buf, sizeof buf, "%zx\r\n", size);
-  out.append(buf, static_cast<std::size_t>(n));
-}
 
 }  // namespace
 
@@ -48,31 +39,24 @@ void append_json_escaped(std::string& out, std::string_view text) {
   out.append(text.data() + run, text.size() - run);
 }
 
-DeltaChunkWriter::DeltaChunkWriter(const ResponseContext& ctx, bool chunked)
-    : ctx_(ctx), chunked_(chunked), first_(split(ctx, true)), next_(split(ctx, false)) {}
+DeltaChunkWriter::DeltaChunkWriter(const ResponseContext& ctx)
+    : ctx_(ctx), first_(split(ctx, true)), next_(split(ctx, false)) {}
 
 DeltaChunkWriter::Parts DeltaChunkWriter::split(const ResponseContext& ctx, bool first) {
   const std::string json = delta_chunk_json(ctx, kMarker, first);
   const std::size_t at = json.find(kMarker);
-  Parts p;
-  p.before = "data: " + json.substr(0, at);
-  p.after = json.substr(at + kMarker.size()) + "\n\n";
-  return p;
+  return Parts{json.substr(0, at), json.substr(at + kMarker.size())};
 }
 
-void DeltaChunkWriter::append_chunk(std::string& out, std::string_view text, bool first) {
+void DeltaChunkWriter::append_json(std::string& out, std::string_view text, bool first) const {
   if (!model::is_valid_utf8(text)) {  // never from the engine; keep dump()'s replacement rule
-    out += body_piece(sse_event(delta_chunk_json(ctx_, text, first)), chunked_);
+    out += delta_chunk_json(ctx_, text, first);
     return;
   }
   const Parts& p = first ? first_ : next_;
-  escaped_.clear();
-  append_json_escaped(escaped_, text);
-  if (chunked_) append_chunk_size(out, p.before.size() + escaped_.size() + p.after.size());
   out += p.before;
-  out += escaped_;
+  append_json_escaped(out, text);
   out += p.after;
-  if (chunked_) out += "\r\n";
 }
 
 }  // namespace ladle::server

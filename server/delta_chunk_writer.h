@@ -1,6 +1,6 @@
-// DeltaChunkWriter: the per-event hot path of a streamed response. It appends one text delta as a
-// complete HTTP chunk holding one SSE event whose data is exactly delta_chunk_json(ctx, text,
-// first), without building a JSON document per event.
+// DeltaChunkWriter: the per-event hot path of a streamed OpenAI response. It appends the JSON of
+// one text delta chunk, exactly delta_chunk_json(ctx, text, first), without building a JSON
+// document per event. (The transport frames it.)
 //
 // NOTE(server): every chunk of a stream repeats the same id, model, created and object; only the
 // delta text changes. The writer renders the chunk once per stream around a marker (with the
@@ -8,13 +8,15 @@
 // text before and after it, and per event only JSON-escapes the new text. On a tiny model this
 // was two thirds of the I/O thread's instructions per event (≈26k of ≈40k).
 //
-// Owned by one SseStream; not thread-safe (used on its strand only).
+// Owned by one OpenAiEncoder; not thread-safe (used on its strand only).
 #pragma once
 
 #include <string>
 #include <string_view>
 
-#include "server/openai_api.h"
+namespace ladle::server {
+struct ResponseContext;
+}
 
 namespace ladle::server {
 
@@ -26,25 +28,21 @@ void append_json_escaped(std::string& out, std::string_view text);
 
 class DeltaChunkWriter {
  public:
-  // `chunked`: frame each event as an HTTP/1.1 chunk (false: the bytes of the event alone, for an
-  // HTTP/1.0 client).
-  explicit DeltaChunkWriter(const ResponseContext& ctx, bool chunked = true);
+  explicit DeltaChunkWriter(const ResponseContext& ctx);
 
-  // Appends body_piece(sse_event(delta_chunk_json(ctx, text, first)), chunked) to `out`.
-  void append_chunk(std::string& out, std::string_view text, bool first);
+  // Appends delta_chunk_json(ctx, text, first) to `out`.
+  void append_json(std::string& out, std::string_view text, bool first) const;
 
  private:
   struct Parts {
-    std::string before;  // "data: " and the chunk's JSON up to the text (inside its quotes)
-    std::string after;   // the JSON after the text, then the event's blank line
+    std::string before;  // the chunk's JSON up to the text (inside its quotes)
+    std::string after;   // the JSON after the text
   };
   static Parts split(const ResponseContext& ctx, bool first);
 
-  ResponseContext ctx_;  // for the rare invalid-UTF-8 fallback
-  bool chunked_;
-  Parts first_;          // the first chat delta also carries role "assistant"
+  const ResponseContext& ctx_;  // the encoder's; for the rare invalid-UTF-8 fallback
+  Parts first_;                 // the first chat delta also carries role "assistant"
   Parts next_;
-  std::string escaped_;  // scratch, reused across events
 };
 
 }  // namespace ladle::server

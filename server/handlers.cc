@@ -2,42 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/anthropic_encoder.h"
+#include "server/anthropic_request.h"
+#include "server/json_fields.h"
+#include "server/responses_request.h"
+
 namespace ladle::server {
-namespace {
-
-using nlohmann::json;
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// Parses a body that must be a JSON object; nullopt + `error` otherwise.
-std::optional<json> parse_object(std::string_view body, ApiError& error) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    error = ApiError{400, "malformed JSON body", "invalid_request_error", "", ""};
-    return std::nullopt;
-  }
-  if (!j.is_object()) {
-    error = ApiError{400, "the body must be a JSON object", "invalid_request_error", "", ""};
-    return std::nullopt;
-  }
-  return j;
-}
-
-}  // namespace
-
-HttpReply json_reply(unsigned status, std::string body) {
-  HttpReply r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-HttpReply error_reply(const ApiError& error) {
-  HttpReply r = json_reply(static_cast<unsigned>(error.status), error_json(error));
-  if (error.status == 429) r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
-
 namespace {
 json model_json(const scheduler::ModelInfo& info, std::int64_t created) {
   return {{"id", info.name},
@@ -108,6 +78,29 @@ HttpReply handle_detokenize(const scheduler::Engine& engine, std::string_view bo
   return json_reply(200, dump({{"prompt", *text}, {"content", *text}}));
 }
 
+namespace {
+
+// The prompt's tokens (BOS first), refused when they leave no room in the context.
+std::variant<std::vector<TokenId>, ApiError> tokenize_prompt(const scheduler::Engine& engine, const std::string& prompt,
+                                                             const char* param) {
+  auto tokens = engine.tokenize(prompt, /*add_bos=*/true);
+  if (!tokens) return api_error_from(tokens.error(), param);
+  const int context = engine.model_info().context_length;
+  if (static_cast<int>(tokens->size()) >= context) {
+    ApiError e = invalid_param(param, "the prompt has " + std::to_string(tokens->size()) +
+                                          " tokens; this model's context holds " + std::to_string(context));
+    e.code = "context_length_exceeded";
+    return e;
+  }
+  return std::move(*tokens);
+}
+
+TokenBytes token_bytes_of(const scheduler::Engine& engine) {
+  return [&engine](TokenId id) { return engine.token_bytes(id); };
+}
+
+}  // namespace
+
 std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine& engine,
                                                          std::string_view body, Endpoint endpoint,
                                                          std::string response_id,
@@ -117,26 +110,80 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
   auto& req = std::get<CompletionRequest>(parsed);
   const char* prompt_param = endpoint == Endpoint::kChat ? "messages" : "prompt";
   const auto& info = engine.model_info();
-  if (req.prompt_tokens)  // ids from the client; the tokenizer's own are in range
+  std::vector<TokenId> tokens;
+  if (req.prompt_tokens) {  // ids from the client; the tokenizer's own are in range
     for (TokenId t : *req.prompt_tokens)
       if (t >= info.vocab_size)
         return invalid_param(prompt_param, "token id " + std::to_string(t) + " is outside the vocabulary (" +
                                                std::to_string(info.vocab_size) + " tokens)");
-  auto tokens = req.prompt_tokens ? Expected<std::vector<TokenId>>(std::move(*req.prompt_tokens))
-                                  : engine.tokenize(req.prompt, /*add_bos=*/true);
-  if (!tokens) return api_error_from(tokens.error(), prompt_param);
-  if (static_cast<int>(tokens->size()) >= info.context_length) {
-    ApiError e = invalid_param(prompt_param, "the prompt has " + std::to_string(tokens->size()) +
-                                                 " tokens; this model's context holds " +
-                                                 std::to_string(info.context_length));
-    e.code = "context_length_exceeded";
-    return e;
+    if (static_cast<int>(req.prompt_tokens->size()) >= info.context_length) {
+      ApiError e = invalid_param(prompt_param, "the prompt has " + std::to_string(req.prompt_tokens->size()) +
+                                                   " tokens; this model's context holds " +
+                                                   std::to_string(info.context_length));
+      e.code = "context_length_exceeded";
+      return e;
+    }
+    tokens = std::move(*req.prompt_tokens);
+  } else {
+    auto t = tokenize_prompt(engine, req.prompt, prompt_param);
+    if (auto* e = std::get_if<ApiError>(&t)) return *e;
+    tokens = std::move(std::get<std::vector<TokenId>>(t));
   }
   GenerationJob job;
-  job.request.prompt_tokens = std::move(*tokens);
+  job.request.prompt_tokens = std::move(tokens);
   job.request.params = std::move(req.params);
   if (endpoint == Endpoint::kChat && !req.max_tokens_given) job.request.params.max_tokens = info.context_length;
-  job.context = ResponseContext{endpoint, std::move(response_id), info.name, created, req.include_usage};
+  const bool logprobs = job.request.params.logprobs >= 0;
+  job.encoder = std::make_unique<OpenAiEncoder>(
+      ResponseContext{endpoint, std::move(response_id), info.name, created, req.include_usage}, logprobs,
+      token_bytes_of(engine));
+  job.stream = req.stream;
+  return job;
+}
+
+std::variant<GenerationJob, ApiError> prepare_messages(const scheduler::Engine& engine, std::string_view body,
+                                                       std::string message_id, std::string request_id) {
+  auto parsed = parse_messages_request(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  auto& req = std::get<AnthropicRequest>(parsed);
+  auto tokens = tokenize_prompt(engine, req.prompt, "messages");
+  if (auto* e = std::get_if<ApiError>(&tokens)) return *e;
+  GenerationJob job;
+  job.request.prompt_tokens = std::move(std::get<std::vector<TokenId>>(tokens));
+  job.request.params = std::move(req.params);
+  job.encoder = std::make_unique<AnthropicEncoder>(std::move(message_id), engine.model_info().name,
+                                                   int(job.request.prompt_tokens.size()), std::move(request_id));
+  job.stream = req.stream;
+  return job;
+}
+
+std::variant<HttpReply, ApiError> handle_count_tokens(const scheduler::Engine& engine, std::string_view body) {
+  auto parsed = parse_count_tokens_request(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  auto tokens = engine.tokenize(std::get<AnthropicRequest>(parsed).prompt, /*add_bos=*/true);
+  if (!tokens) return api_error_from(tokens.error(), "messages");
+  return json_reply(200, dump({{"input_tokens", tokens->size()}}));
+}
+
+std::variant<GenerationJob, BackgroundJob, ApiError> prepare_responses(const scheduler::Engine& engine,
+                                                                       std::string_view body,
+                                                                       std::string response_id,
+                                                                       std::int64_t created) {
+  auto parsed = parse_responses_request(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  auto& req = std::get<ResponsesRequest>(parsed);
+  auto tokens = tokenize_prompt(engine, req.prompt, "input");
+  if (auto* e = std::get_if<ApiError>(&tokens)) return *e;
+  scheduler::GenerationRequest request;
+  request.prompt_tokens = std::move(std::get<std::vector<TokenId>>(tokens));
+  request.params = req.params;
+  if (!req.max_tokens_given) request.params.max_tokens = engine.model_info().context_length;
+  auto encoder = std::make_unique<ResponsesEncoder>(std::move(response_id), req, engine.model_info().name, created,
+                                                    token_bytes_of(engine));
+  if (req.background) return BackgroundJob{std::move(request), std::move(encoder), req.stream};
+  GenerationJob job;
+  job.request = std::move(request);
+  job.encoder = std::move(encoder);
   job.stream = req.stream;
   return job;
 }

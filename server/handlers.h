@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,27 +14,27 @@
 #include <vector>
 
 #include "scheduler/engine.h"
-#include "server/openai_api.h"
+#include "server/api_error.h"
+#include "server/http_reply.h"
+#include "server/openai_encoder.h"
+#include "server/responses_encoder.h"
 #include "server/server_state.h"
 
 namespace ladle::server {
 
-// A complete, non-streamed HTTP reply.
-struct HttpReply {
-  unsigned status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, Retry-After)
-};
-
-HttpReply json_reply(unsigned status, std::string body);
-// The OpenAI error body with its status; 429 also gets "Retry-After: 1".
-HttpReply error_reply(const ApiError& error);
-
-// A validated generation ready to submit.
+// A validated generation ready to submit: its request, the dialect encoder of its reply, and
+// whether it streams. `headers` go on its reply (the SSE head, or the JSON/error reply).
 struct GenerationJob {
   scheduler::GenerationRequest request;
-  ResponseContext context;
+  std::unique_ptr<StreamEncoder> encoder;
+  bool stream = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A validated Responses request with background: true, ready to start in the BackgroundStore.
+struct BackgroundJob {
+  scheduler::GenerationRequest request;
+  std::unique_ptr<ResponsesEncoder> encoder;
   bool stream = false;
 };
 
@@ -56,5 +57,17 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
                                                          std::string_view body, Endpoint endpoint,
                                                          std::string response_id,
                                                          std::int64_t created);
+
+// POST /v1/messages (Anthropic) up to submit; `message_id` is "msg_…", `request_id` "req_…".
+std::variant<GenerationJob, ApiError> prepare_messages(const scheduler::Engine& engine, std::string_view body,
+                                                       std::string message_id, std::string request_id);
+// POST /v1/messages/count_tokens → {"input_tokens": n}.
+std::variant<HttpReply, ApiError> handle_count_tokens(const scheduler::Engine& engine, std::string_view body);
+
+// POST /v1/responses up to submit: a GenerationJob, or a BackgroundJob with background: true.
+std::variant<GenerationJob, BackgroundJob, ApiError> prepare_responses(const scheduler::Engine& engine,
+                                                                       std::string_view body,
+                                                                       std::string response_id,
+                                                                       std::int64_t created);
 
 }  // namespace ladle::server

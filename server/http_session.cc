@@ -4,7 +4,8 @@
 #include <boost/asio/write.hpp>
 
 #include "server/metrics.h"
-#include "server/sse_stream.h"
+#include "server/http_stream.h"
+#include "server/log_follower.h"
 
 namespace ladle::server {
 namespace {
@@ -61,9 +62,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::body_limit) {
     if (state_.metrics()) state_.metrics()->on_http_rejected("body_too_large");
     keep_alive_ = false;
-    return do_write(error_reply(ApiError{413, "the request body exceeds --max-body (" +
-                                                  std::to_string(state_.config().max_body) + " bytes)",
-                                         "invalid_request_error", "", "body_too_large"}));
+    return do_write(Router::error_reply_in(Router::dialect_of(parser_->get().target()),
+                                           ApiError{413, "the request body exceeds --max-body (" +
+                                                             std::to_string(state_.config().max_body) + " bytes)",
+                                                    "invalid_request_error", "", "body_too_large"}));
   }
   if (ec == beast::error::timeout || ec == boost::asio::error::operation_aborted || ec == boost::asio::error::eof ||
       ec == boost::asio::error::connection_reset)
@@ -77,23 +79,40 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   keep_alive_ = req.keep_alive();
   if (req.method() == http::verb::options && !state_.config().allowed_origin.empty())
     return do_write(router_.preflight(req.target(), req[http::field::access_control_request_headers]));
-  RouteResult result = router_.route(req.method(), req.target(), req.body(), req[http::field::authorization]);
+  RouteResult result = router_.route(RouteRequest{req.method(), req.target(), req.body(),
+                                                   req[http::field::authorization], req["x-api-key"],
+                                                   req["last-event-id"]});
   if (auto* reply = std::get_if<HttpReply>(&result)) return do_write(std::move(*reply));
+  if (auto* follow = std::get_if<FollowJob>(&result)) return start_follow(std::move(*follow));
   start_generation(std::move(std::get<GenerationJob>(result)));
 }
 
 void HttpSession::start_generation(GenerationJob job) {
-  stream_.expires_never();  // SseStream enforces --stall-timeout on its own writes
-  generation_ = std::make_shared<SseStream>(
-      stream_, state_, *state_.engine(), std::move(job.context), job.stream, keep_alive_,
-      parser_->get().version() >= 11,
+  stream_.expires_never();  // the stream enforces --stall-timeout on its own writes
+  auto stream = std::make_shared<HttpStream>(
+      stream_, state_, *state_.engine(), std::move(job.encoder), job.stream, keep_alive_,
+      parser_->get().version() >= 11, std::move(job.headers),
       [self = shared_from_this()](std::optional<HttpReply> reply, bool close) {
         self->on_generation_done(std::move(reply), close);
       });
-  if (auto error = generation_->start(std::move(job.request))) {
+  generation_ = stream;
+  if (auto error = stream->start(std::move(job.request))) {
+    HttpReply reply = stream->error_reply(*error);
     generation_.reset();  // nothing was submitted; its callback (holding us) goes with it
-    return do_write(error_reply(*error));
+    return do_write(std::move(reply));
   }
+  watch();
+}
+
+void HttpSession::start_follow(FollowJob job) {
+  stream_.expires_never();
+  auto follower = std::make_shared<LogFollower>(stream_, state_, std::move(job.response), job.after, keep_alive_,
+                                                parser_->get().version() >= 11,
+                                                [self = shared_from_this()](bool close) {
+                                                  self->on_generation_done(std::nullopt, close);
+                                                });
+  generation_ = follower;
+  follower->start();
   watch();
 }
 

@@ -22,7 +22,7 @@
 
 namespace ladle::server {
 
-class SseStream;
+class SseWriter;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
@@ -37,6 +37,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_body();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void start_generation(GenerationJob job);
+  void start_follow(FollowJob job);
   void on_generation_done(std::optional<HttpReply> reply, bool close);
   void do_write(HttpReply reply);
   void on_write(bool close, boost::beast::error_code ec, std::size_t bytes);
@@ -51,7 +52,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const Router& router_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> response_;
-  std::shared_ptr<SseStream> generation_;
+  std::shared_ptr<SseWriter> generation_;  // a generation or a log follower in flight
   bool keep_alive_ = true;
   bool watching_ = false;           // a watch read is pending
   bool read_after_watch_ = false;   // start the next request read when the watch read completes

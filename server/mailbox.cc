@@ -11,6 +11,18 @@ namespace ladle::server {
 Mailbox::Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake, WakeQueue* queue)
     : executor_(std::move(executor)), wake_(std::move(wake)), queue_(queue) {}
 
+void Mailbox::on_admitted(int cached_prompt_tokens) {
+  std::lock_guard lock(mu_);
+  pending_.admitted = cached_prompt_tokens;
+  schedule_wake_locked();
+}
+
+// No wake-up of its own: the text of the token follows in an on_delta (or the finish).
+void Mailbox::on_logprobs(const scheduler::TokenLogprob& logprobs) {
+  std::lock_guard lock(mu_);
+  pending_.logprobs.push_back(logprobs);
+}
+
 void Mailbox::on_delta(std::string_view text, int num_tokens) {
   std::lock_guard lock(mu_);
   pending_.text += text;
@@ -30,6 +42,9 @@ void Mailbox::take(Batch& into) {
   into.text.swap(pending_.text);
   pending_.text.clear();
   into.num_tokens = std::exchange(pending_.num_tokens, 0);
+  into.admitted = std::exchange(pending_.admitted, std::nullopt);
+  into.logprobs.swap(pending_.logprobs);
+  pending_.logprobs.clear();
   into.finish = std::exchange(pending_.finish, std::nullopt);
 }
 

@@ -10,7 +10,8 @@
 // batches the wake-ups of one step into one hand-off, or by a direct post when there is none).
 // take() is called on the strand.
 // NOTE(server): merging is what bounds the mailbox: however slowly a client reads, it holds at
-// most one string of not-yet-written text (≤ the request's own output) and one Finish.
+// most one string of not-yet-written text (≤ the request's own output), the log-probabilities of
+// those tokens (only when asked for) and one Finish.
 #pragma once
 
 #include <functional>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -31,8 +33,10 @@ class Mailbox final : public scheduler::TokenSink, public std::enable_shared_fro
  public:
   // Everything delivered since the previous take().
   struct Batch {
+    std::optional<int> admitted;  // on_admitted came: the cached prompt tokens
     std::string text;
     int num_tokens = 0;
+    std::vector<scheduler::TokenLogprob> logprobs;  // of the tokens sampled since the last take
     std::optional<scheduler::Finish> finish;
   };
 
@@ -40,6 +44,8 @@ class Mailbox final : public scheduler::TokenSink, public std::enable_shared_fro
   // `queue`, when given, must outlive the mailbox; it carries the wake-ups to the I/O thread.
   Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake, WakeQueue* queue = nullptr);
 
+  void on_admitted(int cached_prompt_tokens) override;
+  void on_logprobs(const scheduler::TokenLogprob& logprobs) override;
   void on_delta(std::string_view text, int num_tokens) override;
   void on_finish(const scheduler::Finish& finish) override;
 

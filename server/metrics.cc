@@ -170,6 +170,14 @@ void Metrics::register_server_metrics() {
   auto& r = *registry_;
   client_disconnects_total_ = &counter(r, "ladle_client_disconnects_total",
                                        "Streaming clients that left before their request finished.");
+  background_running_ = &gauge(r, "ladle_background_responses_running",
+                               "Background responses (Responses API, background: true) still generating.");
+  background_stored_ = &gauge(r, "ladle_background_responses_stored",
+                              "Background responses kept (running or finished, until evicted or expired).");
+  background_resumes_total_ = &counter(r, "ladle_background_resumes_total",
+                                       "Streams of a background response opened by GET (resumes and followers).");
+  background_replayed_total_ = &counter(r, "ladle_background_replayed_events_total",
+                                        "Events replayed from background responses' logs to resuming readers.");
   prometheus::BuildGauge()
       .Name("ladle_build_info")
       .Help("Build information; the value is always 1.")
@@ -209,6 +217,11 @@ std::string Metrics::serialize() const {
 }
 
 void Metrics::on_client_disconnect() { client_disconnects_total_->Increment(); }
+void Metrics::on_background_started() { background_running_->Increment(); }
+void Metrics::on_background_finished() { background_running_->Decrement(); }
+void Metrics::set_background_stored(int n) { background_stored_->Set(n); }
+void Metrics::on_background_resume() { background_resumes_total_->Increment(); }
+void Metrics::on_background_replayed(int events) { background_replayed_total_->Increment(events); }
 
 void Metrics::on_http_rejected(std::string_view reason) { count_rejection(reject_index(reason)); }
 

@@ -73,6 +73,15 @@ class Metrics final : public scheduler::EngineObserver {
   // reports the resulting cancellation separately as finished{reason="cancelled"}).
   void on_client_disconnect();
 
+  // Background responses (server/background_store.h): started/finished move the running gauge;
+  // the store sets how many it keeps; a GET stream of one is a resume, and its replayed events
+  // are counted.
+  void on_background_started();
+  void on_background_finished();
+  void set_background_stored(int n);
+  void on_background_resume();
+  void on_background_replayed(int events);
+
   // The server refused a request before it reached the engine. `reason` should be one of
   // kRejectReasons; anything else is counted as "invalid" (labels stay a closed set).
   void on_http_rejected(std::string_view reason);
@@ -125,6 +134,10 @@ class Metrics final : public scheduler::EngineObserver {
 
   // Server-side series.
   prometheus::Counter* client_disconnects_total_ = nullptr;
+  prometheus::Gauge* background_running_ = nullptr;
+  prometheus::Gauge* background_stored_ = nullptr;
+  prometheus::Counter* background_resumes_total_ = nullptr;
+  prometheus::Counter* background_replayed_total_ = nullptr;
   prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
 
   std::mutex model_info_mu_;

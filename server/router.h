@@ -1,48 +1,82 @@
 // Router: the one route table of `ladle serve`. Maps (method, path) to a handler, refuses unknown
 // paths (404), requests without the API key when one is set (401), wrong methods (405 + Allow),
 // and requests that arrive while the engine is loading or the server is draining (503); answers
-// CORS preflights. Any exception thrown below it becomes a JSON 500 here, once.
+// CORS preflights. Any exception thrown below it becomes a 500 here, once.
+//
+// Each route belongs to a dialect, and every reply of that route, errors included, is in its shape:
+// the Anthropic routes (/v1/messages...) answer Anthropic errors and carry a request-id header.
 //
 // Ownership: one per server, shared by every session. Threads: route() is const and may be called
 // from any I/O thread concurrently.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string_view>
 #include <variant>
 
 #include <boost/beast/http/verb.hpp>
 
+#include "server/background_response.h"
 #include "server/handlers.h"
 #include "server/server_state.h"
 
 namespace ladle::server {
 
-// Either a reply to write as is, or a generation for the session to submit and stream.
-using RouteResult = std::variant<HttpReply, GenerationJob>;
+// GET /v1/responses/{id}?stream=true: replay a background response's log after `after`, then
+// follow it.
+struct FollowJob {
+  std::shared_ptr<BackgroundResponse> response;
+  std::int64_t after = -1;
+};
+
+// A reply to write as is, a generation for the session to submit and stream, or a log to follow.
+using RouteResult = std::variant<HttpReply, GenerationJob, FollowJob>;
+
+// What the router reads of a request.
+struct RouteRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string_view target;          // path and query string
+  std::string_view body;
+  std::string_view authorization;   // "Bearer <key>"
+  std::string_view x_api_key;       // Anthropic's header for the key
+  std::string_view last_event_id;   // an EventSource's resume point
+};
+
+enum class Dialect { kOpenAi, kAnthropic };
 
 class Router {
  public:
   explicit Router(ServerState& state) : state_(state) {}
 
-  // `target` may carry a query string, which is ignored. `authorization` is the request's
-  // Authorization header: with an API key configured, every route but /health and /metrics wants
-  // "Bearer <key>" and answers 401 otherwise.
+  RouteResult route(const RouteRequest& request) const;
+  // The same, with only an Authorization header.
   RouteResult route(boost::beast::http::verb method, std::string_view target, std::string_view body,
-                    std::string_view authorization = {}) const;
+                    std::string_view authorization = {}) const {
+    return route(RouteRequest{method, target, body, authorization, {}, {}});
+  }
 
   // The answer to a browser's CORS preflight (OPTIONS) for `target`: 204 allowing the route's
-  // method and the headers the browser asks for (`requested_headers`, its
+  // methods and the headers the browser asks for (`requested_headers`, its
   // Access-Control-Request-Headers: the SDKs send their own), 404 for an unknown path. The
   // session adds Access-Control-Allow-Origin, as it does to every reply.
   HttpReply preflight(std::string_view target, std::string_view requested_headers) const;
 
+  // The dialect whose error shape a reply to `target` takes (for errors found before routing,
+  // such as 413).
+  static Dialect dialect_of(std::string_view target);
+  // `error` in `dialect`'s shape.
+  static HttpReply error_reply_in(Dialect dialect, const ApiError& error, std::string_view request_id = {});
+
+  struct Route;  // an entry of the route table (router.cc)
+
  private:
-  RouteResult dispatch(boost::beast::http::verb method, std::string_view path, std::string_view body,
-                       std::string_view authorization) const;
-  RouteResult generation(Endpoint endpoint, std::string_view body) const;
-  HttpReply reject(const ApiError& error, std::string_view reason) const;
-  HttpReply no_route(std::string_view path) const;
-  bool authorized(std::string_view authorization) const;
+  RouteResult dispatch(const Route& route, const RouteRequest& request, std::string_view path,
+                       const std::string& request_id) const;
+  RouteResult responses_route(const Route& route, const RouteRequest& request, std::string_view path) const;
+  HttpReply reject(const ApiError& error, std::string_view reason, Dialect dialect = Dialect::kOpenAi,
+                   std::string_view request_id = {}) const;
+  bool authorized(const RouteRequest& request) const;
 
   ServerState& state_;
 };

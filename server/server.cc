@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
+#include "server/background_store.h"
 #include "server/listener.h"
 
 namespace ladle::server {
@@ -16,6 +17,8 @@ namespace net = boost::asio;
 Server::Server(ServerConfig config, Metrics* metrics)
     : state_(std::move(config), metrics), router_(state_), signals_(ioc_), drain_timer_(ioc_) {
   state_.set_wake_queue(&wake_queue_);
+  background_ = std::make_unique<BackgroundStore>(ioc_, state_);
+  state_.set_background(background_.get());
 }
 
 Server::~Server() {

@@ -30,6 +30,7 @@
 
 namespace ladle::server {
 
+class BackgroundStore;
 class Listener;
 class Metrics;
 
@@ -59,6 +60,8 @@ class Server {
   boost::asio::io_context ioc_;
   // Declared after ioc_: destroyed first, while a drain it posted can only be destroyed, not run.
   WakeQueue wake_queue_{ioc_.get_executor()};
+  // Background responses; declared after ioc_ (their strands belong to it), so destroyed first.
+  std::unique_ptr<BackgroundStore> background_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   std::shared_ptr<Listener> listener_;

@@ -11,6 +11,9 @@ Status ServerConfig::validate() const {
   if (!(drain_timeout >= 0)) return bad("--drain-timeout must be >= 0");
   if (!(idle_timeout > 0)) return bad("--idle-timeout must be > 0");
   if (max_body < 64) return bad("--max-body must be at least 64 bytes");
+  if (max_background < 0) return bad("--max-background must be >= 0");
+  if (!(background_ttl > 0)) return bad("--background-ttl must be > 0");
+  if (!(background_log_mb > 0)) return bad("--background-log-mb must be > 0");
   return Ok{};
 }
 
@@ -23,6 +26,12 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
   flags.add("--drain-timeout", &c.drain_timeout, "seconds in-flight requests may run after SIGINT/SIGTERM before they are cancelled");
   flags.add("--idle-timeout", &c.idle_timeout, "seconds an idle keep-alive connection is kept open");
   flags.add("--max-body", &c.max_body, "request body bytes at most (larger bodies get 413)");
+  flags.add("--max-background", &c.max_background,
+            "background responses (POST /v1/responses with background: true) running at once; more get 429");
+  flags.add("--background-ttl", &c.background_ttl, "seconds a finished background response is kept for GET and resume");
+  flags.add("--background-log-mb", &c.background_log_mb,
+            "MiB of background responses' event logs kept in all (the oldest finished are evicted first; "
+            "new ones get 429 while running ones alone exceed it)");
   flags.add("--api-key", &c.api_key,
             "require \"Authorization: Bearer KEY\" on the /v1 routes, /tokenize and /detokenize (/health and "
             "/metrics stay open); default: $LADLE_API_KEY, or none");

@@ -22,6 +22,9 @@ struct ServerConfig {
   std::string allowed_origin = "*";      // Access-Control-Allow-Origin for browser clients ("": no CORS)
   std::string api_key = "";              // non-empty: the model routes want "Authorization: Bearer <key>"
   std::string model_name = "ladle";      // API model id until an engine reports its own
+  int max_background = 64;               // background responses running at once (429 beyond)
+  double background_ttl = 3600;          // s a finished background response is kept
+  double background_log_mb = 256;        // MiB of background event logs kept in all
 
   Status validate() const;
 };

@@ -6,14 +6,18 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "scheduler/engine.h"
 #include "server/server_config.h"
 
 namespace ladle::server {
 
+class BackgroundStore;
 class Metrics;
 class WakeQueue;
 
@@ -21,7 +25,8 @@ enum class Health { kLoading, kReady, kDraining };
 
 class ServerState {
  public:
-  ServerState(ServerConfig config, Metrics* metrics) : config_(std::move(config)), metrics_(metrics) {}
+  ServerState(ServerConfig config, Metrics* metrics)
+      : config_(std::move(config)), metrics_(metrics), tag_(start_tag()) {}
 
   const ServerConfig& config() const { return config_; }
   // May be null (tests without metrics).
@@ -43,14 +48,20 @@ class ServerState {
   WakeQueue* wake_queue() const { return wake_queue_; }
   void set_wake_queue(WakeQueue* queue) { wake_queue_ = queue; }
 
+  // Background responses; set once, before connections are accepted (null in bare tests).
+  BackgroundStore* background() const { return background_; }
+  void set_background(BackgroundStore* store) { background_ = store; }
+
   // Generations between a successful submit and the end of their response.
   void generation_started() { in_flight_.fetch_add(1); }
   void generation_ended() { in_flight_.fetch_sub(1); }
   int num_in_flight() const { return in_flight_.load(); }
 
-  // A process-unique response id: "cmpl-<n>" or "chatcmpl-<n>".
-  std::string next_response_id(bool chat) {
-    return (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_.fetch_add(1) + 1);
+  // A unique id with `prefix` ("cmpl-", "chatcmpl-", "msg_", "resp_", "req_"): a counter after
+  // a tag drawn when the server started, so that a restarted server does not hand out an id a
+  // client may still hold (and resume) from the previous one.
+  std::string next_id(std::string_view prefix) {
+    return std::string(prefix) + tag_ + std::to_string(next_id_.fetch_add(1) + 1);
   }
 
  private:
@@ -58,9 +69,18 @@ class ServerState {
   Metrics* const metrics_;
   std::atomic<scheduler::Engine*> engine_{nullptr};
   WakeQueue* wake_queue_ = nullptr;
+  BackgroundStore* background_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<std::uint64_t> next_id_{0};
+  const std::string tag_;
+
+  static std::string start_tag() {
+    const auto t = std::chrono::system_clock::now().time_since_epoch().count();
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(t) & 0xffffffffffffULL);
+    return buf;
+  }
 };
 
 }  // namespace ladle::server

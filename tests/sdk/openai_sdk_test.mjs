@@ -134,7 +134,7 @@ try {
   await check('bad requests raise the SDK\'s BadRequestError naming the parameter', async () => {
     const cases = [
       [{ max_tokens: -1 }, 'max_tokens'], [{ temperature: -1 }, 'temperature'], [{ top_p: 0 }, 'top_p'],
-      [{ n: 2 }, 'n'], [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'], [{ logprobs: 3 }, 'logprobs'],
+      [{ n: 2 }, 'n'], [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'], [{ logprobs: 9 }, 'logprobs'],
       [{ max_token: 5 }, 'max_token'], [{ prompt: 'x'.repeat(4000) }, null],
     ];
     for (const [extra, param] of cases) {

@@ -4,19 +4,19 @@
 
 #include <nlohmann/json.hpp>
 
-#include "server/sse_format.h"
+#include "server/openai_encoder.h"
 
 namespace ladle::server {
 namespace {
 
 // The slow path the writer replaces: one JSON document per event.
 std::string reference(const ResponseContext& ctx, std::string_view text, bool first) {
-  return http_chunk(sse_event(delta_chunk_json(ctx, text, first)));
+  return delta_chunk_json(ctx, text, first);
 }
 
 std::string written(DeltaChunkWriter& w, std::string_view text, bool first) {
   std::string out = "prefix:";  // appends, never overwrites
-  w.append_chunk(out, text, first);
+  w.append_json(out, text, first);
   EXPECT_EQ(out.rfind("prefix:", 0), 0u);
   return out.substr(7);
 }
@@ -53,13 +53,6 @@ TEST(DeltaChunkWriterTest, SameBytesAsTheJsonChunkForEveryEndpoint) {
   }
 }
 
-TEST(DeltaChunkWriterTest, UnchunkedWriterWritesTheEventAlone) {  // for HTTP/1.0 clients
-  const ResponseContext ctx{Endpoint::kChat, "chatcmpl-9", "m", 42, true};
-  DeltaChunkWriter w(ctx, /*chunked=*/false);
-  for (const auto& t : sample_texts())
-    for (bool first : {true, false}) EXPECT_EQ(written(w, t, first), sse_event(delta_chunk_json(ctx, t, first))) << t;
-}
-
 TEST(DeltaChunkWriterTest, InvalidUtf8FallsBackToTheLibrarysReplacement) {
   ResponseContext ctx{Endpoint::kCompletions, "cmpl-1", "m", 5, false};
   DeltaChunkWriter w(ctx);
@@ -70,19 +63,12 @@ TEST(DeltaChunkWriterTest, InvalidUtf8FallsBackToTheLibrarysReplacement) {
   }
 }
 
-TEST(DeltaChunkWriterTest, ChunkIsOneEventOfParsableJson) {
+TEST(DeltaChunkWriterTest, ChunkIsParsableJsonOnOneLine) {
   ResponseContext ctx{Endpoint::kChat, "chatcmpl-3", "m", 7, false};
   DeltaChunkWriter w(ctx);
   std::string out = written(w, "two\nlines", true);
-  std::size_t crlf = out.find("\r\n");
-  std::size_t size = std::stoul(out.substr(0, crlf), nullptr, 16);
-  std::string payload = out.substr(crlf + 2);
-  ASSERT_EQ(payload.size(), size + 2);
-  EXPECT_EQ(payload.substr(size), "\r\n");
-  payload.resize(size);
-  ASSERT_EQ(payload.rfind("data: ", 0), 0u);
-  ASSERT_EQ(payload.substr(payload.size() - 2), "\n\n");
-  auto j = nlohmann::json::parse(payload.substr(6, payload.size() - 8));
+  EXPECT_EQ(out.find('\n'), std::string::npos);  // one SSE data line
+  auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["choices"][0]["delta"]["content"], "two\nlines");
   EXPECT_EQ(j["choices"][0]["delta"]["role"], "assistant");
 }

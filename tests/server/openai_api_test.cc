@@ -1,4 +1,5 @@
-#include "server/openai_api.h"
+#include "server/openai_encoder.h"
+#include "server/openai_request.h"
 
 #include <gtest/gtest.h>
 
@@ -94,13 +95,13 @@ TEST(OpenAiApiTest, UnimplementedOpenAiFieldsPassOnlyAtTheirNeutralValue) {
                "modalities":["text"],"store":false,"metadata":{"k":"v"},"service_tier":"auto","functions":[],
                "function_call":"auto"})", Endpoint::kChat);
   for (const char* field : {R"("frequency_penalty":0.5)", R"("presence_penalty":-1)", R"("logit_bias":{"50":-100})",
-                            R"("logprobs":5)", R"("echo":true)", R"("best_of":2)", R"("suffix":"end")"}) {
+                            R"("echo":true)", R"("best_of":2)", R"("suffix":"end")"}) {
     const ApiError e = parse_err(std::string(R"({"prompt":"x",)") + field + "}");
     EXPECT_EQ(e.status, 400) << field;
     EXPECT_NE(e.message.find("not supported"), std::string::npos) << field << ": " << e.message;
     EXPECT_EQ(std::string(field).find("\"" + e.param + "\""), 0u) << field;
   }
-  for (const char* field : {R"("logprobs":true)", R"("top_logprobs":3)", R"("tools":[{"type":"function"}])",
+  for (const char* field : {R"("tools":[{"type":"function"}])",
                             R"("tool_choice":"required")", R"("response_format":{"type":"json_object"})",
                             R"("modalities":["text","audio"])", R"("store":true)", R"("service_tier":"flex")"}) {
     const ApiError e = parse_err(std::string(R"({"messages":[{"role":"user","content":"q"}],)") + field + "}",
@@ -108,6 +109,20 @@ TEST(OpenAiApiTest, UnimplementedOpenAiFieldsPassOnlyAtTheirNeutralValue) {
     EXPECT_NE(e.message.find("not supported"), std::string::npos) << field << ": " << e.message;
     EXPECT_EQ(std::string(field).find("\"" + e.param + "\""), 0u) << field;
   }
+}
+
+TEST(OpenAiApiTest, LogprobsOfBothEndpoints) {
+  EXPECT_EQ(parse_ok(R"({"prompt":"x"})").params.logprobs, -1);
+  EXPECT_EQ(parse_ok(R"({"prompt":"x","logprobs":0})").params.logprobs, 0);
+  EXPECT_EQ(parse_ok(R"({"prompt":"x","logprobs":5})").params.logprobs, 5);
+  EXPECT_EQ(parse_err(R"({"prompt":"x","logprobs":6})").param, "logprobs");
+  EXPECT_EQ(parse_err(R"({"prompt":"x","logprobs":true})").param, "logprobs");
+  const std::string chat = R"({"messages":[{"role":"user","content":"q"}],)";
+  EXPECT_EQ(parse_ok(chat + R"("logprobs":true})", Endpoint::kChat).params.logprobs, 0);
+  EXPECT_EQ(parse_ok(chat + R"("logprobs":true,"top_logprobs":20})", Endpoint::kChat).params.logprobs, 20);
+  EXPECT_EQ(parse_ok(chat + R"("logprobs":false})", Endpoint::kChat).params.logprobs, -1);
+  EXPECT_EQ(parse_err(chat + R"("logprobs":true,"top_logprobs":21})", Endpoint::kChat).param, "top_logprobs");
+  EXPECT_EQ(parse_err(chat + R"("top_logprobs":3})", Endpoint::kChat).param, "top_logprobs");
 }
 
 TEST(OpenAiApiTest, PromptAsTokenIds) {

@@ -1,0 +1,135 @@
+#include "server/sse_writer.h"
+
+#include <cstdio>
+
+#include <boost/asio/write.hpp>
+
+#include "server/sse_format.h"
+
+namespace ladle::server {
+namespace {
+
+std::chrono::steady_clock::duration seconds(double s) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+}  // namespace
+
+SseWriter::SseWriter(boost::beast::tcp_stream& socket, ServerState& state, bool chunked)
+    : socket_(socket), state_(state), chunked_(chunked), ping_timer_(socket.get_executor()),
+      stall_timer_(socket.get_executor()) {}
+
+void SseWriter::queue_head(bool keep_alive, std::string_view extra_headers) {
+  std::string head = sse_response_head(keep_alive, chunked_, state_.config().allowed_origin);
+  head.insert(head.size() - 2, extra_headers);  // before the blank line
+  outbox_ += head;
+}
+
+// One event: [event: T\n][id: N\n]data: D\n\n. Encoders' data is one line of JSON; anything else
+// goes through sse_event(), which splits lines.
+void SseWriter::event(std::string_view type, std::string_view data, std::int64_t id) {
+  event_.clear();
+  if (!type.empty()) {
+    event_ += "event: ";
+    event_ += type;
+    event_ += '\n';
+  }
+  if (id >= 0) {
+    char buf[32];
+    const int n = std::snprintf(buf, sizeof buf, "id: %lld\n", static_cast<long long>(id));
+    event_.append(buf, static_cast<std::size_t>(n));
+  }
+  if (data.find_first_of("\r\n") == std::string_view::npos) {
+    event_ += "data: ";
+    event_ += data;
+    event_ += "\n\n";
+  } else {
+    event_ += sse_event(data);
+  }
+  append_piece(event_);
+}
+
+void SseWriter::comment(std::string_view text) { append_piece(sse_comment(text)); }
+
+void SseWriter::append_piece(std::string_view payload) {
+  if (!chunked_) {
+    outbox_ += payload;
+    return;
+  }
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
+  outbox_.append(size, static_cast<std::size_t>(n));
+  outbox_ += payload;
+  outbox_ += "\r\n";
+}
+
+void SseWriter::queue_end() {
+  outbox_ += body_end(chunked_);
+  end_queued_ = true;
+}
+
+void SseWriter::flush() {
+  if (stopped_ || !writing_.empty() || outbox_.empty()) return;
+  writing_.swap(outbox_);
+  outbox_.clear();
+  sent_since_ping_ = true;
+  write_started_ = std::chrono::steady_clock::now();
+  if (!stall_armed_) arm_stall_check(write_started_ + seconds(state_.config().stall_timeout));
+  const bool last = end_queued_ && outbox_.empty();
+  boost::asio::async_write(socket_, boost::asio::buffer(writing_),
+                           [self = shared_from_this(), last](boost::beast::error_code ec, std::size_t) {
+                             self->writing_.clear();
+                             if (self->stopped_) return;
+                             if (ec) return self->on_write_failed();
+                             if (last) return self->on_body_written();
+                             self->on_write(ec);
+                           });
+}
+
+void SseWriter::on_write(boost::beast::error_code) {
+  on_idle();
+  flush();
+}
+
+void SseWriter::arm_stall_check(std::chrono::steady_clock::time_point at) {
+  stall_armed_ = true;
+  stall_timer_.expires_at(at);
+  stall_timer_.async_wait([self = shared_from_this()](boost::beast::error_code ec) {
+    self->stall_armed_ = false;
+    if (!ec) self->on_stall_check();
+  });
+}
+
+// NOTE(server): the timer is not re-armed per write (that was a timer-queue insert and cancel per
+// event). When it fires, the write in flight, if any, is judged by its own start time: stalled →
+// cut; younger → wait again until exactly its deadline; none → disarm until the next write. So a
+// write is still cut stall_timeout after it started.
+void SseWriter::on_stall_check() {
+  if (stopped_ || writing_.empty()) return;
+  const auto deadline = write_started_ + seconds(state_.config().stall_timeout);
+  if (std::chrono::steady_clock::now() < deadline) return arm_stall_check(deadline);
+  socket_.close();  // fails the write (and the session's read) → on_write_failed
+}
+
+void SseWriter::start_pings() { arm_ping(); }
+
+void SseWriter::arm_ping() {
+  ping_timer_.expires_after(seconds(state_.config().ping_interval));
+  ping_timer_.async_wait([self = shared_from_this()](boost::beast::error_code ec) {
+    if (ec || self->stopped_ || self->end_queued_) return;
+    if (!self->sent_since_ping_ && self->writing_.empty()) {
+      self->on_ping();
+      self->flush();
+    }
+    self->sent_since_ping_ = false;
+    self->arm_ping();
+  });
+}
+
+void SseWriter::stop_timers() {
+  stopped_ = true;
+  ping_timer_.cancel();
+  stall_timer_.cancel();
+}
+
+}  // namespace ladle::server
