@@ -139,7 +139,12 @@ bool FakeEngine::advance(Request& r, std::vector<std::function<void()>>& calls) 
   r.text += options_.script[static_cast<std::size_t>(r.generated) % options_.script.size()];
   ++r.generated;
   std::size_t stop_at = std::string::npos;
-  for (const auto& s : p.stop) stop_at = std::min(stop_at, r.text.find(s));
+  std::string matched;
+  for (const auto& s : p.stop)
+    if (const std::size_t at = r.text.find(s); at < stop_at) {
+      stop_at = at;
+      matched = s;
+    }
   int prompt = static_cast<int>(r.request.prompt_tokens.size());
   bool length = r.generated >= p.max_tokens || prompt + r.generated >= info_.context_length;
   std::size_t end = stop_at == std::string::npos ? r.text.size() : stop_at;
@@ -154,7 +159,7 @@ bool FakeEngine::advance(Request& r, std::vector<std::function<void()>>& calls) 
   calls.push_back([sink, delta] { sink->on_delta(delta, 1); });
   if (stop_at == std::string::npos && !length) return false;
   scheduler::Finish f{stop_at != std::string::npos ? scheduler::FinishReason::kStop : scheduler::FinishReason::kLength,
-                      {prompt, r.generated, 0}, ""};
+                      {prompt, r.generated, 0}, "", matched, stop_at == std::string::npos && r.generated < p.max_tokens};
   calls.push_back([sink, f] { sink->on_finish(f); });
   return true;
 }
