@@ -1,10 +1,11 @@
 // HttpSession: one client connection. Reads a request (with a timeout and a body limit), routes
-// it, and either writes the reply or hands the connection to an SseStream for a generation.
+// it, and either writes the reply or hands the connection to an HttpStream (a generation) or a
+// LogFollower (a background response's log).
 // Keep-alive and pipelining-safe: requests are answered strictly in order, bytes of the next
 // request that arrive during a generation stay in the buffer for the next read.
 //
 // While a generation is in flight the session keeps a read pending on the socket, so EOF or a
-// reset is seen at once and the request is cancelled (SseStream::client_gone).
+// reset is seen at once (SseWriter::client_gone: a generation is cancelled, a follower just ends).
 //
 // Ownership: shared_ptr; every pending handler binds shared_from_this(), so the session lives
 // exactly as long as something is pending. Threads: all on the connection's strand.

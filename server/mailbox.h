@@ -1,7 +1,7 @@
 // Mailbox: the TokenSink the engine writes one request's output into, and the bounded hand-off
 // from the engine thread to the connection's strand.
 //
-// Ownership: the SseStream of the request holds the only shared_ptr; the engine holds a weak_ptr
+// Ownership: the Generation of the request holds the only shared_ptr; the engine holds a weak_ptr
 // (so a closed connection makes the engine's lock() fail and the request is cancelled).
 //
 // Threads: on_delta/on_finish are called on the engine's step thread and never block on I/O: they
