@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "server/anthropic_encoder.h"
+#include "server/api_key.h"
 #include "server/background_store.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
@@ -22,7 +23,7 @@ std::int64_t unix_now() {
 
 enum class Handler {
   kCompletions, kChat, kModels, kModel, kHealth, kMetrics, kTokenize, kDetokenize,
-  kMessages, kCountTokens, kResponses, kResponse, kResponseCancel,
+  kMessages, kCountTokens, kResponses, kResponse, kResponseCancel, kRealtime,
 };
 
 struct Router::Route {
@@ -59,6 +60,7 @@ const Route kRoutes[] = {
     {"/v1/responses", verb::post, Handler::kResponses},
     {"/v1/responses/*", verb::get, Handler::kResponse, Dialect::kOpenAi, false, verb::delete_},
     {"/v1/responses/*/cancel", verb::post, Handler::kResponseCancel},
+    {"/v1/realtime", verb::get, Handler::kRealtime},  // the session upgrades it (realtime_session.h)
 };
 
 // The path of a request target, without its query string.
@@ -102,13 +104,6 @@ std::optional<std::string_view> query_param(std::string_view target, std::string
     if (pair.substr(0, eq) == name) return eq == pair.npos ? std::string_view() : pair.substr(eq + 1);
   }
   return std::nullopt;
-}
-
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 }  // namespace
@@ -217,6 +212,10 @@ RouteResult Router::dispatch(const Route& route, const RouteRequest& request, st
     }
     case Handler::kResponse:
     case Handler::kResponseCancel: return responses_route(route, request, wild);
+    case Handler::kRealtime:
+      return reject(ApiError{426, "/v1/realtime is a WebSocket: send an Upgrade: websocket request", "invalid_request_error",
+                             "", "upgrade_required"},
+                    "invalid");
     default: break;
   }
   if (state_.health() == Health::kDraining)
