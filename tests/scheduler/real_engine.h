@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -86,6 +87,21 @@ class RecordingObserver final : public EngineObserver {
     e.gauges = g;
     push(e);
   }
+  void on_step_failed(std::string_view) override {
+    std::lock_guard lock(mu_);
+    ++failed_steps_;
+  }
+  int failed_steps() {
+    std::lock_guard lock(mu_);
+    return failed_steps_;
+  }
+  // The most sequences any one step decoded together.
+  int max_decodes_in_a_step() {
+    int most = 0;
+    for (const auto& e : events())
+      if (e.kind == Event::kStep) most = std::max(most, e.step.decode_tokens);
+    return most;
+  }
   std::vector<Event> events() {
     std::lock_guard lock(mu_);
     return events_;
@@ -117,6 +133,7 @@ class RecordingObserver final : public EngineObserver {
   std::mutex mu_;
   std::vector<Event> events_;
   std::uint64_t preemptions_ = 0, prefix_hits_ = 0;
+  int failed_steps_ = 0;
 };
 
 inline EngineConfig real_model_config() {
