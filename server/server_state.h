@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "scheduler/engine.h"
@@ -39,9 +40,9 @@ class ServerState {
   void start_draining() { draining_.store(true); }
 
   // Carries mailbox wake-ups from the engine thread to the I/O threads; null (direct posts) when
-  // the server has none. Set once, before connections are accepted.
-  WakeQueue* wake_queue() const { return wake_queue_; }
-  void set_wake_queue(WakeQueue* queue) { wake_queue_ = queue; }
+  // the server has none. Set once, before connections are accepted. Mailboxes keep a weak_ptr.
+  const std::shared_ptr<WakeQueue>& wake_queue() const { return wake_queue_; }
+  void set_wake_queue(std::shared_ptr<WakeQueue> queue) { wake_queue_ = std::move(queue); }
 
   // Generations between a successful submit and the end of their response.
   void generation_started() { in_flight_.fetch_add(1); }
@@ -57,7 +58,7 @@ class ServerState {
   const ServerConfig config_;
   Metrics* const metrics_;
   std::atomic<scheduler::Engine*> engine_{nullptr};
-  WakeQueue* wake_queue_ = nullptr;
+  std::shared_ptr<WakeQueue> wake_queue_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<std::uint64_t> next_id_{0};
