@@ -33,7 +33,7 @@ std::string this_thread_name() {
 }
 
 double internal_errors(const Metrics& m, const std::string& where) {
-  const std::string text = m.serialize(), key = "ladle_internal_errors_total{where=\"" + where + "\"} ";
+  const std::string text = m.serialize(), key = "\nladle_internal_errors_total{where=\"" + where + "\"} ";
   const auto pos = text.find(key);
   return pos == std::string::npos ? -1 : std::stod(text.substr(pos + key.size()));
 }
