@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "server/stream_encoder.h"
 
 namespace ladle::server {

@@ -129,9 +129,11 @@ RouteResult Router::route(const RouteRequest& request) const {
   try {
     result = dispatch(*route, request, path, request_id);
   } catch (const std::exception& e) {
+    if (state_.metrics()) state_.metrics()->on_internal_error("handler");
     result = error_reply_in(route->dialect, ApiError{500, std::string("internal error: ") + e.what(), "server_error", "", ""},
                             request_id);
   } catch (...) {
+    if (state_.metrics()) state_.metrics()->on_internal_error("handler");
     result = error_reply_in(route->dialect, ApiError{500, "internal error", "server_error", "", ""}, request_id);
   }
   if (!request_id.empty()) {
