@@ -225,6 +225,7 @@ if (!(probe.choices[0].logprobs?.content?.length > 0)) {
 } else {
   await check('chat.completions logprobs, streamed and not', async () => {
     const choice = probe.choices[0];
+    assert.equal(choice.finish_reason, 'length');  // every token printed (no EOS)
     checkEntries(choice.logprobs.content, 2, choice.message.content, probe.usage.completion_tokens);
     let streamed = [], content = '';
     for await (const chunk of await client.chat.completions.create({ ...chatParams, stream: true })) {
@@ -239,6 +240,7 @@ if (!(probe.choices[0].logprobs?.content?.length > 0)) {
     const params = { model, prompt: 'Once upon a time', max_tokens: 24, temperature: 0, logprobs: 2 };
     const r = await client.completions.create(params);
     const { text } = r.choices[0];
+    assert.equal(r.choices[0].finish_reason, 'length');
     const lp = r.choices[0].logprobs;
     const n = r.usage.completion_tokens;
     assert.deepEqual([lp.tokens.length, lp.token_logprobs.length, lp.top_logprobs.length, lp.text_offset.length],
@@ -264,6 +266,7 @@ if (!(probe.choices[0].logprobs?.content?.length > 0)) {
   await check('responses logprobs, streamed and not', async () => {
     const params = { ...base, max_output_tokens: 24, include: ['message.output_text.logprobs'], top_logprobs: 2 };
     const r = await client.responses.create(params);
+    assert.equal(r.status, 'incomplete');
     const entries = r.output[0].content[0].logprobs;
     checkEntries(entries, 2, r.output_text, r.usage.output_tokens);
     assert.equal(r.top_logprobs, 2);
