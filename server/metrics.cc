@@ -170,6 +170,9 @@ void Metrics::register_server_metrics() {
   auto& r = *registry_;
   client_disconnects_total_ = &counter(r, "ladle_client_disconnects_total",
                                        "Streaming clients that left before their request finished.");
+  accept_errors_total_ = &counter(r, "ladle_accept_errors_total",
+                                  "Failed accepts on the listening socket (e.g. out of file descriptors); "
+                                  "each is retried after a back-off.");
   prometheus::BuildGauge()
       .Name("ladle_build_info")
       .Help("Build information; the value is always 1.")
@@ -209,6 +212,8 @@ std::string Metrics::serialize() const {
 }
 
 void Metrics::on_client_disconnect() { client_disconnects_total_->Increment(); }
+
+void Metrics::on_accept_error() { accept_errors_total_->Increment(); }
 
 void Metrics::on_http_rejected(std::string_view reason) { count_rejection(reject_index(reason)); }
 

@@ -73,6 +73,9 @@ class Metrics final : public scheduler::EngineObserver {
   // reports the resulting cancellation separately as finished{reason="cancelled"}).
   void on_client_disconnect();
 
+  // accept() failed on the listening socket (out of file descriptors, ...): ladle_accept_errors_total.
+  void on_accept_error();
+
   // The server refused a request before it reached the engine. `reason` should be one of
   // kRejectReasons; anything else is counted as "invalid" (labels stay a closed set).
   void on_http_rejected(std::string_view reason);
@@ -125,6 +128,7 @@ class Metrics final : public scheduler::EngineObserver {
 
   // Server-side series.
   prometheus::Counter* client_disconnects_total_ = nullptr;
+  prometheus::Counter* accept_errors_total_ = nullptr;
   prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
 
   std::mutex model_info_mu_;
