@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/json_limits.h"
+
 namespace ladle::server {
 namespace {
 
@@ -11,6 +13,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 // Parses a body that must be a JSON object; nullopt + `error` otherwise.
 std::optional<json> parse_object(std::string_view body, ApiError& error) {
+  if (auto e = check_json_limits(body)) return error = *e, std::nullopt;  // server/json_limits.h
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     error = ApiError{400, "malformed JSON body", "invalid_request_error", "", ""};

@@ -4,6 +4,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "server/json_limits.h"
+
 namespace ladle::server {
 namespace {
 
@@ -280,6 +282,7 @@ std::string error_json(const ApiError& e) {
 
 std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_view body,
                                                                    Endpoint endpoint) {
+  if (auto e = check_json_limits(body)) return *e;  // before a tree is built (server/json_limits.h)
   json j;
   try {  // the library reports malformed JSON (and invalid UTF-8) by exception; caught here, once
     j = json::parse(body);
