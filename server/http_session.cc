@@ -1,5 +1,8 @@
 #include "server/http_session.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 
@@ -20,6 +23,18 @@ std::chrono::steady_clock::duration seconds(double s) {
 constexpr auto kLingerTime = std::chrono::seconds(5);
 constexpr std::size_t kLingerBytes = 64u << 20;
 constexpr std::size_t kLingerChunk = 64u << 10;
+
+// The send queue of a connection that streams (see the header): SO_SNDBUF (the kernel doubles it)
+// bounds queued bytes, TCP_NOTSENT_LOWAT the bytes not yet handed to the peer's window.
+constexpr int kStreamSendBuffer = 16 * 1024;
+constexpr int kStreamNotSentLowat = 4 * 1024;
+
+void cap_send_queue(boost::asio::ip::tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(boost::asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
+  using NotSentLowat = boost::asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+  socket.set_option(NotSentLowat(kStreamNotSentLowat), ignored);
+}
 
 }  // namespace
 
@@ -136,6 +151,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 
 void HttpSession::start_generation(GenerationJob job) {
   stream_.expires_never();  // SseStream enforces --stall-timeout on its own writes
+  cap_send_queue(stream_.socket());
   generation_ = std::make_shared<SseStream>(
       stream_, state_, *state_.engine(), std::move(job.context), job.stream, keep_alive_,
       parser_->get().version() >= 11,

@@ -13,6 +13,11 @@
 // --max-body (413). A connection beyond --max-connections gets 503 at once. Every such early
 // reply is followed by a lingering close (see do_close).
 //
+// A stuck reader: once a generation starts, the socket's send queue is capped (SO_SNDBUF and
+// TCP_NOTSENT_LOWAT), so a client that stops reading stalls the stream's writes after a few KiB
+// instead of after the megabytes the kernel would otherwise queue, and SseStream's
+// --stall-timeout cuts it soon after it stopped reading.
+//
 // Ownership: shared_ptr; every pending handler binds shared_from_this(), so the session lives
 // exactly as long as something is pending. Threads: all on the connection's strand.
 #pragma once

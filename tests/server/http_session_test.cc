@@ -1,6 +1,6 @@
 // HttpSession's limits over loopback against FakeEngine: the header timeout (a slowloris client
 // never reaches the engine), header size / count and URL length, JSON shape limits through the
-// routes, and the --max-connections cap.
+// routes, the --max-connections cap, and the capped send queue of a stuck reader.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -21,8 +21,8 @@ namespace t = test;
 
 class HttpSessionTest : public ::testing::Test {
  protected:
-  void start(ServerConfig config) {
-    engine_ = std::make_unique<FakeEngine>(testing::FakeEngineOptions{});
+  void start(ServerConfig config, testing::FakeEngineOptions options = {}) {
+    engine_ = std::make_unique<FakeEngine>(options);
     config.port = 0;
     auto server = Server::create(config, &metrics_);
     ASSERT_TRUE(server.ok()) << server.error().message;
@@ -165,6 +165,26 @@ TEST_F(HttpSessionTest, ConnectionsBeyondTheCapGet503) {
   bool served = FakeEngine::wait_for(
       [&] { return t::request(port(), t::http::verb::get, "/health").status == 200u; }, 3000ms);
   EXPECT_TRUE(served);
+}
+
+// A client that never reads, with a small receive buffer: its 256 KiB stream would fit in the
+// send queue Linux grows for a loopback connection (megabytes), so without the cap the request
+// runs to its end unnoticed, holding its slot all along. With the capped queue its writes stall
+// after a few KiB and --stall-timeout cancels it long before its last token.
+TEST_F(HttpSessionTest, AStuckReaderIsCancelledBeforeItsStreamEnds) {
+  testing::FakeEngineOptions options{.script = {std::string(256, 'z')}, .step_interval = 2ms, .context_length = 100000};
+  start(ServerConfig{.stall_timeout = 0.3}, options);
+  t::net::io_context ioc;
+  t::tcp::socket socket(ioc);
+  socket.open(t::tcp::v4());
+  socket.set_option(t::net::socket_base::receive_buffer_size(2048));
+  socket.connect(t::tcp::endpoint(t::net::ip::make_address("127.0.0.1"), port()));
+  // 1024 tokens of 256 bytes at 2 ms a step: ≥ 2 s of generation, 7x the stall timeout.
+  t::net::write(socket, t::net::buffer(t::raw_post("/v1/completions",
+                                                   R"({"prompt":"a","max_tokens":1024,"stream":true})")));
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return !engine_->submitted().empty(); }, 2000ms));
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->num_live() == 0; }, 10000ms));
+  EXPECT_EQ(engine_->cancelled().size(), 1u) << "the stuck reader's request ran to its end";
 }
 
 }  // namespace
