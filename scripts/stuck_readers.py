@@ -92,8 +92,11 @@ def main():
         s.close()
     m = metrics(base)
     tokens = m.get("ladle_generation_tokens_total", 0) - before.get("ladle_generation_tokens_total", 0)
-    print(f"clients {a.clients}, receive buffer {a.rcvbuf} B: {len(cut_times)} cut, after "
-          + (", ".join(f"{t:.1f}" for t in cut_times) or "-") + " s"
+    if len(cut_times) > 8:  # min / median / max
+        shown = f"{cut_times[0]:.1f} / {cut_times[len(cut_times) // 2]:.1f} / {cut_times[-1]:.1f} (min/median/max)"
+    else:
+        shown = ", ".join(f"{t:.1f}" for t in cut_times) or "-"
+    print(f"clients {a.clients}, receive buffer {a.rcvbuf} B: {len(cut_times)} cut, after " + shown + " s"
           + (f"; all slots and KV free after {freed_at:.1f} s" if freed_at is not None else "; NOT all freed")
           + f"; {int(tokens)} tokens generated meanwhile")
     if a.pid:
