@@ -16,7 +16,7 @@ Status ServerConfig::validate() const {
   if (!(idle_timeout > 0)) return bad("--idle-timeout must be > 0");
   if (max_body < 64) return bad("--max-body must be at least 64 bytes");
   if (!(header_timeout > 0)) return bad("--header-timeout must be > 0");
-  if (max_header_bytes < 256) return bad("--max-header-bytes must be at least 256");
+  if (max_header_bytes < 256 || max_header_bytes > (1 << 30)) return bad("--max-header-bytes must be in [256, 1 GiB]");
   if (max_header_count < 1) return bad("--max-header-count must be at least 1");
   if (max_url_length < 1) return bad("--max-url-length must be at least 1");
   if (max_connections < 0) return bad("--max-connections must be >= 0");
