@@ -1,5 +1,8 @@
 #include "server/http_session.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 
@@ -19,22 +22,85 @@ std::chrono::steady_clock::duration seconds(double s) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
 }
 
+// The lingering close after an early reply (do_close): at most this long and this many bytes.
+constexpr auto kLingerTime = std::chrono::seconds(5);
+constexpr std::size_t kLingerBytes = 64u << 20;
+constexpr std::size_t kLingerChunk = 64u << 10;
+
+// The send queue of a connection that streams (see the header): SO_SNDBUF (the kernel doubles it)
+// bounds queued bytes, TCP_NOTSENT_LOWAT the bytes not yet handed to the peer's window.
+constexpr int kStreamSendBuffer = 16 * 1024;
+constexpr int kStreamNotSentLowat = 4 * 1024;
+
+void cap_send_queue(boost::asio::ip::tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(boost::asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
+  using NotSentLowat = boost::asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+  socket.set_option(NotSentLowat(kStreamNotSentLowat), ignored);
+}
+
 }  // namespace
 
 HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, ServerState& state, const Router& router)
-    : stream_(std::move(socket)), state_(state), router_(router) {}
+    : stream_(std::move(socket)), state_(state), router_(router),
+      over_capacity_(state.connection_opened() > state.max_connections()) {}
+
+HttpSession::~HttpSession() { state_.connection_closed(); }
 
 void HttpSession::run() {
+  if (over_capacity_) {
+    return boost::asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->reject_early(ApiError{503, "the server has too many open connections (--max-connections " +
+                                           std::to_string(self->state_.max_connections()) + ")",
+                                  "unavailable_error", "", "too_many_connections"},
+                         "unavailable");
+    });
+  }
   boost::asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
 }
 
+// NOTE(server): two clocks. Waiting for a request's first byte is idleness (--idle-timeout);
+// from that byte on, the request line and headers get --header-timeout in all, so a client that
+// sends its headers a byte at a time is cut there, having never reached the router or the engine.
 void HttpSession::do_read() {
   parser_.emplace();
   parser_->body_limit(static_cast<std::uint64_t>(state_.config().max_body));
-  parser_->header_limit(64 * 1024);
+  parser_->header_limit(static_cast<std::uint32_t>(state_.config().max_header_bytes));
+  if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
   stream_.expires_after(seconds(state_.config().idle_timeout));
+  stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->buffer_.commit(n);
+    if (ec) return self->on_read(ec == boost::asio::error::eof ? beast::error_code(http::error::end_of_stream) : ec, 0);
+    self->read_header();
+  });
+}
+
+void HttpSession::read_header() {
+  stream_.expires_after(seconds(state_.config().header_timeout));
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+}
+
+std::optional<ApiError> HttpSession::check_header_limits() const {
+  const auto& req = parser_->get();
+  const auto& config = state_.config();
+  if (req.target().size() > static_cast<std::size_t>(config.max_url_length))
+    return ApiError{414, "the request URL is longer than --max-url-length (" + std::to_string(config.max_url_length) +
+                             " bytes)", "invalid_request_error", "", "url_too_long"};
+  if (std::distance(req.begin(), req.end()) > config.max_header_count)
+    return ApiError{431, "the request has more than --max-header-count (" + std::to_string(config.max_header_count) +
+                             ") header fields", "invalid_request_error", "", "header_too_large"};
+  return std::nullopt;
+}
+
+void HttpSession::reject_early(const ApiError& error, std::string_view reason) {
+  if (state_.metrics()) state_.metrics()->on_http_rejected(reason);
+  keep_alive_ = false;
+  linger_ = true;
+  // In the dialect of the route the request was for, when its target was read (413 on
+  // /v1/messages is an Anthropic error).
+  const std::string_view target = parser_ && parser_->is_header_done() ? parser_->get().target() : std::string_view();
+  do_write(Router::error_reply_in(Router::dialect_of(target), error));
 }
 
 // NOTE(server): `Expect: 100-continue`. A client that sends it (curl and many HTTP libraries do for
@@ -43,6 +109,8 @@ void HttpSession::do_read() {
 // first: a body the header already shows to be too large is refused at once (413, no 100), and
 // otherwise an expecting client gets its 100 Continue before the body is read.
 void HttpSession::on_header(beast::error_code ec, std::size_t bytes) {
+  if (!ec || ec == http::error::body_limit)  // the header is complete: its limits come first
+    if (auto error = check_header_limits()) return reject_early(*error, "invalid");
   if (ec || parser_->is_done()) return on_read(ec, bytes);
   const auto& req = parser_->get();
   const bool expects = req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue");
@@ -56,27 +124,28 @@ void HttpSession::on_header(beast::error_code ec, std::size_t bytes) {
 }
 
 void HttpSession::read_body() {
+  stream_.expires_after(seconds(state_.config().idle_timeout));
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
 
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) return do_close();
-  if (ec == http::error::body_limit) {
-    if (state_.metrics()) state_.metrics()->on_http_rejected("body_too_large");
-    keep_alive_ = false;
-    return do_write(Router::error_reply_in(Router::dialect_of(parser_->get().target()),
-                                           ApiError{413, "the request body exceeds --max-body (" +
-                                                             std::to_string(state_.config().max_body) + " bytes)",
-                                                    "invalid_request_error", "", "body_too_large"}));
-  }
+  if (ec == http::error::body_limit)
+    return reject_early(ApiError{413, "the request body exceeds --max-body (" +
+                                          std::to_string(state_.config().max_body) + " bytes)",
+                                 "invalid_request_error", "", "body_too_large"},
+                        "body_too_large");
+  if (ec == http::error::header_limit)
+    return reject_early(ApiError{431, "the request line and headers exceed --max-header-bytes (" +
+                                          std::to_string(state_.config().max_header_bytes) + " bytes)",
+                                 "invalid_request_error", "", "header_too_large"},
+                        "invalid");
   if (ec == beast::error::timeout || ec == boost::asio::error::operation_aborted || ec == boost::asio::error::eof ||
       ec == boost::asio::error::connection_reset)
     return do_close();
-  if (ec) {  // a malformed request: answer once, then close (the stream cannot be re-synchronised)
-    if (state_.metrics()) state_.metrics()->on_http_rejected("invalid");
-    keep_alive_ = false;
-    return do_write(error_reply(ApiError{400, "malformed HTTP request: " + ec.message(), "invalid_request_error", "", ""}));
-  }
+  if (ec)  // a malformed request: answer once, then close (the stream cannot be re-synchronised)
+    return reject_early(ApiError{400, "malformed HTTP request: " + ec.message(), "invalid_request_error", "", ""},
+                        "invalid");
   const auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
   if (req.method() == http::verb::options && !state_.config().allowed_origin.empty())
@@ -93,6 +162,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 
 void HttpSession::start_generation(GenerationJob job) {
   stream_.expires_never();  // the stream enforces --stall-timeout on its own writes
+  cap_send_queue(stream_.socket());
   auto stream = std::make_shared<HttpStream>(
       stream_, state_, *state_.engine(), std::move(job.encoder), job.stream, keep_alive_,
       parser_->get().version() >= 11, std::move(job.headers),
@@ -140,11 +210,13 @@ void HttpSession::start_realtime() {
     keep_alive_ = false;
     return do_write(error_reply(ApiError{503, "the server is loading or shutting down", "unavailable_error", "", ""}));
   }
+  cap_send_queue(stream_.socket());
   std::make_shared<RealtimeSession>(std::move(stream_), state_)->run(parser_->release(), chosen);
 }
 
 void HttpSession::start_follow(FollowJob job) {
   stream_.expires_never();
+  cap_send_queue(stream_.socket());
   auto follower = std::make_shared<LogFollower>(stream_, state_, std::move(job.response), job.after, keep_alive_,
                                                 parser_->get().version() >= 11,
                                                 [self = shared_from_this()](bool close) {
@@ -220,10 +292,31 @@ void HttpSession::next_request() {
   do_read();
 }
 
+// NOTE(server): the lingering close, as nginx does it (lingering_close). An early reply (413,
+// 431, 414, 400, 503) usually goes out while the client is still sending its request; closing
+// then, with its unread bytes in our receive queue, makes the kernel answer with a reset, and a
+// client that writes its whole body before reading (urllib, Node's fetch) gets EPIPE or
+// ECONNRESET and never sees the reply. So after such a reply the write side is shut (the client
+// reads the reply and EOF) and what the client still sends is read and discarded, for at most
+// kLingerTime and kLingerBytes, until it closes; then the socket is closed.
 void HttpSession::do_close() {
+  if (lingering_) return;
   beast::error_code ec;
   stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-  stream_.close();
+  if (!linger_ || ec) return stream_.close();
+  lingering_ = true;
+  linger_left_ = kLingerBytes;
+  buffer_.clear();
+  stream_.expires_after(kLingerTime);
+  do_linger();
+}
+
+void HttpSession::do_linger() {
+  stream_.async_read_some(buffer_.prepare(kLingerChunk), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    if (ec || n >= self->linger_left_) return self->stream_.close();  // EOF, timeout, reset or enough
+    self->linger_left_ -= n;
+    self->do_linger();  // nothing is committed: the bytes are discarded
+  });
 }
 
 }  // namespace ladle::server

@@ -7,12 +7,25 @@
 // While a generation is in flight the session keeps a read pending on the socket, so EOF or a
 // reset is seen at once (SseWriter::client_gone: a generation is cancelled, a follower just ends).
 //
+// Limits and timeouts: an idle keep-alive connection waits --idle-timeout for its next request;
+// from the request's first byte its request line and headers must arrive within
+// --header-timeout (a slowloris client is cut there, before anything reaches the engine) and
+// fit --max-header-bytes, --max-header-count and --max-url-length (431/414); the body must fit
+// --max-body (413). A connection beyond --max-connections gets 503 at once. Every such early
+// reply is followed by a lingering close (see do_close).
+//
+// A stuck reader: once a generation starts, the socket's send queue is capped (SO_SNDBUF and
+// TCP_NOTSENT_LOWAT), so a client that stops reading stalls the stream's writes after a few KiB
+// instead of after the megabytes the kernel would otherwise queue, and SseStream's
+// --stall-timeout cuts it soon after it stopped reading.
+//
 // Ownership: shared_ptr; every pending handler binds shared_from_this(), so the session lives
 // exactly as long as something is pending. Threads: all on the connection's strand.
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -28,13 +41,17 @@ class SseWriter;
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, ServerState& state, const Router& router);
+  ~HttpSession();
 
   // Starts reading on the connection's strand.
   void run();
 
  private:
   void do_read();
+  void read_header();
   void on_header(boost::beast::error_code ec, std::size_t bytes);
+  std::optional<ApiError> check_header_limits() const;
+  void reject_early(const ApiError& error, std::string_view reason);
   void read_body();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void start_generation(GenerationJob job);
@@ -47,6 +64,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_watch(boost::beast::error_code ec, std::size_t bytes);
   void next_request();
   void do_close();
+  void do_linger();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -58,6 +76,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool keep_alive_ = true;
   bool watching_ = false;           // a watch read is pending
   bool read_after_watch_ = false;   // start the next request read when the watch read completes
+  bool linger_ = false;             // an early reply: drain what the client still sends before closing
+  bool lingering_ = false;          // do_close is draining
+  std::size_t linger_left_ = 0;     // bytes the drain may still discard
+  const bool over_capacity_;        // opened beyond --max-connections
 };
 
 }  // namespace ladle::server

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "server/json_limits.h"
+
 namespace ladle::server {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -83,6 +85,7 @@ std::optional<ApiError> check_fields(const json& body, std::span<const FieldRule
 }
 
 std::optional<json> parse_object(std::string_view body, ApiError& error) {
+  if (auto e = check_json_limits(body)) return error = *e, std::nullopt;  // before a tree is built
   json j;
   try {  // the library reports malformed JSON (and invalid UTF-8) by exception; caught here, once
     j = json::parse(body);

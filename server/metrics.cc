@@ -184,6 +184,9 @@ void Metrics::register_server_metrics() {
                        .Register(r);
   for (std::size_t i = 0; i < kInternalErrorPlaces.size(); ++i)
     internal_errors_[i] = &internal.Add({{"where", std::string(kInternalErrorPlaces[i])}});
+  accept_errors_total_ = &counter(r, "ladle_accept_errors_total",
+                                  "Failed accepts on the listening socket (e.g. out of file descriptors); "
+                                  "each is retried after a back-off.");
   prometheus::BuildGauge()
       .Name("ladle_build_info")
       .Help("Build information; the value is always 1.")
@@ -228,6 +231,8 @@ void Metrics::on_background_finished() { background_running_->Decrement(); }
 void Metrics::set_background_stored(int n) { background_stored_->Set(n); }
 void Metrics::on_background_resume() { background_resumes_total_->Increment(); }
 void Metrics::on_background_replayed(int events) { background_replayed_total_->Increment(events); }
+
+void Metrics::on_accept_error() { accept_errors_total_->Increment(); }
 
 void Metrics::on_http_rejected(std::string_view reason) { count_rejection(reject_index(reason)); }
 

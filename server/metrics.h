@@ -86,6 +86,8 @@ class Metrics final : public scheduler::EngineObserver {
   void set_background_stored(int n);
   void on_background_resume();
   void on_background_replayed(int events);
+  // accept() failed on the listening socket (out of file descriptors, ...): ladle_accept_errors_total.
+  void on_accept_error();
 
   // The server refused a request before it reached the engine. `reason` should be one of
   // kRejectReasons; anything else is counted as "invalid" (labels stay a closed set).
@@ -150,6 +152,7 @@ class Metrics final : public scheduler::EngineObserver {
   prometheus::Counter* background_resumes_total_ = nullptr;
   prometheus::Counter* background_replayed_total_ = nullptr;
   std::array<prometheus::Counter*, kInternalErrorPlaces.size()> internal_errors_{};
+  prometheus::Counter* accept_errors_total_ = nullptr;
   prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
 
   std::mutex model_info_mu_;

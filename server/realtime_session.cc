@@ -19,7 +19,11 @@ std::chrono::steady_clock::duration seconds(double s) {
 
 RealtimeSession::RealtimeSession(beast::tcp_stream&& stream, ServerState& state)
     : ws_(std::move(stream)), state_(state), stall_timer_(ws_.get_executor()), ids_(state.next_id("")),
-      session_id_(state.next_id("sess_")) {}
+      session_id_(state.next_id("sess_")) {
+  state_.connection_opened();
+}
+
+RealtimeSession::~RealtimeSession() { state_.connection_closed(); }
 
 void RealtimeSession::run(beast::http::request<beast::http::string_body> request, std::string subprotocol) {
   beast::get_lowest_layer(ws_).expires_never();

@@ -41,6 +41,9 @@ namespace ladle::server {
 class RealtimeSession : public std::enable_shared_from_this<RealtimeSession>, private EventOut {
  public:
   RealtimeSession(boost::beast::tcp_stream&& stream, ServerState& state);
+  // The connection counts against --max-connections for as long as the session lives (its
+  // HttpSession, which counted it until the upgrade, is gone by then).
+  ~RealtimeSession();
 
   // Accepts the upgrade `request` (already authorized), echoing `subprotocol` if not empty.
   void run(boost::beast::http::request<boost::beast::http::string_body> request, std::string subprotocol);

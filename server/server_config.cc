@@ -1,5 +1,9 @@
 #include "server/server_config.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 namespace ladle::server {
 
 Status ServerConfig::validate() const {
@@ -14,7 +18,19 @@ Status ServerConfig::validate() const {
   if (max_background < 0) return bad("--max-background must be >= 0");
   if (!(background_ttl > 0)) return bad("--background-ttl must be > 0");
   if (!(background_log_mb > 0)) return bad("--background-log-mb must be > 0");
+  if (!(header_timeout > 0)) return bad("--header-timeout must be > 0");
+  if (max_header_bytes < 256 || max_header_bytes > (1 << 30)) return bad("--max-header-bytes must be in [256, 1 GiB]");
+  if (max_header_count < 1) return bad("--max-header-count must be at least 1");
+  if (max_url_length < 1) return bad("--max-url-length must be at least 1");
+  if (max_connections < 0) return bad("--max-connections must be >= 0");
   return Ok{};
+}
+
+int ServerConfig::resolved_max_connections() const {
+  if (max_connections > 0) return max_connections;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 4096;
+  return static_cast<int>(std::clamp<rlim_t>(limit.rlim_cur, 80, 1 << 20) - 64);
 }
 
 void add_server_flags(FlagSet& flags, ServerConfig& c) {
@@ -38,6 +54,15 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
   flags.add("--allowed-origin", &c.allowed_origin,
             "Access-Control-Allow-Origin of every response and CORS preflight answer, for browser clients "
             "(an origin such as http://localhost:3000, or * for any; empty: no CORS)");
+  flags.add("--header-timeout", &c.header_timeout,
+            "seconds from a request's first byte to the end of its headers before the connection is cut "
+            "(slow-header clients)");
+  flags.add("--max-header-bytes", &c.max_header_bytes, "request line and headers, bytes at most (larger: 431)");
+  flags.add("--max-header-count", &c.max_header_count, "header fields per request at most (more: 431)");
+  flags.add("--max-url-length", &c.max_url_length, "request-target (URL) bytes at most (longer: 414)");
+  flags.add("--max-connections", &c.max_connections,
+            "open connections at most; a connection beyond it gets 503 and is closed (0: the open-file "
+            "limit less 64)");
 }
 
 }  // namespace ladle::server

@@ -25,12 +25,21 @@ struct ServerConfig {
   int max_background = 64;               // background responses running at once (429 beyond)
   double background_ttl = 3600;          // s a finished background response is kept
   double background_log_mb = 256;        // MiB of background event logs kept in all
+  double header_timeout = 10;            // s from a request's first byte to the end of its headers
+  std::int64_t max_header_bytes = 64 * 1024;  // request line + headers, bytes at most (431 above)
+  int max_header_count = 100;            // header fields at most (431 above)
+  int max_url_length = 8192;             // request-target bytes at most (414 above)
+  int max_connections = 0;               // open connections at most (503 above); 0: open-file limit − 64
 
   Status validate() const;
+  // max_connections, or for 0 the process's open-file limit (RLIMIT_NOFILE) less 64 descriptors
+  // kept for the model, logs and the event loop (at least 16).
+  int resolved_max_connections() const;
 };
 
 // Registers --host, --port, --io-threads (HTTP threads; --threads is the engine's compute threads), --stall-timeout, --ping-interval, --drain-timeout,
-// --idle-timeout and --max-body on `flags`, writing into `config`.
+// --idle-timeout, --max-body, --api-key, --allowed-origin, --header-timeout, --max-header-bytes,
+// --max-header-count, --max-url-length and --max-connections on `flags`, writing into `config`.
 void add_server_flags(FlagSet& flags, ServerConfig& config);
 
 }  // namespace ladle::server

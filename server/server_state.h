@@ -27,7 +27,8 @@ enum class Health { kLoading, kReady, kDraining };
 class ServerState {
  public:
   ServerState(ServerConfig config, Metrics* metrics)
-      : config_(std::move(config)), metrics_(metrics), tag_(start_tag()) {}
+      : config_(std::move(config)), metrics_(metrics), max_connections_(config_.resolved_max_connections()),
+        tag_(start_tag()) {}
 
   const ServerConfig& config() const { return config_; }
   // May be null (tests without metrics).
@@ -58,6 +59,13 @@ class ServerState {
   void generation_ended() { in_flight_.fetch_sub(1); }
   int num_in_flight() const { return in_flight_.load(); }
 
+  // Open client connections (HttpSession lifetimes). connection_opened() returns the count
+  // including the new one; a connection beyond max_connections() is answered 503 and closed.
+  int connection_opened() { return connections_.fetch_add(1) + 1; }
+  void connection_closed() { connections_.fetch_sub(1); }
+  int num_connections() const { return connections_.load(); }
+  int max_connections() const { return max_connections_; }
+
   // A unique id with `prefix` ("cmpl-", "chatcmpl-", "msg_", "resp_", "req_"): a counter after
   // a tag drawn when the server started, so that a restarted server does not hand out an id a
   // client may still hold (and resume) from the previous one.
@@ -73,6 +81,8 @@ class ServerState {
   BackgroundStore* background_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
+  const int max_connections_;  // config_.resolved_max_connections()
+  std::atomic<int> connections_{0};
   std::atomic<std::uint64_t> next_id_{0};
   const std::string tag_;
 

@@ -39,6 +39,8 @@ struct BenchFlags {
   bool ignore_eos = false;
   double temperature = 0;
   double timeout_s = 120;
+  bool mix = false;
+  double drop_rate = 0;
   std::string goodput, json_path, plot_path;
 };
 
@@ -78,6 +80,11 @@ void register_flags(FlagSet& f, BenchFlags& b) {
   f.add("--ignore-eos", &b.ignore_eos, "send \"ignore_eos\": true (always generate --output-len tokens)");
   f.add("--temperature", &b.temperature, "sampling temperature sent");
   f.add("--timeout", &b.timeout_s, "seconds before one request is abandoned");
+  f.add("--mix", &b.mix,
+        "vary each request: completions or chat, streamed (70%) or not, 0-2 stop strings (soak runs)");
+  f.add("--drop-rate", &b.drop_rate,
+        "share of requests the client closes at a random point (queued, prefill or decode); they count "
+        "as dropped, not failed");
   f.add("--goodput", &b.goodput, "SLOs for goodput, e.g. ttft:200,tpot:50,e2el:2000 (ms)");
   f.add("--json", &b.json_path, "write every number and the raw samples to this file");
   f.add("--plot", &b.plot_path, "write TTFT and ITL CDFs per level to this SVG file");
@@ -132,7 +139,7 @@ Expected<LoadTarget> make_target(const BenchFlags& b) {
   auto endpoint = parse_endpoint(b.endpoint);
   if (!endpoint) return endpoint.error();
   LoadTarget t{*url, *endpoint, b.model, b.ignore_eos, b.seed, b.temperature,
-               std::chrono::milliseconds(static_cast<long>(b.timeout_s * 1000))};
+               std::chrono::milliseconds(static_cast<long>(b.timeout_s * 1000)), b.mix, b.drop_rate};
   if (t.model.empty()) {
     auto models = http_get(*url, "/v1/models");
     if (models && models->status == 200) {
@@ -187,7 +194,7 @@ Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& targ
   CdfSeries ttft{level.short_label, {}}, itl{level.short_label, {}};
   for (const auto& r : result->samples) {
     run["samples"].push_back(sample_to_json(r));
-    if (!r.ok && ++out.total_failed <= 5) std::fprintf(stderr, "  failed request %d: %s\n", r.index, r.error.c_str());
+    if (!r.ok && !r.dropped && ++out.total_failed <= 5) std::fprintf(stderr, "  failed request %d: %s\n", r.index, r.error.c_str());
     if (!r.ok) continue;
     ttft.values.push_back(r.ttft_ms);
     itl.values.insert(itl.values.end(), r.itl_ms.begin(), r.itl_ms.end());
@@ -248,8 +255,9 @@ int run_bench(std::span<const std::string> args) {
   auto levels = make_levels(b);
   if (!levels) return std::fprintf(stderr, "ladle bench: %s\n", levels.error().message.c_str()), 2;
   if (b.num_requests < 1 || b.duration_s <= 0 || b.timeout_s <= 0 || b.input_len < 1 || b.output_len < 1 ||
-      b.range_ratio < 0 || b.range_ratio >= 1)
-    return std::fprintf(stderr, "ladle bench: lengths, counts and times must be positive, range ratio in [0,1)\n"), 2;
+      b.range_ratio < 0 || b.range_ratio >= 1 || b.drop_rate < 0 || b.drop_rate > 1)
+    return std::fprintf(stderr, "ladle bench: lengths, counts and times must be positive, range ratio in [0,1), "
+                                "drop rate in [0,1]\n"), 2;
   auto target = make_target(b);
   if (!target) return std::fprintf(stderr, "ladle bench: %s\n", target.error().message.c_str()), 2;
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "bench/loadgen/arrivals.h"
+#include "bench/loadgen/request_mix.h"
 #include "bench/loadgen/stream_call.h"
 
 namespace ladle::loadgen {
@@ -27,7 +28,8 @@ class Run {
  public:
   Run(const LoadTarget& target, Workload& workload, const RunPlan& plan, const ProgressFn& progress)
       : target_(target), workload_(workload), plan_(plan), progress_(progress),
-        arrivals_(plan.request_rate, plan.burstiness, plan.arrival_seed) {
+        arrivals_(plan.request_rate, plan.burstiness, plan.arrival_seed),
+        mix_(MixConfig{target.endpoint, target.mixed, target.drop_rate, plan.arrival_seed}) {
     if (plan.duration_s > 0) issue_deadline_ = start_ + seconds(plan.duration_s);
   }
 
@@ -53,13 +55,17 @@ class Run {
 
   void issue() {
     WorkItem item = workload_.next();
-    CompletionRequest req{target_.endpoint, target_.model, std::move(item.prompt), item.max_tokens,
-                          /*stream=*/true,  target_.ignore_eos, target_.seed, target_.temperature};
+    RequestShape shape = mix_.next(item.max_tokens);
+    CompletionRequest req{shape.endpoint, target_.model, std::move(item.prompt), item.max_tokens,
+                          shape.stream,   target_.ignore_eos, target_.seed, target_.temperature, shape.stop};
     CallOptions opts;
     opts.host = target_.url.host + ":" + target_.url.port;
-    opts.target = target_.url.target(endpoint_path(target_.endpoint));
+    opts.target = target_.url.target(endpoint_path(shape.endpoint));
     opts.body = build_request_body(req);
-    opts.endpoint = target_.endpoint;
+    opts.stream = shape.stream;
+    opts.endpoint = shape.endpoint;
+    opts.drop_after_events = shape.drop_after_events;
+    opts.drop_after = shape.drop_after;
     opts.timeout = target_.timeout;
     opts.run_start = start_;
     RequestSample sample;
@@ -74,7 +80,7 @@ class Run {
 
   void on_done(CallResult&& r) {
     --in_flight_;
-    (r.sample.ok ? ok_ : failed_) += 1;
+    (r.sample.ok || r.sample.dropped ? ok_ : failed_) += 1;
     result_.samples.push_back(std::move(r.sample));
     result_.duration_s = std::chrono::duration<double>(Clock::now() - start_).count();
     if (progress_) progress_(ok_, failed_, in_flight_, result_.duration_s);
@@ -102,6 +108,7 @@ class Run {
   const RunPlan& plan_;
   const ProgressFn& progress_;
   ArrivalProcess arrivals_;
+  RequestMix mix_;
   asio::io_context ioc_;
   asio::steady_timer arrival_timer_{ioc_};
   asio::ip::tcp::resolver::results_type endpoints_;

@@ -31,6 +31,8 @@ struct LoadTarget {
   std::optional<std::uint64_t> seed;  // sampling seed sent with every request
   double temperature = 0.0;
   std::chrono::milliseconds timeout{120'000};
+  bool mixed = false;      // vary endpoint, streaming and stop strings per request (request_mix.h)
+  double drop_rate = 0;    // share of requests dropped by the client at a random point
 };
 
 struct RunPlan {
@@ -48,7 +50,8 @@ struct RunResult {
   double duration_s = 0;               // run start → last completion
 };
 
-// Called after every completion: (completed ok, failed, in flight, elapsed seconds).
+// Called after every completion: (completed ok or dropped on purpose, failed, in flight, elapsed
+// seconds).
 using ProgressFn = std::function<void(int, int, int, double)>;
 
 class LoadDriver {

@@ -33,6 +33,7 @@ std::string build_request_body(const CompletionRequest& r) {
   if (r.stream) body["stream_options"] = {{"include_usage", true}};
   if (r.ignore_eos) body["ignore_eos"] = true;
   if (r.seed) body["seed"] = *r.seed;
+  if (!r.stop.empty()) body["stop"] = r.stop;
   return body.dump();
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kvcache/expected.h"
 
@@ -31,6 +32,7 @@ struct CompletionRequest {
   bool ignore_eos = false;
   std::optional<std::uint64_t> seed;
   double temperature = 0.0;
+  std::vector<std::string> stop;  // sent as "stop" when not empty
 };
 
 // The JSON body. Streamed requests ask for the usage chunk (stream_options.include_usage).

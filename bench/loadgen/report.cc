@@ -39,6 +39,7 @@ std::string format_report(const RunSummary& s, const Slo& slo) {
   rule(out, (" Serving Benchmark Result (" + s.label + ") ").c_str(), '=');
   line(out, "Successful requests:", s.completed, 0);
   line(out, "Failed requests:", s.failed, 0);
+  if (s.dropped > 0) line(out, "Dropped by the client (--drop-rate):", s.dropped, 0);
   if (s.request_rate > 0) line(out, "Request rate configured (RPS):", s.request_rate);
   if (s.level > 0) line(out, "Maximum request concurrency:", s.level, 0);
   line(out, "Benchmark duration (s):", s.duration_s);
@@ -70,6 +71,7 @@ nlohmann::json summary_to_json(const RunSummary& s) {
           {"duration_s", s.duration_s},
           {"completed", s.completed},
           {"failed", s.failed},
+          {"dropped", s.dropped},
           {"total_input_tokens", s.total_input_tokens},
           {"total_output_tokens", s.total_output_tokens},
           {"request_throughput", s.request_throughput},
@@ -93,7 +95,7 @@ nlohmann::json sample_to_json(const RequestSample& r) {
           {"tpot_ms", r.tpot_ms()},   {"e2e_ms", r.e2e_ms},
           {"itl_ms", r.itl_ms},       {"output_tokens", r.output_tokens},
           {"prompt_tokens", r.prompt_tokens}, {"content_events", r.content_events},
-          {"usage_reported", r.usage_reported}};
+          {"usage_reported", r.usage_reported}, {"dropped", r.dropped}};
 }
 
 }  // namespace ladle::loadgen

@@ -70,6 +70,10 @@ RunSummary summarize(std::span<const RequestSample> samples, double duration_s, 
   r.duration_s = duration_s;
   std::vector<double> ttft, tpot, itl, e2el;
   for (const auto& s : samples) {
+    if (s.dropped) {
+      ++r.dropped;
+      continue;
+    }
     if (!s.ok) {
       ++r.failed;
       continue;

@@ -41,6 +41,7 @@ struct RunSummary {
   double request_rate = 0;      // offered rate (open loop), 0 otherwise
   double duration_s = 0;        // first write → last response
   int completed = 0, failed = 0;
+  int dropped = 0;              // closed by the client on purpose (--drop-rate): neither of the above
   long long total_input_tokens = 0, total_output_tokens = 0;
   double request_throughput = 0, output_throughput = 0, total_token_throughput = 0;
   double goodput = 0;           // good requests per second (when an SLO is set)
@@ -49,7 +50,8 @@ struct RunSummary {
   Distribution ttft, tpot, itl, e2el;
 };
 
-// Summarises one run. Failed requests count only in `failed`; their latencies are excluded.
+// Summarises one run. Failed requests count only in `failed`, dropped ones only in `dropped`;
+// the latencies of both are excluded.
 RunSummary summarize(std::span<const RequestSample> samples, double duration_s, const Slo& slo);
 
 }  // namespace ladle::loadgen
