@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "scheduler/batch_builder.h"
 #include "scheduler/request_state.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/token_logprobs.h"
 
 namespace ladle::scheduler {
 namespace {
@@ -262,6 +264,13 @@ Expected<std::vector<TokenId>> LlmEngine::tokenize(std::string_view text, bool a
   return impl_->tokenizer.encode(text, add_bos, false);
 }
 
+std::string LlmEngine::token_bytes(TokenId id) const {
+  // Ids below the byte pieces are <unk>, BOS and EOS: control tokens, with no text of their own.
+  if (id < model::Tokenizer::kFirstByteToken || id >= impl_->info.vocab_size) return {};
+  // Any predecessor but BOS: the piece as stored, leading space included; "<0xXX>" is its byte.
+  return std::string(impl_->tokenizer.decode_piece(model::Tokenizer::kEos, id));
+}
+
 Expected<std::string> LlmEngine::detokenize(std::span<const TokenId> tokens) const {
   for (TokenId t : tokens)
     if (t < 0 || t >= impl_->info.vocab_size)
@@ -342,9 +351,12 @@ void LlmEngine::Impl::step() {
 
   model::ForwardBatch batch = build_forward_batch(out, scheduler);
   // Greedy sequences want only their logits' first maximum, which the model may find without
-  // computing every logit (model/argmax_screen.h).
-  for (std::size_t i = 0; i < out.seqs.size(); ++i)
-    batch.seqs[i].argmax_only = requests.at(out.seqs[i].id).sampler.config().temperature <= 0.0f;
+  // computing every logit (model/argmax_screen.h); one that wants log-probabilities needs them all
+  // (and then takes the same first maximum from them).
+  for (std::size_t i = 0; i < out.seqs.size(); ++i) {
+    const RequestState& st = requests.at(out.seqs[i].id);
+    batch.seqs[i].argmax_only = st.sampler.config().temperature <= 0.0f && st.num_logprobs < 0;
+  }
   // NOTE(engine): a request cancelled while the step runs is taken out of it at the next layer
   // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
   // time rather than at the end of a step that may be a long prefill chunk. The other sequences
@@ -414,20 +426,26 @@ std::vector<int> LlmEngine::Impl::cancel_mid_step(const ScheduleOutput& out) {
   return slices;
 }
 
-// One token per sequence that samples this step, in out.seqs order. Each sequence has its own
-// sampler (and RNG), so the work is split across the model's compute threads: with temperature
+// One token per sequence that samples this step, in out.seqs order, and the log-probabilities of
+// those whose request asks for them. Each sequence has its own sampler (and RNG) and its own
+// TokenLogprob, so the work is split across the model's compute threads: with temperature
 // sampling over a 32000-token vocabulary it is ~50 us per sequence.
 std::vector<TokenId> LlmEngine::Impl::sample_all(const ScheduleOutput& out, std::span<const float> logits) {
-  std::vector<model::Sampler*> samplers;
-  samplers.reserve(out.seqs.size());
+  std::vector<RequestState*> rows;
+  rows.reserve(out.seqs.size());
   for (const auto& s : out.seqs)
-    if (s.samples) samplers.push_back(&requests.at(s.id).sampler);
-  std::vector<TokenId> sampled(samplers.size());
+    if (s.samples) rows.push_back(&requests.at(s.id));
+  std::vector<TokenId> sampled(rows.size());
   const std::size_t vocab = std::size_t(info.vocab_size);
-  auto one = [&](int i, int) { sampled[i] = samplers[i]->sample(logits.subspan(std::size_t(i) * vocab, vocab)); };
+  auto one = [&](int i, int) {
+    RequestState& st = *rows[std::size_t(i)];
+    const std::span<const float> row = logits.subspan(std::size_t(i) * vocab, vocab);
+    sampled[std::size_t(i)] = st.sampler.sample(row);
+    if (st.num_logprobs >= 0) fill_token_logprob(row, sampled[std::size_t(i)], st.num_logprobs, st.logprobs);
+  };
   // Greedy rows cost ~15 us each: below a few of them a fork/join is not worth it.
-  if (samplers.size() >= 4) model->parallel_for(int(samplers.size()), one);
-  else for (int i = 0; i < int(samplers.size()); ++i) one(i, 0);
+  if (rows.size() >= 4) model->parallel_for(int(rows.size()), one);
+  else for (int i = 0; i < int(rows.size()); ++i) one(i, 0);
   return sampled;
 }
 
@@ -442,6 +460,10 @@ void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_po
   }
   if (!st.first_token) st.first_token = now;
   st.last_token = now;
+  if (st.num_logprobs >= 0) {  // before any on_delta that covers the token
+    assert(st.logprobs.token == token);
+    if (auto sink = st.sink.lock()) sink->on_logprobs(st.logprobs);
+  }
 
   // BOS/EOS are control tokens: they print nothing (as vLLM's skip_special_tokens), and unless the
   // request ignores them the scheduler has already finished it.

@@ -30,6 +30,7 @@ struct RequestState {
                 seed),
         text(tok, req.prompt_tokens.back(), req.params.stop),
         prompt_tokens(int(req.prompt_tokens.size())),
+        num_logprobs(req.params.logprobs),
         arrival(arrival_) {}
 
   RequestId id;
@@ -37,6 +38,10 @@ struct RequestState {
   model::Sampler sampler;
   TextStream text;
   int prompt_tokens;
+  int num_logprobs;            // SamplingParams::logprobs: -1 off, else top alternatives per token
+  // The latest sampled token's log-probabilities (num_logprobs >= 0 only), written by the sampling
+  // thread of its row and delivered by emit_token; its `top` buffer is reused token after token.
+  TokenLogprob logprobs;
   int cached_prompt_tokens = 0;
   int generated = 0;           // tokens sampled so far (EOS included)
   int unreported_tokens = 0;   // generated tokens not yet covered by an on_delta
