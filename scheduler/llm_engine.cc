@@ -20,9 +20,9 @@
 #include "model/weights.h"
 #include "model/utf8.h"
 #include "scheduler/batch_builder.h"
+#include "scheduler/logit_rows.h"
 #include "scheduler/request_state.h"
 #include "scheduler/scheduler.h"
-#include "scheduler/token_logprobs.h"
 
 namespace ladle::scheduler {
 namespace {
@@ -89,7 +89,8 @@ struct LlmEngine::Impl {
   void run();
   void drain_inbox();
   void step();
-  std::vector<TokenId> sample_all(const ScheduleOutput& out, std::span<const float> logits);
+  std::vector<LogitRow> logit_rows(const ScheduleOutput& out, const model::ForwardBatch& batch,
+                                   const std::vector<bool>& dropped);
   std::vector<int> cancel_mid_step(const ScheduleOutput& out);
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
@@ -321,7 +322,7 @@ void LlmEngine::Impl::drain_inbox() {
     const int max_tokens = std::min(params.max_tokens, room);
     requests.try_emplace(s.id, s.id, tokenizer, s.request, std::move(s.sink), *params.seed, s.arrival);
     admitted_prompt_tokens += s.request.prompt_tokens.size();
-    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos);
+    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos, params.prompt_logprobs >= 0);
   }
   const auto now = Clock::now();
   for (RequestId id : cans) {
@@ -352,10 +353,14 @@ void LlmEngine::Impl::step() {
   model::ForwardBatch batch = build_forward_batch(out, scheduler);
   // Greedy sequences want only their logits' first maximum, which the model may find without
   // computing every logit (model/argmax_screen.h); one that wants log-probabilities needs them all
-  // (and then takes the same first maximum from them).
+  // (and then takes the same first maximum from them). A chunk of a prompt whose log-probabilities
+  // are wanted needs the logits of all its rows.
   for (std::size_t i = 0; i < out.seqs.size(); ++i) {
     const RequestState& st = requests.at(out.seqs[i].id);
-    batch.seqs[i].argmax_only = st.sampler.config().temperature <= 0.0f && st.num_logprobs < 0;
+    model::SequenceSlice& slice = batch.seqs[i];
+    slice.all_logits = st.num_prompt_logprobs >= 0 && !st.prompt_logprobs_sent &&
+                       out.seqs[i].num_computed_before < st.prompt_tokens - 1;
+    slice.argmax_only = st.sampler.config().temperature <= 0.0f && st.num_logprobs < 0 && !slice.all_logits;
   }
   // NOTE(engine): a request cancelled while the step runs is taken out of it at the next layer
   // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
@@ -371,7 +376,9 @@ void LlmEngine::Impl::step() {
     for (std::size_t i = 0; i < out.seqs.size(); ++i)
       if (!result.dropped[i]) kept.seqs.push_back(out.seqs[i]);
   const ScheduleOutput& live = dropped_tokens > 0 ? kept : out;
-  const std::vector<TokenId> sampled = result.greedy.empty() ? sample_all(live, result.logits) : result.greedy;
+  const std::vector<TokenId> sampled =
+      result.greedy.empty() ? sample_rows(logit_rows(out, batch, result.dropped), result.logits, info.vocab_size, *model)
+                            : result.greedy;
 
   UpdateOutput upd = scheduler.update(live, sampled);
   const auto now = Clock::now();
@@ -426,27 +433,31 @@ std::vector<int> LlmEngine::Impl::cancel_mid_step(const ScheduleOutput& out) {
   return slices;
 }
 
-// One token per sequence that samples this step, in out.seqs order, and the log-probabilities of
-// those whose request asks for them. Each sequence has its own sampler (and RNG) and its own
-// TokenLogprob, so the work is split across the model's compute threads: with temperature
-// sampling over a 32000-token vocabulary it is ~50 us per sequence.
-std::vector<TokenId> LlmEngine::Impl::sample_all(const ScheduleOutput& out, std::span<const float> logits) {
-  std::vector<RequestState*> rows;
+// What each row of the step's logits is for, in row order (model::ForwardBatch::num_logit_rows
+// of each slice that was not dropped): the sampling rows in out.seqs order, and before each
+// all_logits slice's last row, its rows that precede a prompt token.
+std::vector<LogitRow> LlmEngine::Impl::logit_rows(const ScheduleOutput& out, const model::ForwardBatch& batch,
+                                                  const std::vector<bool>& dropped) {
+  std::vector<LogitRow> rows;
   rows.reserve(out.seqs.size());
-  for (const auto& s : out.seqs)
-    if (s.samples) rows.push_back(&requests.at(s.id));
-  std::vector<TokenId> sampled(rows.size());
-  const std::size_t vocab = std::size_t(info.vocab_size);
-  auto one = [&](int i, int) {
-    RequestState& st = *rows[std::size_t(i)];
-    const std::span<const float> row = logits.subspan(std::size_t(i) * vocab, vocab);
-    sampled[std::size_t(i)] = st.sampler.sample(row);
-    if (st.num_logprobs >= 0) fill_token_logprob(row, sampled[std::size_t(i)], st.num_logprobs, st.logprobs);
-  };
-  // Greedy rows cost ~15 us each: below a few of them a fork/join is not worth it.
-  if (rows.size() >= 4) model->parallel_for(int(rows.size()), one);
-  else for (int i = 0; i < int(rows.size()); ++i) one(i, 0);
-  return sampled;
+  std::size_t row = 0;
+  int num_sampled = 0;
+  for (std::size_t i = 0; i < out.seqs.size(); ++i) {
+    if (dropped[i]) continue;
+    const ScheduledSequence& s = out.seqs[i];
+    const model::SequenceSlice& slice = batch.seqs[i];
+    RequestState& st = requests.at(s.id);
+    if (slice.all_logits) {
+      const auto tokens = scheduler.find(s.id)->tokens();
+      // Row r holds position q = num_computed_before + r, which precedes prompt token q + 1.
+      for (int r = 0; r < slice.query_len - int(slice.needs_logits); ++r, ++row) {
+        const int next = s.num_computed_before + r + 1;
+        if (next < st.prompt_tokens) rows.push_back({row, &st, next, 0, tokens[std::size_t(next)]});
+      }
+    }
+    if (slice.needs_logits) rows.push_back({row++, &st, 0, num_sampled++, 0});
+  }
+  return rows;
 }
 
 // One sampled token of `st`: metrics, then text (UTF-8 safe, stop strings held back) to the sink.
@@ -460,6 +471,11 @@ void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_po
   }
   if (!st.first_token) st.first_token = now;
   st.last_token = now;
+  if (st.num_prompt_logprobs >= 0 && !st.prompt_logprobs_sent) {  // before the first token
+    st.prompt_logprobs_sent = true;
+    if (auto sink = st.sink.lock()) sink->on_prompt_logprobs(st.prompt_logprobs);
+    st.prompt_logprobs = {};
+  }
   if (st.num_logprobs >= 0) {  // before any on_delta that covers the token
     assert(st.logprobs.token == token);
     if (auto sink = st.sink.lock()) sink->on_logprobs(st.logprobs);

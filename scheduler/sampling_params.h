@@ -27,6 +27,10 @@ struct SamplingParams {
   // with this many top alternatives. Raw log-probabilities: log_softmax of the model's logits
   // before temperature and top-k/top-p/min-p (vLLM's default), whatever the sampling settings.
   int logprobs = -1;
+  // -1: none. 0..kMaxLogprobs: the sink gets on_prompt_logprobs once, before the first token: the
+  // log-probability of every prompt token after the first (and this many alternatives), as the
+  // same raw log_softmax. Every prompt token is then computed: the prefix cache is not read.
+  int prompt_logprobs = -1;
 
   // An error naming the first out-of-range field (param name as in the OpenAI API), or Ok.
   Status validate() const;

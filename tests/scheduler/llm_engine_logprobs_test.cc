@@ -13,49 +13,13 @@
 #include <vector>
 
 #include "model/tokenizer.h"
-#include "model/transformer.h"
+#include "tests/scheduler/logprob_reference.h"
 #include "tests/scheduler/real_engine.h"
 
 namespace ladle::scheduler {
 namespace {
 
 using namespace testing_real;
-
-// Collects one request's output with its log-probabilities, and checks the order of calls: every
-// delta covers only tokens whose on_logprobs has arrived.
-class LogprobSink final : public TokenSink {
- public:
-  void on_logprobs(const TokenLogprob& lp) override {
-    std::lock_guard lock(mu_);
-    logprobs_.push_back(lp);
-  }
-  void on_delta(std::string_view text, int num_tokens) override {
-    std::lock_guard lock(mu_);
-    text_ += text;
-    covered_ += num_tokens;
-    if (covered_ > int(logprobs_.size())) ordered_ = false;
-  }
-  void on_finish(const Finish& f) override {
-    std::lock_guard lock(mu_);
-    finish_ = f;
-    done_ = true;
-    cv_.notify_all();
-  }
-  bool wait() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 60s, [&] { return done_; });
-  }
-  std::vector<TokenLogprob> logprobs_;
-  std::string text_;
-  int covered_ = 0;
-  bool ordered_ = true;  // false once a delta covered a token without its logprobs (if asked for)
-  Finish finish_;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
 
 GenerationRequest request(const Engine& e, const std::string& prompt, int max_tokens, int logprobs,
                           float temperature = 0, std::uint64_t seed = 1) {
@@ -64,15 +28,8 @@ GenerationRequest request(const Engine& e, const std::string& prompt, int max_to
   return r;
 }
 
-// Submits every request before any can finish; returns their sinks once all have finished.
 std::vector<std::shared_ptr<LogprobSink>> run(LlmEngine& engine, const std::vector<GenerationRequest>& reqs) {
-  std::vector<std::shared_ptr<LogprobSink>> sinks;
-  for (const auto& r : reqs) {
-    sinks.push_back(std::make_shared<LogprobSink>());
-    EXPECT_TRUE(engine.submit(r, sinks.back()).ok());
-  }
-  for (auto& s : sinks) EXPECT_TRUE(s->wait());
-  return sinks;
+  return run_logprobs(engine, reqs);
 }
 
 // The tokens on_logprobs reported, which must be the request's output.
@@ -92,66 +49,22 @@ void expect_complete(const Engine& engine, const LogprobSink& s, const std::stri
   EXPECT_EQ(*text, s.text_) << what;
 }
 
-// The model's logits at the positions that produced `generated` after `prompt`, through
-// Transformer::forward directly: the prompt in one step, then one token per step.
-std::vector<std::vector<float>> reference_logits(const std::vector<TokenId>& prompt,
-                                                 const std::vector<TokenId>& generated) {
-  auto model = model::Transformer::load(std::string(LADLE_MODELS_DIR) + "/stories260K.bin",
-                                        model::RuntimeLimits{256, 4, 1});
-  EXPECT_TRUE(model.ok());
-  if (!model) return {};
-  kvcache::KvStore kv((*model)->kv_shape(16), 512 / 16);
-  BlockTable table(std::size_t(kv.num_blocks()));
-  std::iota(table.begin(), table.end(), 0);
-  std::vector<std::vector<float>> rows;
-  std::vector<TokenId> next = prompt;
-  int pos = 0;
-  for (std::size_t j = 0; j < generated.size(); ++j) {
-    model::ForwardBatch b;
-    for (TokenId t : next) b.token_ids.push_back(t), b.positions.push_back(pos++);
-    b.seqs.push_back({0, b.num_tokens(), pos, table, true});
-    auto logits = (*model)->forward(b, kv);
-    rows.emplace_back(logits.begin(), logits.end());
-    next = {generated[j]};
-  }
-  return rows;
-}
-
-// log_softmax of a row in double with std::exp.
-std::vector<double> reference_log_softmax(const std::vector<float>& l) {
-  double m = -INFINITY, s = 0;
-  for (float v : l) m = std::max(m, double(v));
-  for (float v : l) s += std::exp(double(v) - m);
-  std::vector<double> out(l.size());
-  for (std::size_t i = 0; i < l.size(); ++i) out[i] = double(l[i]) - m - std::log(s);
-  return out;
-}
-
-// Every delivered number against the reference: the sampled token's logprob, `top` (exactly N
-// entries, the N largest reference logits in order, ties by lower id) and its values.
+// Every delivered number against the reference logits of the positions that produced each
+// generated token; greedy tokens are the first maximum, which leads `top`.
 void expect_matches_reference(const Engine& engine, const GenerationRequest& r, const LogprobSink& s) {
-  const auto rows = reference_logits(r.prompt_tokens, tokens_of(s));
-  ASSERT_EQ(rows.size(), s.logprobs_.size());
-  for (std::size_t j = 0; j < rows.size(); ++j) {
+  const std::vector<TokenId> generated = tokens_of(s);
+  ASSERT_FALSE(generated.empty());
+  std::vector<TokenId> tokens = r.prompt_tokens;
+  tokens.insert(tokens.end(), generated.begin(), generated.end() - 1);
+  const auto rows = reference_logits(tokens);
+  const std::size_t first = r.prompt_tokens.size() - 1;
+  ASSERT_EQ(rows.size() - first, s.logprobs_.size());
+  for (std::size_t j = 0; j < s.logprobs_.size(); ++j) {
     const TokenLogprob& lp = s.logprobs_[j];
-    const auto want = reference_log_softmax(rows[j]);
-    EXPECT_NEAR(lp.logprob, want[std::size_t(lp.token)], 1e-4) << "token " << j;
-    std::vector<TokenId> order(want.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](TokenId a, TokenId b) { return rows[j][a] > rows[j][b]; });
-    ASSERT_EQ(int(lp.top.size()), r.params.logprobs) << "token " << j;
-    for (std::size_t k = 0; k < lp.top.size(); ++k) {
-      EXPECT_EQ(lp.top[k].token, order[k]) << "token " << j << " rank " << k;
-      EXPECT_NEAR(lp.top[k].logprob, want[std::size_t(lp.top[k].token)], 1e-4);
-      if (k > 0) {
-        EXPECT_GE(lp.top[k - 1].logprob, lp.top[k].logprob);
-      }
-      if (lp.top[k].token == lp.token) {
-        EXPECT_EQ(lp.top[k].logprob, lp.logprob);
-      }
-    }
-    if (r.params.temperature == 0) {  // greedy: the first maximum, which leads `top`
-      EXPECT_EQ(lp.token, order[0]) << "token " << j;
+    const auto& row = rows[first + j];
+    expect_entry_matches(lp, row, r.params.logprobs, "token " + std::to_string(j));
+    if (r.params.temperature == 0) {
+      EXPECT_EQ(lp.token, TokenId(std::max_element(row.begin(), row.end()) - row.begin())) << "token " << j;
       if (!lp.top.empty()) {
         EXPECT_EQ(lp.top[0].token, lp.token);
       }
