@@ -89,8 +89,6 @@ struct LlmEngine::Impl {
   void run();
   void drain_inbox();
   void step();
-  std::vector<LogitRow> logit_rows(const ScheduleOutput& out, const model::ForwardBatch& batch,
-                                   const std::vector<bool>& dropped);
   std::vector<int> cancel_mid_step(const ScheduleOutput& out);
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
@@ -351,17 +349,7 @@ void LlmEngine::Impl::step() {
   }
 
   model::ForwardBatch batch = build_forward_batch(out, scheduler);
-  // Greedy sequences want only their logits' first maximum, which the model may find without
-  // computing every logit (model/argmax_screen.h); one that wants log-probabilities needs them all
-  // (and then takes the same first maximum from them). A chunk of a prompt whose log-probabilities
-  // are wanted needs the logits of all its rows.
-  for (std::size_t i = 0; i < out.seqs.size(); ++i) {
-    const RequestState& st = requests.at(out.seqs[i].id);
-    model::SequenceSlice& slice = batch.seqs[i];
-    slice.all_logits = st.num_prompt_logprobs >= 0 && !st.prompt_logprobs_sent &&
-                       out.seqs[i].num_computed_before < st.prompt_tokens - 1;
-    slice.argmax_only = st.sampler.config().temperature <= 0.0f && st.num_logprobs < 0 && !slice.all_logits;
-  }
+  set_logit_needs(out, requests, batch);  // greedy rows through the argmax screen, prompt logprobs
   // NOTE(engine): a request cancelled while the step runs is taken out of it at the next layer
   // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
   // time rather than at the end of a step that may be a long prefill chunk. The other sequences
@@ -377,8 +365,9 @@ void LlmEngine::Impl::step() {
       if (!result.dropped[i]) kept.seqs.push_back(out.seqs[i]);
   const ScheduleOutput& live = dropped_tokens > 0 ? kept : out;
   const std::vector<TokenId> sampled =
-      result.greedy.empty() ? sample_rows(logit_rows(out, batch, result.dropped), result.logits, info.vocab_size, *model)
-                            : result.greedy;
+      result.greedy.empty()
+          ? sample_rows(logit_rows(out, batch, result.dropped, requests, scheduler), result.logits, info.vocab_size, *model)
+          : result.greedy;
 
   UpdateOutput upd = scheduler.update(live, sampled);
   const auto now = Clock::now();
@@ -431,33 +420,6 @@ std::vector<int> LlmEngine::Impl::cancel_mid_step(const ScheduleOutput& out) {
   }
   publish_gauges();
   return slices;
-}
-
-// What each row of the step's logits is for, in row order (model::ForwardBatch::num_logit_rows
-// of each slice that was not dropped): the sampling rows in out.seqs order, and before each
-// all_logits slice's last row, its rows that precede a prompt token.
-std::vector<LogitRow> LlmEngine::Impl::logit_rows(const ScheduleOutput& out, const model::ForwardBatch& batch,
-                                                  const std::vector<bool>& dropped) {
-  std::vector<LogitRow> rows;
-  rows.reserve(out.seqs.size());
-  std::size_t row = 0;
-  int num_sampled = 0;
-  for (std::size_t i = 0; i < out.seqs.size(); ++i) {
-    if (dropped[i]) continue;
-    const ScheduledSequence& s = out.seqs[i];
-    const model::SequenceSlice& slice = batch.seqs[i];
-    RequestState& st = requests.at(s.id);
-    if (slice.all_logits) {
-      const auto tokens = scheduler.find(s.id)->tokens();
-      // Row r holds position q = num_computed_before + r, which precedes prompt token q + 1.
-      for (int r = 0; r < slice.query_len - int(slice.needs_logits); ++r, ++row) {
-        const int next = s.num_computed_before + r + 1;
-        if (next < st.prompt_tokens) rows.push_back({row, &st, next, 0, tokens[std::size_t(next)]});
-      }
-    }
-    if (slice.needs_logits) rows.push_back({row++, &st, 0, num_sampled++, 0});
-  }
-  return rows;
 }
 
 // One sampled token of `st`: metrics, then text (UTF-8 safe, stop strings held back) to the sink.
