@@ -4,6 +4,7 @@
 //   build/bench/engine_bench [--shapes 15m,110m] [--concurrency 1,8,32,64] [--prompt-len 32]
 //                            [--new-tokens 128] [--prefix-len 512] [--threads 0] [--weights f32|f16]
 //                            [--kv-cache-dtype f32|f16] [--rounds 1] [--num-requests 0] [--max-running 0]
+//                            [--logprobs -1[,N...]] [--temperature 0]
 //   build/bench/engine_bench --shapes tiny --replay RUN.json [--max-running 32] [--threads 1 ...]
 //
 // For each shape and concurrency C: C requests (random prompt ids, ignore_eos) are submitted at once
@@ -14,6 +15,11 @@
 // as a fraction of the measured sgemm peak, and the requests' mean TPOT as `ladle bench` computes
 // it at the client. Then, per shape, time to first token of a request whose --prefix-len-token
 // prefix is cached, over a cold one.
+//
+// --logprobs -1,5 runs every level once per value in each round, one right after the other (-1:
+// no log-probabilities; N: every request asks for N top alternatives), so the rows compare the
+// cost of log-probabilities on the same machine state. --temperature T > 0 samples (seeded)
+// instead of decoding greedily.
 //
 // NOTE(bench): TPOT here and TPOT at a served client differ by more than the HTTP path. This closed
 // loop resubmits a finished wave within one step, so the wave's prompts are prefilled together
@@ -147,6 +153,17 @@ GenerationRequest greedy_request(std::mt19937& rng, int prompt_len, int max_toke
   return r;
 }
 
+// greedy_request(), sampled at `temperature` (seeded: the same tokens every run) when it is > 0,
+// with `logprobs` top alternatives per token (-1: none).
+GenerationRequest bench_request(std::mt19937& rng, int prompt_len, int max_tokens, int vocab, float temperature,
+                                int logprobs) {
+  GenerationRequest r = greedy_request(rng, prompt_len, max_tokens, vocab);
+  r.params.temperature = temperature;
+  r.params.seed = rng();
+  r.params.logprobs = logprobs;
+  return r;
+}
+
 // The steps of a run that computed no prompt token.
 struct DecodeSteps {
   std::vector<double> ms;  // each step's duration
@@ -176,6 +193,8 @@ struct Options {
   int num_requests = 0;  // > concurrency: a closed loop of this many requests, C at a time
   int max_running = 0;   // > 0: the engine's --max-running (else each level's concurrency)
   std::string replay;    // a `ladle bench --json` file of an open-loop run: replay its arrivals
+  std::string logprobs = "-1";  // comma-separated SamplingParams::logprobs values, alternated
+  float temperature = 0;        // 0: greedy requests
 };
 
 // One run's figures: generated tokens/s over the whole wall time, over decode steps only, and the
@@ -206,7 +225,7 @@ std::unique_ptr<LlmEngine> start_engine(const std::string& path, const std::stri
 }
 
 std::optional<Throughput> run_throughput(const std::string& shape, const std::string& path, const std::string& tok,
-                                         int conc, const Options& o) {
+                                         int conc, int logprobs, const Options& o) {
   StepRecorder rec;
   auto engine = start_engine(path, tok, o.max_running > 0 ? o.max_running : conc, o, &rec);
   if (!engine) return std::nullopt;
@@ -218,7 +237,8 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
   const int total = std::max(conc, o.num_requests);
   auto submit_one = [&] {
     sinks.push_back(std::make_shared<Latch>(&finished));
-    return bool(engine->submit(greedy_request(rng, prompt_len, o.new_tokens, mc.vocab_size), sinks.back()));
+    return bool(engine->submit(bench_request(rng, prompt_len, o.new_tokens, mc.vocab_size, o.temperature, logprobs),
+                               sinks.back()));
   };
   const auto t0 = Clock::now();
   for (int i = 0; i < conc; ++i)
@@ -259,7 +279,11 @@ std::optional<Throughput> run_throughput(const std::string& shape, const std::st
 // interference only ever slows a run down, so the best round is the least disturbed, and its
 // ratio is taken to the best peak of the same rounds.
 void bench_throughput(const std::string& shape, const std::string& path, const std::string& tok, const Options& o) {
-  const std::vector<int> levels = parse_ints(o.concurrency);
+  // One row per (concurrency, logprobs) pair, the logprobs values of a level next to each other.
+  std::vector<int> levels, logprobs;
+  const std::vector<int> lp_values = parse_ints(o.logprobs);
+  for (int c : parse_ints(o.concurrency))
+    for (int lp : lp_values) levels.push_back(c), logprobs.push_back(lp);
   std::vector<std::vector<Throughput>> runs(levels.size());
   std::vector<std::vector<double>> ratios(levels.size());
   std::vector<double> peaks;
@@ -269,7 +293,7 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
     for (std::size_t i = 0; i < levels.size(); ++i) {
       peaks.push_back(ladle::bench::measure_sgemm_peak());
       std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
-      if (auto t = run_throughput(shape, path, tok, levels[i], o)) {
+      if (auto t = run_throughput(shape, path, tok, levels[i], logprobs[i], o)) {
         runs[i].push_back(*t);
         ratios[i].push_back(t->decode_tok_s * flops_per_token / 1e9 / peaks.back());
       }
@@ -283,8 +307,10 @@ void bench_throughput(const std::string& shape, const std::string& path, const s
       return a.decode_tok_s < b.decode_tok_s;
     });
     const double gflops = best.decode_tok_s * flops_per_token / 1e9;
-    std::printf("| %s | %d | %.0f (%.0f) | %.0f (%.0f) | %.3f / %.3f / %.3f | %.1f | %.0f%% (%.0f%%) | %.3f |\n",
-                shape.c_str(), levels[i], ladle::bench::best_of(whole), ladle::bench::percentile(whole, 50),
+    const std::string seqs =
+        std::to_string(levels[i]) + (lp_values.size() > 1 ? " logprobs " + std::to_string(logprobs[i]) : "");
+    std::printf("| %s | %s | %.0f (%.0f) | %.0f (%.0f) | %.3f / %.3f / %.3f | %.1f | %.0f%% (%.0f%%) | %.3f |\n",
+                shape.c_str(), seqs.c_str(), ladle::bench::best_of(whole), ladle::bench::percentile(whole, 50),
                 best.decode_tok_s, ladle::bench::percentile(decode, 50), best.step_mean_ms, best.step_p50_ms,
                 best.step_p99_ms, gflops, 100 * gflops / peak, 100 * ladle::bench::percentile(ratios[i], 50),
                 best.tpot_mean_ms);
@@ -432,6 +458,10 @@ int main(int argc, char** argv) {
   flags.add("--threads", &o.threads, "engine compute threads (0: as `ladle serve` derives them, all cores or one fewer for a tiny model)");
   flags.add("--weights", &o.weights, "matmul weights: f32 or f16");
   flags.add("--kv-cache-dtype", &o.kv_cache_dtype, "K/V cache values: f32 or f16");
+  flags.add("--logprobs", &o.logprobs,
+            "comma-separated log-probability requests, each level run once per value in every round: -1 "
+            "(none) or 0..20 top alternatives");
+  flags.add("--temperature", &o.temperature, "sampling temperature of the requests (0: greedy)");
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
   if (auto type = model::parse_weight_type(o.weights); !type) {
     std::fprintf(stderr, "%s\n", type.error().message.c_str());

@@ -21,6 +21,12 @@ struct SequenceSlice {
   BlockTable block_table;        // blocks covering positions [0, context_len)
   bool needs_logits = false;     // produce logits for the last row of this slice
   bool argmax_only = false;      // with needs_logits: only its first maximum is wanted (greedy)
+  // Produce logits for every row of this slice, not only the last (prompt log-probabilities). The
+  // row order is the slice's; needs_logits then says whether its last row is also sampled.
+  bool all_logits = false;
+
+  // Rows of logits this slice gets back.
+  int num_logit_rows() const { return all_logits ? query_len : int(needs_logits); }
 };
 
 struct ForwardBatch {
@@ -29,10 +35,11 @@ struct ForwardBatch {
   std::vector<SequenceSlice> seqs;     // [num_seqs], slices in row order
 
   int num_tokens() const { return int(token_ids.size()); }
-  // Logits come back one row per slice with needs_logits, in slice order.
+  // Logits come back in slice order: one row per slice with needs_logits, or each row of a slice
+  // with all_logits.
   int num_logit_rows() const {
     int n = 0;
-    for (const auto& s : seqs) n += s.needs_logits;
+    for (const auto& s : seqs) n += s.num_logit_rows();
     return n;
   }
 };

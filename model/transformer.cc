@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -213,19 +214,31 @@ void Transformer::write_kv(const ForwardBatch& batch, kvcache::KvStore& kv, int 
   }
 }
 
-// Final RMSNorm on the last row of each slice that needs logits, then one classifier matmul:
-// logits [R × vocab], or R greedy tokens through the screen.
+// Final RMSNorm on the rows that need logits (the last row of a slice, or all of them), then one
+// classifier matmul: logits [R × vocab], or R greedy tokens through the screen.
 void Transformer::classify(const ForwardBatch& batch, bool screen, StepResult& result) {
   const ModelConfig& c = config();
   const std::size_t dim = c.dim;
+  const std::size_t wanted = std::max<std::size_t>(std::size_t(batch.num_logit_rows()), std::size_t(limits_.max_seqs));
+  // NOTE(model): prompt log-probabilities may want a logit row per prompt token (up to
+  // max_batch_tokens × vocab floats: 262 MB at 2048 × 32000). That room is taken only for such a
+  // step and given back at the next step without it, so the usual S rows are all a server keeps.
+  if (final_.size() != wanted * dim) {
+    final_.resize(wanted * dim);
+    final_.shrink_to_fit();
+    logits_.resize(wanted * std::size_t(c.vocab_size));
+    logits_.shrink_to_fit();
+  }
   int rows = 0;
   bool all_greedy = true;
   for (const SequenceSlice& s : batch.seqs) {
-    if (!s.needs_logits) continue;
-    const std::size_t last = std::size_t(s.query_start + s.query_len - 1);
-    rmsnorm({final_.data() + rows * dim, dim}, {x_.data() + last * dim, dim}, {weights_.rms_final(), dim}, c.norm_eps);
-    all_greedy = all_greedy && s.argmax_only;
-    ++rows;
+    const int n = s.num_logit_rows();
+    for (int r = s.query_len - n; r < s.query_len; ++r) {
+      const std::size_t row = std::size_t(s.query_start + r);
+      rmsnorm({final_.data() + rows * dim, dim}, {x_.data() + row * dim, dim}, {weights_.rms_final(), dim}, c.norm_eps);
+      ++rows;
+    }
+    all_greedy = all_greedy && (n == 0 || (s.argmax_only && !s.all_logits));
   }
   if (rows == 0) return;
   if (screen && all_greedy && rows <= kMaxScreenRows) {

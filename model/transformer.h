@@ -57,18 +57,18 @@ class Transformer {
   // Runs one step for `batch` (any mix of prefill chunks and decode tokens; num_tokens() <=
   // max_batch_tokens, seqs.size() <= max_seqs, every token id < vocab and position < seq_len,
   // block tables covering every position up to context_len). Writes each token's K/V into `kv`
-  // at slot table[pos / bs], pos % bs, and returns logits [num_logit_rows × vocab], row i for the
-  // i-th slice with needs_logits (argmax_only is ignored here: every such row gets its logits).
-  // The span stays valid until the next forward().
+  // at slot table[pos / bs], pos % bs, and returns logits [num_logit_rows × vocab] in slice order
+  // (SequenceSlice::num_logit_rows() rows per slice; argmax_only is ignored here: every such row
+  // gets its logits). The span stays valid until the next forward().
   std::span<const float> forward(const ForwardBatch& batch, kvcache::KvStore& kv);
 
   // forward(), but `drop` is asked before every layer after the first for slices (indices into
   // batch.seqs) to leave out of the rest of the step — requests cancelled while it runs — so that
-  // their blocks can be released at once. Dropped slices get no logits: `logits` has one row per
-  // surviving slice with needs_logits, in slice order. K/V rows a dropped slice wrote before it was
+  // their blocks can be released at once. Dropped slices get no logits: `logits` has the rows of
+  // the surviving slices, in slice order. K/V rows a dropped slice wrote before it was
   // dropped are left in its blocks, beyond its computed tokens. If every slice is dropped the step
   // ends there.
-  // When every surviving slice with needs_logits is argmax_only and at most kMaxScreenRows of them,
+  // When every surviving slice with logits is argmax_only (none all_logits) and at most kMaxScreenRows of them,
   // and the ArgmaxScreen can decide them, `greedy` holds each one's token (the first maximum of
   // its logits, bit-for-bit what argmax(logits) would give) and `logits` is empty.
   using DropFn = std::function<std::vector<int>()>;
@@ -121,8 +121,11 @@ class Transformer {
   std::vector<float> hb_;      // [T × hidden] w1·x, then the gated activation
   std::vector<float> hb2_;     // [T × hidden] w3·x
   std::vector<std::int32_t> row_seq_;  // [T] slice index of each row
-  std::vector<float> final_;   // [S × dim] normed last rows of slices that need logits
-  std::vector<float> logits_;  // [S × vocab]
+  // [R × dim] normed rows that need logits, [R × vocab] their logits. R = S, but larger during
+  // a step whose all_logits slices need more rows (prompt log-probabilities), until the next step
+  // that does not.
+  std::vector<float> final_;
+  std::vector<float> logits_;
   ArgmaxScreen screen_;        // built at load unless limits.argmax_screen is off
 };
 

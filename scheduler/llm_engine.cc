@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include "model/weights.h"
 #include "model/utf8.h"
 #include "scheduler/batch_builder.h"
+#include "scheduler/logit_rows.h"
 #include "scheduler/request_state.h"
 #include "scheduler/scheduler.h"
 
@@ -87,7 +89,6 @@ struct LlmEngine::Impl {
   void run();
   void drain_inbox();
   void step();
-  std::vector<TokenId> sample_all(const ScheduleOutput& out, std::span<const float> logits);
   std::vector<int> cancel_mid_step(const ScheduleOutput& out);
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
@@ -263,6 +264,13 @@ Expected<std::vector<TokenId>> LlmEngine::tokenize(std::string_view text, bool a
   return impl_->tokenizer.encode(text, add_bos, false);
 }
 
+std::string LlmEngine::token_bytes(TokenId id) const {
+  // Ids below the byte pieces are <unk>, BOS and EOS: control tokens, with no text of their own.
+  if (id < model::Tokenizer::kFirstByteToken || id >= impl_->info.vocab_size) return {};
+  // Any predecessor but BOS: the piece as stored, leading space included; "<0xXX>" is its byte.
+  return std::string(impl_->tokenizer.decode_piece(model::Tokenizer::kEos, id));
+}
+
 Expected<std::string> LlmEngine::detokenize(std::span<const TokenId> tokens) const {
   for (TokenId t : tokens)
     if (t < 0 || t >= impl_->info.vocab_size)
@@ -355,7 +363,7 @@ void LlmEngine::Impl::drain_inbox() {
     const int max_tokens = std::min(params.max_tokens, room);
     requests.try_emplace(s.id, s.id, tokenizer, s.request, std::move(s.sink), *params.seed, s.arrival);
     admitted_prompt_tokens += s.request.prompt_tokens.size();
-    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos);
+    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos, params.prompt_logprobs >= 0);
   }
   const auto now = Clock::now();
   for (RequestId id : cans) {
@@ -384,10 +392,7 @@ void LlmEngine::Impl::step() {
   }
 
   model::ForwardBatch batch = build_forward_batch(out, scheduler);
-  // Greedy sequences want only their logits' first maximum, which the model may find without
-  // computing every logit (model/argmax_screen.h).
-  for (std::size_t i = 0; i < out.seqs.size(); ++i)
-    batch.seqs[i].argmax_only = requests.at(out.seqs[i].id).sampler.config().temperature <= 0.0f;
+  set_logit_needs(out, requests, batch);  // greedy rows through the argmax screen, prompt logprobs
   // NOTE(engine): a request cancelled while the step runs is taken out of it at the next layer
   // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
   // time rather than at the end of a step that may be a long prefill chunk. The other sequences
@@ -402,7 +407,10 @@ void LlmEngine::Impl::step() {
     for (std::size_t i = 0; i < out.seqs.size(); ++i)
       if (!result.dropped[i]) kept.seqs.push_back(out.seqs[i]);
   const ScheduleOutput& live = dropped_tokens > 0 ? kept : out;
-  const std::vector<TokenId> sampled = result.greedy.empty() ? sample_all(live, result.logits) : result.greedy;
+  const std::vector<TokenId> sampled =
+      result.greedy.empty()
+          ? sample_rows(logit_rows(out, batch, result.dropped, requests, scheduler), result.logits, info.vocab_size, *model)
+          : result.greedy;
 
   UpdateOutput upd = scheduler.update(live, sampled);
   const auto now = Clock::now();
@@ -457,23 +465,6 @@ std::vector<int> LlmEngine::Impl::cancel_mid_step(const ScheduleOutput& out) {
   return slices;
 }
 
-// One token per sequence that samples this step, in out.seqs order. Each sequence has its own
-// sampler (and RNG), so the work is split across the model's compute threads: with temperature
-// sampling over a 32000-token vocabulary it is ~50 us per sequence.
-std::vector<TokenId> LlmEngine::Impl::sample_all(const ScheduleOutput& out, std::span<const float> logits) {
-  std::vector<model::Sampler*> samplers;
-  samplers.reserve(out.seqs.size());
-  for (const auto& s : out.seqs)
-    if (s.samples) samplers.push_back(&requests.at(s.id).sampler);
-  std::vector<TokenId> sampled(samplers.size());
-  const std::size_t vocab = std::size_t(info.vocab_size);
-  auto one = [&](int i, int) { sampled[i] = samplers[i]->sample(logits.subspan(std::size_t(i) * vocab, vocab)); };
-  // Greedy rows cost ~15 us each: below a few of them a fork/join is not worth it.
-  if (samplers.size() >= 4) model->parallel_for(int(samplers.size()), one);
-  else for (int i = 0; i < int(samplers.size()); ++i) one(i, 0);
-  return sampled;
-}
-
 // One sampled token of `st`: metrics, then text (UTF-8 safe, stop strings held back) to the sink.
 void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_point now) {
   if (st.finished) return;
@@ -485,6 +476,15 @@ void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_po
   }
   if (!st.first_token) st.first_token = now;
   st.last_token = now;
+  if (st.num_prompt_logprobs >= 0 && !st.prompt_logprobs_sent) {  // before the first token
+    st.prompt_logprobs_sent = true;
+    if (auto sink = st.sink.lock()) sink->on_prompt_logprobs(st.prompt_logprobs);
+    st.prompt_logprobs = {};
+  }
+  if (st.num_logprobs >= 0) {  // before any on_delta that covers the token
+    assert(st.logprobs.token == token);
+    if (auto sink = st.sink.lock()) sink->on_logprobs(st.logprobs);
+  }
 
   // BOS/EOS are control tokens: they print nothing (as vLLM's skip_special_tokens), and unless the
   // request ignores them the scheduler has already finished it.

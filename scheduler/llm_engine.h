@@ -29,6 +29,9 @@ class LlmEngine final : public Engine {
   void cancel(RequestId id) override;
   Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos) const override;
   Expected<std::string> detokenize(std::span<const TokenId> tokens) const override;
+  // The vocabulary piece as stored (leading space included), a byte piece "<0xXX>" as its one raw
+  // byte; "" for <unk>, BOS and EOS and for ids out of range.
+  std::string token_bytes(TokenId id) const override;
   const ModelInfo& model_info() const override;
 
   // The settings after defaults were derived.

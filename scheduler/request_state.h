@@ -31,6 +31,9 @@ struct RequestState {
         text(tok, req.prompt_tokens.back(), req.params.stop),
         prompt_tokens(int(req.prompt_tokens.size())),
         max_tokens(req.params.max_tokens),
+        num_logprobs(req.params.logprobs),
+        num_prompt_logprobs(req.params.prompt_logprobs),
+        prompt_logprobs(req.params.prompt_logprobs >= 0 ? req.prompt_tokens.size() - 1 : 0),
         arrival(arrival_) {}
 
   RequestId id;
@@ -39,6 +42,15 @@ struct RequestState {
   TextStream text;
   int prompt_tokens;
   int max_tokens;              // as asked; the context may end the request sooner
+  int num_logprobs;            // SamplingParams::logprobs: -1 off, else top alternatives per token
+  // The latest sampled token's log-probabilities (num_logprobs >= 0 only), written by the sampling
+  // thread of its row and delivered by emit_token; its `top` buffer is reused token after token.
+  TokenLogprob logprobs;
+  int num_prompt_logprobs;     // SamplingParams::prompt_logprobs: -1 off
+  // Prompt tokens 1.. whose log-probabilities are known (num_prompt_logprobs >= 0 only), filled
+  // chunk by chunk (each entry by one sampling thread) and delivered with the first token.
+  std::vector<TokenLogprob> prompt_logprobs;
+  bool prompt_logprobs_sent = false;
   int cached_prompt_tokens = 0;
   int generated = 0;           // tokens sampled so far (EOS included)
   int unreported_tokens = 0;   // generated tokens not yet covered by an on_delta

@@ -11,7 +11,8 @@ Status SamplingParams::validate() const {
   if (top_k < 0) return bad("top_k must be >= 0");
   if (!std::isfinite(min_p) || min_p < 0 || min_p > 1) return bad("min_p must be in [0, 1]");
   if (max_tokens < 1) return bad("max_tokens must be >= 1");
-  if (logprobs < -1 || logprobs > 20) return bad("top_logprobs must be in [0, 20]");
+  if (logprobs < -1 || logprobs > kMaxLogprobs) return bad("top_logprobs must be in [0, 20]");
+  if (prompt_logprobs < -1 || prompt_logprobs > kMaxLogprobs) return bad("prompt_logprobs must be in [0, 20]");
   if (stop.size() > 4) return bad("stop may hold at most 4 strings");
   for (const auto& s : stop)
     if (s.empty()) return bad("stop strings must not be empty");

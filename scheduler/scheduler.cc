@@ -15,8 +15,10 @@ Scheduler::Scheduler(SchedulerConfig config, kvcache::BlockPool& pool)
   assert(config_.max_running >= 1 && config_.max_batched_tokens >= 1);
 }
 
-void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos) {
+void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos,
+                    bool skip_prefix_cache) {
   auto seq = std::make_unique<Sequence>(id, std::move(prompt), max_tokens, ignore_eos);
+  seq->set_skips_prefix_cache(skip_prefix_cache);
   waiting_.push_back(seq.get());
   const bool inserted = seqs_.emplace(id, std::move(seq)).second;
   assert(inserted && "request ids must be unique");
@@ -91,7 +93,8 @@ void Scheduler::schedule_running(ScheduleOutput& out, int& budget, std::vector<S
 void Scheduler::admit_waiting(ScheduleOutput& out, int& budget, int reserve) {
   while (budget > 0 && !waiting_.empty() && num_running() < config_.max_running) {
     Sequence& seq = *waiting_.front();
-    BlockTable cached = pool_.find_cached_prefix(seq.tokens().first(std::size_t(seq.num_tokens() - 1)));
+    BlockTable cached;
+    if (!seq.skips_prefix_cache()) cached = pool_.find_cached_prefix(seq.tokens().first(std::size_t(seq.num_tokens() - 1)));
     const int num_cached = int(cached.size()) * config_.block_size;
     const int n = std::min(seq.num_tokens() - num_cached, budget);
     const int num_new_blocks = blocks_for(num_cached + n) - int(cached.size());
@@ -101,7 +104,7 @@ void Scheduler::admit_waiting(ScheduleOutput& out, int& budget, int reserve) {
     assert(fresh);
     cached.insert(cached.end(), fresh->begin(), fresh->end());
     seq.mutable_block_table() = std::move(cached);
-    if (pool_.prefix_caching()) pool_.record_prefix_query(seq.num_tokens(), num_cached);
+    if (pool_.prefix_caching() && !seq.skips_prefix_cache()) pool_.record_prefix_query(seq.num_tokens(), num_cached);
     seq.start_running(num_cached);
     waiting_.pop_front();
     running_.push_back(&seq);

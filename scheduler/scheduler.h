@@ -42,8 +42,11 @@ class Scheduler {
   Scheduler(SchedulerConfig config, kvcache::BlockPool& pool);
 
   // New request at the back of the waiting queue. `prompt` non-empty; max_tokens >= 1; `id` new.
-  // The engine has already checked that the prompt fits the context and the pool.
-  void add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos);
+  // The engine has already checked that the prompt fits the context and the pool. With
+  // `skip_prefix_cache` every admission (the first, and any after a preemption) computes the whole
+  // prompt rather than reading cached blocks, as vLLM does for requests with prompt logprobs; the
+  // blocks it fills are still cached for others.
+  void add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos, bool skip_prefix_cache = false);
 
   // Removes a request in any state (waiting, prefilling, decoding, preempted) and frees its blocks
   // now. False if unknown (or already finished).

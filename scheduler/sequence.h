@@ -34,6 +34,9 @@ class Sequence {
   int num_cached_tokens() const { return num_cached_tokens_; }
   int max_tokens() const { return max_tokens_; }
   bool ignore_eos() const { return ignore_eos_; }
+  // Admission computes every prompt token instead of reading cached prefix blocks (the engine needs
+  // the logits of every prompt position: prompt log-probabilities).
+  bool skips_prefix_cache() const { return skips_prefix_cache_; }
   SequenceStatus status() const { return status_; }
   const BlockTable& block_table() const { return block_table_; }
   // Steps in a row this decoding sequence was passed over for waiting prompts (Scheduler).
@@ -48,6 +51,7 @@ class Sequence {
   // Preemption by recompute: back to waiting with nothing computed; the caller freed the blocks.
   void reset_to_waiting();
   void set_deferrals(int n) { num_deferrals_ = n; }
+  void set_skips_prefix_cache(bool skip) { skips_prefix_cache_ = skip; }
 
  private:
   RequestId id_;
@@ -58,6 +62,7 @@ class Sequence {
   int num_deferrals_ = 0;
   int max_tokens_;
   bool ignore_eos_;
+  bool skips_prefix_cache_ = false;
   SequenceStatus status_ = SequenceStatus::kWaiting;
   BlockTable block_table_;
 };

@@ -6,6 +6,7 @@
 // sink; when lock() fails the request is cancelled.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,12 @@ class TokenSink {
   // It comes before the on_delta whose num_tokens covers the token (whose text may come later, or
   // never: control tokens and text swallowed by a stop string have none).
   virtual void on_logprobs(const TokenLogprob& logprobs) {}
+
+  // The prompt's log-probabilities, for a request that asked for them (prompt_logprobs): entry i
+  // is prompt token i + 1 given the tokens before it (the first prompt token has none, so a
+  // one-token prompt gets an empty span). Called once, before the first token's on_logprobs and
+  // on_delta; the span is valid during the call only.
+  virtual void on_prompt_logprobs(std::span<const TokenLogprob> logprobs) {}
 
   // New text of the request: whole UTF-8 characters only, with any text that might still become
   // a stop string held back. `num_tokens` is how many generated tokens this delta completes (text

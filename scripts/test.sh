@@ -7,7 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-<<<<<<< HEAD
 # clang-14 with its runtimes (libFuzzer, ThreadSanitizer) for the race-detector and fuzz phases.
 if ! command -v clang++-14 > /dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok installed"; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -15,14 +14,9 @@ if ! command -v clang++-14 > /dev/null || ! dpkg-query -W -f='${Status}' libclan
 fi
 phase_start=$SECONDS
 phase_done() { echo "=== phase $1: $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
-# The official OpenAI Node SDK test (tests/sdk): node and npm from Debian unless already installed,
-# the SDK from the npm registry at the version tests/sdk/package-lock.json pins. Without them the
-# test is not registered (CMake says so), and everything else still runs.
-=======
 # The official OpenAI and Anthropic Node SDK tests (tests/sdk): node and npm from Debian unless
 # already installed, the SDKs from the npm registry at the versions tests/sdk/package-lock.json
 # pins. Without them the tests are not registered (CMake says so), and everything else still runs.
->>>>>>> sdk
 if ! command -v npm > /dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends nodejs npm ||

@@ -21,6 +21,7 @@ Generation::Update Generation::take() {
   mailbox_->take(batch_);
   Update u;
   u.admitted = batch_.admitted;
+  if (batch_.prompt_logprobs) u.prompt_logprobs = &*batch_.prompt_logprobs;
   u.text = batch_.text;
   released_.clear();
   if (!batch_.logprobs.empty() || !logprobs_.empty()) {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ class Generation {
     std::optional<int> admitted;  // cached prompt tokens, the first time it is scheduled
     std::string_view text;        // new text (whole UTF-8 characters); may be empty
     std::span<const scheduler::TokenLogprob> logprobs;  // of the tokens `text` completes
+    // The prompt's log-probabilities (echo), once, before any text; null otherwise.
+    const std::vector<scheduler::TokenLogprob>* prompt_logprobs = nullptr;
     const scheduler::Finish* finish = nullptr;          // the last update
   };
 

@@ -123,7 +123,7 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
       e.code = "context_length_exceeded";
       return e;
     }
-    tokens = std::move(*req.prompt_tokens);
+    tokens = *req.prompt_tokens;
   } else {
     auto t = tokenize_prompt(engine, req.prompt, prompt_param);
     if (auto* e = std::get_if<ApiError>(&t)) return *e;
@@ -134,9 +134,15 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
   job.request.params = std::move(req.params);
   if (endpoint == Endpoint::kChat && !req.max_tokens_given) job.request.params.max_tokens = info.context_length;
   const bool logprobs = job.request.params.logprobs >= 0;
+  std::optional<OpenAiEncoder::Echo> echo;
+  if (req.echo) {  // the prompt as sent (a token prompt as its text)
+    auto text = req.prompt_tokens ? engine.detokenize(job.request.prompt_tokens) : Expected<std::string>(req.prompt);
+    if (!text) return api_error_from(text.error(), prompt_param);
+    echo = OpenAiEncoder::Echo{std::move(*text), job.request.prompt_tokens};
+  }
   job.encoder = std::make_unique<OpenAiEncoder>(
       ResponseContext{endpoint, std::move(response_id), info.name, created, req.include_usage}, logprobs,
-      token_bytes_of(engine));
+      token_bytes_of(engine), std::move(echo));
   job.stream = req.stream;
   return job;
 }

@@ -50,6 +50,7 @@ void HttpStream::pump() {
   const Generation::Update u = generation_.take();
   if (!stream_) {
     if (u.admitted) output_.cached_prompt_tokens = *u.admitted;
+    if (u.prompt_logprobs) output_.prompt_logprobs = *u.prompt_logprobs;
     output_.text += u.text;
     output_.logprobs.insert(output_.logprobs.end(), u.logprobs.begin(), u.logprobs.end());
     if (!u.finish) return;
@@ -57,6 +58,7 @@ void HttpStream::pump() {
     return end(with_headers(encoder_->reply(output_, *u.finish)), false);
   }
   if (u.admitted) encoder_->admitted(*u.admitted, *this);
+  if (u.prompt_logprobs) encoder_->prompt_logprobs(*u.prompt_logprobs);
   if (!u.text.empty()) encoder_->delta(u.text, u.logprobs, *this);
   if (u.finish) {
     if (finish_failed(*u.finish)) encoder_->fail(finish_error(*u.finish), *this);

@@ -24,6 +24,12 @@ void Mailbox::on_logprobs(const scheduler::TokenLogprob& logprobs) {
   pending_.logprobs.push_back(logprobs);
 }
 
+// No wake-up of its own either: the first token follows.
+void Mailbox::on_prompt_logprobs(std::span<const scheduler::TokenLogprob> logprobs) {
+  std::lock_guard lock(mu_);
+  pending_.prompt_logprobs.emplace(logprobs.begin(), logprobs.end());
+}
+
 void Mailbox::on_delta(std::string_view text, int num_tokens) {
   std::lock_guard lock(mu_);
   pending_.text += text;
@@ -44,6 +50,7 @@ void Mailbox::take(Batch& into) {
   pending_.text.clear();
   into.num_tokens = std::exchange(pending_.num_tokens, 0);
   into.admitted = std::exchange(pending_.admitted, std::nullopt);
+  into.prompt_logprobs = std::exchange(pending_.prompt_logprobs, std::nullopt);
   into.logprobs.swap(pending_.logprobs);
   pending_.logprobs.clear();
   into.finish = std::exchange(pending_.finish, std::nullopt);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@ class Mailbox final : public scheduler::TokenSink, public std::enable_shared_fro
     std::string text;
     int num_tokens = 0;
     std::vector<scheduler::TokenLogprob> logprobs;  // of the tokens sampled since the last take
+    std::optional<std::vector<scheduler::TokenLogprob>> prompt_logprobs;  // once, before the first token
     std::optional<scheduler::Finish> finish;
   };
 
@@ -49,6 +51,7 @@ class Mailbox final : public scheduler::TokenSink, public std::enable_shared_fro
 
   void on_admitted(int cached_prompt_tokens) override;
   void on_logprobs(const scheduler::TokenLogprob& logprobs) override;
+  void on_prompt_logprobs(std::span<const scheduler::TokenLogprob> logprobs) override;
   void on_delta(std::string_view text, int num_tokens) override;
   void on_finish(const scheduler::Finish& finish) override;
 

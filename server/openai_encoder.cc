@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/tokenizer.h"
 #include "model/utf8.h"
 #include "server/json_fields.h"
 
@@ -103,8 +104,44 @@ std::string full_response_json(const ResponseContext& ctx, std::string_view text
   return dump(j);
 }
 
-OpenAiEncoder::OpenAiEncoder(ResponseContext ctx, bool logprobs, TokenBytes token_bytes)
-    : ctx_(std::move(ctx)), logprobs_(logprobs), token_bytes_(std::move(token_bytes)), chunks_(ctx_) {}
+OpenAiEncoder::OpenAiEncoder(ResponseContext ctx, bool logprobs, TokenBytes token_bytes, std::optional<Echo> echo)
+    : ctx_(std::move(ctx)), logprobs_(logprobs), token_bytes_(std::move(token_bytes)), chunks_(ctx_),
+      echo_(std::move(echo)) {}
+
+void OpenAiEncoder::prompt_logprobs(std::span<const scheduler::TokenLogprob> logprobs) {
+  prompt_logprobs_.assign(logprobs.begin(), logprobs.end());
+}
+
+void OpenAiEncoder::append_legacy(json& obj, TokenId token, const scheduler::TokenLogprob* lp) {
+  const std::string bytes = token_bytes_(token);
+  obj["tokens"].push_back(model::sanitize_utf8(bytes));
+  obj["token_logprobs"].push_back(lp ? json(lp->logprob) : json(nullptr));
+  json top = nullptr;
+  if (lp) {
+    top = json::object();
+    for (const auto& alt : lp->top) top[model::sanitize_utf8(token_bytes_(alt.token))] = alt.logprob;
+  }
+  obj["top_logprobs"].push_back(std::move(top));
+  obj["text_offset"].push_back(offset_);
+  offset_ += bytes.size();
+}
+
+json OpenAiEncoder::prompt_logprobs_json(std::span<const scheduler::TokenLogprob> tokens) {
+  json obj = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  const auto& ids = echo_->tokens;
+  if (!ids.empty() && ids.front() != model::Tokenizer::kBos) append_legacy(obj, ids.front(), nullptr);
+  for (const auto& t : tokens) append_legacy(obj, t.token, &t);
+  return obj;
+}
+
+void OpenAiEncoder::send_echo(EventOut& out) {
+  if (!echo_ || echo_sent_) return;
+  echo_sent_ = true;
+  json j = json::parse(delta_chunk_json(ctx_, echo_->text, false));
+  if (logprobs_) j["choices"][0]["logprobs"] = prompt_logprobs_json(prompt_logprobs_);
+  out.event({}, dump(j));
+}
 
 json OpenAiEncoder::logprobs_json(std::span<const scheduler::TokenLogprob> tokens) {
   if (ctx_.endpoint == Endpoint::kChat) {
@@ -118,23 +155,15 @@ json OpenAiEncoder::logprobs_json(std::span<const scheduler::TokenLogprob> token
     }
     return {{"content", std::move(content)}, {"refusal", nullptr}};
   }
-  json text = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
-  for (const auto& t : tokens) {
-    const std::string bytes = token_bytes_(t.token);
-    text.push_back(model::sanitize_utf8(bytes));
-    lps.push_back(t.logprob);
-    json top = json::object();
-    for (const auto& alt : t.top) top[model::sanitize_utf8(token_bytes_(alt.token))] = alt.logprob;
-    tops.push_back(std::move(top));
-    offsets.push_back(offset_);
-    offset_ += bytes.size();
-  }
-  return {{"tokens", std::move(text)}, {"token_logprobs", std::move(lps)}, {"top_logprobs", std::move(tops)},
-          {"text_offset", std::move(offsets)}};
+  json obj = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (const auto& t : tokens) append_legacy(obj, t.token, &t);
+  return obj;
 }
 
 void OpenAiEncoder::delta(std::string_view text, std::span<const scheduler::TokenLogprob> logprobs,
                           EventOut& out) {
+  send_echo(out);
   data_.clear();
   if (logprobs_) {  // the rare path: a document per chunk
     json j = json::parse(delta_chunk_json(ctx_, text, first_));
@@ -148,6 +177,7 @@ void OpenAiEncoder::delta(std::string_view text, std::span<const scheduler::Toke
 }
 
 void OpenAiEncoder::finish(const scheduler::Finish& f, EventOut& out) {
+  send_echo(out);
   if (first_ && ctx_.endpoint == Endpoint::kChat)  // the role arrives even with no text
     out.event({}, delta_chunk_json(ctx_, "", true));
   out.event({}, finish_chunk_json(ctx_, f.reason));
@@ -161,10 +191,17 @@ void OpenAiEncoder::fail(const ApiError& error, EventOut& out) {
 }
 
 HttpReply OpenAiEncoder::reply(const GenerationOutput& output, const scheduler::Finish& finish) {
-  std::string body = full_response_json(ctx_, output.text, finish);
+  std::string body = full_response_json(ctx_, echo_ ? echo_->text + output.text : output.text, finish);
   if (logprobs_) {
     json j = json::parse(body);
-    j["choices"][0]["logprobs"] = logprobs_json(output.logprobs);
+    json lp;
+    if (echo_) {  // the prompt's entries first, then the answer's, offsets running on
+      lp = prompt_logprobs_json(output.prompt_logprobs);
+      for (const auto& t : output.logprobs) append_legacy(lp, t.token, &t);
+    } else {
+      lp = logprobs_json(output.logprobs);
+    }
+    j["choices"][0]["logprobs"] = std::move(lp);
     body = dump(j);
   }
   return json_reply(200, std::move(body));

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -57,8 +58,17 @@ std::string full_response_json(const ResponseContext& ctx, std::string_view text
 
 class OpenAiEncoder final : public StreamEncoder {
  public:
+  // What completions' `echo` puts before the answer: the prompt's text and its token ids (whose
+  // first, unless it is BOS, has no log-probability).
+  struct Echo {
+    std::string text;
+    std::vector<TokenId> tokens;
+  };
+
   // `token_bytes` is needed only when the request asked for log-probabilities.
-  OpenAiEncoder(ResponseContext ctx, bool logprobs, TokenBytes token_bytes);
+  OpenAiEncoder(ResponseContext ctx, bool logprobs, TokenBytes token_bytes, std::optional<Echo> echo = std::nullopt);
+
+  void prompt_logprobs(std::span<const scheduler::TokenLogprob> logprobs) override;
 
   void delta(std::string_view text, std::span<const scheduler::TokenLogprob> logprobs, EventOut& out) override;
   void finish(const scheduler::Finish& finish, EventOut& out) override;
@@ -69,6 +79,13 @@ class OpenAiEncoder final : public StreamEncoder {
  private:
   // The logprobs object of one chunk (or of the whole reply) for `tokens`; advances offset_.
   nlohmann::json logprobs_json(std::span<const scheduler::TokenLogprob> tokens);
+  // Appends one token to a legacy (completions) logprobs object; `lp` null: no log-probability.
+  void append_legacy(nlohmann::json& obj, TokenId token, const scheduler::TokenLogprob* lp);
+  // The legacy logprobs object of the echoed prompt (its first token without a log-probability
+  // unless the prompt starts with BOS, which is not listed).
+  nlohmann::json prompt_logprobs_json(std::span<const scheduler::TokenLogprob> tokens);
+  // The echoed prompt's chunk, before the first text (streamed).
+  void send_echo(EventOut& out);
 
   ResponseContext ctx_;
   const bool logprobs_;
@@ -77,6 +94,9 @@ class OpenAiEncoder final : public StreamEncoder {
   std::string data_;   // scratch for one event's JSON, reused
   bool first_ = true;  // no delta sent yet (chat: the first carries the role)
   std::size_t offset_ = 0;  // completions' text_offset of the next token
+  std::optional<Echo> echo_;
+  std::vector<scheduler::TokenLogprob> prompt_logprobs_;  // echo with logprobs
+  bool echo_sent_ = false;
 };
 
 }  // namespace ladle::server

@@ -69,6 +69,10 @@ std::optional<ApiError> read_common(const json& body, CompletionRequest& r) {
     if (auto e = read_int(body, "max_completion_tokens", &p.max_tokens, &r.max_tokens_given)) return e;
   if (auto e = read_seed_and_stop(body, p)) return e;
   if (auto e = read_logprobs(body, r)) return e;
+  if (r.endpoint == Endpoint::kCompletions) {
+    if (auto e = read_bool(body, "echo", &r.echo)) return e;
+    if (r.echo) p.prompt_logprobs = p.logprobs;  // -1 when no logprobs were asked for
+  }
   if (auto e = read_bool(body, "ignore_eos", &p.ignore_eos)) return e;
   if (auto e = read_bool(body, "stream", &r.stream)) return e;
   int n = 1;
@@ -119,7 +123,7 @@ constexpr FieldRule kFields[] = {
     {"logit_bias", kBoth, empty_container},
     {"logprobs", kBoth, nullptr},
     {"top_logprobs", kChatBit, nullptr},
-    {"echo", kC, is_false},
+    {"echo", kC, nullptr},
     {"best_of", kC, [](const json& v) { return v.is_number() && v.get<double>() == 1; }},
     {"suffix", kC, [](const json& v) { return v.is_string() && v.get_ref<const std::string&>().empty(); }},
     {"tools", kChatBit, empty_container},

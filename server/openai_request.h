@@ -31,6 +31,9 @@ struct CompletionRequest {
   bool max_tokens_given = false;  // chat without a limit runs to the context length
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // /v1/completions: the reply starts with the prompt (and, with logprobs, lists the prompt's
+  // tokens too: params.prompt_logprobs).
+  bool echo = false;
 };
 
 // Parses and validates a POST body for `endpoint`. Every type error, out-of-range value, missing

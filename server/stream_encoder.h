@@ -36,6 +36,7 @@ class EventOut {
 struct GenerationOutput {
   std::string text;
   std::vector<scheduler::TokenLogprob> logprobs;  // when asked for
+  std::vector<scheduler::TokenLogprob> prompt_logprobs;  // echo with logprobs
   int cached_prompt_tokens = 0;
 };
 
@@ -47,6 +48,8 @@ class StreamEncoder {
   virtual void accepted(EventOut& out) {}
   // The request left the queue for its first step.
   virtual void admitted(int cached_prompt_tokens, EventOut& out) {}
+  // The prompt's log-probabilities (completions' echo), before any text.
+  virtual void prompt_logprobs(std::span<const scheduler::TokenLogprob> logprobs) {}
   // New text (whole UTF-8 characters) and the log-probabilities of the tokens that produced it
   // (empty unless asked for).
   virtual void delta(std::string_view text, std::span<const scheduler::TokenLogprob> logprobs,

@@ -124,6 +124,45 @@ TEST_F(RealModelTest, CompletionsEqualTheEnginesGreedyOutput) {
   EXPECT_EQ(t::sse_data(streamed.body).back(), "[DONE]");
 }
 
+// echo (completions): the reply starts with the prompt as sent, and with logprobs it lists the
+// prompt's tokens (after BOS) with their log-probabilities, then the answer's, offsets running on;
+// streamed, the prompt comes first and the listings concatenate to the same.
+TEST_F(RealModelTest, EchoListsThePromptAndItsLogprobs) {
+  const std::string body = R"({"prompt":"Once upon a time","max_tokens":6,"temperature":0,"echo":true,"logprobs":2)";
+  auto plain = t::post(server_->port(), "/v1/completions", body + "}");
+  ASSERT_EQ(plain.status, 200u) << plain.body;
+  const json choice = json::parse(plain.body)["choices"][0];
+  const std::string text = choice["text"];
+  ASSERT_EQ(text.rfind("Once upon a time", 0), 0u);
+  EXPECT_EQ(text.substr(16), engine_greedy("Once upon a time", 6));
+  const json& lp = choice["logprobs"];
+  const int prompt_tokens = json::parse(plain.body)["usage"]["prompt_tokens"];
+  ASSERT_EQ(lp["tokens"].size(), std::size_t(prompt_tokens - 1 + 6));  // BOS is not listed
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < lp["tokens"].size(); ++i) {
+    ASSERT_TRUE(lp["token_logprobs"][i].is_number()) << i;  // the prompt starts with BOS: all scored
+    EXPECT_LE(lp["token_logprobs"][i].get<double>(), 0.0);
+    EXPECT_EQ(lp["top_logprobs"][i].size(), 2u);
+    EXPECT_EQ(lp["text_offset"][i], offset);
+    offset += lp["tokens"][i].get<std::string>().size();
+  }
+  std::string joined;
+  for (const auto& tok : lp["tokens"]) joined += tok.get<std::string>();
+  EXPECT_EQ(joined, " " + text);  // the tokenizer's dummy-prefix space before the first word
+  auto streamed = t::post(server_->port(), "/v1/completions", body + R"(,"stream":true})");
+  std::string streamed_text;
+  json streamed_tokens = json::array();
+  for (const auto& e : t::sse_data(streamed.body)) {
+    if (e == "[DONE]") break;
+    const json c = json::parse(e)["choices"][0];
+    streamed_text += c["text"].get<std::string>();
+    if (c["logprobs"].is_object())
+      for (const auto& tok : c["logprobs"]["tokens"]) streamed_tokens.push_back(tok);
+  }
+  EXPECT_EQ(streamed_text, text);
+  EXPECT_EQ(streamed_tokens, lp["tokens"]);
+}
+
 TEST_F(RealModelTest, ChatStreamedEqualsNonStreamed) {
   std::string body = R"({"messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":40,"temperature":0)";
   auto plain = t::post(server_->port(), "/v1/chat/completions", body + "}");
