@@ -31,6 +31,7 @@
 namespace ladle::server {
 
 class BackgroundStore;
+class ClientTelemetry;
 class Listener;
 class Metrics;
 
@@ -62,6 +63,7 @@ class Server {
   WakeQueue wake_queue_{ioc_.get_executor()};
   // Background responses; declared after ioc_ (their strands belong to it), so destroyed first.
   std::unique_ptr<BackgroundStore> background_;
+  std::unique_ptr<ClientTelemetry> client_telemetry_;  // null with --no-client-telemetry
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   std::shared_ptr<Listener> listener_;

@@ -25,6 +25,7 @@ struct ServerConfig {
   int max_background = 64;               // background responses running at once (429 beyond)
   double background_ttl = 3600;          // s a finished background response is kept
   double background_log_mb = 256;        // MiB of background event logs kept in all
+  bool no_client_telemetry = false;      // refuse POST /v1/telemetry (the page then sends none)
 
   Status validate() const;
 };
