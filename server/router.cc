@@ -8,6 +8,7 @@
 #include "server/background_store.h"
 #include "server/client_telemetry.h"
 #include "server/live_state.h"
+#include "server/page_handler.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
 
@@ -25,7 +26,7 @@ std::int64_t unix_now() {
 enum class Handler {
   kCompletions, kChat, kModels, kModel, kHealth, kMetrics, kTokenize, kDetokenize,
   kMessages, kCountTokens, kResponses, kResponse, kResponseCancel,
-  kTelemetry, kServerState,
+  kPage, kTelemetry, kServerState,
 };
 
 struct Router::Route {
@@ -62,6 +63,8 @@ const Route kRoutes[] = {
     {"/v1/responses", verb::post, Handler::kResponses},
     {"/v1/responses/*", verb::get, Handler::kResponse, Dialect::kOpenAi, false, verb::delete_},
     {"/v1/responses/*/cancel", verb::post, Handler::kResponseCancel},
+    {"/", verb::get, Handler::kPage, Dialect::kOpenAi, true},
+    {"/page/*", verb::get, Handler::kPage, Dialect::kOpenAi, true},
     {"/v1/telemetry", verb::post, Handler::kTelemetry},
     {"/v1/server-state", verb::get, Handler::kServerState},
 };
@@ -197,6 +200,7 @@ RouteResult Router::dispatch(const Route& route, const RouteRequest& request, st
     return r;
   }
   if (route.handler == Handler::kHealth) return handle_health(state_.health());
+  if (route.handler == Handler::kPage) return handle_page(path);
   if (route.handler == Handler::kServerState) return handle_server_state(state_);
   if (route.handler == Handler::kTelemetry) return telemetry_route(request);
   if (route.handler == Handler::kMetrics) {
