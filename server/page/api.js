@@ -22,13 +22,15 @@ function askForKey() {
     const ok = document.getElementById('key-ok');
     const done = () => {
       sessionStorage.setItem(KEY, input.value.trim());
-      dialog.close();
       ok.removeEventListener('click', done);
+      input.removeEventListener('keydown', enter);
+      dialog.close();
       asking = null;
       resolve(apiKey());
     };
+    const enter = (e) => { if (e.key === 'Enter') done(); };
     ok.addEventListener('click', done);
-    input.addEventListener('keydown', (e) => { if (e.key === 'Enter') done(); });
+    input.addEventListener('keydown', enter);
     dialog.showModal();
     input.focus();
   });

@@ -20,7 +20,10 @@ export class StatePanel {
       try {
         const res = await apiFetch('/v1/server-state', { cache: 'no-store' }, { askKey: false });
         if (res.ok) this.update(await res.json());
-        else delay = res.status === 401 ? 5000 : 2000;  // a key is needed: the first answer asks for it
+        else if (res.status === 401) {  // a key is needed: the first answer asks for it
+          document.getElementById('model').textContent = 'API key needed';
+          delay = 5000;
+        } else delay = 2000;
       } catch {
         delay = 2000;  // the server restarts or is gone; keep trying quietly
       }
