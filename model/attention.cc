@@ -1,5 +1,6 @@
 #include "model/attention.h"
 
+#include "model/cpu_features.h"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -412,7 +413,7 @@ ItemsFn items_fn(AttentionIsa isa, kvcache::KvDtype dtype) {
 
 bool attention_avx2_supported() {
   static const bool yes = [] {
-    return cpu_has_avx2() && __builtin_cpu_supports("f16c");  // f16c: the half cache
+    return cpu_has_avx2() && cpu_supports_f16c();  // f16c: the half cache
   }();
   return yes;
 }

@@ -1,5 +1,6 @@
 #include "model/half.h"
 
+#include "model/cpu_features.h"
 #include <algorithm>
 #include <cstring>
 
@@ -76,7 +77,7 @@ void halves_to_floats_f16c(const Half* in, float* out, std::size_t n) {
 
 bool cpu_has_f16c() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && cpu_supports_f16c();
 }
 #else
 bool cpu_has_f16c() { return false; }

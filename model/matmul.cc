@@ -1,5 +1,6 @@
 #include "model/matmul.h"
 
+#include "model/cpu_features.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -250,7 +251,7 @@ void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p
 // The half kernel also needs F16C (every AVX2 CPU so far has it, but the bits say so separately).
 bool cpu_can_run(bool half) {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && (!half || __builtin_cpu_supports("f16c"));
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && (!half || cpu_supports_f16c());
 }
 #endif
 

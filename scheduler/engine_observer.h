@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "kvcache/expected.h"
 #include "kvcache/ids.h"
@@ -66,6 +67,9 @@ class EngineObserver {
   virtual void on_request_finished(const RequestStats& stats) = 0;
   virtual void on_step(const StepStats& step, const CounterDeltas& counters) = 0;
   virtual void on_gauges(const EngineGauges& gauges) = 0;
+  // A step threw `what`; the engine failed the step's requests (FinishReason::kError, each also
+  // reported through on_request_finished) and went on with the next step.
+  virtual void on_step_failed(std::string_view what) {}
 
 };
 

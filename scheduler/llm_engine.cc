@@ -94,6 +94,7 @@ struct LlmEngine::Impl {
   static RequestStats request_stats(const RequestState& st, FinishReason reason, Clock::time_point now);
   void cancel_everything();
   void publish_gauges();
+  void fail_step(const std::string& what);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -289,10 +290,52 @@ void LlmEngine::Impl::run() {
       });
       if (stopping) break;
     }
-    drain_inbox();
-    if (scheduler.num_running() + scheduler.num_waiting() > 0) step();
+    try {
+      drain_inbox();
+      if (scheduler.num_running() + scheduler.num_waiting() > 0) step();
+    } catch (const std::exception& e) {
+      fail_step(e.what());
+    } catch (...) {
+      fail_step("an exception that is not a std::exception");
+    }
   }
   cancel_everything();
+}
+
+// NOTE(engine): a step that throws (an allocation failure, a bug, a sink that throws) must not
+// end the process, which is what an exception leaving the step thread does. From the throw on the
+// state of the step's requests is unknown (an update applied to some of them, KV half written),
+// so every request that has been scheduled at least once ends here with an error and frees its
+// blocks; requests still waiting for their first step carry on. If none was scheduled (the throw
+// came before any was), all end, so that a request that makes every step throw cannot loop.
+void LlmEngine::Impl::fail_step(const std::string& what) {
+  std::fprintf(stderr, "ladle: engine step failed: %s\n", what.c_str());
+  if (observer) observer->on_step_failed(what);
+  std::vector<RequestId> ids, all;
+  for (const auto& [id, st] : requests) {
+    all.push_back(id);
+    if (st.scheduled || st.finished) ids.push_back(id);
+  }
+  if (ids.empty()) ids = std::move(all);
+  const auto now = Clock::now();
+  for (RequestId id : ids) {
+    scheduler.abort(id);
+    RequestState& st = requests.at(id);
+    if (!st.finished) {  // else its finish was delivered (or thrown from) before
+      st.finished = true;
+      if (observer) observer->on_request_finished(request_stats(st, FinishReason::kError, now));
+      Finish f{FinishReason::kError, Usage{st.prompt_tokens, st.generated, st.cached_prompt_tokens},
+               "internal error: " + what};
+      if (auto sink = st.sink.lock()) {
+        try {
+          sink->on_finish(f);
+        } catch (...) {  // nothing more can be told to this sink
+        }
+      }
+    }
+    requests.erase(id);
+  }
+  publish_gauges();
 }
 
 // Moves submissions into the scheduler and applies cancellations; runs at the top of every step

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds ladle (Release), runs the whole test suite, then builds and runs the
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure or
-# sanitizer report.
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer; then the kvcache, model and
+# scheduler tests with assertions on (Debug), the threaded engine and server tests under
+# ThreadSanitizer, and every fuzz target for a short budget (scripts/fuzz.sh). Exits non-zero on
+# any failure, sanitizer report or fuzzing finding. Each phase prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-# The official OpenAI Node SDK test (tests/sdk): node and npm from Debian unless already installed,
-# the SDK from the npm registry at the version tests/sdk/package-lock.json pins. Without them the
-# test is not registered (CMake says so), and everything else still runs.
+# clang-14 with its runtimes (libFuzzer, ThreadSanitizer) for the race-detector and fuzz phases.
+if ! command -v clang++-14 > /dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok installed"; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends clang-14 libclang-rt-14-dev
+fi
+phase_start=$SECONDS
+phase_done() { echo "=== phase $1: $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
+# The official OpenAI and Anthropic Node SDK tests (tests/sdk): node and npm from Debian unless
+# already installed, the SDKs from the npm registry at the versions tests/sdk/package-lock.json
+# pins. Without them the tests are not registered (CMake says so), and everything else still runs.
 if ! command -v npm > /dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends nodejs npm ||
-    echo "WARNING: could not install nodejs and npm; the OpenAI SDK test will not run" >&2
+    echo "WARNING: could not install nodejs and npm; the SDK tests will not run" >&2
 fi
-command -v npm > /dev/null && npm ci --prefix tests/sdk --no-audit --no-fund || echo "WARNING: npm ci failed; the OpenAI SDK test will not run" >&2
+command -v npm > /dev/null && npm ci --prefix tests/sdk --no-audit --no-fund || echo "WARNING: npm ci failed; the SDK tests will not run" >&2
 # The built-in page's browser test (tests/browser): Debian's chromium, driven by puppeteer-core at the
 # version tests/browser/package-lock.json pins (and two small fonts, so that the CJK and emoji of its
 # screenshot show as glyphs). Without chromium and puppeteer-core that test is not registered.
@@ -29,6 +38,7 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLADLE_BUILD_BENCH=ON
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 600)
+phase_done release
 
 # Sanitizers: any report aborts the test (halt_on_error / -fno-sanitize-recover), so ctest fails.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1
@@ -39,3 +49,27 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_REL
       -DLADLE_SANITIZE=ON -DLADLE_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 900 -LE slow)
+phase_done asan
+
+# Assertions on: both builds above define NDEBUG, so the scheduler's invariant check after every
+# schedule(), the asserts in update() and the pool's own checks run only here. -O1 keeps the
+# engine tests on the real model fast; only the kvcache, model and scheduler tests are built.
+unset ASAN_OPTIONS UBSAN_OPTIONS
+cmake -S . -B build-debug -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1" -DLADLE_BUILD_BENCH=OFF
+cmake --build build-debug -j"$jobs" --target ladle_tests_kvcache ladle_tests_model ladle_tests_scheduler
+(cd build-debug && ctest --output-on-failure -j"$jobs" --timeout 600 -L 'kvcache|model|scheduler')
+phase_done debug
+
+# ThreadSanitizer (clang): the tests labelled <folder>_threads, where the step thread, the compute pool
+# and the I/O threads meet (tests/CMakeLists.txt lists them). Any report fails the test.
+# tests/tsan.supp holds the suppressions, each with its reason.
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DLADLE_TSAN=ON -DLADLE_BUILD_BENCH=OFF
+cmake --build build-tsan -j"$jobs" --target ladle_threaded_tests
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../tests/tsan.supp" \
+   ctest --output-on-failure -j"$jobs" --timeout 900 -L _threads)
+phase_done tsan
+
+# Fuzzing: every target of tests/fuzz for 25 s from its seed corpus (longer: scripts/fuzz.sh 3600).
+bash scripts/fuzz.sh 25
+phase_done fuzz

@@ -4,7 +4,7 @@ namespace ladle::server {
 
 std::optional<ApiError> Generation::submit(scheduler::GenerationRequest request,
                                            boost::asio::any_io_executor executor, std::function<void()> wake,
-                                           WakeQueue* queue) {
+                                           std::shared_ptr<WakeQueue> queue) {
   mailbox_ = std::make_shared<Mailbox>(std::move(executor), std::move(wake), queue);
   auto id = engine_.submit(std::move(request), mailbox_);
   if (!id) return api_error_from(id.error(), "prompt");

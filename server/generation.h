@@ -46,7 +46,7 @@ class Generation {
   // not keep the consumer alive (a weak_ptr): the engine holds the mailbox, and with it `wake`,
   // until the request ends.
   std::optional<ApiError> submit(scheduler::GenerationRequest request, boost::asio::any_io_executor executor,
-                                 std::function<void()> wake, WakeQueue* queue);
+                                 std::function<void()> wake, std::shared_ptr<WakeQueue> queue);
   // Asks the engine to stop it (idempotent; a no-op once finished).
   void cancel();
   // Everything delivered since the previous take. The views stay valid until the next take.

@@ -6,6 +6,8 @@
 #include "server/metrics.h"
 #include "server/http_stream.h"
 #include "server/log_follower.h"
+#include "server/api_key.h"
+#include "server/realtime_session.h"
 
 namespace ladle::server {
 namespace {
@@ -79,6 +81,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   keep_alive_ = req.keep_alive();
   if (req.method() == http::verb::options && !state_.config().allowed_origin.empty())
     return do_write(router_.preflight(req.target(), req[http::field::access_control_request_headers]));
+  if (beast::websocket::is_upgrade(req) && req.target().substr(0, req.target().find('?')) == "/v1/realtime")
+    return start_realtime();
   RouteResult result = router_.route(RouteRequest{req.method(), req.target(), req.body(),
                                                    req[http::field::authorization], req["x-api-key"],
                                                    req["last-event-id"]});
@@ -103,6 +107,41 @@ void HttpSession::start_generation(GenerationJob job) {
     return do_write(std::move(reply));
   }
   watch();
+}
+
+// The WebSocket upgrade of /v1/realtime. The key comes as Authorization: Bearer, or (browsers can
+// set no headers on a WebSocket) as the subprotocol "openai-insecure-api-key.<key>"; the chosen
+// subprotocol is echoed ("realtime" when offered).
+void HttpSession::start_realtime() {
+  const auto& req = parser_->get();
+  constexpr std::string_view kKeyProtocol = "openai-insecure-api-key.";
+  std::string_view offered = req[http::field::sec_websocket_protocol];
+  std::string chosen, key_protocol;
+  while (!offered.empty()) {
+    std::string_view p = offered.substr(0, offered.find(','));
+    offered.remove_prefix(std::min(offered.size(), p.size() + 1));
+    while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
+    while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
+    if (p == "realtime") chosen = p;
+    else if (p.starts_with(kKeyProtocol)) key_protocol = p;
+  }
+  if (chosen.empty()) chosen = key_protocol;
+  const std::string& key = state_.config().api_key;
+  const std::string_view auth = req[http::field::authorization];
+  const bool authorized =
+      key.empty() || (auth.starts_with("Bearer ") && api_key_matches(key, auth.substr(7))) ||
+      (!key_protocol.empty() && api_key_matches(key, std::string_view(key_protocol).substr(kKeyProtocol.size())));
+  if (!authorized) {
+    keep_alive_ = false;
+    if (state_.metrics()) state_.metrics()->on_http_rejected("unauthorized");
+    return do_write(error_reply(ApiError{401, "an API key is required (Authorization: Bearer <key>, or the subprotocol "
+                                              "openai-insecure-api-key.<key>)", "invalid_request_error", "", "invalid_api_key"}));
+  }
+  if (state_.health() != Health::kReady) {
+    keep_alive_ = false;
+    return do_write(error_reply(ApiError{503, "the server is loading or shutting down", "unavailable_error", "", ""}));
+  }
+  std::make_shared<RealtimeSession>(std::move(stream_), state_)->run(parser_->release(), chosen);
 }
 
 void HttpSession::start_follow(FollowJob job) {

@@ -39,6 +39,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void start_generation(GenerationJob job);
   void start_follow(FollowJob job);
+  void start_realtime();
   void on_generation_done(std::optional<HttpReply> reply, bool close);
   void do_write(HttpReply reply);
   void on_write(bool close, boost::beast::error_code ec, std::size_t bytes);

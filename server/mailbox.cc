@@ -8,8 +8,9 @@
 
 namespace ladle::server {
 
-Mailbox::Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake, WakeQueue* queue)
-    : executor_(std::move(executor)), wake_(std::move(wake)), queue_(queue) {}
+Mailbox::Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake,
+                 std::shared_ptr<WakeQueue> queue)
+    : executor_(std::move(executor)), wake_(std::move(wake)), queue_(queue), queued_(queue != nullptr) {}
 
 void Mailbox::on_admitted(int cached_prompt_tokens) {
   std::lock_guard lock(mu_);
@@ -56,8 +57,8 @@ std::size_t Mailbox::pending_bytes() const {
 void Mailbox::schedule_wake_locked() {
   if (wake_posted_) return;
   wake_posted_ = true;
-  if (queue_) queue_->push(weak_from_this());
-  else wake_on_its_executor();
+  if (!queued_) return wake_on_its_executor();
+  if (auto queue = queue_.lock()) queue->push(weak_from_this());
 }
 
 void Mailbox::wake_on_its_executor() { boost::asio::post(executor_, wake_); }

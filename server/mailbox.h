@@ -41,8 +41,11 @@ class Mailbox final : public scheduler::TokenSink, public std::enable_shared_fro
   };
 
   // `wake` runs on `executor` after new output arrives (at most one pending wake at a time).
-  // `queue`, when given, must outlive the mailbox; it carries the wake-ups to the I/O thread.
-  Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake, WakeQueue* queue = nullptr);
+  // `queue`, when given (non-null), carries the wake-ups to the I/O thread; once it is gone (the
+  // server that owned it was destroyed while the engine still held this mailbox), wake-ups are
+  // dropped: the executor died with the server. Without a queue they are posted directly.
+  Mailbox(boost::asio::any_io_executor executor, std::function<void()> wake,
+          std::shared_ptr<WakeQueue> queue = nullptr);
 
   void on_admitted(int cached_prompt_tokens) override;
   void on_logprobs(const scheduler::TokenLogprob& logprobs) override;
@@ -64,7 +67,8 @@ class Mailbox final : public scheduler::TokenSink, public std::enable_shared_fro
 
   boost::asio::any_io_executor executor_;
   std::function<void()> wake_;
-  WakeQueue* const queue_;
+  const std::weak_ptr<WakeQueue> queue_;
+  const bool queued_;  // a queue was given (then never post directly)
   mutable std::mutex mu_;
   Batch pending_;             // GUARDED_BY(mu_)
   bool wake_posted_ = false;  // GUARDED_BY(mu_)

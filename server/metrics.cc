@@ -186,6 +186,12 @@ void Metrics::register_server_metrics() {
                                        "Streams of a background response opened by GET (resumes and followers).");
   background_replayed_total_ = &counter(r, "ladle_background_replayed_events_total",
                                         "Events replayed from background responses' logs to resuming readers.");
+  auto& internal = prometheus::BuildCounter()
+                       .Name("ladle_internal_errors_total")
+                       .Help("Exceptions contained instead of ending the process, by where they were caught.")
+                       .Register(r);
+  for (std::size_t i = 0; i < kInternalErrorPlaces.size(); ++i)
+    internal_errors_[i] = &internal.Add({{"where", std::string(kInternalErrorPlaces[i])}});
   prometheus::BuildGauge()
       .Name("ladle_build_info")
       .Help("Build information; the value is always 1.")
@@ -264,6 +270,14 @@ Metrics::Live Metrics::live() const {
 }
 
 void Metrics::on_http_rejected(std::string_view reason) { count_rejection(reject_index(reason)); }
+
+void Metrics::on_internal_error(std::string_view where) {
+  std::size_t i = 0;
+  while (i + 1 < kInternalErrorPlaces.size() && kInternalErrorPlaces[i] != where) ++i;
+  internal_errors_[i]->Increment();
+}
+
+void Metrics::on_step_failed(std::string_view) { on_internal_error("step_thread"); }
 
 void Metrics::count_rejection(std::size_t reason_index) { rejected_[reason_index]->Increment(); }
 

@@ -53,6 +53,11 @@ inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0
 inline constexpr std::array<std::string_view, 6> kRejectReasons = {
     "invalid", "too_long", "overloaded", "unavailable", "body_too_large", "unauthorized"};
 
+// Values of the `where` label of ladle_internal_errors_total, in this order: an exception that
+// escaped a handler on an I/O thread (caught around io_context::run), the engine's step thread
+// (the step's requests end with an error), or an endpoint handler (the router's 500).
+inline constexpr std::array<std::string_view, 3> kInternalErrorPlaces = {"io_thread", "step_thread", "handler"};
+
 class Metrics final : public scheduler::EngineObserver {
  public:
   // Registers every family and pre-creates every labelled child (all at 0).
@@ -99,6 +104,10 @@ class Metrics final : public scheduler::EngineObserver {
   // kRejectReasons; anything else is counted as "invalid" (labels stay a closed set).
   void on_http_rejected(std::string_view reason);
 
+  // An exception was contained at `where` (one of kInternalErrorPlaces; anything else counts as
+  // "handler"): ladle_internal_errors_total{where}.
+  void on_internal_error(std::string_view where);
+
   // --- scheduler::EngineObserver (engine step thread; see the counting rules above) ---
   // kInvalidArgument → too_long, kResourceExhausted → overloaded, kUnavailable → unavailable,
   // any other code → invalid.
@@ -108,6 +117,8 @@ class Metrics final : public scheduler::EngineObserver {
   void on_request_finished(const scheduler::RequestStats& stats) override;
   void on_step(const scheduler::StepStats& step, const scheduler::CounterDeltas& counters) override;
   void on_gauges(const scheduler::EngineGauges& gauges) override;
+  // Counts where="step_thread".
+  void on_step_failed(std::string_view what) override;
 
  private:
   void register_request_metrics();
@@ -152,6 +163,7 @@ class Metrics final : public scheduler::EngineObserver {
   prometheus::Gauge* background_stored_ = nullptr;
   prometheus::Counter* background_resumes_total_ = nullptr;
   prometheus::Counter* background_replayed_total_ = nullptr;
+  std::array<prometheus::Counter*, kInternalErrorPlaces.size()> internal_errors_{};
   prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
 
   // Client telemetry.

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "server/anthropic_encoder.h"
+#include "server/api_key.h"
 #include "server/background_store.h"
 #include "server/client_telemetry.h"
 #include "server/live_state.h"
@@ -25,7 +26,7 @@ std::int64_t unix_now() {
 
 enum class Handler {
   kCompletions, kChat, kModels, kModel, kHealth, kMetrics, kTokenize, kDetokenize,
-  kMessages, kCountTokens, kResponses, kResponse, kResponseCancel,
+  kMessages, kCountTokens, kResponses, kResponse, kResponseCancel, kRealtime,
   kPage, kTelemetry, kServerState,
 };
 
@@ -63,6 +64,7 @@ const Route kRoutes[] = {
     {"/v1/responses", verb::post, Handler::kResponses},
     {"/v1/responses/*", verb::get, Handler::kResponse, Dialect::kOpenAi, false, verb::delete_},
     {"/v1/responses/*/cancel", verb::post, Handler::kResponseCancel},
+    {"/v1/realtime", verb::get, Handler::kRealtime},  // the session upgrades it (realtime_session.h)
     {"/", verb::get, Handler::kPage, Dialect::kOpenAi, true},
     {"/page/*", verb::get, Handler::kPage, Dialect::kOpenAi, true},
     {"/v1/telemetry", verb::post, Handler::kTelemetry},
@@ -112,13 +114,6 @@ std::optional<std::string_view> query_param(std::string_view target, std::string
   return std::nullopt;
 }
 
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 }  // namespace
 
 Dialect Router::dialect_of(std::string_view target) {
@@ -142,9 +137,11 @@ RouteResult Router::route(const RouteRequest& request) const {
   try {
     result = dispatch(*route, request, path, request_id);
   } catch (const std::exception& e) {
+    if (state_.metrics()) state_.metrics()->on_internal_error("handler");
     result = error_reply_in(route->dialect, ApiError{500, std::string("internal error: ") + e.what(), "server_error", "", ""},
                             request_id);
   } catch (...) {
+    if (state_.metrics()) state_.metrics()->on_internal_error("handler");
     result = error_reply_in(route->dialect, ApiError{500, "internal error", "server_error", "", ""}, request_id);
   }
   if (!request_id.empty()) {
@@ -229,6 +226,10 @@ RouteResult Router::dispatch(const Route& route, const RouteRequest& request, st
     }
     case Handler::kResponse:
     case Handler::kResponseCancel: return responses_route(route, request, wild);
+    case Handler::kRealtime:
+      return reject(ApiError{426, "/v1/realtime is a WebSocket: send an Upgrade: websocket request", "invalid_request_error",
+                             "", "upgrade_required"},
+                    "invalid");
     default: break;
   }
   if (state_.health() == Health::kDraining)

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <cstdio>
+#include <exception>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -10,14 +11,19 @@
 #include "server/background_store.h"
 #include "server/client_telemetry.h"
 #include "server/listener.h"
+#include "server/metrics.h"
 
 namespace ladle::server {
 
 namespace net = boost::asio;
 
 Server::Server(ServerConfig config, Metrics* metrics)
-    : state_(std::move(config), metrics), router_(state_), signals_(ioc_), drain_timer_(ioc_) {
-  state_.set_wake_queue(&wake_queue_);
+    : state_(std::move(config), metrics),
+      router_(state_),
+      wake_queue_(std::make_shared<WakeQueue>(ioc_.get_executor())),
+      signals_(ioc_),
+      drain_timer_(ioc_) {
+  state_.set_wake_queue(wake_queue_);
   background_ = std::make_unique<BackgroundStore>(ioc_, state_);
   state_.set_background(background_.get());
   if (!state_.config().no_client_telemetry) {
@@ -58,16 +64,46 @@ void Server::start(bool handle_signals) {
     });
   }
   listener_->run();
-  for (int i = 0; i < state_.config().io_threads; ++i)
-    threads_.emplace_back([this] {
-      pthread_setname_np(pthread_self(), "ladle-io");  // for top -H, perf and taskset
+  for (int i = 0; i < state_.config().io_threads; ++i) threads_.emplace_back([this] { run_io_thread(); });
+}
+
+// A handler that throws unwinds out of run(); asio leaves the io_context usable, so the thread
+// logs, counts and calls run() again (no restart(): the context was not stopped).
+void Server::run_io_thread() {
+  pthread_setname_np(pthread_self(), "ladle-io");  // for top -H, perf and taskset
+  for (;;) {
+    try {
       ioc_.run();
-    });
+      return;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ladle serve: internal error on an I/O thread: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "ladle serve: internal error on an I/O thread (not a std::exception)\n");
+    }
+    if (state_.metrics()) state_.metrics()->on_internal_error("io_thread");
+  }
 }
 
 void Server::set_engine(scheduler::Engine* engine, std::function<void()> stop_engine) {
-  net::post(drain_timer_.get_executor(), [this, stop = std::move(stop_engine)]() mutable { stop_engine_ = std::move(stop); });
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_engine_ = std::move(stop_engine);
+  }
   state_.set_engine(engine);
+}
+
+bool Server::stop_engine_off_io_threads() {
+  std::lock_guard lock(stop_mu_);
+  if (!stop_engine_ || stopper_.joinable()) return false;
+  stopper_ = std::thread([stop = stop_engine_] {
+    pthread_setname_np(pthread_self(), "ladle-stop");
+    try {
+      stop();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ladle serve: stopping the engine failed: %s\n", e.what());
+    }
+  });
+  return true;
 }
 
 void Server::shutdown() {
@@ -78,13 +114,19 @@ void Server::wait() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  std::thread stopper;
+  {
+    std::lock_guard lock(stop_mu_);
+    stopper = std::move(stopper_);
+  }
+  if (stopper.joinable()) stopper.join();
 }
 
-// NOTE(server): begin_drain and poll_drain run as handlers of the same io_context but may land on
-// different threads; they never overlap because each one schedules the next only at its end.
+// NOTE(server): begin_drain may be entered on two I/O threads at once (a signal and shutdown());
+// the atomic exchange lets exactly one through. poll_drain runs as a chain of handlers of the same
+// timer that never overlap, because each one schedules the next only at its end.
 void Server::begin_drain() {
-  if (draining_started_) return;
-  draining_started_ = true;
+  if (draining_started_.exchange(true)) return;
   std::fprintf(stderr, "ladle serve: draining %d request(s) (up to %.0f s)\n", state_.num_in_flight(),
                state_.config().drain_timeout);
   state_.start_draining();
@@ -103,7 +145,7 @@ void Server::poll_drain(std::chrono::steady_clock::time_point deadline, bool eng
   }
   if (!engine_stopped && now >= deadline) {
     std::fprintf(stderr, "ladle serve: drain timeout, cancelling %d request(s)\n", state_.num_in_flight());
-    if (stop_engine_) stop_engine_();
+    stop_engine_off_io_threads();
     engine_stopped = true;
   }
   drain_timer_.expires_after(std::chrono::milliseconds(10));

@@ -10,13 +10,26 @@
 //
 // Ownership: the caller owns the Server; the engine and metrics must outlive it. Threads: start,
 // wait and the destructor from the owning thread; set_engine and shutdown from any thread.
+//
+// Faults: an exception that escapes a handler on an I/O thread (a Beast callback, a timer, a
+// wake-up: whatever the router's own try does not cover) is caught around io_context::run(),
+// logged, counted in ladle_internal_errors_total{where="io_thread"}, and the thread goes back to
+// run(): one connection's state is lost (its handler's shared_ptrs are released, which closes its
+// socket) and every other connection carries on.
+//
+// NOTE(server): `stop_engine` joins the engine's step thread, which can take a whole step (seconds
+// on a large model); it runs on a thread of its own, never on an I/O thread, so the I/O threads
+// keep writing the cancelled requests' last events while it does.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -50,17 +63,24 @@ class Server {
   void shutdown();
   void wait();
 
+  // The I/O threads' executor (tests post work to it; connections use their own strands).
+  boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
+
  private:
   Server(ServerConfig config, Metrics* metrics);
   void begin_drain();
   void poll_drain(std::chrono::steady_clock::time_point deadline, bool engine_stopped);
+  // Starts stop_engine_ on stopper_ (off the I/O threads); false if there is none to call.
+  bool stop_engine_off_io_threads();
+  // One I/O thread's life: ioc_.run() until it returns normally, surviving handler exceptions.
+  void run_io_thread();
 
   ServerState state_;
   Router router_;
-  std::function<void()> stop_engine_;  // set before shutdown can observe it (see set_engine)
   boost::asio::io_context ioc_;
-  // Declared after ioc_: destroyed first, while a drain it posted can only be destroyed, not run.
-  WakeQueue wake_queue_{ioc_.get_executor()};
+  // Shared with every Mailbox (which holds a weak_ptr), so a wake-up after the server is gone
+  // finds no queue instead of a dangling one.
+  std::shared_ptr<WakeQueue> wake_queue_;
   // Background responses; declared after ioc_ (their strands belong to it), so destroyed first.
   std::unique_ptr<BackgroundStore> background_;
   std::unique_ptr<ClientTelemetry> client_telemetry_;  // null with --no-client-telemetry
@@ -69,7 +89,12 @@ class Server {
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   unsigned short port_ = 0;
-  bool draining_started_ = false;  // only touched on drain_timer_'s handlers / begin_drain (one at a time)
+  // The signal handler and shutdown() may start a drain on two I/O threads at once: the first
+  // exchange wins. The poll_drain chain that follows is one handler at a time.
+  std::atomic<bool> draining_started_{false};
+  std::mutex stop_mu_;
+  std::function<void()> stop_engine_;  // GUARDED_BY(stop_mu_)
+  std::thread stopper_;                // GUARDED_BY(stop_mu_): runs stop_engine_; joined by wait()
 };
 
 }  // namespace ladle::server

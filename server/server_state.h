@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,9 +46,9 @@ class ServerState {
   void start_draining() { draining_.store(true); }
 
   // Carries mailbox wake-ups from the engine thread to the I/O threads; null (direct posts) when
-  // the server has none. Set once, before connections are accepted.
-  WakeQueue* wake_queue() const { return wake_queue_; }
-  void set_wake_queue(WakeQueue* queue) { wake_queue_ = queue; }
+  // the server has none. Set once, before connections are accepted. Mailboxes keep a weak_ptr.
+  const std::shared_ptr<WakeQueue>& wake_queue() const { return wake_queue_; }
+  void set_wake_queue(std::shared_ptr<WakeQueue> queue) { wake_queue_ = std::move(queue); }
 
   // Background responses; set once, before connections are accepted (null in bare tests).
   BackgroundStore* background() const { return background_; }
@@ -90,7 +91,7 @@ class ServerState {
   const ServerConfig config_;
   Metrics* const metrics_;
   std::atomic<scheduler::Engine*> engine_{nullptr};
-  WakeQueue* wake_queue_ = nullptr;
+  std::shared_ptr<WakeQueue> wake_queue_;
   BackgroundStore* background_ = nullptr;
   ClientTelemetry* client_telemetry_ = nullptr;
   std::atomic<bool> draining_{false};

@@ -13,7 +13,9 @@ void WakeQueue::push(std::weak_ptr<Mailbox> mailbox) {
   ready_.push_back(std::move(mailbox));
   if (drain_posted_) return;
   drain_posted_ = true;
-  boost::asio::post(io_, [this] { drain(); });
+  boost::asio::post(io_, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->drain();
+  });
 }
 
 // Takes the whole batch, then wakes each mailbox. A push after the swap posts the next drain,

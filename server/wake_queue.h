@@ -9,7 +9,9 @@
 // when the vector was empty; the drain, on an I/O thread, wakes every mailbox on its own strand
 // (a post from inside the io_context: thread-private queue, recycled memory).
 //
-// Ownership: Server owns it and outlives every connection; mailboxes hold a plain pointer.
+// Ownership: Server owns it through a shared_ptr; mailboxes hold a weak_ptr (a mailbox the engine
+// still holds after the server is gone finds no queue and drops its wake-up), and a posted drain
+// holds a weak_ptr too (a drain left in a stopped io_context finds no queue).
 // Threads: push() from any thread; the drain runs on the io_context.
 #pragma once
 
@@ -23,8 +25,9 @@ namespace ladle::server {
 
 class Mailbox;
 
-class WakeQueue {
+class WakeQueue : public std::enable_shared_from_this<WakeQueue> {
  public:
+  // Use std::make_shared: push() hands weak_from_this() to the drain it posts.
   explicit WakeQueue(boost::asio::any_io_executor io);
   WakeQueue(const WakeQueue&) = delete;
   WakeQueue& operator=(const WakeQueue&) = delete;

@@ -23,7 +23,10 @@ TEST(LlmEngine, GreedyBatchedEqualsAlone) {
   for (const auto& p : kPrompts) reqs.push_back(make_request(*engine, p, 64));
   std::vector<Output> alone;
   for (const auto& r : reqs) alone.push_back(run_alone(*engine, r));
-  std::vector<Output> together = run_together(*engine, reqs);
+  int max_batch = 0;
+  std::vector<Output> together = run_batched(real_model_config(), reqs, &max_batch);
+  EXPECT_EQ(max_batch, int(reqs.size()));  // every request decoded in one step at least once
+  ASSERT_EQ(together.size(), reqs.size());
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     EXPECT_EQ(together[i].text, alone[i].text) << kPrompts[i];
     EXPECT_EQ(together[i].reason, alone[i].reason);
@@ -71,7 +74,10 @@ TEST(LlmEngine, HalfKvCacheDoublesCapacityAndKeepsBatchInvariance) {
   for (std::size_t i = 0; i < 8; ++i) reqs.push_back(make_request(*engine, kPrompts[i], 48));
   std::vector<Output> alone;
   for (const auto& r : reqs) alone.push_back(run_alone(*engine, r));
-  std::vector<Output> together = run_together(*engine, reqs);
+  int max_batch = 0;
+  std::vector<Output> together = run_batched(c, reqs, &max_batch);
+  EXPECT_EQ(max_batch, int(reqs.size()));
+  ASSERT_EQ(together.size(), reqs.size());
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     EXPECT_EQ(together[i].text, alone[i].text) << kPrompts[i];
     EXPECT_FALSE(alone[i].text.empty());
@@ -89,7 +95,10 @@ TEST(LlmEngine, SeededSamplingDoesNotDependOnTheBatch) {
   for (std::size_t i = 0; i < 8; ++i) reqs.push_back(make_request(*engine, kPrompts[i], 48, 1.0f, 1000 + i));
   std::vector<Output> alone;
   for (const auto& r : reqs) alone.push_back(run_alone(*engine, r));
-  std::vector<Output> together = run_together(*engine, reqs);
+  int max_batch = 0;
+  std::vector<Output> together = run_batched(real_model_config(), reqs, &max_batch);
+  EXPECT_EQ(max_batch, int(reqs.size()));
+  ASSERT_EQ(together.size(), reqs.size());
   for (std::size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i].text, alone[i].text) << kPrompts[i];
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -86,6 +87,21 @@ class RecordingObserver final : public EngineObserver {
     e.gauges = g;
     push(e);
   }
+  void on_step_failed(std::string_view) override {
+    std::lock_guard lock(mu_);
+    ++failed_steps_;
+  }
+  int failed_steps() {
+    std::lock_guard lock(mu_);
+    return failed_steps_;
+  }
+  // The most sequences any one step decoded together.
+  int max_decodes_in_a_step() {
+    int most = 0;
+    for (const auto& e : events())
+      if (e.kind == Event::kStep) most = std::max(most, e.step.decode_tokens);
+    return most;
+  }
   std::vector<Event> events() {
     std::lock_guard lock(mu_);
     return events_;
@@ -117,6 +133,7 @@ class RecordingObserver final : public EngineObserver {
   std::mutex mu_;
   std::vector<Event> events_;
   std::uint64_t preemptions_ = 0, prefix_hits_ = 0;
+  int failed_steps_ = 0;
 };
 
 inline EngineConfig real_model_config() {
@@ -172,6 +189,32 @@ inline std::vector<Output> run_together(LlmEngine& engine, const std::vector<Gen
 }
 
 inline Output run_alone(LlmEngine& engine, const GenerationRequest& r) { return run_together(engine, {r})[0]; }
+
+// Runs every request in one batch for certain: they are submitted to a fresh engine (config `c`)
+// before its step thread starts, so its first step sees them all. `*max_batch` receives the most
+// sequences any one step decoded together, which a batched-equals-alone test checks, so that it
+// cannot pass by running the requests one after another.
+inline std::vector<Output> run_batched(EngineConfig c, const std::vector<GenerationRequest>& reqs, int* max_batch) {
+  RecordingObserver obs;
+  auto created = LlmEngine::create(std::move(c), &obs);
+  EXPECT_TRUE(created.ok()) << (created.ok() ? "" : created.error().message);
+  if (!created.ok()) return {};
+  LlmEngine& engine = **created;
+  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  for (const auto& r : reqs) {
+    sinks.push_back(std::make_shared<CollectingSink>());
+    EXPECT_TRUE(engine.submit(r, sinks.back()).ok());
+  }
+  engine.start();
+  std::vector<Output> out;
+  for (auto& s : sinks) {
+    EXPECT_TRUE(s->wait());
+    out.push_back({s->text(), s->finish().reason, s->finish().usage.completion_tokens});
+  }
+  engine.stop();
+  *max_batch = obs.max_decodes_in_a_step();
+  return out;
+}
 
 // A prompt prefix of over 200 tokens (twelve repeated sentences).
 inline std::string long_prefix() {

@@ -198,6 +198,21 @@ TEST(MetricsTest, HttpRejectionsAndDisconnects) {
   EXPECT_EQ(text.find("no-such-reason"), std::string::npos);
 }
 
+TEST(MetricsTest, InternalErrorsAreCountedByPlace) {
+  Metrics m;
+  for (std::string_view where : kInternalErrorPlaces)
+    EXPECT_EQ(sample(m.serialize(), "ladle_internal_errors_total{where=\"" + std::string(where) + "\"}"), 0.0);
+  m.on_internal_error("io_thread");
+  m.on_internal_error("io_thread");
+  m.on_step_failed("boom");  // the engine's observer call
+  m.on_internal_error("elsewhere");  // folded into "handler"
+  const std::string text = m.serialize();
+  EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"io_thread\"}"), 2.0);
+  EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"step_thread\"}"), 1.0);
+  EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"handler\"}"), 1.0);
+  EXPECT_EQ(text.find("elsewhere"), std::string::npos);
+}
+
 TEST(MetricsTest, GaugesReflectTheLastReportExactly) {
   Metrics m;
   m.on_gauges(EngineGauges{.num_running = 3, .num_waiting = 2, .kv_blocks_total = 64,

@@ -1,0 +1,15 @@
+// CPU feature bits that __builtin_cpu_supports cannot name on every compiler: clang 14 (the fuzz
+// and ThreadSanitizer builds) does not know "f16c", so it is read from CPUID directly.
+#pragma once
+
+#include <cpuid.h>
+
+namespace ladle::model {
+
+// F16C (vcvtph2ps / vcvtps2ph): CPUID leaf 1, ECX bit 29.
+inline bool cpu_supports_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+
+}  // namespace ladle::model
