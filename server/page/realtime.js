@@ -1,5 +1,6 @@
 // The page's one WebSocket to GET /v1/realtime (a text subset of OpenAI's Realtime API), opened on
-// first use and reopened after it closes. With an API key it is offered as the subprotocol
+// first use and reopened after it closes. The conversation lives on the server for as long as the
+// socket does; `known` counts the page's messages it already holds (see runRealtime). With an API key it is offered as the subprotocol
 // "openai-insecure-api-key.<key>" (a browser cannot set an Authorization header on a WebSocket),
 // beside "realtime", which the server selects.
 import { apiKey, wsUrl } from './api.js';
@@ -9,6 +10,7 @@ class RealtimeSession {
     this.ws = null;
     this.ready = null;
     this.listeners = new Set();
+    this.known = 0;
   }
 
   // Resolves once the server's session.created has arrived.
@@ -27,11 +29,20 @@ class RealtimeSession {
       ws.onclose = () => {
         this.ws = null;
         this.ready = null;
+        this.known = 0;
         if (!open) reject(new Error('could not open the WebSocket (/v1/realtime)'));
         for (const listener of [...this.listeners]) listener({ type: 'closed' });
       };
     });
     return this.ready;
+  }
+
+  // Closes the socket: the server forgets the conversation; the next connect() starts a new one.
+  reset() {
+    this.ws?.close();
+    this.ws = null;
+    this.ready = null;
+    this.known = 0;
   }
 
   send(event) {
@@ -49,4 +60,8 @@ const session = new RealtimeSession();
 
 export function realtimeSession() {
   return session.connect();
+}
+
+export function resetRealtime() {
+  session.reset();
 }

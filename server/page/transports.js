@@ -10,7 +10,7 @@
 // not the connection), the WebSocket sends response.cancel.
 import { apiError, apiFetch, postJson } from './api.js';
 import { readEvents, serverTtftOf } from './sse.js';
-import { realtimeSession } from './realtime.js';
+import { realtimeSession, resetRealtime } from './realtime.js';
 
 // POST /v1/chat/completions, stream: true.
 export async function runChat({ messages, settings, signal, sink }) {
@@ -85,11 +85,23 @@ export async function runResponses({ messages, settings, signal, sink, resume = 
   return { status };
 }
 
-// One answer over the page's WebSocket (GET /v1/realtime): the user's message as a conversation
-// item, then response.create; the session keeps the conversation on the server.
+// One answer over the page's WebSocket (GET /v1/realtime): the messages the server's conversation
+// does not hold yet (all of them on a new socket, turns answered over SSE in between, then the
+// user's new one) as conversation items, then response.create. A conversation the page cleared
+// starts a new socket.
 export async function runRealtime({ messages, settings, signal, sink }) {
-  const session = await realtimeSession();
-  const last = messages[messages.length - 1];
+  let session = await realtimeSession();
+  if (session.known > messages.length - 1) {
+    resetRealtime();
+    session = await realtimeSession();
+  }
+  for (const m of messages.slice(session.known)) {
+    session.send({
+      type: 'conversation.item.create',
+      item: { type: 'message', role: m.role, content: [{ type: m.role === 'assistant' ? 'output_text' : 'input_text', text: m.content }] },
+    });
+  }
+  session.known = messages.length;
   return new Promise((resolve, reject) => {
     let responseId = null;
     const stop = () => session.send({ type: 'response.cancel' });
@@ -106,19 +118,16 @@ export async function runRealtime({ messages, settings, signal, sink }) {
         case 'response.done':
           off();
           signal.removeEventListener('abort', stop);
+          session.known += 1;  // its answer is part of the conversation now
           if (ev.response.usage) sink.tokens(ev.response.usage.output_tokens);
           resolve({ status: ev.response.status });
           break;
-        case 'error': off(); reject(new Error(ev.error?.message ?? 'realtime error')); break;
+        case 'error': off(); resetRealtime(); reject(new Error(ev.error?.message ?? 'realtime error')); break;
         case 'closed': off(); reject(new Error('the WebSocket closed')); break;
         default: break;
       }
     });
     signal.addEventListener('abort', stop, { once: true });
-    session.send({
-      type: 'conversation.item.create',
-      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: last.content }] },
-    });
     session.send({
       type: 'response.create',
       response: { max_output_tokens: settings.maxTokens, temperature: settings.temperature },

@@ -184,10 +184,16 @@ try {
   if (realtime.status === 404) {
     console.log('skip - WebSocket mode: this server has no GET /v1/realtime');
   } else {
-    await check('WebSocket mode answers', async () => {
-      const a = await finished(page, await ask(page, 'Once upon a time', 'realtime', 60));
-      assert.ok(['completed', 'incomplete'].includes(a.status), a.status);
-      assert.ok(a.text.length > 0 && a.s.arrivals > 1);
+    await check('WebSocket mode answers as chat completions do', async () => {
+      const reference = await (await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 60, temperature: 0 }),
+      })).json();
+      const a = await finished(page, await ask(page, 'Tell me a story', 'realtime', 60));
+      assert.equal(a.status, 'incomplete');
+      assert.ok(a.s.arrivals > 10, `streamed (${a.s.arrivals} arrivals)`);
+      assert.equal(a.text, reference.choices[0].message.content);
+      assert.equal(a.dom, a.text);
     });
     await check('Stop over the WebSocket frees KV (response.cancel)', async () => {
       console.log(`  freed ${await stopFreesKv(page, 'realtime')} ms after Stop`);
