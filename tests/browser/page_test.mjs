@@ -11,7 +11,9 @@
 //   - a reload in background mode resumes from the last painted sequence number, and the final
 //     text equals an uninterrupted answer;
 //   - WebSocket mode answers and stops (only when the server has GET /v1/realtime; else skipped);
-//   - the telemetry arrives in /metrics (ladle_client_*), and ?telemetry=0 sends none.
+//   - the telemetry arrives in /metrics (ladle_client_*), and ?telemetry=0 sends none;
+//   - against a server with --api-key the page asks for the key, then answers over SSE and the
+//     WebSocket (the key as its subprotocol) and its telemetry is accepted.
 // A screenshot of a finished answer goes to OUTPUT_DIR/page_answer.png.
 // Usage: node page_test.mjs LADLE_BINARY MODELS_DIR OUTPUT_DIR (MODELS_DIR holds stories260K.bin
 // and tok512.bin)
@@ -164,8 +166,12 @@ try {
   await check('a reload mid-answer (background mode) resumes to the same final text', async () => {
     const i = await ask(page, 'Tell me about the sea', 'responses', 200);
     const { id } = await arrived(page, i, 15);
+    // Reload once the page has painted (and so remembered) a dozen deltas.
+    const pending = await waitFor(() => page.evaluate(() => {
+      const p = JSON.parse(sessionStorage.getItem('ladle.pending'));
+      return p?.after >= 12 && p;
+    }), 5000, 'the painted sequence number');
     const resumes = await metric(url, 'ladle_background_resumes_total');
-    const pending = await page.evaluate(() => JSON.parse(sessionStorage.getItem('ladle.pending')));
     await page.reload({ waitUntil: 'load' });
     const after = await finished(page, 0);
     // The response ran on, uninterrupted, on the server: its own final text is the reference.
@@ -208,6 +214,32 @@ try {
     assert.equal(await quiet.page.evaluate(() => window.ladle.answers[0].reported), false);
     assert.equal(await metric(url, 'ladle_client_first_paint_seconds_count'), count);
     await quiet.page.close();
+  });
+
+  await check('with --api-key: the page asks for the key, then answers and reports', async () => {
+    const keyed = await startServer(ladle, ['--model', join(modelsDir, 'stories260K.bin'),
+      '--tokenizer', join(modelsDir, 'tok512.bin')], { LADLE_API_KEY: 'sk-page-test' });
+    const loadErrors = [];  // the page's 401s before it has the key are expected here
+    try {
+      const { page: p } = await openPage(browser, `${keyed.url}/`, loadErrors);
+      await waitFor(() => p.$eval('#model', (e) => e.textContent === 'API key needed'), 5000, 'the panel\'s 401');
+      await p.$eval('#prompt', (e) => { e.value = 'Once upon a time'; });
+      await p.click('#send');
+      await waitFor(() => p.evaluate(() => document.getElementById('key-dialog').open), 5000, 'the key dialog');
+      await p.type('#key-input', 'sk-page-test');
+      await p.click('#key-ok');
+      assert.equal((await finished(p, 0)).status, 'length');
+      assert.equal(await p.evaluate(() => window.ladle.answers[0].reported), true);
+      assert.equal(await metric(keyed.url, 'ladle_client_first_paint_seconds_count'), 1);
+      if (realtime.status !== 404) {
+        const ws = await finished(p, await ask(p, 'Once upon a time', 'realtime', 40));
+        assert.equal(ws.status, 'incomplete');
+      }
+      assert.ok(loadErrors.every((e) => /status of 401/.test(e)), loadErrors.join('; '));
+      await p.close();
+    } finally {
+      keyed.child.kill('SIGTERM');
+    }
   });
 
   await check('no console errors, no CSP violations; the CSP blocks inline script', async () => {
