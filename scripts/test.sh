@@ -23,6 +23,16 @@ if ! command -v npm > /dev/null; then
     echo "WARNING: could not install nodejs and npm; the SDK tests will not run" >&2
 fi
 command -v npm > /dev/null && npm ci --prefix tests/sdk --no-audit --no-fund || echo "WARNING: npm ci failed; the SDK tests will not run" >&2
+# The built-in page's browser test (tests/browser): Debian's chromium, driven by puppeteer-core at the
+# version tests/browser/package-lock.json pins (and two small fonts, so that the CJK and emoji of its
+# screenshot show as glyphs). Without chromium and puppeteer-core that test is not registered.
+if ! command -v chromium > /dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-wqy-microhei \
+    fonts-noto-color-emoji ||
+    echo "WARNING: could not install chromium; the browser test will not run" >&2
+fi
+command -v npm > /dev/null && npm ci --prefix tests/browser --no-audit --no-fund || echo "WARNING: npm ci failed; the browser test will not run" >&2
 jobs=$(nproc)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLADLE_BUILD_BENCH=ON

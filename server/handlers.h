@@ -29,6 +29,7 @@ struct GenerationJob {
   std::unique_ptr<StreamEncoder> encoder;
   bool stream = false;
   std::vector<std::pair<std::string, std::string>> headers;
+  bool server_ttft = false;  // ?server_timing=1: announce the server's TTFT in the stream (http_stream.h)
 };
 
 // A validated Responses request with background: true, ready to start in the BackgroundStore.

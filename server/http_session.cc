@@ -170,6 +170,7 @@ void HttpSession::start_generation(GenerationJob job) {
         self->on_generation_done(std::move(reply), close);
       });
   generation_ = stream;
+  if (job.server_ttft) stream->announce_server_ttft();
   if (auto error = stream->start(std::move(job.request))) {
     HttpReply reply = stream->error_reply(*error);
     generation_.reset();  // nothing was submitted; its callback (holding us) goes with it

@@ -1,5 +1,7 @@
 #include "server/http_stream.h"
 
+#include <cstdio>
+
 #include "server/metrics.h"
 
 namespace ladle::server {
@@ -20,6 +22,7 @@ std::optional<ApiError> HttpStream::start(scheduler::GenerationRequest request) 
   auto wake = [weak] {
     if (auto self = weak.lock()) static_cast<HttpStream&>(*self).pump();
   };
+  submitted_at_ = std::chrono::steady_clock::now();
   if (auto error = generation_.submit(std::move(request), socket_.get_executor(), wake, state_.wake_queue()))
     return error;
   state_.generation_started();
@@ -59,7 +62,16 @@ void HttpStream::pump() {
   }
   if (u.admitted) encoder_->admitted(*u.admitted, *this);
   if (u.prompt_logprobs) encoder_->prompt_logprobs(*u.prompt_logprobs);
-  if (!u.text.empty()) encoder_->delta(u.text, u.logprobs, *this);
+  if (!u.text.empty()) {
+    if (announce_ttft_ && !sent_text_) {
+      sent_text_ = true;
+      char note[48];
+      std::snprintf(note, sizeof note, "server-ttft-ms %.3f",
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - submitted_at_).count());
+      comment(note);
+    }
+    encoder_->delta(u.text, u.logprobs, *this);
+  }
   if (u.finish) {
     if (finish_failed(*u.finish)) encoder_->fail(finish_error(*u.finish), *this);
     else encoder_->finish(*u.finish, *this);

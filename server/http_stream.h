@@ -13,6 +13,7 @@
 // strand; only the Generation's Mailbox is touched by the engine thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -47,6 +48,9 @@ class HttpStream final : public SseWriter {
   // A refused submit's error in the dialect's shape, with the reply's headers.
   HttpReply error_reply(const ApiError& error) { return with_headers(encoder_->error(error)); }
 
+  // Sends the `: server-ttft-ms` comment before the first text (call before start()).
+  void announce_server_ttft() { announce_ttft_ = true; }
+
   // The client closed or reset the connection: cancel the request now and end.
   void client_gone() override;
 
@@ -66,6 +70,9 @@ class HttpStream final : public SseWriter {
   std::vector<std::pair<std::string, std::string>> headers_;
   Done done_;
   GenerationOutput output_;  // stream=false: everything so far
+  std::chrono::steady_clock::time_point submitted_at_;
+  bool announce_ttft_ = false;
+  bool sent_text_ = false;  // the first text (and its server-ttft-ms comment) went out
   bool ended_ = false;
 };
 

@@ -48,6 +48,13 @@ const Histogram::BucketBoundaries kStepBuckets = {
     0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01,
     0.015,  0.02,    0.03,   0.05,  0.075, 0.1,   0.25,  0.5,    1.0};
 
+// A browser's arrival → paint delay: a frame is 16.7 ms at 60 Hz, so buckets are dense up to two
+// frames (a frame-buffered page paints within one), then sparse up to a second of a blocked
+// main thread.
+const Histogram::BucketBoundaries kRenderDelayBuckets = {
+    0.001, 0.002, 0.004, 0.006, 0.008, 0.010, 0.0125, 0.015, 0.0175, 0.020,
+    0.025, 0.0335, 0.050, 0.075, 0.1,  0.25,  0.5,    1.0};
+
 // Token counts (per request prompt/generation, per step batch): powers of two, 1 … 32768.
 Histogram::BucketBoundaries power_of_two_buckets(double max) {
   Histogram::BucketBoundaries b;
@@ -82,6 +89,7 @@ Metrics::Metrics() : registry_(std::make_unique<prometheus::Registry>()) {
   register_request_metrics();
   register_engine_metrics();
   register_server_metrics();
+  register_client_metrics();
 }
 
 Metrics::~Metrics() = default;
@@ -199,6 +207,25 @@ void Metrics::register_server_metrics() {
                             .Register(r);
 }
 
+// What browsers perceived (POST /v1/telemetry), beside what the server measured: first paint uses
+// the TTFT buckets so the two histograms compare bucket by bucket.
+void Metrics::register_client_metrics() {
+  auto& r = *registry_;
+  client_first_paint_ = &histogram(r, "ladle_client_first_paint_seconds",
+                                   "Client-reported time from sending a request to painting its first text "
+                                   "(the TTFT a user saw).",
+                                   kTtftBuckets);
+  client_render_delay_ = &histogram(r, "ladle_client_render_delay_seconds",
+                                    "Client-reported delay from a text chunk's arrival to its paint.",
+                                    kRenderDelayBuckets);
+  auto& reports = prometheus::BuildCounter()
+                      .Name("ladle_client_telemetry_reports_total")
+                      .Help("Client telemetry reports received, by result (accepted or rejected).")
+                      .Register(r);
+  client_reports_accepted_ = &reports.Add({{"result", "accepted"}});
+  client_reports_rejected_ = &reports.Add({{"result", "rejected"}});
+}
+
 void Metrics::set_model_info(const scheduler::ModelInfo& info) {
   auto num = [](int v) { return std::to_string(v); };
   prometheus::Labels labels = {
@@ -233,6 +260,19 @@ void Metrics::on_background_resume() { background_resumes_total_->Increment(); }
 void Metrics::on_background_replayed(int events) { background_replayed_total_->Increment(events); }
 
 void Metrics::on_accept_error() { accept_errors_total_->Increment(); }
+
+void Metrics::on_client_report(double first_paint, std::span<const double> render_delays) {
+  client_reports_accepted_->Increment();
+  client_first_paint_->Observe(first_paint);
+  for (double d : render_delays) client_render_delay_->Observe(d);
+}
+
+void Metrics::on_client_report_rejected() { client_reports_rejected_->Increment(); }
+
+Metrics::Live Metrics::live() const {
+  return Live{num_running_->Value(), num_waiting_->Value(), kv_blocks_used_->Value(), kv_blocks_total_->Value(),
+              kv_usage_ratio_->Value()};
+}
 
 void Metrics::on_http_rejected(std::string_view reason) { count_rejection(reject_index(reason)); }
 

@@ -28,6 +28,7 @@
 #include <array>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -89,6 +90,18 @@ class Metrics final : public scheduler::EngineObserver {
   // accept() failed on the listening socket (out of file descriptors, ...): ladle_accept_errors_total.
   void on_accept_error();
 
+  // Client telemetry (server/client_telemetry.h): an accepted report's first-paint time and render
+  // delays, in seconds, observed into ladle_client_first_paint_seconds and
+  // ladle_client_render_delay_seconds; or a refused report (counted, nothing observed).
+  void on_client_report(double first_paint, std::span<const double> render_delays);
+  void on_client_report_rejected();
+
+  // The engine's gauges as the last on_gauges set them (for GET /v1/server-state).
+  struct Live {
+    double running = 0, waiting = 0, kv_blocks_used = 0, kv_blocks_capacity = 0, kv_usage = 0;
+  };
+  Live live() const;
+
   // The server refused a request before it reached the engine. `reason` should be one of
   // kRejectReasons; anything else is counted as "invalid" (labels stay a closed set).
   void on_http_rejected(std::string_view reason);
@@ -113,6 +126,7 @@ class Metrics final : public scheduler::EngineObserver {
   void register_request_metrics();
   void register_engine_metrics();
   void register_server_metrics();
+  void register_client_metrics();
   void count_rejection(std::size_t reason_index);
 
   std::unique_ptr<prometheus::Registry> registry_;
@@ -154,6 +168,12 @@ class Metrics final : public scheduler::EngineObserver {
   std::array<prometheus::Counter*, kInternalErrorPlaces.size()> internal_errors_{};
   prometheus::Counter* accept_errors_total_ = nullptr;
   prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
+
+  // Client telemetry.
+  prometheus::Histogram* client_first_paint_ = nullptr;
+  prometheus::Histogram* client_render_delay_ = nullptr;
+  prometheus::Counter* client_reports_accepted_ = nullptr;
+  prometheus::Counter* client_reports_rejected_ = nullptr;
 
   std::mutex model_info_mu_;
   prometheus::Gauge* model_info_ = nullptr;  // GUARDED_BY(model_info_mu_)

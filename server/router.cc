@@ -7,6 +7,9 @@
 #include "server/anthropic_encoder.h"
 #include "server/api_key.h"
 #include "server/background_store.h"
+#include "server/client_telemetry.h"
+#include "server/live_state.h"
+#include "server/page_handler.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
 
@@ -24,6 +27,7 @@ std::int64_t unix_now() {
 enum class Handler {
   kCompletions, kChat, kModels, kModel, kHealth, kMetrics, kTokenize, kDetokenize,
   kMessages, kCountTokens, kResponses, kResponse, kResponseCancel, kRealtime,
+  kPage, kTelemetry, kServerState,
 };
 
 struct Router::Route {
@@ -61,6 +65,10 @@ const Route kRoutes[] = {
     {"/v1/responses/*", verb::get, Handler::kResponse, Dialect::kOpenAi, false, verb::delete_},
     {"/v1/responses/*/cancel", verb::post, Handler::kResponseCancel},
     {"/v1/realtime", verb::get, Handler::kRealtime},  // the session upgrades it (realtime_session.h)
+    {"/", verb::get, Handler::kPage, Dialect::kOpenAi, true},
+    {"/page/*", verb::get, Handler::kPage, Dialect::kOpenAi, true},
+    {"/v1/telemetry", verb::post, Handler::kTelemetry},
+    {"/v1/server-state", verb::get, Handler::kServerState},
 };
 
 // The path of a request target, without its query string.
@@ -140,6 +148,7 @@ RouteResult Router::route(const RouteRequest& request) const {
     if (auto* reply = std::get_if<HttpReply>(&result)) reply->headers.emplace_back("request-id", request_id);
     if (auto* job = std::get_if<GenerationJob>(&result)) job->headers.emplace_back("request-id", request_id);
   }
+  if (auto* job = std::get_if<GenerationJob>(&result)) job->server_ttft = query_param(request.target, "server_timing") == "1";
   return result;
 }
 
@@ -188,6 +197,9 @@ RouteResult Router::dispatch(const Route& route, const RouteRequest& request, st
     return r;
   }
   if (route.handler == Handler::kHealth) return handle_health(state_.health());
+  if (route.handler == Handler::kPage) return handle_page(path);
+  if (route.handler == Handler::kServerState) return handle_server_state(state_);
+  if (route.handler == Handler::kTelemetry) return telemetry_route(request);
   if (route.handler == Handler::kMetrics) {
     HttpReply r = json_reply(200, state_.metrics() ? state_.metrics()->serialize() : "");
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -281,6 +293,17 @@ RouteResult Router::responses_route(const Route& route, const RouteRequest& requ
       return reject(invalid_param("starting_after", "starting_after must be an integer sequence number"), "invalid");
   }
   return FollowJob{std::move(response), after};
+}
+
+// POST /v1/telemetry: 204, or the report's error (404 when --no-client-telemetry turned it off).
+HttpReply Router::telemetry_route(const RouteRequest& request) const {
+  ClientTelemetry* telemetry = state_.client_telemetry();
+  if (!telemetry)
+    return reject(ApiError{404, "client telemetry is off on this server (--no-client-telemetry)",
+                           "invalid_request_error", "", "telemetry_disabled"},
+                  "invalid");
+  if (auto error = telemetry->record(request.body)) return reject(*error, "invalid");
+  return HttpReply{204, "text/plain", "", {}};
 }
 
 HttpReply Router::reject(const ApiError& error, std::string_view reason, Dialect dialect,

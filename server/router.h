@@ -74,6 +74,7 @@ class Router {
   RouteResult dispatch(const Route& route, const RouteRequest& request, std::string_view path,
                        const std::string& request_id) const;
   RouteResult responses_route(const Route& route, const RouteRequest& request, std::string_view path) const;
+  HttpReply telemetry_route(const RouteRequest& request) const;
   HttpReply reject(const ApiError& error, std::string_view reason, Dialect dialect = Dialect::kOpenAi,
                    std::string_view request_id = {}) const;
   bool authorized(const RouteRequest& request) const;

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include "server/background_store.h"
+#include "server/client_telemetry.h"
 #include "server/listener.h"
 #include "server/metrics.h"
 
@@ -25,6 +26,11 @@ Server::Server(ServerConfig config, Metrics* metrics)
   state_.set_wake_queue(wake_queue_);
   background_ = std::make_unique<BackgroundStore>(ioc_, state_);
   state_.set_background(background_.get());
+  if (!state_.config().no_client_telemetry) {
+    client_telemetry_ = std::make_unique<ClientTelemetry>(
+        metrics, [this](std::string_view id) { return state_.issued(id); });
+    state_.set_client_telemetry(client_telemetry_.get());
+  }
 }
 
 Server::~Server() {

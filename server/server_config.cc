@@ -48,6 +48,9 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
   flags.add("--background-log-mb", &c.background_log_mb,
             "MiB of background responses' event logs kept in all (the oldest finished are evicted first; "
             "new ones get 429 while running ones alone exceed it)");
+  flags.add("--no-client-telemetry", &c.no_client_telemetry,
+            "turn off client telemetry: POST /v1/telemetry answers 404 and the built-in page sends no reports "
+            "(ladle_client_* stay empty)");
   flags.add("--api-key", &c.api_key,
             "require \"Authorization: Bearer KEY\" on the /v1 routes, /tokenize and /detokenize (/health and "
             "/metrics stay open); default: $LADLE_API_KEY, or none");

@@ -30,6 +30,7 @@ struct ServerConfig {
   int max_header_count = 100;            // header fields at most (431 above)
   int max_url_length = 8192;             // request-target bytes at most (414 above)
   int max_connections = 0;               // open connections at most (503 above); 0: open-file limit − 64
+  bool no_client_telemetry = false;      // refuse POST /v1/telemetry (the page then sends none)
 
   Status validate() const;
   // max_connections, or for 0 the process's open-file limit (RLIMIT_NOFILE) less 64 descriptors

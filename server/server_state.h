@@ -19,6 +19,7 @@
 namespace ladle::server {
 
 class BackgroundStore;
+class ClientTelemetry;
 class Metrics;
 class WakeQueue;
 
@@ -54,6 +55,11 @@ class ServerState {
   BackgroundStore* background() const { return background_; }
   void set_background(BackgroundStore* store) { background_ = store; }
 
+  // Client telemetry (POST /v1/telemetry); null with --no-client-telemetry. Set once, before
+  // connections are accepted.
+  ClientTelemetry* client_telemetry() const { return client_telemetry_; }
+  void set_client_telemetry(ClientTelemetry* telemetry) { client_telemetry_ = telemetry; }
+
   // Generations between a successful submit and the end of their response.
   void generation_started() { in_flight_.fetch_add(1); }
   void generation_ended() { in_flight_.fetch_sub(1); }
@@ -72,6 +78,22 @@ class ServerState {
   std::string next_id(std::string_view prefix) {
     return std::string(prefix) + tag_ + std::to_string(next_id_.fetch_add(1) + 1);
   }
+  // True when next_id() of this server has returned `id` (a short lowercase prefix, this start's
+  // tag, then a counter no larger than the last handed out).
+  bool issued(std::string_view id) const {
+    const std::size_t at = id.find(tag_);
+    if (at == std::string_view::npos || at == 0 || at > 16) return false;
+    for (char c : id.substr(0, at))
+      if (!((c >= 'a' && c <= 'z') || c == '_' || c == '-')) return false;
+    const std::string_view digits = id.substr(at + tag_.size());
+    if (digits.empty() || digits.size() > 19 || digits[0] == '0') return false;
+    std::uint64_t n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n <= next_id_.load();
+  }
 
  private:
   const ServerConfig config_;
@@ -79,6 +101,7 @@ class ServerState {
   std::atomic<scheduler::Engine*> engine_{nullptr};
   std::shared_ptr<WakeQueue> wake_queue_;
   BackgroundStore* background_ = nullptr;
+  ClientTelemetry* client_telemetry_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   const int max_connections_;  // config_.resolved_max_connections()
