@@ -14,6 +14,10 @@ Status ServerConfig::validate() const {
   if (max_background < 0) return bad("--max-background must be >= 0");
   if (!(background_ttl > 0)) return bad("--background-ttl must be > 0");
   if (!(background_log_mb > 0)) return bad("--background-log-mb must be > 0");
+  // It goes into a response header and, as its tag, into ids and nginx's id -> replica map.
+  if (replica_id.size() > 64 || replica_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                              "0123456789.:-") != std::string::npos)
+    return bad("--replica-id must be at most 64 letters, digits, '.', ':' or '-'");
   return Ok{};
 }
 
@@ -38,6 +42,13 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
   flags.add("--allowed-origin", &c.allowed_origin,
             "Access-Control-Allow-Origin of every response and CORS preflight answer, for browser clients "
             "(an origin such as http://localhost:3000, or * for any; empty: no CORS)");
+  flags.add("--replica-id", &c.replica_id,
+            "this replica's name behind a load balancer (default host:port): sent as X-Ladle-Replica on every "
+            "reply, and its tag (':' and '.' as '-') goes into the ids it makes (resp_<tag>_...), so a proxy can "
+            "route a resume to the replica that owns the id (deploy/nginx.conf)");
+  flags.add("--data-dir", &c.data_dir,
+            "this replica's own folder for stored objects, created at start if missing (nothing is stored "
+            "there yet; the Batch API will keep its database there)");
 }
 
 }  // namespace ladle::server

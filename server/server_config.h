@@ -25,12 +25,14 @@ struct ServerConfig {
   int max_background = 64;               // background responses running at once (429 beyond)
   double background_ttl = 3600;          // s a finished background response is kept
   double background_log_mb = 256;        // MiB of background event logs kept in all
+  std::string replica_id = "";           // this replica's name in a fleet ("": host:port once bound)
+  std::string data_dir = "";             // the replica's own folder for stored objects ("": none)
 
   Status validate() const;
 };
 
 // Registers --host, --port, --io-threads (HTTP threads; --threads is the engine's compute threads), --stall-timeout, --ping-interval, --drain-timeout,
-// --idle-timeout and --max-body on `flags`, writing into `config`.
+// --idle-timeout, --max-body, --replica-id and --data-dir on `flags`, writing into `config`.
 void add_server_flags(FlagSet& flags, ServerConfig& config);
 
 }  // namespace ladle::server

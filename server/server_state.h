@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
@@ -59,10 +60,25 @@ class ServerState {
 
   // A unique id with `prefix` ("cmpl-", "chatcmpl-", "msg_", "resp_", "req_"): a counter after
   // a tag drawn when the server started, so that a restarted server does not hand out an id a
-  // client may still hold (and resume) from the previous one.
+  // client may still hold (and resume) from the previous one. With a replica set, its tag and
+  // "_" come first ("resp_r1_0193...7"): the tag holds no "_", so a proxy reads the owner of an
+  // id from the text between the prefix and the next "_" (deploy/nginx.conf).
   std::string next_id(std::string_view prefix) {
-    return std::string(prefix) + tag_ + std::to_string(next_id_.fetch_add(1) + 1);
+    std::string id(prefix);
+    if (!replica_tag_.empty()) id += replica_tag_ + "_";
+    return id + tag_ + std::to_string(next_id_.fetch_add(1) + 1);
   }
+
+  // This server's name in a fleet (--replica-id, or host:port), sent as X-Ladle-Replica; its tag
+  // is the id with every character other than a letter, digit or '-' as '-' ("127.0.0.1:8081"
+  // -> "127-0-0-1-8081"). Set once, before connections are accepted; empty in bare tests.
+  void set_replica(std::string id) {
+    replica_tag_ = id;
+    for (char& c : replica_tag_)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
+    replica_id_ = std::move(id);
+  }
+  const std::string& replica_id() const { return replica_id_; }
 
  private:
   const ServerConfig config_;
@@ -74,6 +90,8 @@ class ServerState {
   std::atomic<int> in_flight_{0};
   std::atomic<std::uint64_t> next_id_{0};
   const std::string tag_;
+  std::string replica_id_;
+  std::string replica_tag_;
 
   static std::string start_tag() {
     const auto t = std::chrono::system_clock::now().time_since_epoch().count();
