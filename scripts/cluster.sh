@@ -4,7 +4,9 @@
 #
 #   scripts/cluster.sh start N [--port P] [--dir DIR] [--model M --tokenizer T] [--scrape-interval S]
 #                              [-- ladle serve flags...]
-#       nginx on 127.0.0.1:P (default 8080), replicas r0..rN-1 on P+1..P+N, Prometheus on P+N+1.
+#       nginx on 127.0.0.1:P (default 8080), replicas r0..rN-1 on P+1..P+N, Prometheus on P+N+1
+#       (pick P below /proc/sys/net/ipv4/ip_local_port_range, where no outgoing connection can
+#       hold one of those ports).
 #       Without --model: the default synthetic 15M-shaped model (./models/default.bin, written once).
 #   scripts/cluster.sh stop [--dir DIR]
 #       ends exactly the processes `start` recorded in DIR/pids (each checked to still be the
@@ -103,11 +105,13 @@ render_prometheus() {
   rm -rf "$tmp"
 }
 
-# wait_http URL SECONDS: until URL answers 200.
+# wait_http URL SECONDS PIDFILE: until URL answers 200; fails at once if that process has exited.
 wait_http() {
-  local i
-  for i in $(seq $(($2 * 10))); do
+  local deadline=$((SECONDS + $2)) pid
+  pid=$(cat "$3")
+  while [ $SECONDS -lt $deadline ]; do
     curl -sf -o /dev/null "$1" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
@@ -164,10 +168,10 @@ start() {
   spawn prometheus "$dir/logs/prometheus.log" "$prometheus_bin" --config.file="$dir/prometheus/prometheus.yml" \
     --storage.tsdb.path="$dir/prometheus/data" --web.listen-address="127.0.0.1:$prom_port"
   for i in $(seq 0 $((n - 1))); do
-    wait_http "http://127.0.0.1:$((port + 1 + i))/health" 120 || { stop_dir "$dir"; die "replica r$i did not become ready (see $dir/logs)"; }
+    wait_http "http://127.0.0.1:$((port + 1 + i))/health" 120 "$dir/pids/replica-r$i.pid" || { stop_dir "$dir"; die "replica r$i did not become ready (see $dir/logs)"; }
   done
-  wait_http "http://127.0.0.1:$port/health" 20 || { stop_dir "$dir"; die "nginx did not answer (see $dir/logs)"; }
-  wait_http "http://127.0.0.1:$prom_port/-/ready" 30 || { stop_dir "$dir"; die "prometheus did not start (see $dir/logs)"; }
+  wait_http "http://127.0.0.1:$port/health" 20 "$dir/pids/nginx.pid" || { stop_dir "$dir"; die "nginx did not answer (see $dir/logs)"; }
+  wait_http "http://127.0.0.1:$prom_port/-/ready" 30 "$dir/pids/prometheus.pid" || { stop_dir "$dir"; die "prometheus did not start (see $dir/logs)"; }
   echo "cluster in $dir"
   echo "  API (nginx):  http://127.0.0.1:$port/v1"
   for i in $(seq 0 $((n - 1))); do echo "  replica r$i:   http://127.0.0.1:$((port + 1 + i))"; done

@@ -51,9 +51,10 @@ def check(ok, what):
 
 
 def free_base_port(count):
-    """A port P with P..P+count-1 all free on loopback."""
+    """A port P with P..P+count-1 all free on loopback, below the ephemeral range (an outgoing
+    connection of any process could take a port there between this check and the bind)."""
     for _ in range(200):
-        base = random.randint(20000, 60000 - count)
+        base = random.randint(20000, 32000 - count)
         socks = []
         try:
             for p in range(base, base + count):
