@@ -348,6 +348,14 @@ def main():
             piddir = os.path.join(cluster, "pids")
             pids = [int(open(os.path.join(piddir, f)).read()) for f in os.listdir(piddir)] if os.path.isdir(piddir) else []
             subprocess.run(["bash", CLUSTER_SH, "stop", "--dir", cluster], env=dict(os.environ, LADLE=LADLE))
+            reports = []
+            for log in ("replica-r0.log", "replica-r1.log"):
+                path = os.path.join(cluster, "logs", log)
+                if os.path.exists(path):
+                    with open(path, errors="replace") as f:
+                        reports += [f"{log}: {line.strip()}" for line in f
+                                    if "Sanitizer" in line or "runtime error:" in line]
+            check(not reports, f"no sanitizer report in the replicas' logs (an ASan build's) {reports[:3]}")
             check(len(pids) == 4 and not any(pid_alive(p) for p in pids),
                   f"cluster.sh stop ended the {len(pids)} processes start recorded (2 replicas, nginx, Prometheus; "
                   f"still running: {[p for p in pids if pid_alive(p)]})")
