@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake git pkg-config
       libopenblas-dev libboost-dev nlohmann-json3-dev prometheus-cpp-dev
-      libgtest-dev libgmock-dev libbenchmark-dev prometheus python3)
+      libgtest-dev libgmock-dev libbenchmark-dev prometheus
+      nginx python3 curl)  # the cluster test: nginx in front of replicas, driven by a Python script
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,9 +16,13 @@ std::optional<ApiError> BackgroundResponse::start(scheduler::GenerationRequest r
   auto wake = [weak] {
     if (auto self = weak.lock()) self->pump();
   };
-  // NOTE(server): the store holds the response until it is removed, so `weak` outlives the run;
-  // a response deleted while running is cancelled first.
-  if (auto error = generation_.submit(std::move(request), strand_, wake, state_.wake_queue())) return error;
+  // NOTE(server): self_ keeps `weak` alive until the finish, also for a response deleted (and so
+  // cancelled) while running.
+  self_ = shared_from_this();
+  if (auto error = generation_.submit(std::move(request), strand_, wake, state_.wake_queue())) {
+    self_.reset();
+    return error;
+  }
   state_.generation_started();
   if (state_.metrics()) state_.metrics()->on_background_started();
   std::lock_guard lock(mu_);
@@ -38,6 +42,8 @@ void BackgroundResponse::cancel() {
 
 void BackgroundResponse::pump() {
   const Generation::Update u = generation_.take();
+  std::shared_ptr<BackgroundResponse> keep;  // released at the end of this call
+  if (u.finish) keep = std::move(self_);
   std::vector<std::function<void()>> wake;
   {
     std::lock_guard lock(mu_);

@@ -62,6 +62,10 @@ class BackgroundResponse : public std::enable_shared_from_this<BackgroundRespons
   boost::asio::any_io_executor strand_;
   const std::string id_;
   Generation generation_;  // strand only
+  // Itself, from start() until pump() sees the finish: a response removed from the store while it
+  // runs (DELETE) must still hear its finish, or its generation would never end (in flight
+  // forever, and a drain would wait for it until --drain-timeout).
+  std::shared_ptr<BackgroundResponse> self_;  // strand only (set before the submit)
   mutable std::mutex mu_;
   std::unique_ptr<ResponsesEncoder> encoder_;  // GUARDED_BY(mu_)
   EventLog log_;                               // GUARDED_BY(mu_)

@@ -244,6 +244,7 @@ void HttpSession::do_write(HttpReply reply) {
   if (!state_.config().allowed_origin.empty())
     res.set(http::field::access_control_allow_origin, state_.config().allowed_origin);
   for (auto& [name, value] : reply.headers) res.set(name, value);
+  if (!state_.replica_id().empty()) res.set("X-Ladle-Replica", state_.replica_id());
   res.keep_alive(keep_alive_);
   res.body() = std::move(reply.body);
   if (!no_content) res.prepare_payload();

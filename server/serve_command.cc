@@ -53,12 +53,20 @@ int run_serve(std::span<const std::string> args) {
   if (engine_config.model_path.empty())
     if (Status s = ensure_default_model(engine_config); !s.ok()) return fail("default model", s.error());
 
+  if (!server_config.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(server_config.data_dir, ec);
+    if (ec) return fail("--data-dir", make_error(ErrorCode::kInvalidArgument, server_config.data_dir + ": " + ec.message()));
+  }
+
   Metrics metrics;
   auto server = Server::create(server_config, &metrics);
   if (!server) return fail("cannot start the server", server.error());
   (*server)->start(/*handle_signals=*/true);
   std::fprintf(stderr, "ladle serve: listening on http://%s:%u (loading %s)\n", server_config.host.c_str(),
                (*server)->port(), engine_config.model_path.c_str());
+  std::fprintf(stderr, "ladle serve: replica %s, data dir %s\n", (*server)->state().replica_id().c_str(),
+               server_config.data_dir.empty() ? "(none)" : server_config.data_dir.c_str());
 
   auto engine = scheduler::LlmEngine::create(engine_config, &metrics);
   if (!engine) {

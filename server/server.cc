@@ -48,6 +48,9 @@ Expected<std::unique_ptr<Server>> Server::create(ServerConfig config, Metrics* m
   server->listener_ = std::make_shared<Listener>(server->ioc_, server->state_, server->router_);
   if (Status s = server->listener_->open(endpoint); !s.ok()) return s.error();
   server->port_ = server->listener_->port();
+  const std::string& replica = server->state_.config().replica_id;
+  server->state_.set_replica(!replica.empty() ? replica
+                                              : server->state_.config().host + ":" + std::to_string(server->port_));
   return server;
 }
 

@@ -23,6 +23,10 @@ Status ServerConfig::validate() const {
   if (max_header_count < 1) return bad("--max-header-count must be at least 1");
   if (max_url_length < 1) return bad("--max-url-length must be at least 1");
   if (max_connections < 0) return bad("--max-connections must be >= 0");
+  // It goes into a response header and, as its tag, into ids and nginx's id -> replica map.
+  if (replica_id.size() > 64 || replica_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                              "0123456789.:-") != std::string::npos)
+    return bad("--replica-id must be at most 64 letters, digits, '.', ':' or '-'");
   return Ok{};
 }
 
@@ -66,6 +70,13 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
   flags.add("--max-connections", &c.max_connections,
             "open connections at most; a connection beyond it gets 503 and is closed (0: the open-file "
             "limit less 64)");
+  flags.add("--replica-id", &c.replica_id,
+            "this replica's name behind a load balancer (default host:port): sent as X-Ladle-Replica on every "
+            "reply, and its tag (':' and '.' as '-') goes into the ids it makes (resp_<tag>_...), so a proxy can "
+            "route a resume to the replica that owns the id (deploy/nginx.conf)");
+  flags.add("--data-dir", &c.data_dir,
+            "this replica's own folder for stored objects, created at start if missing (nothing is stored "
+            "there yet; the Batch API will keep its database there)");
 }
 
 }  // namespace ladle::server

@@ -31,6 +31,8 @@ struct ServerConfig {
   int max_url_length = 8192;             // request-target bytes at most (414 above)
   int max_connections = 0;               // open connections at most (503 above); 0: open-file limit − 64
   bool no_client_telemetry = false;      // refuse POST /v1/telemetry (the page then sends none)
+  std::string replica_id = "";           // this replica's name in a fleet ("": host:port once bound)
+  std::string data_dir = "";             // the replica's own folder for stored objects ("": none)
 
   Status validate() const;
   // max_connections, or for 0 the process's open-file limit (RLIMIT_NOFILE) less 64 descriptors
@@ -40,7 +42,8 @@ struct ServerConfig {
 
 // Registers --host, --port, --io-threads (HTTP threads; --threads is the engine's compute threads), --stall-timeout, --ping-interval, --drain-timeout,
 // --idle-timeout, --max-body, --api-key, --allowed-origin, --header-timeout, --max-header-bytes,
-// --max-header-count, --max-url-length and --max-connections on `flags`, writing into `config`.
+// --max-header-count, --max-url-length, --max-connections, --replica-id and --data-dir on `flags`,
+// writing into `config`.
 void add_server_flags(FlagSet& flags, ServerConfig& config);
 
 }  // namespace ladle::server

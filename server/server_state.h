@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
@@ -74,16 +75,27 @@ class ServerState {
 
   // A unique id with `prefix` ("cmpl-", "chatcmpl-", "msg_", "resp_", "req_"): a counter after
   // a tag drawn when the server started, so that a restarted server does not hand out an id a
-  // client may still hold (and resume) from the previous one.
+  // client may still hold (and resume) from the previous one. With a replica set, its tag and
+  // "_" come first ("resp_r1_0193...7"): the tag holds no "_", so a proxy reads the owner of an
+  // id from the text between the prefix and the next "_" (deploy/nginx.conf).
   std::string next_id(std::string_view prefix) {
-    return std::string(prefix) + tag_ + std::to_string(next_id_.fetch_add(1) + 1);
+    std::string id(prefix);
+    if (!replica_tag_.empty()) id += replica_tag_ + "_";
+    return id + tag_ + std::to_string(next_id_.fetch_add(1) + 1);
   }
-  // True when next_id() of this server has returned `id` (a short lowercase prefix, this start's
-  // tag, then a counter no larger than the last handed out).
+  // True when next_id() of this server has returned `id` (a short lowercase prefix, the replica's
+  // tag and "_" if it has one, this start's tag, then a counter no larger than the last handed out).
   bool issued(std::string_view id) const {
     const std::size_t at = id.find(tag_);
-    if (at == std::string_view::npos || at == 0 || at > 16) return false;
-    for (char c : id.substr(0, at))
+    if (at == std::string_view::npos) return false;
+    std::string_view prefix = id.substr(0, at);
+    if (!replica_tag_.empty()) {
+      const std::string own = replica_tag_ + "_";
+      if (!prefix.ends_with(own)) return false;
+      prefix.remove_suffix(own.size());
+    }
+    if (prefix.empty() || prefix.size() > 16) return false;
+    for (char c : prefix)
       if (!((c >= 'a' && c <= 'z') || c == '_' || c == '-')) return false;
     const std::string_view digits = id.substr(at + tag_.size());
     if (digits.empty() || digits.size() > 19 || digits[0] == '0') return false;
@@ -94,6 +106,17 @@ class ServerState {
     }
     return n <= next_id_.load();
   }
+
+  // This server's name in a fleet (--replica-id, or host:port), sent as X-Ladle-Replica; its tag
+  // is the id with every character other than a letter, digit or '-' as '-' ("127.0.0.1:8081"
+  // -> "127-0-0-1-8081"). Set once, before connections are accepted; empty in bare tests.
+  void set_replica(std::string id) {
+    replica_tag_ = id;
+    for (char& c : replica_tag_)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
+    replica_id_ = std::move(id);
+  }
+  const std::string& replica_id() const { return replica_id_; }
 
  private:
   const ServerConfig config_;
@@ -108,6 +131,8 @@ class ServerState {
   std::atomic<int> connections_{0};
   std::atomic<std::uint64_t> next_id_{0};
   const std::string tag_;
+  std::string replica_id_;
+  std::string replica_tag_;
 
   static std::string start_tag() {
     const auto t = std::chrono::system_clock::now().time_since_epoch().count();

@@ -21,6 +21,7 @@ SseWriter::SseWriter(boost::beast::tcp_stream& socket, ServerState& state, bool 
 
 void SseWriter::queue_head(bool keep_alive, std::string_view extra_headers) {
   std::string head = sse_response_head(keep_alive, chunked_, state_.config().allowed_origin);
+  if (!state_.replica_id().empty()) head.insert(head.size() - 2, "X-Ladle-Replica: " + state_.replica_id() + "\r\n");
   head.insert(head.size() - 2, extra_headers);  // before the blank line
   outbox_ += head;
 }

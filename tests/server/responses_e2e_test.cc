@@ -178,6 +178,19 @@ TEST_F(ResponsesE2eTest, CancelStopsItInTheEngineAndIsIdempotent) {
   EXPECT_EQ(frames.back().event, "response.cancelled");
 }
 
+// A DELETE while it runs cancels it, and its generation still ends: the server counts nothing in
+// flight afterwards (else a drain would wait for it until --drain-timeout).
+TEST_F(ResponsesE2eTest, DeletingARunningResponseEndsItsGeneration) {
+  start(FakeEngineOptions{.step_interval = 5ms});
+  const std::string id = create_background(10000);
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->num_running() == 1; }, 3000ms));
+  EXPECT_EQ(server_->state().num_in_flight(), 1);
+  ASSERT_EQ(call(http::verb::delete_, "/v1/responses/" + id).status, 200u);
+  ASSERT_TRUE(FakeEngine::wait_for([&] { return engine_->cancelled().size() == 1 && engine_->num_live() == 0; }, 3000ms));
+  EXPECT_TRUE(FakeEngine::wait_for([&] { return server_->state().num_in_flight() == 0; }, 3000ms))
+      << server_->state().num_in_flight() << " generation(s) still counted in flight";
+}
+
 TEST_F(ResponsesE2eTest, DeleteUnknownAndMalformedIds) {
   start();
   const std::string id = create_background(2);
