@@ -7,10 +7,12 @@
 
 namespace ladle::server {
 
-inline bool equal_constant_time(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+// `candidate` against `key`, in a time that depends on the key's length only: a wrong guess
+// learns neither how many of its bytes were right nor how long the key is.
+inline bool equal_constant_time(std::string_view candidate, std::string_view key) {
+  unsigned char diff = candidate.size() == key.size() ? 0 : 1;
+  for (std::size_t i = 0; i < key.size(); ++i)
+    diff |= static_cast<unsigned char>(key[i] ^ (i < candidate.size() ? candidate[i] : 0));
   return diff == 0;
 }
 

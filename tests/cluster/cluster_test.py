@@ -15,8 +15,8 @@ loopback ports in a temporary folder (always stopped and removed at the end):
                 answer from the other one: no client sees a 502 (or the draining replica's 503)
   stop          scripts/cluster.sh stop ends every process start recorded
 
-/v1/realtime (WebSocket) is configured in deploy/nginx.conf but ladle has no such route yet, so
-nothing here tests it.
+  realtime      a /v1/realtime WebSocket turn through nginx: the upgrade passes, and its deltas
+                arrive spread out in time like the same turn's read from a replica directly
 
 usage: cluster_test.py LADLE_BINARY [SOURCE_DIR]
 LADLE_CLUSTER_ONLY=streams,resume (for example) runs only those groups.
@@ -36,6 +36,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sse_client import Stream, event_data, request  # noqa: E402
+from ws_client import WebSocket  # noqa: E402
 
 LADLE = os.path.abspath(sys.argv[1])
 SOURCE = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -132,6 +133,40 @@ def test_streams(nginx, replica):
             continue
         check(spread, f"streams/{name}: through nginx the events arrive spread out like the direct ones (at least "
               f"half as many separate reads, over at least a quarter of the time; try {attempt} of 3)")
+
+
+def realtime_arrivals(port):
+    """Arrival times of one /v1/realtime turn's text deltas, relative to the first."""
+    ws = WebSocket(port)
+    try:
+        assert ws.recv()[1]["type"] == "session.created"
+        ws.send({"type": "conversation.item.create",
+                 "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Tell me a story"}]}})
+        ws.send({"type": "response.create", "response": {"max_output_tokens": 120, "temperature": 0}})
+        times = []
+        while True:
+            t, e = ws.recv()
+            if e["type"] == "response.output_text.delta":
+                times.append(t)
+            elif e["type"] in ("response.done", "error"):
+                break
+        return [t - times[0] for t in times] if times else []
+    finally:
+        ws.close()
+
+
+def test_realtime(nginx, replica):
+    for attempt in range(1, 4):
+        direct = shape(realtime_arrivals(replica))
+        proxied = shape(realtime_arrivals(nginx))
+        print(f"      realtime #{attempt}: direct {direct[0]} deltas at {direct[1]} times over {direct[2] * 1e3:.0f} ms; "
+              f"through nginx {proxied[0]} at {proxied[1]} times over {proxied[2] * 1e3:.0f} ms")
+        spread = proxied[0] >= 40 and proxied[1] >= direct[1] // 2 and proxied[2] >= direct[2] / 4
+        if spread:
+            break
+    check(direct[0] >= 40, "realtime: the direct WebSocket turn streams its deltas")
+    check(spread, f"realtime: through nginx the WebSocket upgrades and its deltas arrive spread out like the direct "
+          f"ones (try {attempt} of 3)")
 
 
 # --- disconnect --------------------------------------------------------------------------------
@@ -331,6 +366,7 @@ def main():
 
         only = os.environ.get("LADLE_CLUSTER_ONLY", "").split(",")
         for name, fn in [("streams", lambda: test_streams(nginx, replicas["r0"])),
+                         ("realtime", lambda: test_realtime(nginx, replicas["r0"])),
                          ("disconnect", lambda: test_disconnect(nginx, replicas)),
                          ("resume", lambda: test_resume(nginx, replicas)),
                          ("prometheus", lambda: test_prometheus(prom, nginx)),

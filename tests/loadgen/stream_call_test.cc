@@ -60,14 +60,18 @@ TEST(StreamCallTest, TimestampsEveryEventAsItArrives) {
   EXPECT_EQ(s.output_tokens, 3);
   EXPECT_EQ(s.prompt_tokens, 3);
   EXPECT_TRUE(s.usage_reported);
+  // The server waits 60 ms, then 30 and 30 between the texts: the client's clocks can only be
+  // later than that (a loaded machine delays reads), and they must add up within the request.
+  // Upper bounds on a shared machine would time the scheduler, not the client.
   EXPECT_GE(s.ttft_ms, 55);
-  EXPECT_LT(s.ttft_ms, 60 + 40);
   ASSERT_EQ(s.itl_ms.size(), 2u);
+  double itl_sum = 0;
   for (double itl : s.itl_ms) {
     EXPECT_GE(itl, 25);
-    EXPECT_LT(itl, 30 + 40);
+    itl_sum += itl;
   }
   EXPECT_GE(s.e2e_ms, s.ttft_ms + 60);
+  EXPECT_LE(s.ttft_ms + itl_sum, s.e2e_ms + 1e-6);
   EXPECT_NEAR(s.tpot_ms(), (s.e2e_ms - s.ttft_ms) / 2, 1e-9);
   auto body = nlohmann::json::parse(server.last_body());
   EXPECT_EQ(body["stream_options"]["include_usage"], true);
@@ -166,8 +170,8 @@ TEST(StreamCallTest, DropsOnATimerBeforeTheFirstToken) {
   EXPECT_TRUE(r.sample.dropped);
   EXPECT_FALSE(r.saw_content_before_close);
   double ms = std::chrono::duration<double, std::milli>(r.closed_at - r.sent_at).count();
-  EXPECT_GE(ms, 19);
-  EXPECT_LT(ms, 150);
+  EXPECT_GE(ms, 19);  // not before its drop point; that it came before the content (200 ms on) is
+                     // saw_content_before_close's check, which no load can flake
 }
 
 TEST(LoadDriverTest, ClosedLoopIssuesExactlyNumRequestsWithBoundedConcurrency) {

@@ -188,14 +188,20 @@ class PrometheusScrapeTest : public ::testing::Test {
   void start_ladle() {
     const std::string bin = LADLE_BINARY_DIR "/ladle";
     ASSERT_EQ(access(bin.c_str(), X_OK), 0) << bin << " not built";
-    ladle_port_ = free_port();
-    ASSERT_GT(ladle_port_, 0);
+    // Port 0: the server binds a free port itself and says which (no pick-then-bind race with the
+    // other tests that ctest -j runs beside this one).
     ladle_ = std::make_unique<Child>(
         std::vector<std::string>{bin, "serve", "--model", LADLE_MODELS_DIR "/stories260K.bin",
                                  "--tokenizer", LADLE_MODELS_DIR "/tok512.bin", "--host",
-                                 "127.0.0.1", "--port", std::to_string(ladle_port_)},
+                                 "127.0.0.1", "--port", "0"},
         dir_ / "ladle.log");
     ASSERT_TRUE(ladle_->started());
+    ASSERT_TRUE(wait_until(60s, [&] {
+      const std::string log = ladle_->log();
+      const std::size_t at = log.find("listening on http://127.0.0.1:");
+      if (at != std::string::npos) ladle_port_ = std::atoi(log.c_str() + at + 30);
+      return ladle_port_ > 0 || !ladle_->running();
+    })) << "ladle serve did not say its port:\n" << ladle_->log();
     ASSERT_TRUE(wait_until(60s, [&] {
       // The server listens while the model loads; /health turns 200 once the engine runs.
       auto r = http_request(ladle_port_, http::verb::get, "/health");
@@ -204,26 +210,33 @@ class PrometheusScrapeTest : public ::testing::Test {
   }
 
   // Prometheus scraping ladle every second, with its own config and storage under dir_.
+  // Prometheus takes the port it is given, so one is picked; should another process take it
+  // first (ctest -j), Prometheus exits at once and another port is tried.
   void start_prometheus() {
-    prom_port_ = free_port();
-    ASSERT_GT(prom_port_, 0);
-    {
-      std::ofstream config(dir_ / "prometheus.yml");
-      config << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-             << "scrape_configs:\n  - job_name: ladle\n    scrape_interval: 1s\n"
-             << "    scrape_timeout: 1s\n    static_configs:\n"
-             << "      - targets: ['127.0.0.1:" << ladle_port_ << "']\n";
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      prom_port_ = free_port();
+      ASSERT_GT(prom_port_, 0);
+      {
+        std::ofstream config(dir_ / "prometheus.yml");
+        config << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+               << "scrape_configs:\n  - job_name: ladle\n    scrape_interval: 1s\n"
+               << "    scrape_timeout: 1s\n    static_configs:\n"
+               << "      - targets: ['127.0.0.1:" << ladle_port_ << "']\n";
+      }
+      prometheus_ = std::make_unique<Child>(
+          std::vector<std::string>{kPrometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                   "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_)},
+          dir_ / "prometheus.log");
+      ASSERT_TRUE(prometheus_->started());
+      const bool up = wait_until(60s, [&] {
+        auto r = http_request(prom_port_, http::verb::get, "/-/ready");
+        return (r && r->status == 200) || !prometheus_->running();
+      }) && prometheus_->running();
+      if (up) return;
+      if (prometheus_->log().find("address already in use") == std::string::npos) break;
     }
-    prometheus_ = std::make_unique<Child>(
-        std::vector<std::string>{kPrometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
-                                 "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_)},
-        dir_ / "prometheus.log");
-    ASSERT_TRUE(prometheus_->started());
-    ASSERT_TRUE(wait_until(60s, [&] {
-      auto r = http_request(prom_port_, http::verb::get, "/-/ready");
-      return (r && r->status == 200) || !prometheus_->running();
-    }) && prometheus_->running()) << "prometheus did not come up:\n" << prometheus_->log();
+    FAIL() << "prometheus did not come up:\n" << prometheus_->log();
   }
 
   // K streamed completions of different lengths, each read to its [DONE].
