@@ -193,7 +193,9 @@ TEST_F(AnthropicE2eTest, EveryBadInputIsA400InAnthropicShapeAndTheServerKeepsSer
     ASSERT_FALSE(e.is_discarded()) << r.body;
     EXPECT_EQ(e["type"], "error") << body;
     EXPECT_EQ(e["error"]["type"], "invalid_request_error") << body;
-    if (!param.empty()) EXPECT_NE(e["error"]["message"].get<std::string>().find(param), std::string::npos) << r.body;
+    if (!param.empty()) {
+      EXPECT_NE(e["error"]["message"].get<std::string>().find(param), std::string::npos) << r.body;
+    }
     EXPECT_FALSE(r.raw["request-id"].empty()) << body;
   }
   EXPECT_EQ(post_json("/v1/messages", messages_body(1, false)).status, 200u);

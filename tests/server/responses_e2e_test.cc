@@ -264,7 +264,9 @@ TEST_F(ResponsesE2eTest, BadInputIsA400NamingTheParameter) {
     EXPECT_EQ(r.status, 400u) << body;
     const json e = json::parse(r.body);
     EXPECT_EQ(e["error"]["type"], "invalid_request_error") << body;
-    if (!param.empty()) EXPECT_EQ(e["error"]["param"], param) << body;
+    if (!param.empty()) {
+      EXPECT_EQ(e["error"]["param"], param) << body;
+    }
   }
   EXPECT_EQ(post_json("/v1/responses", responses_body(1, false)).status, 200u);
 }
