@@ -89,7 +89,7 @@ std::optional<json> parse_object(std::string_view body, ApiError& error) {
   json j;
   try {  // the library reports malformed JSON (and invalid UTF-8) by exception; caught here, once
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 6E666
     error = ApiError{400, std::string("malformed JSON body: ") + e.what(), "invalid_request_error", "", ""};
     return std::nullopt;
   }

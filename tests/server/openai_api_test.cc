@@ -125,6 +125,14 @@ TEST(OpenAiApiTest, LogprobsOfBothEndpoints) {
   EXPECT_EQ(parse_err(chat + R"("top_logprobs":3})", Endpoint::kChat).param, "top_logprobs");
 }
 
+// A number too large for a double is malformed input (400), not an internal error (found by the
+// dialect_requests fuzz target: nlohmann reports it as out_of_range, not parse_error).
+TEST(OpenAiApiTest, NumberOverflowIsMalformedJson) {
+  const ApiError e = parse_err(R"({"prompt":"x","max_tokens":6E666})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_NE(e.message.find("malformed JSON"), std::string::npos) << e.message;
+}
+
 TEST(OpenAiApiTest, PromptAsTokenIds) {
   auto r = parse_ok(R"({"prompt":[1,450,2]})");
   ASSERT_TRUE(r.prompt_tokens.has_value());
