@@ -70,6 +70,6 @@ cmake --build build-tsan -j"$jobs" --target ladle_threaded_tests
    ctest --output-on-failure -j"$jobs" --timeout 900 -L _threads)
 phase_done tsan
 
-# Fuzzing: every target of tests/fuzz for 25 s from its seed corpus (longer: scripts/fuzz.sh 3600).
-bash scripts/fuzz.sh 25
+# Fuzzing: every target of tests/fuzz for 15 s from its seed corpus (longer: scripts/fuzz.sh 3600).
+bash scripts/fuzz.sh 15
 phase_done fuzz
