@@ -26,28 +26,29 @@ void SseWriter::queue_head(bool keep_alive, std::string_view extra_headers) {
   outbox_ += head;
 }
 
-// One event: [event: T\n][id: N\n]data: D\n\n. Encoders' data is one line of JSON; anything else
-// goes through sse_event(), which splits lines.
+// One event: [event: T\n][id: N\n]data: D\n\n, written straight into the outbox (its chunk size
+// is known up front). Encoders' data is one line of JSON; anything else goes through sse_event(),
+// which splits lines.
 void SseWriter::event(std::string_view type, std::string_view data, std::int64_t id) {
-  event_.clear();
+  if (data.find_first_of("\r\n") != std::string_view::npos) return append_piece(sse_event(data));
+  char id_line[32];
+  const int id_len = id >= 0 ? std::snprintf(id_line, sizeof id_line, "id: %lld\n", static_cast<long long>(id)) : 0;
+  const std::size_t size = (type.empty() ? 0 : type.size() + 8) + static_cast<std::size_t>(id_len) + data.size() + 8;
+  if (chunked_) {
+    char size_line[20];
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
+    outbox_.append(size_line, static_cast<std::size_t>(n));
+  }
   if (!type.empty()) {
-    event_ += "event: ";
-    event_ += type;
-    event_ += '\n';
+    outbox_ += "event: ";
+    outbox_ += type;
+    outbox_ += '\n';
   }
-  if (id >= 0) {
-    char buf[32];
-    const int n = std::snprintf(buf, sizeof buf, "id: %lld\n", static_cast<long long>(id));
-    event_.append(buf, static_cast<std::size_t>(n));
-  }
-  if (data.find_first_of("\r\n") == std::string_view::npos) {
-    event_ += "data: ";
-    event_ += data;
-    event_ += "\n\n";
-  } else {
-    event_ += sse_event(data);
-  }
-  append_piece(event_);
+  outbox_.append(id_line, static_cast<std::size_t>(id_len));
+  outbox_ += "data: ";
+  outbox_ += data;
+  outbox_ += "\n\n";
+  if (chunked_) outbox_ += "\r\n";
 }
 
 void SseWriter::comment(std::string_view text) { append_piece(sse_comment(text)); }

@@ -78,7 +78,6 @@ class SseWriter : public EventOut, public std::enable_shared_from_this<SseWriter
   // stream writes its events without allocating.
   std::string outbox_;   // bytes queued for the next write
   std::string writing_;  // bytes of the write in flight (empty: none)
-  std::string event_;    // scratch: one event's lines before chunk framing
   // The stall check: when the write in flight started, and whether the timer is armed. One
   // timer wait covers many writes instead of one wait (and cancel) per event.
   std::chrono::steady_clock::time_point write_started_{};

@@ -11,6 +11,7 @@
 
 #include "server/metrics.h"
 #include "server/server.h"
+#include "tests/server/fake_server.h"
 #include "tests/server/test_client.h"
 #include "tests/testing/fake_engine.h"
 
@@ -23,35 +24,11 @@ using testing::FakeEngine;
 using testing::FakeEngineOptions;
 namespace t = test;
 
-class HttpE2eTest : public ::testing::Test {
+class HttpE2eTest : public test::FakeServerTest {
  protected:
-  void start(FakeEngineOptions options = {}, ServerConfig config = {}) {
-    engine_ = std::make_unique<FakeEngine>(options);
-    config.port = 0;
-    auto server = Server::create(config, &metrics_);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    server_ = std::move(*server);
-    server_->start(false);
-    server_->set_engine(engine_.get(), [e = engine_.get()] { e->stop(); });
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->shutdown();
-      server_->wait();
-    }
-    // The engine may still hold sinks (mailboxes bound to the server's strands): it must go
-    // before the server's io_context does.
-    engine_.reset();
-    server_.reset();
-  }
-  unsigned short port() const { return server_->port(); }
   bool cancelled_soon(std::size_t n = 1) {
     return FakeEngine::wait_for([&] { return engine_->cancelled().size() >= n && engine_->num_live() == 0; }, 3000ms);
   }
-
-  Metrics metrics_;
-  std::unique_ptr<FakeEngine> engine_;
-  std::unique_ptr<Server> server_;
 };
 
 TEST_F(HttpE2eTest, HealthModelsMetricsAndRouting) {

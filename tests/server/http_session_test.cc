@@ -8,6 +8,7 @@
 
 #include "server/metrics.h"
 #include "server/server.h"
+#include "tests/server/fake_server.h"
 #include "tests/server/test_client.h"
 #include "tests/testing/fake_engine.h"
 
@@ -19,26 +20,9 @@ using nlohmann::json;
 using testing::FakeEngine;
 namespace t = test;
 
-class HttpSessionTest : public ::testing::Test {
+class HttpSessionTest : public test::FakeServerTest {
  protected:
-  void start(ServerConfig config, testing::FakeEngineOptions options = {}) {
-    engine_ = std::make_unique<FakeEngine>(options);
-    config.port = 0;
-    auto server = Server::create(config, &metrics_);
-    ASSERT_TRUE(server.ok()) << server.error().message;
-    server_ = std::move(*server);
-    server_->start(false);
-    server_->set_engine(engine_.get(), [e = engine_.get()] { e->stop(); });
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->shutdown();
-      server_->wait();
-    }
-    engine_.reset();
-    server_.reset();
-  }
-  unsigned short port() const { return server_->port(); }
+  void start(ServerConfig config, testing::FakeEngineOptions options = {}) { FakeServerTest::start(options, config); }
 
   // Writes `raw` and reads one response.
   t::Reply raw_exchange(const std::string& raw) {
@@ -53,9 +37,6 @@ class HttpSessionTest : public ::testing::Test {
     return r;
   }
 
-  Metrics metrics_;
-  std::unique_ptr<FakeEngine> engine_;
-  std::unique_ptr<Server> server_;
 };
 
 std::string error_code_of(const std::string& body) {
