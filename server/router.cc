@@ -135,7 +135,7 @@ RouteResult Router::route(const RouteRequest& request) const {
   const std::string request_id = route->dialect == Dialect::kAnthropic ? state_.next_id("req_") : std::string();
   RouteResult result;
   try {
-    result = dispatch(*route, request, path, request_id);
+    result = dispatch(*route, request, path, wild, request_id);
   } catch (const std::exception& e) {
     if (state_.metrics()) state_.metrics()->on_internal_error("handler");
     result = error_reply_in(route->dialect, ApiError{500, std::string("internal error: ") + e.what(), "server_error", "", ""},
@@ -178,7 +178,7 @@ HttpReply Router::preflight(std::string_view target, std::string_view requested_
   return r;
 }
 
-RouteResult Router::dispatch(const Route& route, const RouteRequest& request, std::string_view path,
+RouteResult Router::dispatch(const Route& route, const RouteRequest& request, std::string_view path, std::string_view wild,
                              const std::string& request_id) const {
   const Dialect dialect = route.dialect;
   if (!route.open && !authorized(request)) {
@@ -212,8 +212,6 @@ RouteResult Router::dispatch(const Route& route, const RouteRequest& request, st
   // A model's `created` is one fixed time (when first listed), not the time of each request: the
   // list and GET /v1/models/{id} must agree (they straddled a second boundary in a CI run).
   static const std::int64_t model_created = unix_now();
-  std::string_view wild;
-  matches(route.path, path, &wild);
   switch (route.handler) {
     case Handler::kModels: return handle_models(engine->model_info(), model_created);
     case Handler::kModel: return handle_model(engine->model_info(), wild, model_created);

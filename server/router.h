@@ -71,7 +71,8 @@ class Router {
   struct Route;  // an entry of the route table (router.cc)
 
  private:
-  RouteResult dispatch(const Route& route, const RouteRequest& request, std::string_view path,
+  // `wild`: the path segment the route's "*" matched (empty if it has none).
+  RouteResult dispatch(const Route& route, const RouteRequest& request, std::string_view path, std::string_view wild,
                        const std::string& request_id) const;
   RouteResult responses_route(const Route& route, const RouteRequest& request, std::string_view path) const;
   HttpReply telemetry_route(const RouteRequest& request) const;
