@@ -34,11 +34,7 @@ void SseWriter::event(std::string_view type, std::string_view data, std::int64_t
   char id_line[32];
   const int id_len = id >= 0 ? std::snprintf(id_line, sizeof id_line, "id: %lld\n", static_cast<long long>(id)) : 0;
   const std::size_t size = (type.empty() ? 0 : type.size() + 8) + static_cast<std::size_t>(id_len) + data.size() + 8;
-  if (chunked_) {
-    char size_line[20];
-    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
-    outbox_.append(size_line, static_cast<std::size_t>(n));
-  }
+  if (chunked_) append_chunk_size(size);
   if (!type.empty()) {
     outbox_ += "event: ";
     outbox_ += type;
@@ -58,11 +54,15 @@ void SseWriter::append_piece(std::string_view payload) {
     outbox_ += payload;
     return;
   }
-  char size[20];
-  const int n = std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
-  outbox_.append(size, static_cast<std::size_t>(n));
+  append_chunk_size(payload.size());
   outbox_ += payload;
   outbox_ += "\r\n";
+}
+
+void SseWriter::append_chunk_size(std::size_t size) {
+  char line[20];
+  const int n = std::snprintf(line, sizeof line, "%zx\r\n", size);
+  outbox_.append(line, static_cast<std::size_t>(n));
 }
 
 void SseWriter::queue_end() {

@@ -67,6 +67,7 @@ class SseWriter : public EventOut, public std::enable_shared_from_this<SseWriter
 
  private:
   void append_piece(std::string_view payload);
+  void append_chunk_size(std::size_t size);  // an HTTP/1.1 chunk's hex size line
   void on_write(boost::beast::error_code ec);
   void arm_stall_check(std::chrono::steady_clock::time_point at);
   void on_stall_check();
