@@ -20,9 +20,16 @@
 
 namespace ladle::scheduler {
 
+// Who waits for a request's tokens: a person (interactive, the default) or nobody right now (a
+// line of a batch). The scheduler serves interactive requests first and preempts batch ones first.
+enum class RequestClass { kInteractive, kBatch };
+
 struct GenerationRequest {
   std::vector<TokenId> prompt_tokens;  // as returned by tokenize(); must not be empty
   SamplingParams params;
+  RequestClass request_class = RequestClass::kInteractive;
+  // vLLM's `priority` among requests of the same class: lower runs first; ties keep arrival order.
+  int priority = 0;
 };
 
 struct ModelInfo {
