@@ -7,11 +7,13 @@ import { join } from 'node:path';
 
 // Writes the 15M synthetic model (`ladle make-model --preset 15m`) into `dir`: slow enough on two
 // cores that an answer of 200 tokens takes a second or more. (Its random weights make greedy
-// decoding repeat the prompt's last token: fine for timing, useless for content.)
-export function makeModel(ladle, dir) {
+// decoding repeat the prompt's last token: fine for timing, useless for content.) `seqLen` sets
+// its context (the preset's is 256).
+export function makeModel(ladle, dir, seqLen = 256) {
   const model = join(dir, 'm15.bin');
   const tokenizer = join(dir, 'tok15.bin');
-  execFileSync(ladle, ['make-model', '--preset', '15m', '--out', model, '--tokenizer-out', tokenizer],
+  execFileSync(ladle, ['make-model', '--preset', '15m', '--seq-len', String(seqLen), '--out', model,
+                       '--tokenizer-out', tokenizer],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   return { model, tokenizer };
 }
