@@ -1,0 +1,50 @@
+// The jinja interpreter: walks a parsed template (ast.h) with a set of variables and returns the
+// text. Scoping follows Jinja2: `if` shares its scope, each `for` iteration and each macro call
+// gets its own (a `set` inside a loop does not outlive the iteration; namespace() is the way
+// out), and `loop` carries index, index0, revindex, revindex0, first, last, length, previtem,
+// nextitem and cycle().
+//
+// Globals every render has: range(), namespace(), dict(). The caller adds its own (a chat
+// template adds raise_exception and strftime_now).
+//
+// Thread-safety: one Interpreter per render; the tree it walks is shared read-only.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "model/jinja/ast.h"
+
+namespace ladle::jinja {
+
+class Interpreter {
+ public:
+  explicit Interpreter(const ValueDict& variables);
+
+  // Renders `body`; throws TemplateError (with the line of the statement that failed).
+  std::string render(const StmtList& body);
+
+ private:
+  struct Scope {
+    Scope* parent = nullptr;
+    std::unordered_map<std::string, Value> vars;
+    const Value* find(const std::string& name) const;
+  };
+  enum class Flow { kNormal, kBreak, kContinue };
+
+  Flow exec(const StmtList& body, Scope& scope, std::string& out);
+  Flow exec_one(const Stmt& st, Scope& scope, std::string& out);
+  Flow exec_for(const Stmt& st, Scope& scope, std::string& out);
+  void exec_set(const Stmt& st, Scope& scope);
+  void define_macro(const Stmt& st, Scope& scope);
+
+  Value eval(const Expr& e, Scope& scope);
+  Value eval_call(const Expr& e, Scope& scope);
+  CallArgs eval_args(const Expr& e, std::size_t first, Scope& scope);
+  Value eval_subscript(const Expr& e, Scope& scope);
+
+  Scope globals_;
+  Scope root_;
+};
+
+}  // namespace ladle::jinja

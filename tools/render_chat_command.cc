@@ -1,0 +1,98 @@
+// `ladle render-chat`: prints the prompt a Jinja chat template makes of a conversation, exactly
+// the text the server would tokenize. The reference test (tests/chat_templates) compares it with
+// Python jinja2's rendering of the same template.
+#include <cstdio>
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/jinja/jinja_chat_template.h"
+#include "model/jinja/json_value.h"
+#include "scheduler/flag_set.h"
+#include "tools/commands.h"
+
+namespace ladle::tools {
+namespace {
+
+bool read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
+}  // namespace
+
+int run_render_chat(std::span<const std::string> args) {
+  std::string template_path, messages_json, messages_path, bos, eos, date;
+  bool no_generation_prompt = false;
+  FlagSet flags("ladle render-chat --template FILE.jinja (--messages JSON | --messages-file FILE) [options]",
+                "Renders a conversation with a Jinja chat template (as transformers' apply_chat_template\n"
+                "does) and prints the prompt, without a trailing newline.");
+  flags.add("--template", &template_path, "the chat template (.jinja) (required)");
+  flags.add("--messages", &messages_json, "the conversation: a JSON array of {\"role\", \"content\", ...}");
+  flags.add("--messages-file", &messages_path, "the conversation from a JSON file instead");
+  flags.add("--no-generation-prompt", &no_generation_prompt, "add_generation_prompt = false");
+  flags.add("--bos", &bos, "the bos_token text (default: empty)");
+  flags.add("--eos", &eos, "the eos_token text (default: empty)");
+  flags.add("--date", &date, "pin strftime_now() to this day, YYYY-MM-DD (default: today, local time)");
+  if (auto st = flags.parse(args); !st.ok()) {
+    std::fprintf(stderr, "ladle render-chat: %s\n\n%s", st.error().message.c_str(), flags.help().c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::printf("%s", flags.help().c_str());
+    return 0;
+  }
+  if (template_path.empty() || (messages_json.empty() == messages_path.empty())) {
+    std::fprintf(stderr, "ladle render-chat: --template and one of --messages / --messages-file are required\n");
+    return 2;
+  }
+  std::string source;
+  if (!read_file(template_path, &source)) {
+    std::fprintf(stderr, "ladle render-chat: cannot read %s\n", template_path.c_str());
+    return 1;
+  }
+  if (!messages_path.empty() && !read_file(messages_path, &messages_json)) {
+    std::fprintf(stderr, "ladle render-chat: cannot read %s\n", messages_path.c_str());
+    return 1;
+  }
+  auto json = nlohmann::ordered_json::parse(messages_json, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_array()) {
+    std::fprintf(stderr, "ladle render-chat: --messages must be a JSON array of messages\n");
+    return 2;
+  }
+  jinja::JinjaChatTemplate::Clock clock;
+  if (!date.empty()) {
+    std::tm tm{};
+    if (std::sscanf(date.c_str(), "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) {
+      std::fprintf(stderr, "ladle render-chat: --date wants YYYY-MM-DD\n");
+      return 2;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_hour = 12;
+    std::time_t t = timegm(&tm);  // normalises tm_wday and tm_yday
+    gmtime_r(&t, &tm);
+    clock = [tm] { return tm; };
+  }
+  auto chat = jinja::JinjaChatTemplate::load(source, bos, eos, clock);
+  if (!chat) {
+    std::fprintf(stderr, "ladle render-chat: %s: %s\n", template_path.c_str(), chat.error().message.c_str());
+    return 1;
+  }
+  auto prompt = chat->render(jinja::value_from_json(json), !no_generation_prompt);
+  if (!prompt) {
+    std::fprintf(stderr, "ladle render-chat: %s\n", prompt.error().message.c_str());
+    return 1;
+  }
+  std::fwrite(prompt->data(), 1, prompt->size(), stdout);
+  return 0;
+}
+
+}  // namespace ladle::tools
