@@ -29,7 +29,7 @@ bool read_file(const std::string& path, std::string* out) {
 }  // namespace
 
 int run_render_chat(std::span<const std::string> args) {
-  std::string template_path, messages_json, messages_path, bos, eos, date;
+  std::string template_path, messages_json, messages_path, tools_json, bos, eos, date;
   bool no_generation_prompt = false;
   FlagSet flags("ladle render-chat --template FILE.jinja (--messages JSON | --messages-file FILE) [options]",
                 "Renders a conversation with a Jinja chat template (as transformers' apply_chat_template\n"
@@ -37,6 +37,7 @@ int run_render_chat(std::span<const std::string> args) {
   flags.add("--template", &template_path, "the chat template (.jinja) (required)");
   flags.add("--messages", &messages_json, "the conversation: a JSON array of {\"role\", \"content\", ...}");
   flags.add("--messages-file", &messages_path, "the conversation from a JSON file instead");
+  flags.add("--tools", &tools_json, "tools: a JSON array of function schemas (default: none)");
   flags.add("--no-generation-prompt", &no_generation_prompt, "add_generation_prompt = false");
   flags.add("--bos", &bos, "the bos_token text (default: empty)");
   flags.add("--eos", &eos, "the eos_token text (default: empty)");
@@ -67,6 +68,15 @@ int run_render_chat(std::span<const std::string> args) {
     std::fprintf(stderr, "ladle render-chat: --messages must be a JSON array of messages\n");
     return 2;
   }
+  jinja::ValueDict extra;
+  if (!tools_json.empty()) {
+    auto tools = nlohmann::ordered_json::parse(tools_json, nullptr, /*allow_exceptions=*/false);
+    if (tools.is_discarded() || !tools.is_array()) {
+      std::fprintf(stderr, "ladle render-chat: --tools must be a JSON array\n");
+      return 2;
+    }
+    extra.set("tools", jinja::value_from_json(tools));
+  }
   jinja::JinjaChatTemplate::Clock clock;
   if (!date.empty()) {
     std::tm tm{};
@@ -86,7 +96,7 @@ int run_render_chat(std::span<const std::string> args) {
     std::fprintf(stderr, "ladle render-chat: %s: %s\n", template_path.c_str(), chat.error().message.c_str());
     return 1;
   }
-  auto prompt = chat->render(jinja::value_from_json(json), !no_generation_prompt);
+  auto prompt = chat->render(jinja::value_from_json(json), !no_generation_prompt, extra);
   if (!prompt) {
     std::fprintf(stderr, "ladle render-chat: %s\n", prompt.error().message.c_str());
     return 1;

@@ -38,7 +38,8 @@ Expected<std::string> JinjaChatTemplate::render(std::span<const ChatTurn> messag
   return render(Value(std::move(list)), add_generation_prompt);
 }
 
-Expected<std::string> JinjaChatTemplate::render(const Value& messages, bool add_generation_prompt) const {
+Expected<std::string> JinjaChatTemplate::render(const Value& messages, bool add_generation_prompt,
+                                                const ValueDict& extra) const {
   ValueDict vars;
   vars.set("messages", messages);
   vars.set("bos_token", Value(bos_));
@@ -57,6 +58,7 @@ Expected<std::string> JinjaChatTemplate::render(const Value& messages, bool add_
     std::size_t n = std::strftime(buf, sizeof buf, a.positional[0].as_string().c_str(), &tm);
     return Value(std::string(buf, n));
   }}));
+  for (const auto& [k, v] : extra.entries()) vars.set(k, v);
   auto out = template_.render(vars);
   if (!out) return make_error(ErrorCode::kInvalidArgument, "chat template: " + out.error().message);
   return out;

@@ -37,8 +37,11 @@ class JinjaChatTemplate {
                                           Clock clock = {});
 
   Expected<std::string> render(std::span<const ChatTurn> messages, bool add_generation_prompt) const;
-  // `messages` as a list of dicts, for messages with more than role and content (tool calls).
-  Expected<std::string> render(const Value& messages, bool add_generation_prompt) const;
+  // `messages` as a list of dicts, for messages with more than role and content (tool calls);
+  // `extra` adds or overrides variables (tools: a list of function schemas; a template's own
+  // switches such as enable_thinking).
+  Expected<std::string> render(const Value& messages, bool add_generation_prompt,
+                               const ValueDict& extra = {}) const;
 
  private:
   JinjaChatTemplate(Template t, std::string bos, std::string eos, Clock clock)

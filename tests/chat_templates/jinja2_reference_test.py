@@ -71,6 +71,18 @@ CONVERSATIONS = {
 }
 
 
+# A function schema as transformers' get_json_schema writes it, for the templates' tools branch.
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city, «today» 🌦",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "description": "The city"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city"]},
+    "return": {"type": "number", "description": "degrees"}}}]
+
+# Conversations also rendered with tools=TOOLS (every other one with tools=None).
+WITH_TOOLS = ["one turn", "system and several turns", "tool call and result"]
+
+
 def gguf_chat_template(path):
     """The tokenizer.chat_template string of a GGUF file (reads the KV section only)."""
     data = open(path, "rb").read()
@@ -145,10 +157,12 @@ def main():
                 f.write(source)
             compiled = env.from_string(source)
             counts = {"equal": 0, "refused by both": 0}
-            for cname, messages in CONVERSATIONS.items():
+            cases = [(c, m, None) for c, m in CONVERSATIONS.items()] + \
+                [(c + " + tools", CONVERSATIONS[c], TOOLS) for c in WITH_TOOLS]
+            for cname, messages, tools in cases:
                 for add_generation_prompt in (True, False):
                     try:
-                        expected = compiled.render(messages=messages, tools=None, documents=None,
+                        expected = compiled.render(messages=messages, tools=tools, documents=None,
                                                    add_generation_prompt=add_generation_prompt,
                                                    bos_token=bos, eos_token=eos)
                         refusal = None
@@ -158,6 +172,8 @@ def main():
                            "--bos", bos, "--eos", eos, "--date", PINNED_DAY.strftime("%Y-%m-%d")]
                     if not add_generation_prompt:
                         cmd.append("--no-generation-prompt")
+                    if tools is not None:
+                        cmd += ["--tools", json.dumps(tools)]
                     got = subprocess.run(cmd, capture_output=True, timeout=60)
                     case = f"{tname} / {cname} / add_generation_prompt={add_generation_prompt}"
                     if refusal is None:
