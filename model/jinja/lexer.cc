@@ -83,9 +83,8 @@ std::vector<Segment> split_template(std::string_view raw) {
     std::string text = s.substr(pos, open - pos);
     int text_line = line;
     line += count_lines(text);
-    if (sign == '-') {
-      std::size_t keep = text.find_last_not_of(" \t\n\r\f\v");
-      text.resize(keep == std::string::npos ? 0 : keep + 1);
+    if (sign == '-') {  // Python's str.rstrip(): Unicode whitespace too
+      text.resize(python_strip(text, false, true).size());
     } else if (sign != '+' && type != '{') {  // lstrip_blocks: statements and comments only
       std::size_t line_start = text.rfind('\n');
       line_start = line_start == std::string::npos ? 0 : line_start + 1;
@@ -111,8 +110,9 @@ std::vector<Segment> split_template(std::string_view raw) {
     char close_sign = end > body && (s[end - 1] == '-' || s[end - 1] == '+') ? s[end - 1] : 0;
     if (close_sign == '+' && type == '{') close_sign = 0;
     if (close_sign && type != '#') inside.pop_back();
-    if (close_sign == '-') {
-      while (after < s.size() && std::isspace(static_cast<unsigned char>(s[after]))) ++after;
+    if (close_sign == '-') {  // the regex \s*: Unicode whitespace too
+      std::string_view rest = std::string_view(s).substr(after);
+      after += rest.size() - python_strip(rest, true, false).size();
     } else if (close_sign != '+' && type != '{' && after < s.size() && s[after] == '\n') {
       ++after;
     }

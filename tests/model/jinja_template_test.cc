@@ -34,6 +34,7 @@ TEST(JinjaTemplate, WhitespaceControlAsTransformersRendersIt) {
   // {{ }} is neither trimmed nor lstripped; `-` strips every whitespace on its side.
   EXPECT_EQ(render("  {{ 1 }}\n{{ 2 }}  \n  {{- 3 -}}  \n x"), "  1\n23x");
   EXPECT_EQ(render("x  \n\n {%- if true -%} \n\n y {%- endif %}"), "xy");
+  EXPECT_EQ(render("x\u3000 {{- 1 -}} \u3000\u00a0y"), "x1y");  // Python's \s is Unicode-aware
   // Comments follow the block rules; `+` keeps the indentation.
   EXPECT_EQ(render("a\n  {# c #}\nb\n  {%+ if true %}c{% endif %}"), "a\nb\n  c");
   // Exactly one trailing newline of the template is dropped (keep_trailing_newline=False).
