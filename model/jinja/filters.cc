@@ -195,14 +195,15 @@ Value apply_filter(std::string_view name, const Value& v, const CallArgs& a) {
     return call_method(Value(s), "replace", m);
   }
   if (name == "int") {
-    if (v.is_number()) return Value(static_cast<std::int64_t>(v.as_double()));
+    if (v.kind() == Value::Kind::kInt || v.kind() == Value::Kind::kBool) return Value(v.as_int());
+    if (v.is_number() && std::fabs(v.as_double()) < 9.2e18) return Value(static_cast<std::int64_t>(v.as_double()));
     if (v.is_string()) {
       char* end = nullptr;
       std::string s(python_strip(v.as_string(), true, true));
       long long n = std::strtoll(s.c_str(), &end, 10);
       if (!s.empty() && *end == '\0') return Value(static_cast<std::int64_t>(n));
       double d = std::strtod(s.c_str(), &end);
-      if (!s.empty() && *end == '\0') return Value(static_cast<std::int64_t>(d));
+      if (!s.empty() && *end == '\0' && std::fabs(d) < 9.2e18) return Value(static_cast<std::int64_t>(d));
     }
     const Value* dflt = arg(a, 0, "default");
     return dflt ? *dflt : Value(0);
@@ -220,6 +221,7 @@ Value apply_filter(std::string_view name, const Value& v, const CallArgs& a) {
   }
   if (name == "abs") {
     if (v.kind() == Value::Kind::kFloat) return Value(std::fabs(v.as_double()));
+    if (v.is_number() && v.as_int() == INT64_MIN) throw TemplateError("integer overflow");
     if (v.is_number()) return Value(static_cast<std::int64_t>(std::llabs(v.as_int())));
     throw TemplateError("bad operand type for abs(): '" + v.type_name() + "'");
   }
@@ -253,7 +255,11 @@ bool apply_test(std::string_view name, const Value& v, const CallArgs& a) {
     std::int64_t r = v.as_int() % 2;
     return name == "even" ? r == 0 : r != 0;
   }
-  if (name == "divisibleby") return v.as_int() % need().as_int() == 0;
+  if (name == "divisibleby") {
+    std::int64_t d = need().as_int();
+    if (d == 0) throw TemplateError("integer division or modulo by zero");
+    return d == -1 || v.as_int() % d == 0;
+  }
   if (name == "eq" || name == "equalto" || name == "==") return compare_op("==", v, need());
   if (name == "ne" || name == "!=") return compare_op("!=", v, need());
   if (name == "lt" || name == "<") return compare_op("<", v, need());

@@ -23,9 +23,10 @@ Value builtin_range(const CallArgs& a) {
   }
   if (step == 0) throw TemplateError("range() arg 3 must not be zero");
   ValueList out;
-  for (std::int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    if (out.size() > 100000) throw TemplateError("range() too large");
+  for (std::int64_t i = start; step > 0 ? i < stop : i > stop;) {
+    if (out.size() >= 100000) throw TemplateError("range() of more than 100000 items");
     out.emplace_back(i);
+    if (__builtin_add_overflow(i, step, &i)) break;
   }
   return Value(std::move(out));
 }
@@ -107,6 +108,8 @@ Interpreter::Flow Interpreter::exec(const StmtList& body, Scope& scope, std::str
 }
 
 Interpreter::Flow Interpreter::exec_one(const Stmt& st, Scope& scope, std::string& out) {
+  if (++steps_ > kMaxSteps) throw TemplateError("the template ran more than " + std::to_string(kMaxSteps) + " steps");
+  if (out.size() > kMaxValueBytes) throw TemplateError("the template's output passed " + std::to_string(kMaxValueBytes >> 20) + " MiB");
   switch (st.kind) {
     case Stmt::Kind::kText: out += st.text; return Flow::kNormal;
     case Stmt::Kind::kOutput: out += eval(*st.expr, scope).str(); return Flow::kNormal;
@@ -151,6 +154,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& st, Scope& scope, std::strin
   if (items.empty()) return st.bodies.size() > 1 ? exec(st.bodies[1], scope, out) : Flow::kNormal;
   const auto n = static_cast<std::int64_t>(items.size());
   for (std::int64_t i = 0; i < n; ++i) {
+    if (++steps_ > kMaxSteps) throw TemplateError("the template ran more than " + std::to_string(kMaxSteps) + " steps");
     Scope s{&scope, {}};
     bind(s, items[static_cast<std::size_t>(i)]);
     ValueDict loop;
@@ -207,6 +211,13 @@ void Interpreter::define_macro(const Stmt& st, Scope& scope) {
   Scope* root = &root_;
   const Stmt* def = &st;
   scope.vars[st.text] = Value(Callable{st.text, [this, root, def](const CallArgs& a) {
+    if (macro_depth_ >= kMaxMacroDepth)
+      throw TemplateError("macro '" + def->text + "' called more than " + std::to_string(kMaxMacroDepth) + " deep");
+    struct DepthGuard {
+      int& d;
+      explicit DepthGuard(int& depth) : d(depth) { ++d; }
+      ~DepthGuard() { --d; }
+    } guard(macro_depth_);
     Scope s{root, {}};
     if (a.positional.size() > def->targets.size())
       throw TemplateError("macro '" + def->text + "' takes not more than " + std::to_string(def->targets.size()) +
@@ -347,6 +358,7 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
     case Expr::Kind::kNegate: {
       Value v = eval(*e.args[0], scope);
       if (v.kind() == Value::Kind::kFloat) return Value(-v.as_double());
+      if (v.is_number() && v.as_int() == INT64_MIN) throw TemplateError("integer overflow", e.line);
       if (v.is_number()) return Value(-v.as_int());
       if (v.is_undefined()) fail_undefined(v);
       throw TemplateError("bad operand type for unary -: '" + v.type_name() + "'", e.line);

@@ -10,6 +10,7 @@
 // Thread-safety: one Interpreter per render; the tree it walks is shared read-only.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -43,8 +44,15 @@ class Interpreter {
   CallArgs eval_args(const Expr& e, std::size_t first, Scope& scope);
   Value eval_subscript(const Expr& e, Scope& scope);
 
+  // Bounds on what a template from a model file may cost: statements and loop iterations run,
+  // nested macro calls (each takes stack). A 20-message chat runs a few hundred steps.
+  static constexpr std::int64_t kMaxSteps = 1'000'000;
+  static constexpr int kMaxMacroDepth = 16;
+
   Scope globals_;
   Scope root_;
+  std::int64_t steps_ = 0;
+  int macro_depth_ = 0;
 };
 
 }  // namespace ladle::jinja

@@ -1,6 +1,7 @@
 #include "model/jinja/operators.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "model/jinja/error.h"
 #include "model/jinja/unicode.h"
@@ -13,7 +14,20 @@ namespace {
                       b.type_name() + "'");
 }
 
+// x op y on 64-bit ints, an error where Python's int would outgrow them.
+std::int64_t checked(char op, std::int64_t x, std::int64_t y) {
+  std::int64_t r = 0;
+  bool overflow = op == '+' ? __builtin_add_overflow(x, y, &r)
+                  : op == '-' ? __builtin_sub_overflow(x, y, &r)
+                              : __builtin_mul_overflow(x, y, &r);
+  if (overflow) throw TemplateError("integer overflow (Python's int would grow; 64-bit here)");
+  return r;
+}
+
 Value repeat(const Value& seq, std::int64_t n) {
+  std::size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size() * 16;
+  if (n > 0 && unit > 0 && static_cast<std::size_t>(n) > kMaxValueBytes / unit)
+    throw TemplateError("the result of '*' is too large");
   if (seq.is_string()) {
     std::string out;
     for (std::int64_t i = 0; i < n; ++i) out += seq.as_string();
@@ -33,26 +47,35 @@ void fail_undefined(const Value& v) {
 }
 
 Value binary_op(std::string_view op, const Value& a, const Value& b) {
-  if (op == "~") return Value(a.str() + b.str());
+  if (op == "~") {
+    std::string s = a.str() + b.str();
+    if (s.size() > kMaxValueBytes) throw TemplateError("the result of '~' is too large");
+    return Value(std::move(s));
+  }
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   if (a.is_number() && b.is_number()) {
     bool ints = is_int(a) && is_int(b);
     double x = a.as_double();
     double y = b.as_double();
-    if (op == "+") return ints ? Value(a.as_int() + b.as_int()) : Value(x + y);
-    if (op == "-") return ints ? Value(a.as_int() - b.as_int()) : Value(x - y);
-    if (op == "*") return ints ? Value(a.as_int() * b.as_int()) : Value(x * y);
+    if (op == "+") return ints ? Value(checked('+', a.as_int(), b.as_int())) : Value(x + y);
+    if (op == "-") return ints ? Value(checked('-', a.as_int(), b.as_int())) : Value(x - y);
+    if (op == "*") return ints ? Value(checked('*', a.as_int(), b.as_int())) : Value(x * y);
     if (op == "**") {
       if (ints && b.as_int() >= 0) {
+        const std::int64_t base = a.as_int();
         std::int64_t r = 1;
-        for (std::int64_t i = 0; i < b.as_int(); ++i) r *= a.as_int();
+        // |base| <= 1 never grows: stop early instead of looping up to a huge exponent.
+        if (base == 0 || base == 1) return Value(b.as_int() == 0 ? std::int64_t{1} : base);
+        if (base == -1) return Value(b.as_int() % 2 == 0 ? std::int64_t{1} : std::int64_t{-1});
+        for (std::int64_t i = 0; i < b.as_int(); ++i) r = checked('*', r, base);
         return Value(r);
       }
       return Value(std::pow(x, y));
     }
     if (y == 0) throw TemplateError(ints ? "integer division or modulo by zero" : "float division by zero");
     if (op == "/") return Value(x / y);
+    if (ints && b.as_int() == -1 && a.as_int() == INT64_MIN) throw TemplateError("integer overflow");
     if (op == "//") {
       if (!ints) return Value(std::floor(x / y));
       std::int64_t q = a.as_int() / b.as_int();
@@ -70,7 +93,10 @@ Value binary_op(std::string_view op, const Value& a, const Value& b) {
       return Value(r);
     }
   }
-  if (op == "+" && a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+  if (op == "+" && a.is_string() && b.is_string()) {
+    if (a.as_string().size() + b.as_string().size() > kMaxValueBytes) throw TemplateError("the result of '+' is too large");
+    return Value(a.as_string() + b.as_string());
+  }
   if (op == "+" && a.is_list() && b.is_list()) {
     ValueList out = a.as_list();
     out.insert(out.end(), b.as_list().begin(), b.as_list().end());

@@ -12,6 +12,9 @@
 namespace ladle::jinja {
 namespace {
 
+// Real chat templates nest a few levels; this bounds the stack a hostile one can take.
+constexpr int kMaxNesting = 64;
+
 // Recursive descent over the tokens of one tag.
 class ExprParser {
  public:
@@ -49,7 +52,21 @@ class ExprParser {
     return e;
   }
 
+  // Every recursion of the grammar passes through expression(), not_expr() or unary(): their depth
+  // bounds the parser's and the interpreter's stack use on a hostile template.
+  struct Nest {
+    int& depth;
+    Nest(int& d, int line) : depth(d) {
+      if (++depth > kMaxNesting) {
+        --depth;
+        throw TemplateError("expression nested more than " + std::to_string(kMaxNesting) + " deep", line);
+      }
+    }
+    ~Nest() { --depth; }
+  };
+
   ExprPtr expression() {  // a if cond else b
+    Nest nest(depth_, peek().line);
     ExprPtr e = or_expr();
     while (is_name("if")) {
       int line = next().line;
@@ -65,6 +82,7 @@ class ExprParser {
   ExprPtr or_expr() { return binary_chain({"or"}, &ExprParser::and_expr, true); }
   ExprPtr and_expr() { return binary_chain({"and"}, &ExprParser::not_expr, true); }
   ExprPtr not_expr() {
+    Nest nest(depth_, peek().line);
     if (is_name("not")) {
       auto e = node(Expr::Kind::kNot, next().line);
       e->args.push_back(not_expr());
@@ -124,6 +142,7 @@ class ExprParser {
 
   ExprPtr unary_with_filters() { return filters(unary()); }
   ExprPtr unary() {
+    Nest nest(depth_, peek().line);
     if (is_op("-")) {
       auto e = node(Expr::Kind::kNegate, next().line);
       e->args.push_back(unary());
@@ -312,6 +331,7 @@ class ExprParser {
  private:
   std::vector<Token> t_;
   std::size_t i_ = 0;
+  int depth_ = 0;
 };
 
 // Statements over the segment list; block statements recurse until their end tag.
@@ -365,6 +385,12 @@ class TemplateParser {
   }
 
   std::unique_ptr<Stmt> statement(const std::string& word, ExprParser& p, int line) {
+    if (depth_ >= kMaxNesting)
+      throw TemplateError("blocks nested more than " + std::to_string(kMaxNesting) + " deep", line);
+    struct Unnest {
+      int& d;
+      ~Unnest() { --d; }
+    } unnest{++depth_};
     auto st = std::make_unique<Stmt>();
     st->line = line;
     std::string end;
@@ -469,6 +495,7 @@ class TemplateParser {
   std::vector<Segment> s_;
   std::size_t pos_ = 0;
   std::unique_ptr<ExprParser> tail_;  // the parser of the end tag that closed the last body
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -19,15 +19,21 @@ Expected<Template> Template::parse(std::string_view source) {
     return Template(std::make_shared<const StmtList>(parse_template(source)));
   } catch (const TemplateError& e) {
     return to_error(e);
+  } catch (const std::exception& e) {  // std::bad_alloc and the like: still an error, not a crash
+    return make_error(ErrorCode::kInvalidArgument, std::string("template: ") + e.what());
   }
 }
 
 Expected<std::string> Template::render(const ValueDict& variables) const {
   try {
     Interpreter interpreter(variables);
-    return interpreter.render(*body_);
+    std::string out = interpreter.render(*body_);
+    if (out.size() > kMaxValueBytes) throw TemplateError("the template's output passed 64 MiB");
+    return out;
   } catch (const TemplateError& e) {
     return to_error(e);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, std::string("template: ") + e.what());
   }
 }
 

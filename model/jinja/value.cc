@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "model/jinja/error.h"
+
 namespace ladle::jinja {
 
 const Value* CallArgs::find_keyword(std::string_view name) const {
@@ -50,12 +52,16 @@ Value::Kind Value::kind() const {
 
 std::int64_t Value::as_int() const {
   if (auto* b = std::get_if<bool>(&v_)) return *b ? 1 : 0;
-  return std::get<std::int64_t>(v_);
+  if (auto* i = std::get_if<std::int64_t>(&v_)) return *i;
+  if (is_undefined()) throw TemplateError(undefined_hint().empty() ? "an undefined value used as an integer" : undefined_hint());
+  throw TemplateError("'" + type_name() + "' object cannot be interpreted as an integer");
 }
 
 double Value::as_double() const {
   if (auto* d = std::get_if<double>(&v_)) return *d;
-  return static_cast<double>(as_int());
+  if (is_number()) return static_cast<double>(as_int());
+  if (is_undefined()) throw TemplateError(undefined_hint().empty() ? "an undefined value used as a number" : undefined_hint());
+  throw TemplateError("must be real number, not " + type_name());
 }
 
 bool Value::truthy() const {

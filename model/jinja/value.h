@@ -83,8 +83,8 @@ class Value {
   bool is_list() const { return kind() == Kind::kList; }
 
   bool as_bool() const { return std::get<bool>(v_); }
-  std::int64_t as_int() const;  // bool or int
-  double as_double() const;     // bool, int or float
+  std::int64_t as_int() const;  // bool or int; else throws TemplateError
+  double as_double() const;     // bool, int or float; else throws TemplateError
   const std::string& as_string() const { return std::get<std::string>(v_); }
   const ValueList& as_list() const { return *std::get<std::shared_ptr<const ValueList>>(v_); }
   const ValueDict& as_dict() const { return *std::get<DictPtr>(v_).dict; }
@@ -108,6 +108,10 @@ class Value {
   std::variant<Undefined, std::nullptr_t, bool, std::int64_t, double, std::string,
                std::shared_ptr<const ValueList>, DictPtr, std::shared_ptr<const Callable>> v_;
 };
+
+// How large a string or list a template may build (a render's output included): a template from a
+// model file must not exhaust memory (`{% set ns.s = ns.s + ns.s %}` in a loop).
+inline constexpr std::size_t kMaxValueBytes = std::size_t{64} << 20;
 
 // Python's repr() of a float: the shortest digits that round-trip, "1.0", "1e+16", "1.5e-07".
 std::string python_float_repr(double d);

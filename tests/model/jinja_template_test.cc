@@ -142,5 +142,30 @@ TEST(JinjaTemplate, UnsupportedSyntaxIsALoadErrorNamingTheConstructAndLine) {
   EXPECT_EQ(parse_error("{{ a ; b }}"), "line 1: unexpected character ';' in a tag");
 }
 
+TEST(JinjaTemplate, AHostileTemplateIsBoundedNotACrash) {
+  // Templates come from model files: deep nesting, runaway recursion, loops, growth and integer
+  // overflow are errors, never a stack overflow, a hang, an exhausted memory or undefined behaviour.
+  EXPECT_EQ(parse_error("{{ " + std::string(1000, '(') + "1" + std::string(1000, ')') + " }}"),
+            "line 1: expression nested more than 64 deep");
+  EXPECT_EQ(parse_error("{{ " + std::string(1000, '-') + "1 }}"), "line 1: expression nested more than 64 deep");
+  std::string blocks;
+  for (int i = 0; i < 100; ++i) blocks += "{% if true %}";
+  EXPECT_EQ(parse_error(blocks), "line 1: blocks nested more than 64 deep");
+  EXPECT_EQ(render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"),
+            "RENDER ERROR: line 1: macro 'f' called more than 16 deep");
+  EXPECT_EQ(render("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}"),
+            "RENDER ERROR: line 1: the template ran more than 1000000 steps");
+  EXPECT_EQ(render("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}"),
+            "RENDER ERROR: line 1: the result of '+' is too large");
+  EXPECT_EQ(render("{{ 'x' * 1000000000000 }}"), "RENDER ERROR: line 1: the result of '*' is too large");
+  EXPECT_EQ(render("{{ 2 ** 70 }}"), "RENDER ERROR: line 1: integer overflow (Python's int would grow; 64-bit here)");
+  EXPECT_EQ(render("{{ 9223372036854775807 + 1 }}"),
+            "RENDER ERROR: line 1: integer overflow (Python's int would grow; 64-bit here)");
+  EXPECT_EQ(render("{{ 2 ** 62 }} {{ (-1) ** 3 }} {{ 0 ** 0 }}"), "4611686018427387904 -1 1");
+  EXPECT_EQ(render("{{ 4 is divisibleby 0 }}"), "RENDER ERROR: line 1: integer division or modulo by zero");
+  EXPECT_EQ(render("{{ range('a') }}"), "RENDER ERROR: line 1: 'str' object cannot be interpreted as an integer");
+  EXPECT_EQ(render("{{ 'abc'[x] }}|{{ 'abc'[1.5] }}"), "|");  // as jinja2: an Undefined, printed empty
+}
+
 }  // namespace
 }  // namespace ladle::jinja
