@@ -78,10 +78,17 @@ const Value* Interpreter::Scope::find(const std::string& name) const {
 
 Interpreter::Interpreter(const ValueDict& variables) {
   globals_.vars["range"] = Value(Callable{"range", builtin_range});
-  globals_.vars["namespace"] = Value(Callable{"namespace", builtin_namespace});
+  globals_.vars["namespace"] = Value(Callable{"namespace", [this](const CallArgs& a) {
+    namespaces_.push_back(builtin_namespace(a));
+    return namespaces_.back();
+  }});
   globals_.vars["dict"] = Value(Callable{"dict", builtin_dict});
   for (const auto& [k, v] : variables.entries()) globals_.vars[k] = v;
   root_.parent = &globals_;
+}
+
+Interpreter::~Interpreter() {
+  for (const Value& ns : namespaces_) ns.namespace_dict().clear();
 }
 
 std::string Interpreter::render(const StmtList& body) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "model/jinja/ast.h"
 
@@ -21,6 +22,11 @@ namespace ladle::jinja {
 class Interpreter {
  public:
   explicit Interpreter(const ValueDict& variables);
+  // Empties the namespaces the render made: `set ns.me = ns` is a reference cycle that shared
+  // ownership alone would leak.
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
 
   // Renders `body`; throws TemplateError (with the line of the statement that failed).
   std::string render(const StmtList& body);
@@ -53,6 +59,7 @@ class Interpreter {
   Scope root_;
   std::int64_t steps_ = 0;
   int macro_depth_ = 0;
+  std::vector<Value> namespaces_;  // every namespace() of this render
 };
 
 }  // namespace ladle::jinja

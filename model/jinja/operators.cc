@@ -98,6 +98,7 @@ Value binary_op(std::string_view op, const Value& a, const Value& b) {
     return Value(a.as_string() + b.as_string());
   }
   if (op == "+" && a.is_list() && b.is_list()) {
+    if (a.as_list().size() + b.as_list().size() > kMaxValueBytes / 16) throw TemplateError("the result of '+' is too large");
     ValueList out = a.as_list();
     out.insert(out.end(), b.as_list().begin(), b.as_list().end());
     return Value(std::move(out));

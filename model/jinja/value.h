@@ -25,30 +25,10 @@
 namespace ladle::jinja {
 
 class Value;
+class ValueDict;
+struct CallArgs;
+struct Callable;
 using ValueList = std::vector<Value>;
-
-// Arguments of a call: positional first, then keyword (name, value) in call order.
-struct CallArgs {
-  std::vector<Value> positional;
-  std::vector<std::pair<std::string, Value>> keyword;
-  const Value* find_keyword(std::string_view name) const;
-};
-
-struct Callable {
-  std::string name;
-  std::function<Value(const CallArgs&)> fn;
-};
-
-class ValueDict {
- public:
-  const Value* find(std::string_view key) const;
-  void set(std::string key, Value value);  // replaces in place, or appends
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-  std::size_t size() const { return entries_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> entries_;
-};
 
 struct Undefined {
   std::string hint;  // why, for the error if it is used: "'x' is undefined"
@@ -68,8 +48,8 @@ class Value {
   Value(std::string s) : v_(std::move(s)) {}                   // NOLINT
   Value(const char* s) : v_(std::string(s)) {}                 // NOLINT
   Value(ValueList list) : v_(std::make_shared<const ValueList>(std::move(list))) {}  // NOLINT
-  Value(ValueDict dict) : v_(DictPtr{std::make_shared<ValueDict>(std::move(dict)), false}) {}  // NOLINT
-  Value(Callable c) : v_(std::make_shared<const Callable>(std::move(c))) {}  // NOLINT
+  Value(ValueDict dict);  // NOLINT
+  Value(Callable c);      // NOLINT
 
   static Value undefined(std::string hint) { Value v; v.v_ = Undefined{std::move(hint)}; return v; }
   static Value make_namespace(ValueDict dict);
@@ -108,6 +88,33 @@ class Value {
   std::variant<Undefined, std::nullptr_t, bool, std::int64_t, double, std::string,
                std::shared_ptr<const ValueList>, DictPtr, std::shared_ptr<const Callable>> v_;
 };
+
+// Arguments of a call: positional first, then keyword (name, value) in call order.
+struct CallArgs {
+  std::vector<Value> positional;
+  std::vector<std::pair<std::string, Value>> keyword;
+  const Value* find_keyword(std::string_view name) const;
+};
+
+struct Callable {
+  std::string name;
+  std::function<Value(const CallArgs&)> fn;
+};
+
+class ValueDict {
+ public:
+  const Value* find(std::string_view key) const;
+  void set(std::string key, Value value);  // replaces in place, or appends
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+  std::size_t size() const { return entries_.size(); }
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> entries_;
+};
+
+inline Value::Value(ValueDict dict) : v_(DictPtr{std::make_shared<ValueDict>(std::move(dict)), false}) {}
+inline Value::Value(Callable c) : v_(std::make_shared<const Callable>(std::move(c))) {}
 
 // How large a string or list a template may build (a render's output included): a template from a
 // model file must not exhaust memory (`{% set ns.s = ns.s + ns.s %}` in a loop).
