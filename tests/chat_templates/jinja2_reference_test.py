@@ -60,6 +60,9 @@ CONVERSATIONS = {
                 user("emoji only: 😀😃😄 and a zero-width joiner: 👩‍💻")],
     "text that looks like markup": [user("{{ not a tag }} {% if x %} \\n \"quoted\" 'single' <|im_end|>\n\n  \t"),
                                     assistant("{# comment #} back\\slash"), user("")],
+    "reasoning in assistant turns": [
+        user("2+2?"), assistant("<think>\nsimple sum\n</think>\n\n4"), user("and 3+3?"),
+        assistant("<think>again</think>6")],
     "tool call and result": [
         user("What is the weather in Paris?"),
         {"role": "assistant", "content": "", "tool_calls": [
@@ -146,12 +149,16 @@ def main():
             templates[name[:-len(".jinja")]] = open(os.path.join(folder, name), encoding="utf-8").read()
     templates["ggml-vocab-qwen2.gguf"] = gguf_chat_template(os.path.join(vocab, "ggml-vocab-qwen2.gguf"))
     assert len(templates) == 6, sorted(templates)
+    # Feature templates of this folder: the rest of the supported subset, checked the same way.
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "features")
+    for name in sorted(os.listdir(here)):
+        templates[name] = open(os.path.join(here, name), encoding="utf-8").read()
 
     env = transformers_environment()
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for tname, source in templates.items():
-            bos, eos = SPECIAL_TOKENS[tname]
+            bos, eos = SPECIAL_TOKENS.get(tname, ("<s>", "</s>"))
             path = os.path.join(tmp, tname + ".jinja")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(source)
