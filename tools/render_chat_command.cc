@@ -6,6 +6,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,7 @@ bool read_file(const std::string& path, std::string* out) {
 int run_render_chat(std::span<const std::string> args) {
   std::string template_path, messages_json, messages_path, tools_json, bos, eos, date;
   bool no_generation_prompt = false;
+  bool continue_final = false;
   FlagSet flags("ladle render-chat --template FILE.jinja (--messages JSON | --messages-file FILE) [options]",
                 "Renders a conversation with a Jinja chat template (as transformers' apply_chat_template\n"
                 "does) and prints the prompt, without a trailing newline.");
@@ -39,6 +41,9 @@ int run_render_chat(std::span<const std::string> args) {
   flags.add("--messages-file", &messages_path, "the conversation from a JSON file instead");
   flags.add("--tools", &tools_json, "tools: a JSON array of function schemas (default: none)");
   flags.add("--no-generation-prompt", &no_generation_prompt, "add_generation_prompt = false");
+  flags.add("--continue-final-message", &continue_final,
+            "leave the last message open for the model to continue (transformers' continue_final_message; "
+            "role and content only)");
   flags.add("--bos", &bos, "the bos_token text (default: empty)");
   flags.add("--eos", &eos, "the eos_token text (default: empty)");
   flags.add("--date", &date, "pin strftime_now() to this day, YYYY-MM-DD (default: today, local time)");
@@ -96,7 +101,21 @@ int run_render_chat(std::span<const std::string> args) {
     std::fprintf(stderr, "ladle render-chat: %s: %s\n", template_path.c_str(), chat.error().message.c_str());
     return 1;
   }
-  auto prompt = chat->render(jinja::value_from_json(json), !no_generation_prompt, extra);
+  Expected<std::string> prompt = std::string();
+  if (continue_final) {
+    std::vector<jinja::ChatTurn> turns;
+    for (const auto& m : json) {
+      if (!m.is_object() || !m.value("role", nlohmann::ordered_json()).is_string() ||
+          !m.value("content", nlohmann::ordered_json()).is_string()) {
+        std::fprintf(stderr, "ladle render-chat: --continue-final-message takes messages of role and content strings\n");
+        return 2;
+      }
+      turns.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    }
+    prompt = chat->render_continuing(turns);
+  } else {
+    prompt = chat->render(jinja::value_from_json(json), !no_generation_prompt, extra);
+  }
   if (!prompt) {
     std::fprintf(stderr, "ladle render-chat: %s\n", prompt.error().message.c_str());
     return 1;

@@ -1,6 +1,9 @@
 #include "model/jinja/jinja_chat_template.h"
 
+#include <vector>
+
 #include "model/jinja/error.h"
+#include "model/jinja/unicode.h"
 
 namespace ladle::jinja {
 namespace {
@@ -36,6 +39,28 @@ Expected<std::string> JinjaChatTemplate::render(std::span<const ChatTurn> messag
     list.emplace_back(std::move(d));
   }
   return render(Value(std::move(list)), add_generation_prompt);
+}
+
+Expected<std::string> JinjaChatTemplate::render_continuing(std::span<const ChatTurn> messages) const {
+  static constexpr std::string_view kTag = "CONTINUE_FINAL_MESSAGE_TAG ";  // transformers' marker
+  if (messages.empty()) return make_error(ErrorCode::kInvalidArgument, "no message to continue");
+  std::vector<ChatTurn> marked(messages.begin(), messages.end());
+  const std::string final_text = marked.back().content;
+  marked.back().content += kTag;
+  auto rendered = render(marked, /*add_generation_prompt=*/false);
+  if (!rendered) return rendered;
+  const std::string_view tag = python_strip(kTag, true, true);
+  const std::size_t at = rendered->rfind(tag);
+  if (at == std::string::npos || rendered->find(python_strip(final_text, true, true)) == std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "chat template: the final message does not appear in the rendered prompt, so it cannot be "
+                      "continued");
+  if (std::string_view(*rendered).substr(at, kTag.size()) == kTag) {
+    rendered->resize(at);
+  } else {  // the template trimmed the content: cut the whitespace before the marker too
+    rendered->resize(python_strip(std::string_view(*rendered).substr(0, at), false, true).size());
+  }
+  return rendered;
 }
 
 Expected<std::string> JinjaChatTemplate::render(const Value& messages, bool add_generation_prompt,

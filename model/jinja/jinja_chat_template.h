@@ -37,6 +37,11 @@ class JinjaChatTemplate {
                                           Clock clock = {});
 
   Expected<std::string> render(std::span<const ChatTurn> messages, bool add_generation_prompt) const;
+  // The prompt with the last message left open for the model to continue (an assistant's
+  // prefill, Anthropic-style), as transformers' continue_final_message: rendered without the
+  // generation prompt, with a marker after the last message's content, and cut at the marker
+  // (and the whitespace before it when the template trimmed the content).
+  Expected<std::string> render_continuing(std::span<const ChatTurn> messages) const;
   // `messages` as a list of dicts, for messages with more than role and content (tool calls);
   // `extra` adds or overrides variables (tools: a list of function schemas; a template's own
   // switches such as enable_thinking).

@@ -56,6 +56,7 @@ CONVERSATIONS = {
                                  user("How are you?")],
     "assistant last": [user("Complete: the sky is"), assistant("blue")],
     "system and assistant last": [system("Be brief."), user("Name a colour."), assistant("Red.")],
+    "prefill with a trailing space": [user("Complete: the sky is"), assistant("blue and ")],
     "unicode": [user("  你好，世界！🌍 Ça va? Привет, мир. مرحبا\n"), assistant("\u3000こんにちは 👋🏽 — «ok»\u3000"),
                 user("emoji only: 😀😃😄 and a zero-width joiner: 👩‍💻")],
     "text that looks like markup": [user("{{ not a tag }} {% if x %} \\n \"quoted\" 'single' <|im_end|>\n\n  \t"),
@@ -84,6 +85,29 @@ TOOLS = [{"type": "function", "function": {
 
 # Conversations also rendered with tools=TOOLS (every other one with tools=None).
 WITH_TOOLS = ["one turn", "system and several turns", "tool call and result"]
+
+
+# Conversations also rendered with their last message left open for the model to continue.
+CONTINUED = ["assistant last", "system and assistant last", "prefill with a trailing space", "unicode"]
+
+
+def continue_final_message(compiled, messages, bos, eos):
+    """transformers' apply_chat_template(continue_final_message=True) on role/content messages."""
+    tag = "CONTINUE_FINAL_MESSAGE_TAG "
+    chat = [dict(m) for m in messages]
+    final = chat[-1]["content"]
+    chat[-1]["content"] = final + tag
+    try:
+        rendered = compiled.render(messages=chat, tools=None, documents=None, add_generation_prompt=False,
+                                   bos_token=bos, eos_token=eos)
+    except Exception as e:
+        return None, e
+    if final.strip() not in rendered or tag.strip() not in rendered:
+        return None, ValueError("the final message does not appear in the rendered chat")
+    at = rendered.rindex(tag.strip())
+    if rendered[at:at + len(tag)] == tag:
+        return rendered[:at], None
+    return rendered[:at].rstrip(), None
 
 
 def gguf_chat_template(path):
@@ -199,6 +223,20 @@ def main():
                                   f"  ladle (exit {got.returncode}): {got.stdout!r} {got.stderr!r}")
                         else:
                             counts["refused by both"] += 1
+            for cname in CONTINUED:  # an assistant's prefill left open: continue_final_message
+                messages = CONVERSATIONS[cname]
+                expected, refusal = continue_final_message(compiled, messages, bos, eos)
+                got = subprocess.run([ladle, "render-chat", "--template", path, "--messages", json.dumps(messages),
+                                      "--bos", bos, "--eos", eos, "--date", PINNED_DAY.strftime("%Y-%m-%d"),
+                                      "--continue-final-message"], capture_output=True, timeout=60)
+                case = f"{tname} / {cname} / continue_final_message"
+                if refusal is None and got.returncode == 0 and got.stdout == expected.encode("utf-8"):
+                    counts["equal"] += 1
+                elif refusal is not None and got.returncode != 0:
+                    counts["refused by both"] += 1
+                else:
+                    failures += 1
+                    print(f"MISMATCH {case}\n  jinja2: {expected!r} {refusal}\n  ladle:  {got.stdout!r} {got.stderr!r}")
             print(f"{tname}: {counts['equal']} renderings equal to jinja2's, "
                   f"{counts['refused by both']} conversations refused by both")
     print(f"jinja2 {jinja2.__version__}; {failures} mismatches")

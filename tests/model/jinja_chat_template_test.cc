@@ -68,6 +68,22 @@ TEST(JinjaChatTemplate, LlamaTakesTodayFromTheInjectedClock) {
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+TEST(JinjaChatTemplate, AFinalMessageLeftOpenEndsThePrompt) {
+  auto qwen = JinjaChatTemplate::load(read_template("Qwen-Qwen2.5-7B-Instruct"), "", "<|im_end|>");
+  ASSERT_TRUE(qwen.ok());
+  const ChatTurn prefill[] = {{"user", "Complete: the sky is"}, {"assistant", "blue and "}};
+  auto out = qwen->render_continuing(prefill);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(*out, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                  "<|im_start|>user\nComplete: the sky is<|im_end|>\n<|im_start|>assistant\nblue and ");
+  // Llama trims each message: the cut drops the trailing space with it, as transformers does.
+  auto llama = JinjaChatTemplate::load(read_template("meta-llama-Llama-3.2-3B-Instruct"), "", "", pinned_day);
+  ASSERT_TRUE(llama.ok());
+  auto trimmed = llama->render_continuing(prefill);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.error().message;
+  EXPECT_TRUE(trimmed->ends_with("<|start_header_id|>assistant<|end_header_id|>\n\nblue and")) << *trimmed;
+}
+
 TEST(JinjaChatTemplate, ATemplateRefusingAConversationIsTheCallersError) {
   auto gemma = JinjaChatTemplate::load(read_template("google-gemma-2-2b-it"), "<bos>", "<eos>");
   ASSERT_TRUE(gemma.ok());
