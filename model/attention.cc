@@ -306,7 +306,7 @@ LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int c
 // NOTE(model): at 8 floats per head the per-head path spends most of its time in per-span
 // overhead (a scalar max and sum, a branch and a call per head and span), not in the loads; in a
 // served tiny-model run attention was 58 % of the engine's CPU. This path is 2-2.7x faster there
-// (attention_bench --shapes tiny, alternated with the per-head build; BENCHMARKS.md).
+// (attention_bench --shapes tiny, alternated with the per-head build; commit ec0702d).
 // NOTE(model): no software prefetch here. A position's K and V rows are kv_dim contiguous floats
 // each (stories260K: 4 kv heads × 8 = 128 bytes), so a span's reads are two short sequential
 // streams the hardware prefetchers follow; prefetching the next span as attend_row does made this
