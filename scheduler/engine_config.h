@@ -49,7 +49,7 @@ Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& m
 // NOTE(engine): at that size a token's compute is a few microseconds, as much as its SSE event
 // costs the I/O thread and the client; on two cores a second compute thread starved them (tiny
 // model, 32 streams: 12k–38k events/s with two compute threads, 31k–33k with one, at about the
-// same tokens/s; BENCHMARKS.md, "Compute threads for a tiny model").
+// same tokens/s; BENCHMARKS.md, "HTTP/SSE path: per-token cost and compute threads").
 int default_compute_threads(const model::ModelConfig& model, int cores);
 
 // The model's runtime limits for a resolved `config` (--weights must have passed
