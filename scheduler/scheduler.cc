@@ -52,8 +52,9 @@ void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, b
 // during the burst, once; llama.cpp's server (one batch for the whole burst) and vLLM's V0
 // scheduler (prefill first) stall running streams for a burst's whole prefill, uncapped. The
 // engine's default, 16, covers a 64-prompt burst on the 110M shape: measured beside 8 and 0 in
-// BENCHMARKS.md ("Bursts: decode deferral"), it lowered TTFT p99 by 8-16 % at 32 clients and 15-35 % at 64, and ITL
-// p99 in 7 of 8 pairs; 8 (a forced decode every 9 steps: more long gaps) raised ITL p99 at 64.
+// BENCHMARKS.md ("Bursts: decode deferral"), it lowered TTFT p99 by 8-16 % at 32 clients and
+// 15-35 % at 64, and ITL p99 in 7 of 8 pairs; 8 (a forced decode every 9 steps: more long gaps)
+// raised ITL p99 at 64.
 ScheduleOutput Scheduler::schedule() {
   ScheduleOutput out;
   int budget = config_.max_batched_tokens;
