@@ -97,6 +97,9 @@ class GgufFile {
   std::uint64_t alignment() const { return alignment_; }
   std::uint64_t data_offset() const { return data_offset_; }  // absolute, a multiple of alignment()
   std::uint64_t file_bytes() const { return bytes_.size(); }
+  // Whether the bytes are this object's read-only file mapping (open()), whose clean pages the
+  // kernel may drop and re-read; false for parse()'s borrowed bytes.
+  bool mapped() const { return !map_.bytes().empty(); }
 
   // Metadata in file order.
   const std::vector<GgufKeyValue>& metadata() const { return metadata_; }

@@ -15,6 +15,7 @@
 
 #include "kvcache/block_pool.h"
 #include "kvcache/kv_store.h"
+#include "model/model_file.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -26,13 +27,6 @@
 
 namespace ladle::scheduler {
 namespace {
-
-// llama2.c keeps tokenizer.bin next to the checkpoint; so do we when --tokenizer is not given.
-std::string default_tokenizer_path(const std::string& model_path) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::path(model_path).parent_path();
-  return (dir / "tokenizer.bin").string();
-}
 
 int blocks_for(int tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
 
@@ -103,24 +97,22 @@ struct LlmEngine::Impl {
 
 Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, EngineObserver* observer) {
   if (config.model_path.empty()) return make_error(ErrorCode::kInvalidArgument, "no --model given");
-  if (config.tokenizer_path.empty()) config.tokenizer_path = default_tokenizer_path(config.model_path);
-  auto weights = model::Weights::load(config.model_path);
-  if (!weights) return weights.error();
-  const model::ModelConfig mc = weights->config();
+  // A llama2.c checkpoint with its tokenizer.bin (default: beside it), or a GGUF file with its own.
+  auto loaded = model::load_model(config.model_path, config.tokenizer_path);
+  if (!loaded) return loaded.error();
+  const model::ModelConfig mc = loaded->weights.config();
   // The shape decides the defaults, which decide the model's buffer sizes.
   if (auto st = resolve_engine_defaults(config, mc); !st) return st.error();
   auto model = model::Transformer::create(
-      std::move(*weights), runtime_limits(config));
+      std::move(loaded->weights), runtime_limits(config));
   if (!model) return model.error();
-  auto tokenizer = model::Tokenizer::load(config.tokenizer_path, mc.vocab_size);
-  if (!tokenizer) return tokenizer.error();
 
   const kvcache::KvShape shape = (*model)->kv_shape(config.block_size, kv_cache_dtype(config));
   const int num_blocks = kvcache::KvStore::blocks_for_budget(shape, std::size_t(config.kv_cache_mb) << 20);
   if (num_blocks < blocks_for(2, config.block_size))
     return make_error(ErrorCode::kInvalidArgument, "--kv-cache-mb is too small for even one block");
 
-  auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(*tokenizer),
+  auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(loaded->tokenizer),
                                      shape, num_blocks);
   ModelInfo& info = impl->info;
   info.name = std::filesystem::path(impl->config.model_path).filename().string();
