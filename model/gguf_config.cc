@@ -42,14 +42,17 @@ Expected<ModelConfig> llama_config_from_gguf(const GgufFile& f) {
 
   auto eps = f.get_float("llama.attention.layer_norm_rms_epsilon");
   if (!eps) return eps.error();
-  c.norm_eps = float(*eps);
+  double base = c.rope_theta;
   if (f.find("llama.rope.freq_base") != nullptr) {
-    auto base = f.get_float("llama.rope.freq_base");
-    if (!base) return base.error();
-    c.rope_theta = float(*base);
+    auto b = f.get_float("llama.rope.freq_base");
+    if (!b) return b.error();
+    base = *b;
   }
-  if (!(c.norm_eps > 0) || !(c.rope_theta > 0))
-    return refuse(f, "layer_norm_rms_epsilon and rope.freq_base must be positive");
+  // Checked as doubles: an f64 beyond float's range must not be converted.
+  if (!(*eps > 0 && *eps < 1) || !(base > 0 && base <= 1e30))
+    return refuse(f, "llama.attention.layer_norm_rms_epsilon must be in (0, 1) and llama.rope.freq_base positive");
+  c.norm_eps = float(*eps);
+  c.rope_theta = float(base);
 
   // The vocabulary is what the embedding holds; the tokenizer must then agree (gguf_tokenizer).
   const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");

@@ -79,13 +79,14 @@ Expected<Tokenizer> llama_sentencepiece_tokenizer(const GgufFile& f, int vocab_s
   for (std::uint64_t i = 0; i < n; ++i) {
     v.pieces.push_back(unescape_spaces((*tokens)->strings[i]));
     v.scores.push_back(float(*(*scores)->number(i)));
-    const int type = types ? int(*types->number(i)) : kNormal;
+    const double raw = types ? *types->number(i) : double(kNormal);
+    const int type = raw >= double(kNormal) && raw <= double(kByte) ? int(raw) : 0;  // 0: not a llama token type
     switch (type) {
       case kNormal: case kUserDefined: v.kinds.push_back(Tokenizer::Vocab::kNormal); break;
       case kUnknown: case kUnused: case kByte: v.kinds.push_back(Tokenizer::Vocab::kUnmatched); break;
       case kControl: v.kinds.push_back(Tokenizer::Vocab::kControl); break;
       default:
-        return refuse(f, "tokenizer.ggml.token_type of token " + std::to_string(i) + " is " + std::to_string(type) +
+        return refuse(f, "tokenizer.ggml.token_type of token " + std::to_string(i) + " is " + std::to_string(std::int64_t(raw)) +
                              ", not a llama token type (1 to 6)");
     }
   }
