@@ -1,7 +1,9 @@
 // GgufFile: the GGUF parser (see gguf_file.h for the layout and what it refuses).
 #include "model/gguf_file.h"
 
+#include <algorithm>
 #include <bit>
+#include <cctype>
 #include <cstring>
 #include <limits>
 #include <unordered_set>
@@ -185,110 +187,148 @@ Expected<GgufFile> GgufFile::open(const std::string& path) {
   return file;
 }
 
-Expected<GgufFile> GgufFile::parse(std::span<const std::byte> bytes, const std::string& name) {
-  GgufFile f;
-  f.name_ = name;
-  f.bytes_ = bytes;
-  Cursor in(bytes);
-  auto bad = [&]() { return f.error(in.error()); };
+// The four sections of the file in order, each refusing what it cannot read; the first refusal
+// ends the parse.
+class GgufParser {
+ public:
+  GgufParser(GgufFile& f, std::span<const std::byte> bytes) : f_(f), bytes_(bytes), in_(bytes) {}
 
-  // Header.
-  std::span<const std::byte> magic;
-  if (!in.take(4, magic, "the magic")) return bad();
-  if (std::memcmp(magic.data(), "GGUF", 4) != 0) {
-    std::string shown;
-    for (std::byte b : magic) shown += std::isprint(int(b)) ? char(b) : '?';
-    return f.error("not a GGUF file: magic '" + shown + "', expected 'GGUF'");
-  }
-  if (!in.pod(f.version_, "the version")) return bad();
-  if (f.version_ != 2 && f.version_ != 3) {
-    std::string why = f.version_ == 1 ? " (GGUF v1 is obsolete; re-convert the model)"
-                      : (f.version_ & 0xFFFF) == 0 ? " (a big-endian file? ladle reads little-endian GGUF)" : "";
-    return f.error("unsupported GGUF version " + std::to_string(f.version_) + why + "; ladle reads versions 2 and 3");
-  }
-  std::uint64_t n_tensors = 0, n_kv = 0;
-  if (!in.pod(n_tensors, "the tensor count") || !in.pod(n_kv, "the metadata count")) return bad();
-  // A key/value takes at least 8 + 4 + 1 bytes and a tensor info 8 + 4 + 8 + 4 + 8.
-  if (n_kv > in.left() / 13) return f.error("truncated: " + std::to_string(n_kv) + " metadata entries cannot fit in " + std::to_string(bytes.size()) + " bytes");
-  if (n_tensors > in.left() / 32) return f.error("truncated: " + std::to_string(n_tensors) + " tensor infos cannot fit in " + std::to_string(bytes.size()) + " bytes");
-
-  // Metadata.
-  std::unordered_set<std::string_view> keys;
-  f.metadata_.reserve(std::size_t(n_kv));
-  for (std::uint64_t i = 0; i < n_kv; ++i) {
-    GgufKeyValue kv;
-    if (!in.str(kv.key, "metadata key " + std::to_string(i))) return bad();
-    if (kv.key.empty()) return f.error("metadata key " + std::to_string(i) + " is empty");
-    if (!keys.insert(kv.key).second) return f.error("metadata key '" + std::string(kv.key) + "' appears twice");
-    if (!read_value(in, kv.value, "the value of '" + std::string(kv.key) + "'")) return bad();
-    f.metadata_.push_back(std::move(kv));
-  }
-  if (const GgufValue* a = f.find("general.alignment")) {
-    const auto n = a->as_int();
-    if (a->type != std::uint32_t(GgufValueType::kUint32) || !n || *n == 0 || !std::has_single_bit(std::uint64_t(*n)))
-      return f.error("general.alignment must be a u32 power of two, not a " + a->type_name() +
-                     (n ? " " + std::to_string(*n) : std::string()));
-    f.alignment_ = std::uint64_t(*n);
+  std::optional<Error> run() {
+    if (auto e = header()) return e;
+    if (auto e = metadata()) return e;
+    if (auto e = tensor_infos()) return e;
+    return place_tensors();
   }
 
-  // Tensor infos.
-  std::unordered_set<std::string_view> names;
-  f.tensors_.reserve(std::size_t(n_tensors));
-  for (std::uint64_t i = 0; i < n_tensors; ++i) {
-    GgufTensorInfo t;
-    const std::string which = "tensor info " + std::to_string(i);
-    if (!in.str(t.name, which + " name")) return bad();
-    const std::string tn = "tensor '" + std::string(t.name) + "'";
-    if (t.name.empty()) return f.error(which + " has an empty name");
-    if (t.name.size() >= kGgmlMaxName) return f.error(which + " name is " + std::to_string(t.name.size()) + " bytes, ggml allows 63");
-    if (!names.insert(t.name).second) return f.error(tn + " appears twice");
+ private:
+  Error bad() const { return f_.error(in_.error()); }
+
+  // Magic, version, the two counts (checked against the bytes left before anything is reserved).
+  std::optional<Error> header() {
+    std::span<const std::byte> magic;
+    if (!in_.take(4, magic, "the magic")) return bad();
+    if (std::memcmp(magic.data(), "GGUF", 4) != 0) {
+      std::string shown;
+      for (std::byte b : magic) shown += std::isprint(int(b)) ? char(b) : '?';
+      return f_.error("not a GGUF file: magic '" + shown + "', expected 'GGUF'");
+    }
+    if (!in_.pod(f_.version_, "the version")) return bad();
+    if (f_.version_ != 2 && f_.version_ != 3) {
+      const std::string why = f_.version_ == 1                ? " (GGUF v1 is obsolete; re-convert the model)"
+                              : (f_.version_ & 0xFFFF) == 0 ? " (a big-endian file? ladle reads little-endian GGUF)"
+                                                            : "";
+      return f_.error("unsupported GGUF version " + std::to_string(f_.version_) + why + "; ladle reads versions 2 and 3");
+    }
+    if (!in_.pod(n_tensors_, "the tensor count") || !in_.pod(n_kv_, "the metadata count")) return bad();
+    // A key/value takes at least 8 + 4 + 1 bytes and a tensor info 8 + 4 + 8 + 4 + 8.
+    const std::string size = std::to_string(bytes_.size());
+    if (n_kv_ > in_.left() / 13) return f_.error("truncated: " + std::to_string(n_kv_) + " metadata entries cannot fit in " + size + " bytes");
+    if (n_tensors_ > in_.left() / 32) return f_.error("truncated: " + std::to_string(n_tensors_) + " tensor infos cannot fit in " + size + " bytes");
+    return std::nullopt;
+  }
+
+  // The key/value pairs, then general.alignment.
+  std::optional<Error> metadata() {
+    std::unordered_set<std::string_view> keys;
+    f_.metadata_.reserve(std::size_t(n_kv_));
+    for (std::uint64_t i = 0; i < n_kv_; ++i) {
+      GgufKeyValue kv;
+      if (!in_.str(kv.key, "metadata key " + std::to_string(i))) return bad();
+      if (kv.key.empty()) return f_.error("metadata key " + std::to_string(i) + " is empty");
+      if (!keys.insert(kv.key).second) return f_.error("metadata key '" + std::string(kv.key) + "' appears twice");
+      if (!read_value(in_, kv.value, "the value of '" + std::string(kv.key) + "'")) return bad();
+      f_.metadata_.push_back(std::move(kv));
+    }
+    if (const GgufValue* a = f_.find("general.alignment")) {
+      const auto n = a->as_int();
+      if (a->type != std::uint32_t(GgufValueType::kUint32) || !n || *n == 0 || !std::has_single_bit(std::uint64_t(*n)))
+        return f_.error("general.alignment must be a u32 power of two, not a " + a->type_name() +
+                        (n ? " " + std::to_string(*n) : std::string()));
+      f_.alignment_ = std::uint64_t(*n);
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Error> tensor_infos() {
+    std::unordered_set<std::string_view> names;
+    f_.tensors_.reserve(std::size_t(n_tensors_));
+    for (std::uint64_t i = 0; i < n_tensors_; ++i) {
+      GgufTensorInfo t;
+      const std::string which = "tensor info " + std::to_string(i);
+      if (!in_.str(t.name, which + " name")) return bad();
+      const std::string tn = "tensor '" + std::string(t.name) + "'";
+      if (t.name.empty()) return f_.error(which + " has an empty name");
+      if (t.name.size() >= kGgmlMaxName) return f_.error(which + " name is " + std::to_string(t.name.size()) + " bytes, ggml allows 63");
+      if (!names.insert(t.name).second) return f_.error(tn + " appears twice");
+      if (auto e = shape(t, tn)) return e;
+      if (!in_.pod(t.type, tn + " type") || !in_.pod(t.offset, tn + " offset")) return bad();
+      const auto traits = ggml_type_traits(t.type);
+      if (!traits) return f_.error(tn + " has unknown ggml tensor type " + std::to_string(t.type));
+      if (t.ne[0] % traits->block_elements != 0)
+        return f_.error(tn + " of type " + traits->name + " has rows of " + std::to_string(t.ne[0]) +
+                        " elements, not a multiple of its block of " + std::to_string(traits->block_elements));
+      if (t.offset % f_.alignment_ != 0)
+        return f_.error(tn + " offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+                        std::to_string(f_.alignment_));
+      f_.tensors_.push_back(t);
+    }
+    return std::nullopt;
+  }
+
+  // n_dims and ne[], and the element count without overflow.
+  std::optional<Error> shape(GgufTensorInfo& t, const std::string& tn) {
     std::uint32_t n_dims = 0;
-    if (!in.pod(n_dims, tn + " dimension count")) return bad();
-    if (n_dims == 0 || n_dims > 4) return f.error(tn + " has " + std::to_string(n_dims) + " dimensions; ggml takes 1 to 4");
+    if (!in_.pod(n_dims, tn + " dimension count")) return bad();
+    if (n_dims == 0 || n_dims > 4) return f_.error(tn + " has " + std::to_string(n_dims) + " dimensions; ggml takes 1 to 4");
     t.n_dims = int(n_dims);
     for (std::uint32_t d = 0; d < n_dims; ++d) {
-      if (!in.pod(t.ne[d], tn + " dimension " + std::to_string(d))) return bad();
-      if (t.ne[d] < 0) return f.error(tn + " dimension " + std::to_string(d) + " is negative (" + std::to_string(t.ne[d]) + ")");
+      if (!in_.pod(t.ne[d], tn + " dimension " + std::to_string(d))) return bad();
+      if (t.ne[d] < 0) return f_.error(tn + " dimension " + std::to_string(d) + " is negative (" + std::to_string(t.ne[d]) + ")");
     }
     std::uint64_t n = 1;
     for (std::int64_t x : t.ne) {
       if (x != 0 && n > std::uint64_t(std::numeric_limits<std::int64_t>::max()) / std::uint64_t(x))
-        return f.error(tn + " of shape " + t.shape() + " has more elements than fit int64");
+        return f_.error(tn + " of shape " + t.shape() + " has more elements than fit int64");
       n *= std::uint64_t(x);
     }
     t.num_elements = n;
-    if (!in.pod(t.type, tn + " type") || !in.pod(t.offset, tn + " offset")) return bad();
-    const auto traits = ggml_type_traits(t.type);
-    if (!traits) return f.error(tn + " has unknown ggml tensor type " + std::to_string(t.type));
-    if (t.ne[0] % traits->block_elements != 0)
-      return f.error(tn + " of type " + traits->name + " has rows of " + std::to_string(t.ne[0]) +
-                     " elements, not a multiple of its block of " + std::to_string(traits->block_elements));
-    if (t.offset % f.alignment_ != 0)
-      return f.error(tn + " offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(f.alignment_));
-    f.tensors_.push_back(t);
+    return std::nullopt;
   }
 
   // The data section starts at the next multiple of the alignment; every tensor must lie inside.
-  const std::uint64_t end_of_infos = in.pos();
-  f.data_offset_ = (end_of_infos + f.alignment_ - 1) / f.alignment_ * f.alignment_;
-  if (f.data_offset_ > bytes.size() && !f.tensors_.empty())
-    return f.error("truncated: the data section would start at byte " + std::to_string(f.data_offset_) +
-                   ", past the end of the " + std::to_string(bytes.size()) + "-byte file");
-  for (GgufTensorInfo& t : f.tensors_) {
-    const auto traits = *ggml_type_traits(t.type);
-    // num_elements < 2^63 and block_bytes / block_elements <= 4.25: no overflow in 64 bits... except
-    // for one-element types of 8 bytes, so divide first (rows are whole blocks, so this is exact).
-    const std::uint64_t blocks = t.num_elements / traits.block_elements;
-    if (blocks > std::numeric_limits<std::uint64_t>::max() / traits.block_bytes)
-      return f.error("tensor '" + std::string(t.name) + "' is larger than 2^64 bytes");
-    const std::uint64_t nbytes = blocks * traits.block_bytes;
-    const std::uint64_t room = bytes.size() - std::min<std::uint64_t>(f.data_offset_, bytes.size());
-    if (t.offset > room || nbytes > room - t.offset)
-      return f.error("tensor '" + std::string(t.name) + "' (" + traits.name + " " + t.shape() + ", " +
-                     std::to_string(nbytes) + " bytes at data offset " + std::to_string(t.offset) +
-                     ") lies outside the file: the data section holds " + std::to_string(room) + " bytes");
-    t.data = bytes.subspan(std::size_t(f.data_offset_ + t.offset), std::size_t(nbytes));
+  std::optional<Error> place_tensors() {
+    f_.data_offset_ = (in_.pos() + f_.alignment_ - 1) / f_.alignment_ * f_.alignment_;
+    if (f_.data_offset_ > bytes_.size() && !f_.tensors_.empty())
+      return f_.error("truncated: the data section would start at byte " + std::to_string(f_.data_offset_) +
+                      ", past the end of the " + std::to_string(bytes_.size()) + "-byte file");
+    const std::uint64_t room = bytes_.size() - std::min<std::uint64_t>(f_.data_offset_, bytes_.size());
+    for (GgufTensorInfo& t : f_.tensors_) {
+      const GgmlTypeTraits traits = *ggml_type_traits(t.type);
+      // Rows are whole blocks, so this division is exact; then no overflow past 2^64.
+      const std::uint64_t blocks = t.num_elements / traits.block_elements;
+      if (blocks > std::numeric_limits<std::uint64_t>::max() / traits.block_bytes)
+        return f_.error("tensor '" + std::string(t.name) + "' is larger than 2^64 bytes");
+      const std::uint64_t nbytes = blocks * traits.block_bytes;
+      if (t.offset > room || nbytes > room - t.offset)
+        return f_.error("tensor '" + std::string(t.name) + "' (" + traits.name + " " + t.shape() + ", " +
+                        std::to_string(nbytes) + " bytes at data offset " + std::to_string(t.offset) +
+                        ") lies outside the file: the data section holds " + std::to_string(room) + " bytes");
+      t.data = bytes_.subspan(std::size_t(f_.data_offset_ + t.offset), std::size_t(nbytes));
+    }
+    return std::nullopt;
   }
+
+  GgufFile& f_;
+  std::span<const std::byte> bytes_;
+  Cursor in_;
+  std::uint64_t n_tensors_ = 0, n_kv_ = 0;
+};
+
+Expected<GgufFile> GgufFile::parse(std::span<const std::byte> bytes, const std::string& name) {
+  GgufFile f;
+  f.name_ = name;
+  f.bytes_ = bytes;
+  if (auto e = GgufParser(f, bytes).run()) return *e;
   return f;
 }
 

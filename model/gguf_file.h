@@ -117,6 +117,7 @@ class GgufFile {
   const GgufTensorInfo* find_tensor(std::string_view name) const;
 
  private:
+  friend class GgufParser;  // gguf_file.cc: fills a GgufFile section by section
   GgufFile() = default;
   Error error(const std::string& what) const;
 

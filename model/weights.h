@@ -1,4 +1,5 @@
-// Weights: a read-only memory map of one llama2.c checkpoint, with per-layer tensor views.
+// Weights: a read-only memory map of one llama2.c checkpoint, with per-layer tensor views (or the
+// same views over a GGUF file's tensors: from_views(), built by gguf_weights.h).
 //
 // The file is a 7×int32 header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
 // seq_len; a negative vocab_size means the classifier is stored separately) followed by float32
