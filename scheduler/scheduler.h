@@ -34,9 +34,9 @@ struct SchedulerConfig {
   // Steps a decoding sequence may be passed over in a row so that waiting prompts are admitted
   // first (schedule() states the rule); 0: running sequences always come first.
   int max_decode_deferral = 0;
-  // --itl-target-ms, in seconds (0: off). While interactive streams are decoding, a step holds at
-  // most the tokens the learned StepCostModel says fit in this time (never fewer than one per
-  // stream plus the batch floor).
+  // --itl-target-ms, in seconds (0: off). While interactive streams are decoding or batch work is
+  // there, a step holds at most the tokens the learned StepCostModel says fit in this time (never
+  // fewer than one per stream plus the batch floor).
   double itl_target_s = 0;
   // The batch floor: the share of each step's tokens kept for batch work while there is any (at
   // least one token), and one running slot that interactive admissions leave to batch work. 0: no

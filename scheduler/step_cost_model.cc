@@ -10,6 +10,11 @@ StepCostModel::StepCostModel(double decay) : decay_(decay) {}
 void StepCostModel::observe(int tokens, double seconds) {
   if (tokens < 1 || !std::isfinite(seconds) || seconds <= 0) return;
   const double x = tokens, y = seconds;
+  if (num_observations_ >= kMinSteps) {
+    const double r = y - (fixed_ + per_token_ * x);
+    residual2_ = residual2_ * decay_ + r * r;
+    residual_w_ = residual_w_ * decay_ + 1;
+  }
   w_ = w_ * decay_ + 1;
   x_ = x_ * decay_ + x;
   y_ = y_ * decay_ + y;
@@ -44,10 +49,20 @@ std::optional<double> StepCostModel::predict(int tokens) const {
   return fixed_ + per_token_ * tokens;
 }
 
+double StepCostModel::scatter_seconds() const {
+  return residual_w_ > 0 ? std::sqrt(residual2_ / residual_w_) : 0;
+}
+
+// NOTE(step_cost_model): the margin. A step's duration scatters around the fit (the attention
+// part grows with context, sampling rows differ, other processes take the cores); sizing the step
+// to the fit's mean would put about half of the steps over the target. Two standard deviations of
+// the recent scatter are kept free, so on a quiet machine the budget sits close to the fit and on
+// a noisy one it shrinks rather than miss the target.
 std::optional<int> StepCostModel::tokens_within(double seconds) const {
   if (num_observations_ < kMinSteps) return std::nullopt;
-  if (seconds <= fixed_) return 0;
-  const double n = (seconds - fixed_) / per_token_;
+  const double room = seconds - 2 * scatter_seconds() - fixed_;
+  if (room <= 0) return 0;
+  const double n = room / per_token_;
   return n >= 1e9 ? 1'000'000'000 : int(n);
 }
 

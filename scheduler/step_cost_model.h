@@ -2,8 +2,9 @@
 // step is one observation (tokens computed, seconds taken); the model fits
 //   seconds ≈ fixed + per_token × tokens
 // by least squares over recent steps (exponentially weighted, so it follows a machine whose load
-// changes) and answers the inverse question the scheduler asks: how many tokens fit in a step of
-// at most S seconds. It drives --itl-target-ms (scheduler.h).
+// changes), tracks how far measured steps stray from the fit, and answers the inverse question the
+// scheduler asks: how many tokens fit in a step of at most S seconds, with room for that spread.
+// It drives --itl-target-ms (scheduler.h).
 //
 // Owner: Scheduler. Thread: the engine thread only. Deterministic: no clock inside, the caller
 // measures, so tests feed it fabricated observations.
@@ -27,10 +28,13 @@ class StepCostModel {
   // observations).
   std::optional<double> predict(int tokens) const;
 
-  // The most tokens a step may hold and still be expected to take at most `seconds`: 0 when even
-  // the fixed cost exceeds it; nullopt until the fit is ready.
+  // The most tokens a step may hold and still be expected to take at most `seconds` with two
+  // standard deviations of the recent steps' scatter around the fit to spare: 0 when even the
+  // fixed cost (plus that margin) exceeds it; nullopt until the fit is ready.
   std::optional<int> tokens_within(double seconds) const;
 
+  // Standard deviation of recent steps' durations around the fit (0 until the fit is ready).
+  double scatter_seconds() const;
   double fixed_seconds() const { return fixed_; }
   double seconds_per_token() const { return per_token_; }
   int num_observations() const { return num_observations_; }
@@ -44,6 +48,8 @@ class StepCostModel {
   // Weighted sums over observations: Σw, Σw·x, Σw·y, Σw·x², Σw·x·y (x tokens, y seconds).
   double w_ = 0, x_ = 0, y_ = 0, xx_ = 0, xy_ = 0;
   double fixed_ = 0, per_token_ = 0;
+  // Weighted squared residuals of observations made once the fit was ready, and their weight.
+  double residual2_ = 0, residual_w_ = 0;
   bool have_slope_ = false;
   int num_observations_ = 0;
 };

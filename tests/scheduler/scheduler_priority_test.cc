@@ -215,18 +215,46 @@ TEST(SchedulerPriorityTest, ItlTargetSizesStepsThatHoldInteractiveDecodes) {
   EXPECT_EQ(s.step_budget(), 14);  // (10.1 - 3) / 0.5
 }
 
-TEST(SchedulerPriorityTest, ItlTargetLeavesBatchOnlyAndPromptOnlyStepsWhole) {
+// Interactive prompts alone run whole steps; batch work is held to the target too, so that an
+// interactive arrival never waits behind a long batch step.
+TEST(SchedulerPriorityTest, ItlTargetCapsBatchStepsButNotInteractivePromptSteps) {
   auto pool = make_pool(128);
   SchedulerConfig c = config(64, 8);
   c.itl_target_s = 0.0101;
   Scheduler s(c, pool);
   FakeModel model(128, 4);
   teach_linear_cost(s);
-  add(s, 1, kBatch, 0, 4, 50);
-  run_step(s, model);
-  EXPECT_EQ(s.step_budget(), 64);  // batch decodes have no one waiting on their ITL
-  add(s, 2, kBatch, 0, 200, 10);
+  add(s, 1, kInteractive, 0, 100, 1);
   EXPECT_EQ(run_step(s, model).out.num_batched_tokens, 64);
+  run_to_completion(s, model);
+  add(s, 2, kBatch, 0, 200, 10);
+  EXPECT_EQ(s.step_budget(), 34);
+  EXPECT_EQ(run_step(s, model).out.num_batched_tokens, 34);
+}
+
+// Every slot runs batch work and the target leaves only a token per stream: a new interactive
+// prompt still goes through, ahead of the streams' decodes (deferral counts the slots it can take
+// from batch sequences), instead of waiting for a stream to end.
+TEST(SchedulerPriorityTest, ItlTargetStillAdmitsInteractivePromptsWhenBatchHoldsTheSlots) {
+  auto pool = make_pool(256);
+  SchedulerConfig c = config(64, 8, 1.0 / 16);
+  c.itl_target_s = 0.001;  // below the fixed cost: a token per stream, one to spare, one of floor
+  c.max_decode_deferral = 16;
+  Scheduler s(c, pool);
+  FakeModel model(256, 4);
+  for (RequestId id = 1; id <= 2; ++id) add(s, id, kInteractive, 0, 4, 200);
+  for (RequestId id = 10; id <= 15; ++id) add(s, id, kBatch, 0, 4, 200);
+  run_step(s, model);  // the fit is not ready: a whole step admits all eight
+  ASSERT_EQ(s.num_running(), 8);
+  teach_linear_cost(s);
+  ASSERT_EQ(s.step_budget(), 4);
+  add(s, 3, kInteractive, 0, 8, 10);
+  int steps = 0;
+  while (s.find(3)->num_generated_tokens() == 0 && steps < 50) {
+    run_step(s, model);
+    ++steps;
+  }
+  EXPECT_LE(steps, 8);  // a few steps (budget 4, floor 1), not after the streams' 200 tokens
 }
 
 TEST(SchedulerPriorityTest, ItlTargetNeverStarvesTheStreamsThemselves) {
@@ -238,7 +266,7 @@ TEST(SchedulerPriorityTest, ItlTargetNeverStarvesTheStreamsThemselves) {
   teach_linear_cost(s);
   for (RequestId id = 1; id <= 10; ++id) add(s, id, kInteractive, 0, 4, 50);
   run_step(s, model);
-  EXPECT_EQ(s.step_budget(), 11);  // one token per stream, plus one
+  EXPECT_EQ(s.step_budget(), 11);  // one token per stream, plus one (no batch work: no floor)
   EXPECT_EQ(run_step(s, model).out.num_decode_tokens, 10);
 }
 

@@ -55,6 +55,18 @@ TEST(StepCostModel, WithoutSpreadCostIsProportional) {
   EXPECT_NEAR(m.seconds_per_token(), 0.0005, 1e-12);
 }
 
+// Steps that scatter ±1 ms around the fit: the budget keeps two standard deviations (2 ms) free.
+TEST(StepCostModel, ScatterAroundTheFitShrinksTheBudget) {
+  StepCostModel m;
+  for (int i = 0; i < 400; ++i)
+    for (int tokens : {10, 50, 90}) m.observe(tokens, 0.002 + 0.0001 * tokens + (i % 2 ? 0.001 : -0.001));
+  EXPECT_NEAR(m.scatter_seconds(), 0.001, 1e-4);
+  EXPECT_NEAR(m.seconds_per_token(), 0.0001, 1e-6);
+  const int n = *m.tokens_within(0.0101);  // (10.1 - 2 - 2) / 0.1 = 61 tokens, not 81
+  EXPECT_GE(n, 59);
+  EXPECT_LE(n, 63);
+}
+
 TEST(StepCostModel, IgnoresMeaninglessObservations) {
   StepCostModel m;
   m.observe(0, 0.01);
