@@ -81,6 +81,8 @@ struct LlmEngine::Impl {
   std::vector<RequestId> cancels;      // GUARDED_BY(mu)
   bool stopping = false;               // GUARDED_BY(mu)
   int num_waiting_seen = 0;            // GUARDED_BY(mu): scheduler's waiting count after the last drain/step
+  int num_batch_waiting_seen = 0;      // GUARDED_BY(mu): of those, batch-class
+  int num_batch_in_inbox = 0;          // GUARDED_BY(mu): batch-class submissions in `inbox`
   EngineGauges gauges;                 // GUARDED_BY(mu)
   RequestId next_id = 1;               // GUARDED_BY(mu)
   std::mt19937_64 seed_rng{std::random_device{}()};  // GUARDED_BY(mu)
@@ -242,8 +244,15 @@ Expected<RequestId> LlmEngine::submit(GenerationRequest request, std::weak_ptr<T
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) return reject(ErrorCode::kUnavailable, "the engine is shutting down");
-    if (impl_->num_waiting_seen + int(impl_->inbox.size()) >= impl_->config.max_waiting)
+    // NOTE(engine): batch requests count against --max-waiting with everything else, but
+    // interactive ones only against interactive ones, so that a queue full of batch lines never
+    // turns a person away (the batch runner is the one that must wait).
+    const bool batch = request.request_class == RequestClass::kBatch;
+    int waiting = impl_->num_waiting_seen + int(impl_->inbox.size());
+    if (!batch) waiting -= impl_->num_batch_waiting_seen + impl_->num_batch_in_inbox;
+    if (waiting >= impl_->config.max_waiting)
       return reject(ErrorCode::kResourceExhausted, "too many requests are waiting; retry later");
+    impl_->num_batch_in_inbox += batch ? 1 : 0;
     id = impl_->next_id++;
     if (!request.params.seed) request.params.seed = impl_->seed_rng();
     impl_->inbox.push_back(Impl::Submission{id, std::move(request), std::move(sink), Clock::now()});
@@ -356,6 +365,7 @@ void LlmEngine::Impl::drain_inbox() {
   {
     std::lock_guard lock(mu);
     subs.swap(inbox);
+    num_batch_in_inbox = 0;
     cans.swap(cancels);
     num_cancels.store(0, std::memory_order_relaxed);
   }
@@ -575,6 +585,7 @@ void LlmEngine::Impl::publish_gauges() {
     std::lock_guard lock(mu);
     gauges = g;
     num_waiting_seen = g.num_waiting;
+    num_batch_waiting_seen = g.num_waiting_batch;
   }
   if (observer) observer->on_gauges(g);
 }

@@ -92,5 +92,29 @@ TEST(LlmEnginePriority, BatchPreemptedByInteractiveArrivalsKeepsItsOutput) {
   EXPECT_GT(obs.most_batch_waiting.load(), 0);  // preempted ones waited as batch
 }
 
+// Batch lines filling --max-waiting never turn an interactive request away; interactive requests
+// still count against it among themselves. (The engine is not started, so nothing is drained.)
+TEST(LlmEnginePriority, BatchLinesDoNotFillTheWaitingQueueForInteractiveRequests) {
+  EngineConfig c = real_model_config();
+  c.max_waiting = 3;
+  auto created = LlmEngine::create(c, nullptr);
+  ASSERT_TRUE(created.ok());
+  LlmEngine& engine = **created;
+  auto sink = std::make_shared<CollectingSink>();
+  GenerationRequest batch = make_request(engine, kPrompts[0], 4);
+  batch.request_class = RequestClass::kBatch;
+  const GenerationRequest interactive = make_request(engine, kPrompts[1], 4);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(engine.submit(batch, sink).ok());
+  const auto full = engine.submit(batch, sink);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(engine.submit(interactive, sink).ok()) << i;
+  const auto too_many = engine.submit(interactive, sink);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_FALSE(engine.submit(batch, sink).ok());
+  engine.stop();
+}
+
 }  // namespace
 }  // namespace ladle::scheduler
