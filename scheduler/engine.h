@@ -47,7 +47,8 @@ class Engine {
 
   // Queues a request. Fails at once, with nothing queued, when the prompt is empty, longer than
   // the context or than the KV cache can ever hold (kInvalidArgument), when the waiting queue is
-  // full (kResourceExhausted) or when the engine is stopping (kUnavailable). On success the sink
+  // full (kResourceExhausted: for a batch request, requests of both classes count; for an
+  // interactive one, only interactive ones) or when the engine is stopping (kUnavailable). On success the sink
   // gets on_delta calls and exactly one on_finish, unless it expires first (then the request is
   // cancelled and the sink hears nothing more).
   virtual Expected<RequestId> submit(GenerationRequest request, std::weak_ptr<TokenSink> sink) = 0;

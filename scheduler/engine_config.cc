@@ -17,6 +17,13 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--max-decode-deferral", &c.max_decode_deferral,
             "steps in a row a streaming sequence's next token may wait while queued prompts are admitted ahead "
             "of it, so that a burst of requests gets its first tokens sooner (0: running sequences always first)");
+  flags.add("--itl-target-ms", &c.itl_target_ms,
+            "inter-token latency target of interactive streams in ms (0: off): while streams decode, a step "
+            "computes only the tokens the measured cost per token of this model on this machine fits in it; "
+            "prompt chunks and batch work get smaller steps");
+  flags.add("--batch-floor-share", &c.batch_floor_share,
+            "share of each step's tokens (at least one) and one running slot kept for batch-class requests "
+            "while there are any, so that they progress under sustained interactive load (0: none)");
   flags.add("--max-waiting", &c.max_waiting, "queued requests at most; beyond it requests are refused as overloaded");
   flags.add("--kv-cache-mb", &c.kv_cache_mb, "K/V cache size in MiB (0: derive from the model)");
   flags.add("--block-size", &c.block_size, "tokens per KV block");
@@ -66,6 +73,8 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
     return bad("engine limits must not be negative");
   if (c.max_waiting < 0) return bad("--max-waiting must not be negative");
   if (c.max_decode_deferral < 0) return bad("--max-decode-deferral must not be negative");
+  if (!(c.itl_target_ms >= 0)) return bad("--itl-target-ms must not be negative");
+  if (!(c.batch_floor_share >= 0 && c.batch_floor_share <= 0.5)) return bad("--batch-floor-share must be in [0, 0.5]");
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();

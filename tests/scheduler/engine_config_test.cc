@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 #include "model/config.h"
 
 namespace ladle::scheduler {
@@ -37,6 +40,28 @@ TEST(EngineConfigTest, GivenThreadsAreKeptAndZeroIsDerived) {
   EngineConfig negative;
   negative.threads = -1;
   EXPECT_FALSE(resolve_engine_defaults(negative, tiny));
+}
+
+TEST(EngineConfigTest, ItlTargetAndBatchFloorAreRangeChecked) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  EngineConfig ok;
+  ok.itl_target_ms = 25;
+  ok.batch_floor_share = 0;
+  EXPECT_TRUE(resolve_engine_defaults(ok, tiny));
+  for (double bad : {-1.0, std::nan("")}) {
+    EngineConfig c;
+    c.itl_target_ms = bad;
+    const auto st = resolve_engine_defaults(c, tiny);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("--itl-target-ms"), std::string::npos);
+  }
+  for (double bad : {-0.1, 0.6}) {
+    EngineConfig c;
+    c.batch_floor_share = bad;
+    const auto st = resolve_engine_defaults(c, tiny);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("--batch-floor-share"), std::string::npos);
+  }
 }
 
 }  // namespace
