@@ -20,6 +20,7 @@
 #include "kvcache/kv_store.h"
 #include "model/checkpoint_writer.h"
 #include "model/config.h"
+#include "model/isa.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
 
@@ -164,7 +165,7 @@ void run_shape(const std::string& name, const Options& o) {
   }
   const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
   std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]; ladle kernel: %s\n",
-              o.rounds, peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str(), ladle::model::matmul_kernel_name());
+              o.rounds, peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str(), ladle::model::isa_name(ladle::model::active_isa()));
   std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
