@@ -1,12 +1,12 @@
 #include "model/attention.h"
 
-#include "model/cpu_features.h"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
 
 #include "model/half.h"
+#include "model/isa.h"
 #include "model/vec8.h"
 
 namespace ladle::model {
@@ -14,7 +14,7 @@ namespace ladle::model {
 namespace {
 
 // NOTE(model): the kernels below are written once on the 8-float vectors of model/vec8.h and
-// compiled twice (AVX2 and baseline x86-64) with the same bits (tests/model/attention_test.cc
+// compiled three times (AVX-512, AVX2 and baseline x86-64) with the same bits (tests/model/attention_test.cc
 // compares the two paths bitwise). FMA would not pay here: the kernel waits on the K/V cache, and
 // mul+add issue at the same rate on two pipes each, while a portable std::fma would be a slow
 // library call.
@@ -392,8 +392,12 @@ LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, 
 }
 
 template <class E>
-[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item,
-                                                bool lanes) {
+[[gnu::target("avx2,f16c")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item,
+                                                     bool lanes) {
+  attend_items_body<KvLoad<E, true>>(a, begin, end, heads_per_item, lanes);
+}
+template <class E>
+LADLE_VEC8_AVX512 void attend_items_avx512(const AttentionArgs& a, int begin, int end, int heads_per_item, bool lanes) {
   attend_items_body<KvLoad<E, true>>(a, begin, end, heads_per_item, lanes);
 }
 template <class E>
@@ -402,25 +406,21 @@ void attend_items_portable(const AttentionArgs& a, int begin, int end, int heads
 }
 
 using ItemsFn = void (*)(const AttentionArgs&, int, int, int, bool);
-ItemsFn items_fn(AttentionIsa isa, kvcache::KvDtype dtype) {
-  if (isa == AttentionIsa::kAuto) isa = attention_avx2_supported() ? AttentionIsa::kAvx2 : AttentionIsa::kPortable;
-  if (dtype == kvcache::KvDtype::kF16)
-    return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2<Half>) : ItemsFn(attend_items_portable<Half>);
-  return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2<float>) : ItemsFn(attend_items_portable<float>);
+template <class E>
+ItemsFn items_fn(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return attend_items_avx512<E>;
+    case Isa::kAvx2: return attend_items_avx2<E>;
+    case Isa::kPortable: break;
+  }
+  return attend_items_portable<E>;
 }
 
 }  // namespace
 
-bool attention_avx2_supported() {
-  static const bool yes = [] {
-    return cpu_has_avx2() && cpu_supports_f16c();  // f16c: the half cache
-  }();
-  return yes;
-}
-
-void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa, AttentionPath path) {
-  assert(isa != AttentionIsa::kAvx2 || attention_avx2_supported());
-  const ItemsFn attend_items = items_fn(isa, args.kv->dtype());
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionPath path) {
+  const ItemsFn attend_items = args.kv->dtype() == kvcache::KvDtype::kF16 ? items_fn<Half>(active_isa())
+                                                                          : items_fn<float>(active_isa());
   const bool lanes = path == AttentionPath::kAuto;
   const int rows = args.batch->num_tokens(), heads = args.cfg->n_heads;
   if (pool == nullptr) {

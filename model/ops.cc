@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "model/isa.h"
 #include "model/vec8.h"
 
 namespace ladle::model {
@@ -46,10 +47,9 @@ LADLE_INLINE void silu_mul_body(float* a, const float* b, std::size_t n) {
   }
 }
 
+LADLE_VEC8_AVX512 void silu_mul_avx512(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
 [[gnu::target("avx2")]] void silu_mul_avx2(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
 void silu_mul_baseline(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
-
-const auto kSiluMul = cpu_has_avx2() ? silu_mul_avx2 : silu_mul_baseline;
 
 }  // namespace
 
@@ -58,12 +58,11 @@ const auto kSiluMul = cpu_has_avx2() ? silu_mul_avx2 : silu_mul_baseline;
 // builds give the same bits (tests/model/ops_test.cc).
 void silu_mul(std::span<float> a, std::span<const float> b) {
   assert(a.size() == b.size());
-  kSiluMul(a.data(), b.data(), a.size());
-}
-
-void silu_mul_portable(std::span<float> a, std::span<const float> b) {
-  assert(a.size() == b.size());
-  silu_mul_baseline(a.data(), b.data(), a.size());
+  switch (active_isa()) {
+    case Isa::kAvx512: return silu_mul_avx512(a.data(), b.data(), a.size());
+    case Isa::kAvx2: return silu_mul_avx2(a.data(), b.data(), a.size());
+    case Isa::kPortable: return silu_mul_baseline(a.data(), b.data(), a.size());
+  }
 }
 
 RopeTable::RopeTable(int seq_len, int head_dim, float theta) : head_dim_(head_dim) {

@@ -1,10 +1,13 @@
 // Vectors of 8 floats for the element-wise kernels (attention, the SwiGLU gate), written once on
-// GCC vector types and compiled twice: for AVX2 (one ymm register per V8) inside a
-// [[gnu::target("avx2")]] entry point, and for baseline x86-64 (two SSE registers per V8).
+// GCC vector types and compiled three times: for AVX-512 (one ymm register per V8, of 32, with
+// mask-register compares) inside a LADLE_VEC8_AVX512 entry point, for AVX2 (one ymm register per
+// V8) inside a [[gnu::target("avx2")]] one, and for baseline x86-64 (two SSE registers per V8);
+// which one runs follows the active ISA level (model/isa.h).
 //
-// NOTE(model): only IEEE add/mul/div/compare/select and exact shuffles, no FMA (ISO C++ mode keeps
-// the compiler from contracting a*b+c), and exp8 is a polynomial made of those same operations,
-// so both builds produce the same bits: vectorisation changes speed, never results.
+// NOTE(model): only IEEE add/mul/div/compare/select and exact shuffles, no FMA (ladle_model is
+// built with -ffp-contract=off: GCC 12 would contract a*b+c in C++ mode wherever FMA is enabled,
+// as in the AVX-512 flavour), and exp8 is a polynomial made of those same operations, so every
+// build produces the same bits: vectorisation changes speed, never results.
 // Rule: every function (and lambda) that takes or returns a V8 must be LADLE_INLINE. Kernels are
 // entered only through their avx2/portable entry points, so with everything inlined no V8 crosses
 // a call boundary; an out-of-line default-target V8 function called from the AVX2 flavour would
@@ -29,6 +32,10 @@ inline bool cpu_has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
 }
+
+// The target of the AVX-512 flavours' entry points (run only at model::Isa::kAvx512, which has
+// all of these).
+#define LADLE_VEC8_AVX512 [[gnu::target("avx512f,avx512vl,avx512bw,avx512dq,avx2,f16c")]]
 
 LADLE_INLINE V8 splat(float x) { return V8{} + x; }
 LADLE_INLINE V8 load8(const float* p) {
