@@ -16,7 +16,9 @@
 
 // GCC 12's avx512fintrin.h trips its own -Wmaybe-uninitialized (the self-initialised __Y of
 // _mm512_undefined_*) wherever its masked or widening intrinsics are inlined.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace ladle::model::kernels {
 
