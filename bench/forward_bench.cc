@@ -10,6 +10,8 @@
 // --prompt-steps times prompt steps instead: each step the whole prompts of 32 tokens that fill it
 // (a burst's prefill), alternated step size by step size, as prompt tokens/s.
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
+#include <cblas.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -173,9 +175,8 @@ void run_shape(const std::string& name, const Options& o) {
     }
   }
   const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
-  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads, OPENBLAS_CORETYPE=%s) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]\n",
-              o.rounds, coretype ? coretype : "(unset: its native kernel)", peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str());
+  std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads, its %s kernel) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]\n",
+              o.rounds, openblas_get_corename(), peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str());
   std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),

@@ -334,8 +334,8 @@ int main(int argc, char** argv) {
   ladle::model::ThreadPool pool(o.threads);
   openblas_set_num_threads(1);
   std::printf("GFLOP/s, best of %d alternating rounds, %d thread(s), %s W%s; old = dot-product kernel (f803969), then "
-              "the packed kernel at each ISA level; same = every level gave the same bits\n",
-              o.rounds, o.threads, o.half ? "f16" : "f32", o.cold ? " from memory" : "");
+              "the packed kernel at each ISA level, OpenBLAS with its %s kernel; same = every level gave the same bits\n",
+              o.rounds, o.threads, o.half ? "f16" : "f32", o.cold ? " from memory" : "", openblas_get_corename());
   std::printf("%6s %6s %4s %10s", "N", "K", "M", "old");
   for (ladle::model::Isa isa : o.isas) std::printf(" %10s", ladle::model::isa_name(isa));
   std::printf(" %10s %8s %10s %5s\n", "openblas", "best/old", "max|diff|", "same");
