@@ -8,7 +8,8 @@
 // its result depends only on its own query and its sequence's K/V — never on the batch around it,
 // on which heads share a work item, or on how work is split across threads. Prefill chunks and
 // decode tokens take the same path: a chunk's rows see each other causally because the chunk's
-// K/V is written before attention runs. The AVX-512, AVX2 and portable builds give the same bits.
+// K/V is written before attention runs. The AVX2 and portable builds give the same bits (the
+// AVX-512 level runs the AVX2 build: see attention.cc).
 //
 // The cache may hold fp32 or half K/V (kvcache::KvDtype); half values are widened exactly, so an
 // f16 cache gives the bits an fp32 cache holding the same rounded values would.
@@ -40,7 +41,7 @@ struct AttentionArgs {
 enum class AttentionPath { kAuto, kPerHead };
 
 // Runs attention for every row of the batch, split across `pool` (null = this thread), with the
-// kernels built for the active ISA level (model/isa.h): all levels give the same bits.
+// kernels' build for the active ISA level (model/isa.h): every level gives the same bits.
 void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionPath path = AttentionPath::kAuto);
 
 }  // namespace ladle::model

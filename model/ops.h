@@ -18,8 +18,8 @@ void rmsnorm(std::span<float> out, std::span<const float> x, std::span<const flo
 void softmax(std::span<float> x);
 
 // a[i] = silu(a[i]) * b[i]   (the SwiGLU gate: silu(w1·x) ⊙ (w3·x)).
-// e^x is vec8's polynomial (a few ulp from expf); built for the active ISA level (model/isa.h),
-// the same bits at every level.
+// e^x is vec8's polynomial (a few ulp from expf); the AVX2 build unless the active ISA level
+// (model/isa.h) is portable, the same bits either way.
 void silu_mul(std::span<float> a, std::span<const float> b);
 
 // RoPE cos/sin table for positions [0, seq_len): row p holds head_dim/2 (cos, sin) pairs with

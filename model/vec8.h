@@ -1,12 +1,12 @@
 // Vectors of 8 floats for the element-wise kernels (attention, the SwiGLU gate), written once on
-// GCC vector types and compiled three times: for AVX-512 (one ymm register per V8, of 32, with
-// mask-register compares) inside a LADLE_VEC8_AVX512 entry point, for AVX2 (one ymm register per
-// V8) inside a [[gnu::target("avx2")]] one, and for baseline x86-64 (two SSE registers per V8);
-// which one runs follows the active ISA level (model/isa.h).
+// GCC vector types and compiled twice: for AVX2 (one ymm register per V8) inside a
+// [[gnu::target("avx2")]] entry point, and for baseline x86-64 (two SSE registers per V8); the
+// AVX2 build runs unless the active ISA level (model/isa.h) is portable (an AVX-512 build was no
+// faster: model/attention.cc).
 //
 // NOTE(model): only IEEE add/mul/div/compare/select and exact shuffles, no FMA (ladle_model is
-// built with -ffp-contract=off: GCC 12 would contract a*b+c in C++ mode wherever FMA is enabled,
-// as in the AVX-512 flavour), and exp8 is a polynomial made of those same operations, so every
+// built with -ffp-contract=off: GCC 12 contracts a*b+c in C++ mode wherever FMA is enabled, as in
+// an AVX-512 build or with -march=native), and exp8 is a polynomial made of those same operations, so every
 // build produces the same bits: vectorisation changes speed, never results.
 // Rule: every function (and lambda) that takes or returns a V8 must be LADLE_INLINE. Kernels are
 // entered only through their avx2/portable entry points, so with everything inlined no V8 crosses
@@ -32,10 +32,6 @@ inline bool cpu_has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
 }
-
-// The target of the AVX-512 flavours' entry points (run only at model::Isa::kAvx512, which has
-// all of these).
-#define LADLE_VEC8_AVX512 [[gnu::target("avx512f,avx512vl,avx512bw,avx512dq,avx2,f16c")]]
 
 LADLE_INLINE V8 splat(float x) { return V8{} + x; }
 LADLE_INLINE V8 load8(const float* p) {

@@ -1,7 +1,7 @@
 // Paged attention equals contiguous attention: K/V scattered over shuffled blocks of a KvStore,
 // GQA heads, causal prefill chunks and decode rows of several sequences in one call, over head
-// sizes and block sizes that exercise every tail of the vector kernels. Also: the portable, AVX2
-// and AVX-512 builds give the same bits, and a row's result does not depend on the batch around it.
+// sizes and block sizes that exercise every tail of the vector kernels. Also: every ISA level gives
+// the portable build's bits, and a row's result does not depend on the batch around it.
 // The same for a half (f16) cache, which must give exactly the bits of an fp32 cache holding the
 // same rounded values.
 #include "model/attention.h"
