@@ -39,6 +39,7 @@ struct ModelInfo {
   int dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
   int kv_blocks_total = 0;
   int block_size = 0;
+  std::string isa;  // the kernels' ISA level (model/isa.h): portable, avx2 or avx512
 };
 
 class Engine {

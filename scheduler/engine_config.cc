@@ -6,6 +6,8 @@
 #include <cmath>
 #include <thread>
 
+#include "model/isa.h"
+
 namespace ladle::scheduler {
 
 void add_engine_flags(FlagSet& flags, EngineConfig& c) {
@@ -40,6 +42,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--kv-cache-dtype", &c.kv_cache_dtype,
             "K/V cache values: f32 (exact) or f16 (rounded; half the bytes per token, so twice the tokens in "
             "--kv-cache-mb and half the bytes decode attention reads)");
+  flags.add("--isa", &c.isa,
+            "kernels' instruction set: auto (the best this CPU has), portable, avx2 or avx512 (same results at "
+            "every level; a level the CPU lacks is refused)");
 }
 
 }  // namespace ladle::scheduler
@@ -78,6 +83,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();
+  if (auto isa = model::parse_isa(c.isa); !isa) return isa.error();
   if (c.threads == 0) c.threads = default_compute_threads(m, int(std::thread::hardware_concurrency()));
   if (c.max_running == 0) c.max_running = 64;
   if (c.max_batched_tokens == 0) {

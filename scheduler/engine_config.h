@@ -30,12 +30,13 @@ struct EngineConfig {
   bool no_argmax_screen = false;  // give greedy requests full logits (model/argmax_screen.h)
   std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
   std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
+  std::string isa = "auto";  // kernels' ISA level (model/isa.h): auto, portable, avx2 or avx512
 };
 
 // Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-decode-deferral,
 // --itl-target-ms, --batch-floor-share, --max-waiting,
-// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights and
-// --kv-cache-dtype on
+// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights,
+// --kv-cache-dtype and --isa on
 // `flags`, writing to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
 
@@ -48,7 +49,7 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //  - threads: default_compute_threads(model, cores).
 // Fails when a given value is out of range (block size not in [1, 1024], negative counts, an ITL
 // target below 0, a batch floor share outside [0, 0.5], ...)
-// or --weights or --kv-cache-dtype is neither f32 nor f16.
+// or --weights or --kv-cache-dtype is neither f32 nor f16, or --isa names a level this CPU lacks.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
 
 // Compute threads for `model` on `cores` cores: all of them, except that a model under 4M matmul

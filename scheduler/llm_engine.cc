@@ -16,6 +16,7 @@
 #include "kvcache/block_pool.h"
 #include "kvcache/kv_store.h"
 #include "model/model_file.h"
+#include "model/isa.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -106,6 +107,10 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   const model::ModelConfig mc = loaded->weights.config();
   // The shape decides the defaults, which decide the model's buffer sizes.
   if (auto st = resolve_engine_defaults(config, mc); !st) return st.error();
+  // The kernels' ISA level is process-wide, chosen once here at start-up ("auto" keeps the one in
+  // effect: the best this CPU has unless something set another).
+  if (config.isa != "auto")
+    if (auto st = model::set_active_isa(*model::parse_isa(config.isa)); !st) return st.error();
   auto model = model::Transformer::create(
       std::move(loaded->weights), runtime_limits(config));
   if (!model) return model.error();
@@ -128,6 +133,7 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   info.n_kv_heads = mc.n_kv_heads;
   info.kv_blocks_total = num_blocks;
   info.block_size = impl->config.block_size;
+  info.isa = model::isa_name(model::active_isa());
   const double warm_ms = impl->warm_up();
   const std::size_t screen_bytes = impl->model->argmax_screen_bytes();
   char screen[32] = "off";
@@ -135,14 +141,14 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
                "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, itl-target-ms %g, batch-floor-share %g, "
-               "threads %d, weights %s, greedy "
+               "threads %d, weights %s, isa %s, greedy "
                "argmax screen %s; warm-up %.0f ms\n",
                info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
                impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.max_decode_deferral,
                impl->config.itl_target_ms, impl->config.batch_floor_share, impl->config.threads,
-               impl->config.weights.c_str(), screen, warm_ms);
+               impl->config.weights.c_str(), info.isa.c_str(), screen, warm_ms);
   impl->publish_gauges();
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }

@@ -221,7 +221,7 @@ void Metrics::register_server_metrics() {
       .Set(1);
   model_info_family_ = &prometheus::BuildGauge()
                             .Name("ladle_model_info")
-                            .Help("Shape of the served model; the value is always 1.")
+                            .Help("Shape of the served model and the kernels' ISA level (isa); the value is always 1.")
                             .Register(r);
 }
 
@@ -256,6 +256,7 @@ void Metrics::set_model_info(const scheduler::ModelInfo& info) {
       {"n_heads", num(info.n_heads)},
       {"n_kv_heads", num(info.n_kv_heads)},
       {"block_size", num(info.block_size)},
+      {"isa", info.isa},
   };
   {
     std::lock_guard lock(model_info_mu_);

@@ -77,8 +77,9 @@ class Metrics final : public scheduler::EngineObserver {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Publishes the model's shape as ladle_model_info{model,vocab_size,...} = 1 (replacing any
-  // earlier one) and sets ladle_kv_cache_blocks_capacity from info.kv_blocks_total.
+  // Publishes the model's shape and the kernels' ISA level as
+  // ladle_model_info{model,vocab_size,...,isa} = 1 (replacing any earlier one) and sets
+  // ladle_kv_cache_blocks_capacity from info.kv_blocks_total.
   void set_model_info(const scheduler::ModelInfo& info);
 
   // The whole registry in the Prometheus text exposition format 0.0.4

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/config.h"
+#include "model/isa.h"
 
 namespace ladle::scheduler {
 namespace {
@@ -62,6 +63,23 @@ TEST(EngineConfigTest, ItlTargetAndBatchFloorAreRangeChecked) {
     ASSERT_FALSE(st);
     EXPECT_NE(st.error().message.find("--batch-floor-share"), std::string::npos);
   }
+}
+
+// --isa: every level this CPU has and "auto" pass; an unknown name and a level the CPU lacks are
+// refused with a message naming the flag.
+TEST(EngineConfigTest, IsaMustNameALevelThisCpuHas) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  for (const char* name : {"auto", "portable", "avx2", "avx512"}) {
+    EngineConfig c;
+    c.isa = name;
+    const bool supported = model::parse_isa(name).ok();
+    EXPECT_EQ(resolve_engine_defaults(c, tiny).ok(), supported) << name;
+  }
+  EngineConfig bad;
+  bad.isa = "neon";
+  const Status st = resolve_engine_defaults(bad, tiny);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("--isa"), std::string::npos) << st.error().message;
 }
 
 }  // namespace

@@ -293,11 +293,11 @@ TEST(MetricsTest, ModelInfoCarriesTheShapeAndIsReplaced) {
   Metrics m;
   scheduler::ModelInfo info{.name = "stories260K.bin", .vocab_size = 512, .context_length = 512,
                             .dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8,
-                            .n_kv_heads = 4, .kv_blocks_total = 128, .block_size = 16};
+                            .n_kv_heads = 4, .kv_blocks_total = 128, .block_size = 16, .isa = "avx2"};
   m.set_model_info(info);
   std::string text = m.serialize();
   const std::string series =
-      "ladle_model_info{block_size=\"16\",context_length=\"512\",dim=\"64\",hidden_dim=\"172\","
+      "ladle_model_info{block_size=\"16\",context_length=\"512\",dim=\"64\",hidden_dim=\"172\",isa=\"avx2\","
       "model=\"stories260K.bin\",n_heads=\"8\",n_kv_heads=\"4\",n_layers=\"5\",vocab_size=\"512\"}";
   EXPECT_EQ(sample(text, series), 1.0) << text;
   EXPECT_EQ(sample(text, "ladle_kv_cache_blocks_capacity"), 128.0);
