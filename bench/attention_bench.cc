@@ -141,7 +141,15 @@ int main(int argc, char** argv) {
   flags.add("--min-time", &o.min_time, "seconds per case");
   flags.add("--steps", &o.steps, "> 0: run exactly this many steps per case (for perf stat / callgrind)");
   flags.add("--kv-cache-dtype", &dtypes, "comma-separated K/V cache types, each timed in the same run");
+  std::string isas;
+  flags.add("--isa", &isas, "comma-separated ISA levels, each timed in turn: portable, avx2, avx512 (default: "
+                            "every SIMD level of this CPU)");
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
+  const auto levels = ladle::bench::parse_isa_list(isas);
+  if (!levels) {
+    std::fprintf(stderr, "%s\n", levels.error().message.c_str());
+    return 2;
+  }
   o.shapes = ladle::bench::split_commas(shapes);
   o.dtypes = ladle::bench::split_commas(dtypes);
   const double bandwidth = o.steps > 0 ? 0.0 : ladle::bench::measure_read_bandwidth(o.threads);
@@ -153,7 +161,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", dtype.error().message.c_str());
         return 2;
       }
-      run_shape(s, *dtype, o, bandwidth);
+      for (const ladle::model::Isa isa : *levels) {
+        const ladle::model::ScopedIsa level(isa);
+        std::printf("[%s]\n", ladle::model::isa_name(isa));
+        run_shape(s, *dtype, o, bandwidth);
+      }
     }
   return 0;
 }

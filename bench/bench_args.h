@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/isa.h"
 #include "scheduler/flag_set.h"
 
 namespace ladle::bench {
@@ -51,6 +52,25 @@ inline std::string join_rounded(const std::vector<double>& v, const std::string&
   for (double x : v) {
     if (!out.empty()) out += sep;
     out += std::to_string(long(x + 0.5));
+  }
+  return out;
+}
+
+// --isa for the benches that time the kernels at several ISA levels side by side: "" means every
+// SIMD level this CPU has (the portable kernel, a libm fma per multiply-add, only when named),
+// else a comma-separated list of model/isa.h names; a name this CPU cannot run is an error.
+inline Expected<std::vector<model::Isa>> parse_isa_list(const std::string& list) {
+  std::vector<model::Isa> out;
+  if (list.empty()) {
+    for (model::Isa isa : model::supported_isas())
+      if (isa != model::Isa::kPortable) out.push_back(isa);
+    if (out.empty()) out.push_back(model::Isa::kPortable);
+    return out;
+  }
+  for (const std::string& name : split_commas(list)) {
+    auto isa = model::parse_isa(name);
+    if (!isa) return isa.error();
+    out.push_back(*isa);
   }
   return out;
 }

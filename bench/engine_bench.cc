@@ -188,6 +188,7 @@ struct Options {
   int threads = 0;
   std::string weights = "f32";
   std::string kv_cache_dtype = "f32";
+  std::string isa = "auto";  // kernels' ISA level (model/isa.h)
   bool no_prefix_test = false;
   int rounds = 1;
   int num_requests = 0;  // > concurrency: a closed loop of this many requests, C at a time
@@ -215,6 +216,7 @@ std::unique_ptr<LlmEngine> start_engine(const std::string& path, const std::stri
   cfg.threads = o.threads;
   cfg.weights = o.weights;
   cfg.kv_cache_dtype = o.kv_cache_dtype;
+  cfg.isa = o.isa;
   auto engine = LlmEngine::create(cfg, rec);
   if (!engine) {
     std::fprintf(stderr, "engine: %s\n", engine.error().message.c_str());
@@ -458,6 +460,7 @@ int main(int argc, char** argv) {
   flags.add("--threads", &o.threads, "engine compute threads (0: as `ladle serve` derives them, all cores or one fewer for a tiny model)");
   flags.add("--weights", &o.weights, "matmul weights: f32 or f16");
   flags.add("--kv-cache-dtype", &o.kv_cache_dtype, "K/V cache values: f32 or f16");
+  flags.add("--isa", &o.isa, "kernels' ISA level: auto, portable, avx2 or avx512");
   flags.add("--logprobs", &o.logprobs,
             "comma-separated log-probability requests, each level run once per value in every round: -1 "
             "(none) or 0..20 top alternatives");

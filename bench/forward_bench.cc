@@ -3,11 +3,15 @@
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
 // usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--rounds 1] [--threads 0] [--max-batch 64]
-//                      [--weights f32|f16] [--kv-cache-dtype f32|f16] [--greedy] [--prompt-steps 128,512,2048]
-//                      (--help lists them)
+//                      [--batches 1,32] [--weights f32|f16] [--kv-cache-dtype f32|f16] [--greedy]
+//                      [--prompt-steps 128,512,2048] [--isa avx2,avx512]  (--help lists them)
+// Decode steps are timed at each ISA level of --isa (default: every SIMD level of this CPU) side by
+// side, alternated within each round.
 // --prompt-steps times prompt steps instead: each step the whole prompts of 32 tokens that fill it
 // (a burst's prefill), alternated step size by step size, as prompt tokens/s.
 // Checkpoints are generated once into /tmp (deterministic; reused when the size matches).
+#include <cblas.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +24,7 @@
 #include "kvcache/kv_store.h"
 #include "model/checkpoint_writer.h"
 #include "model/config.h"
+#include "model/isa.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
 
@@ -38,6 +43,8 @@ struct Options {
   ladle::kvcache::KvDtype kv_dtype = ladle::kvcache::KvDtype::kF32;
   bool greedy = false;   // also time greedy steps (the argmax screen), alternating with full logits
   std::vector<int> prompt_steps;  // tokens per prompt step (--prompt-steps); empty: decode steps
+  std::vector<int> batches;       // decode tokens per step (--batches); empty: 1, 2, 4, ... max_batch
+  std::vector<ladle::model::Isa> isas;  // levels the decode steps are timed at
 };
 
 // "110m", or else the 15m shape (model::preset_config).
@@ -134,8 +141,9 @@ void run_shape(const std::string& name, const Options& o) {
     m.forward(b, kv);
   }
   const double flop_per_token = 2.0 * double(c.matmul_params());
-  std::vector<int> batches;
-  for (int batch = 1; batch <= o.max_batch; batch *= 2) batches.push_back(batch);
+  std::vector<int> batches = o.batches;
+  if (batches.empty())
+    for (int batch = 1; batch <= o.max_batch; batch *= 2) batches.push_back(batch);
   std::vector<std::vector<ladle::model::ForwardBatch>> steps(batches.size());
   for (std::size_t i = 0; i < batches.size(); ++i)
     for (int s = 0; s < max_steps; ++s) steps[i].push_back(decode_step(batches[i], o.ctx + s, blocks_per_seq));
@@ -143,49 +151,54 @@ void run_shape(const std::string& name, const Options& o) {
   // wanders by tens of percent over minutes, so rounds alternate everything and the table keeps
   // each row's best round (the least disturbed; interference only ever slows a run down) next to
   // its median, with ratios taken to the best limits of the same rounds.
+  // Rows: every batch size at every ISA level (row i·levels + l), alternated within each round.
+  const std::size_t levels = o.isas.size(), rows = batches.size() * levels;
   std::vector<double> peaks, bandwidths;
-  std::vector<std::vector<double>> step_s(batches.size()), ratio(batches.size());  // per round
-  std::vector<std::vector<double>> greedy_s(batches.size()), greedy_gain(batches.size());  // --greedy
-  std::vector<bool> screened(batches.size(), false);
+  std::vector<std::vector<double>> step_s(rows), ratio(rows);  // per round
+  std::vector<std::vector<double>> greedy_s(rows), greedy_gain(rows);  // --greedy
+  std::vector<bool> screened(rows, false);
   for (int round = 0; round < o.rounds; ++round) {
     peaks.push_back(ladle::bench::measure_sgemm_peak());
     bandwidths.push_back(ladle::bench::measure_read_bandwidth());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
-    for (std::size_t i = 0; i < batches.size(); ++i) {
+    for (std::size_t row = 0; row < rows; ++row) {
+      const std::size_t i = row / levels;
+      const ladle::model::ScopedIsa level(o.isas[row % levels]);
       const double best = time_steps(m, kv, steps[i], o.min_time);
-      step_s[i].push_back(best);
-      ratio[i].push_back(batches[i] / best * flop_per_token / 1e9 / peaks.back());
+      step_s[row].push_back(best);
+      ratio[row].push_back(batches[i] / best * flop_per_token / 1e9 / peaks.back());
       if (!o.greedy) continue;
       const GreedyPair g = time_greedy_pair(m, kv, steps[i], o.min_time);
-      greedy_s[i].push_back(g.greedy_s);
-      greedy_gain[i].push_back(g.full_s / g.greedy_s);
-      screened[i] = g.screened;
+      greedy_s[row].push_back(g.greedy_s);
+      greedy_gain[row].push_back(g.full_s / g.greedy_s);
+      screened[row] = g.screened;
     }
   }
   const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
-  std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]; ladle kernel: %s\n",
-              o.rounds, peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str(), ladle::model::matmul_kernel_name());
+  std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads, its %s kernel) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]\n",
+              o.rounds, openblas_get_corename(), peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str());
   std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
               ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx, o.ctx + max_steps);
-  std::printf("%8s %12s %12s %10s %10s %12s %10s", "tokens", "tok/s best", "median", "GFLOP/s", "of peak",
+  std::printf("%8s %8s %12s %12s %10s %10s %12s %10s", "tokens", "isa", "tok/s best", "median", "GFLOP/s", "of peak",
               "(median)", "of bw");
   if (o.greedy) std::printf(" %14s %10s %16s", "greedy best", "screened", "greedy/full med");
   std::printf("\n");
-  for (std::size_t i = 0; i < batches.size(); ++i) {
+  for (std::size_t row = 0; row < rows; ++row) {
+    const std::size_t i = row / levels;
     std::vector<double> tok_s;
-    for (double t : step_s[i]) tok_s.push_back(batches[i] / t);
+    for (double t : step_s[row]) tok_s.push_back(batches[i] / t);
     const double best = ladle::bench::best_of(tok_s), gflops = best * flop_per_token / 1e9;
     const double bw = best / batches[i] * m.weights().bytes_per_token() / 1e9;  // weights stream once per step
-    std::printf("%8d %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%", batches[i], best,
-                ladle::bench::percentile(tok_s, 50), gflops, 100 * gflops / peak,
-                100 * ladle::bench::percentile(ratio[i], 50), 100 * bw / bandwidth);
+    std::printf("%8d %8s %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%", batches[i],
+                ladle::model::isa_name(o.isas[row % levels]), best, ladle::bench::percentile(tok_s, 50), gflops,
+                100 * gflops / peak, 100 * ladle::bench::percentile(ratio[row], 50), 100 * bw / bandwidth);
     std::vector<double> greedy_tok_s;
-    for (double t : greedy_s[i]) greedy_tok_s.push_back(batches[i] / t);
+    for (double t : greedy_s[row]) greedy_tok_s.push_back(batches[i] / t);
     if (o.greedy)
       std::printf(" %14.1f %10s %16.3f", ladle::bench::best_of(greedy_tok_s),
-                  screened[i] ? "yes" : "no", ladle::bench::percentile(greedy_gain[i], 50));
+                  screened[row] ? "yes" : "no", ladle::bench::percentile(greedy_gain[row], 50));
     std::printf("\n");
   }
 }
@@ -258,6 +271,10 @@ int main(int argc, char** argv) {
             "also time the same steps as greedy ones (the argmax screen, model/argmax_screen.h, at up to 4 rows) "
             "alternately with full-logits ones, every 8 steps for --min-time, and report greedy tok/s and "
             "the ratio");
+  std::string batches, isas;
+  flags.add("--batches", &batches, "comma-separated decode tokens per step (default: 1, 2, 4, ... --max-batch)");
+  flags.add("--isa", &isas, "comma-separated ISA levels to time decode steps at: portable, avx2, avx512 (default: "
+                            "every SIMD level of this CPU); prompt steps run at the first");
   std::string prompt_steps;
   flags.add("--prompt-steps", &prompt_steps,
             "instead of decode steps, time prompt steps of these many tokens (comma-separated, multiples of 32), "
@@ -268,6 +285,20 @@ int main(int argc, char** argv) {
   if (!type || !dtype) {
     std::fprintf(stderr, "%s\n", (!type ? type.error() : dtype.error()).message.c_str());
     return 2;
+  }
+  auto levels = ladle::bench::parse_isa_list(isas);
+  if (!levels) {
+    std::fprintf(stderr, "%s\n", levels.error().message.c_str());
+    return 2;
+  }
+  o.isas = *levels;
+  for (const std::string& b : batches.empty() ? std::vector<std::string>{} : ladle::bench::split_commas(batches)) {
+    const int n = std::atoi(b.c_str());
+    if (n < 1 || n > o.max_batch) {
+      std::fprintf(stderr, "--batches: %s is not in [1, --max-batch]\n", b.c_str());
+      return 2;
+    }
+    o.batches.push_back(n);
   }
   o.shapes = ladle::bench::split_commas(shapes);
   o.rounds = std::max(1, o.rounds);
@@ -282,6 +313,7 @@ int main(int argc, char** argv) {
     o.prompt_steps.push_back(tokens);
   }
   if (!o.prompt_steps.empty()) {
+    const ladle::model::ScopedIsa level(o.isas.front());
     for (const auto& s : o.shapes) run_prompt_steps(s, o);
     return 0;
   }

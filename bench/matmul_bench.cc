@@ -4,8 +4,10 @@
 // that a shared machine's noise hits all of them alike.
 //
 // usage: matmul_bench [--shapes 15m,110m] [--ms 1,8,32,64] [--threads 2] [--rounds 5] [--min-time 0.05]
-//                     [--weights f32|f16] [--cold 0|1]
-// Prints GFLOP/s (best round) of each kernel and new/old. With --cold 1 every call reads a fresh
+//                     [--weights f32|f16] [--cold 0|1] [--isa avx2,avx512]
+// Prints GFLOP/s (best round) of each kernel: the old one, the packed kernel at each ISA level of
+// --isa (default: every SIMD level of this CPU), OpenBLAS; best/old; and whether every level gave
+// the same bits. With --cold 1 every call reads a fresh
 // copy of W from memory, as the forward pass does (its weights are far larger than the L3).
 #include <cblas.h>
 
@@ -24,6 +26,7 @@
 
 #include "bench/bench_args.h"
 #include "bench/machine_limits.h"
+#include "model/isa.h"
 #include "model/matmul.h"
 #include "model/thread_pool.h"
 #include "model/weights.h"
@@ -213,6 +216,7 @@ struct Options {
   double min_time = 0.05;  // seconds per kernel per round
   bool half = false;
   bool cold = false;  // W streams from memory (see run_shape)
+  std::vector<ladle::model::Isa> isas;  // levels the packed kernel is timed at
 };
 
 using ladle::bench::seconds_since;
@@ -264,19 +268,29 @@ void run_shape(const Shape& s, const Options& o, ladle::model::ThreadPool* pool)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, s.N, s.K, 1.0f, x.data(), s.K, ws[call++ % copies].data(),
                   s.K, 0.0f, y_blas.data(), s.N);
     };
-    double t_old = 1e30, t_new = 1e30, t_blas = 1e30;
+    double t_old = 1e30, t_blas = 1e30;
+    std::vector<double> t_new(o.isas.size(), 1e30);
+    std::vector<std::vector<float>> y_levels(o.isas.size());
     for (int r = 0; r < o.rounds; ++r) {  // alternate, keep each kernel's best round
       t_old = std::min(t_old, time_calls(old_fn, o.min_time));
-      t_new = std::min(t_new, time_calls(new_fn, o.min_time));
+      for (std::size_t i = 0; i < o.isas.size(); ++i) {
+        const ladle::model::ScopedIsa level(o.isas[i]);
+        t_new[i] = std::min(t_new[i], time_calls(new_fn, o.min_time));
+        y_levels[i] = y_new;
+      }
       openblas_set_num_threads(o.threads);
       t_blas = std::min(t_blas, time_calls(blas_fn, o.min_time));
       openblas_set_num_threads(1);  // its spinning workers would steal the cores from ours
     }
     double max_diff = 0;  // a sanity check that both compute the same product
     for (std::size_t i = 0; i < std::size_t(M) * s.N; ++i) max_diff = std::max(max_diff, double(std::abs(y_old[i] - y_new[i])));
+    bool same = true;  // every level's bits (model/matmul.h's contract)
+    for (const auto& y : y_levels) same = same && std::memcmp(y.data(), y_new.data(), std::size_t(M) * s.N * sizeof(float)) == 0;
     const double gflop = 2.0 * M * s.N * s.K / 1e9;
-    std::printf("%6d %6d %4d %10.1f %10.1f %10.1f %8.2f %10.2g\n", s.N, s.K, M, gflop / t_old, gflop / t_new,
-                gflop / t_blas, t_old / t_new, max_diff);
+    std::printf("%6d %6d %4d %10.1f", s.N, s.K, M, gflop / t_old);
+    for (double t : t_new) std::printf(" %10.1f", gflop / t);
+    std::printf(" %10.1f %8.2f %10.2g %5s\n", gflop / t_blas, t_old / *std::min_element(t_new.begin(), t_new.end()),
+                max_diff, same ? "yes" : "NO");
   }
 }
 
@@ -286,6 +300,7 @@ int main(int argc, char** argv) {
   Options o;
   std::string shapes = "15m,110m", ms = "1,8,32,64", weights = "f32";
   int cold = 0;
+  std::string isas;
   ladle::FlagSet flags("matmul_bench [options]",
                        "The packed matmul kernel against the dot-product kernel it replaced and OpenBLAS, "
                        "timed alternately in one process.");
@@ -296,7 +311,15 @@ int main(int argc, char** argv) {
   flags.add("--min-time", &o.min_time, "seconds per kernel per round");
   flags.add("--weights", &weights, "W as f32 or f16");
   flags.add("--cold", &cold, "1: every call reads a fresh copy of W from memory");
+  flags.add("--isa", &isas, "comma-separated ISA levels to time the packed kernel at: portable, avx2, avx512 "
+                            "(default: every SIMD level of this CPU)");
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
+  auto levels = ladle::bench::parse_isa_list(isas);
+  if (!levels) {
+    std::fprintf(stderr, "%s\n", levels.error().message.c_str());
+    return 2;
+  }
+  o.isas = *levels;
   if ((weights != "f32" && weights != "f16") || (cold != 0 && cold != 1)) {
     std::fprintf(stderr, "--weights takes f32 or f16, --cold 0 or 1\n");
     return 2;
@@ -310,9 +333,12 @@ int main(int argc, char** argv) {
   o.cold = cold == 1;
   ladle::model::ThreadPool pool(o.threads);
   openblas_set_num_threads(1);
-  std::printf("GFLOP/s, best of %d alternating rounds, %d thread(s), %s W%s; old = dot-product kernel (f803969), new = packed panels (%s)\n",
-              o.rounds, o.threads, o.half ? "f16" : "f32", o.cold ? " from memory" : "", ladle::model::matmul_kernel_name());
-  std::printf("%6s %6s %4s %10s %10s %10s %8s %10s\n", "N", "K", "M", "old", "new", "openblas", "new/old", "max|diff|");
+  std::printf("GFLOP/s, best of %d alternating rounds, %d thread(s), %s W%s; old = dot-product kernel (f803969), then "
+              "the packed kernel at each ISA level, OpenBLAS with its %s kernel; same = every level gave the same bits\n",
+              o.rounds, o.threads, o.half ? "f16" : "f32", o.cold ? " from memory" : "", openblas_get_corename());
+  std::printf("%6s %6s %4s %10s", "N", "K", "M", "old");
+  for (ladle::model::Isa isa : o.isas) std::printf(" %10s", ladle::model::isa_name(isa));
+  std::printf(" %10s %8s %10s %5s\n", "openblas", "best/old", "max|diff|", "same");
   for (const auto& name : o.shapes) {
     const std::vector<Shape> shapes = name == "110m"
         ? std::vector<Shape>{{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}}

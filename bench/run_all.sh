@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates every figure in BENCHMARKS.md on an otherwise idle machine (about 30 minutes).
+# Regenerates the BENCHMARKS.md sections marked "run_all NN" (engine, scheduler, metrics, HTTP path,
+# single server; with LLAMA_SERVER also the side by side) on an otherwise idle machine (about 30
+# minutes). The other sections name their own scripts.
 #   bash bench/run_all.sh [OUT_DIR]      (after a Release build: cmake --build build)
 # Each section's raw output lands in OUT_DIR/NN-name.txt (default bench-results/).
 set -euo pipefail
@@ -73,7 +75,7 @@ build/bench/engine_bench --shapes tiny --concurrency 32 --prompt-len 16 --new-to
   | tee "$out/06-http-offline.txt"
 $W /tmp/ladle_bench_tiny.bin /tmp/ladle_bench_tok512.bin --max-running 32 -- bench --concurrency 32 \
   --num-requests 128 --input-len 16 --output-len 256 --ignore-eos --json "$out/06-http.json" | tee "$out/06-http.txt"
-# Like for like (session 8): per decode step, and on identical arrivals, six alternated rounds.
+# Like for like: per decode step, and on identical arrivals, six alternated rounds.
 bash bench/http_overhead.sh 6 1 | tee "$out/06-http-overhead.txt"
 
 log concurrency sweeps

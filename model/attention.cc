@@ -1,12 +1,12 @@
 #include "model/attention.h"
 
-#include "model/cpu_features.h"
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
 
 #include "model/half.h"
+#include "model/isa.h"
 #include "model/vec8.h"
 
 namespace ladle::model {
@@ -306,7 +306,7 @@ LADLE_INLINE void attend_row(const AttentionArgs& a, const RowGeometry& g, int c
 // NOTE(model): at 8 floats per head the per-head path spends most of its time in per-span
 // overhead (a scalar max and sum, a branch and a call per head and span), not in the loads; in a
 // served tiny-model run attention was 58 % of the engine's CPU. This path is 2-2.7x faster there
-// (attention_bench --shapes tiny, alternated with the per-head build; BENCHMARKS.md).
+// (attention_bench --shapes tiny, alternated with the per-head build; commit ec0702d).
 // NOTE(model): no software prefetch here. A position's K and V rows are kv_dim contiguous floats
 // each (stories260K: 4 kv heads × 8 = 128 bytes), so a span's reads are two short sequential
 // streams the hardware prefetchers follow; prefetching the next span as attend_row does made this
@@ -392,8 +392,8 @@ LADLE_INLINE void attend_items_body(const AttentionArgs& a, int begin, int end, 
 }
 
 template <class E>
-[[gnu::target("avx2")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item,
-                                                bool lanes) {
+[[gnu::target("avx2,f16c")]] void attend_items_avx2(const AttentionArgs& a, int begin, int end, int heads_per_item,
+                                                     bool lanes) {
   attend_items_body<KvLoad<E, true>>(a, begin, end, heads_per_item, lanes);
 }
 template <class E>
@@ -401,26 +401,23 @@ void attend_items_portable(const AttentionArgs& a, int begin, int end, int heads
   attend_items_body<KvLoad<E, false>>(a, begin, end, heads_per_item, lanes);
 }
 
+// NOTE(model): the AVX-512 level runs the AVX2 build. Built for AVX-512 (the same 8-float code,
+// EVEX-encoded, with 32 registers and mask compares) it was no faster on a Zen 4 EPYC:
+// attention_bench --shapes 110m,15m --kv-cache-dtype f32,f16 --min-time 0.5, the two alternated
+// in one process, four rounds on a loaded machine: 110M f32 decode (32 rows, ctx 128) median 78 ms
+// per step AVX2 vs 85 AVX-512, f16 51 vs 59, 15M f32 21 vs 20, f16 9.0 vs 10.2. Wider vectors
+// would change the reduction order of the scores (the bits), so they would need their own proof.
 using ItemsFn = void (*)(const AttentionArgs&, int, int, int, bool);
-ItemsFn items_fn(AttentionIsa isa, kvcache::KvDtype dtype) {
-  if (isa == AttentionIsa::kAuto) isa = attention_avx2_supported() ? AttentionIsa::kAvx2 : AttentionIsa::kPortable;
-  if (dtype == kvcache::KvDtype::kF16)
-    return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2<Half>) : ItemsFn(attend_items_portable<Half>);
-  return isa == AttentionIsa::kAvx2 ? ItemsFn(attend_items_avx2<float>) : ItemsFn(attend_items_portable<float>);
+template <class E>
+ItemsFn items_fn(Isa isa) {
+  return isa == Isa::kPortable ? ItemsFn(attend_items_portable<E>) : ItemsFn(attend_items_avx2<E>);
 }
 
 }  // namespace
 
-bool attention_avx2_supported() {
-  static const bool yes = [] {
-    return cpu_has_avx2() && cpu_supports_f16c();  // f16c: the half cache
-  }();
-  return yes;
-}
-
-void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa, AttentionPath path) {
-  assert(isa != AttentionIsa::kAvx2 || attention_avx2_supported());
-  const ItemsFn attend_items = items_fn(isa, args.kv->dtype());
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionPath path) {
+  const ItemsFn attend_items = args.kv->dtype() == kvcache::KvDtype::kF16 ? items_fn<Half>(active_isa())
+                                                                          : items_fn<float>(active_isa());
   const bool lanes = path == AttentionPath::kAuto;
   const int rows = args.batch->num_tokens(), heads = args.cfg->n_heads;
   if (pool == nullptr) {

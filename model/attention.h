@@ -8,7 +8,8 @@
 // its result depends only on its own query and its sequence's K/V — never on the batch around it,
 // on which heads share a work item, or on how work is split across threads. Prefill chunks and
 // decode tokens take the same path: a chunk's rows see each other causally because the chunk's
-// K/V is written before attention runs. The AVX2 and portable builds give the same bits.
+// K/V is written before attention runs. The AVX2 and portable builds give the same bits (the
+// AVX-512 level runs the AVX2 build: see attention.cc).
 //
 // The cache may hold fp32 or half K/V (kvcache::KvDtype); half values are widened exactly, so an
 // f16 cache gives the bits an fp32 cache holding the same rounded values would.
@@ -34,18 +35,13 @@ struct AttentionArgs {
   float* out = nullptr;                   // [num_tokens × dim]
 };
 
-// Which build of the kernels runs: kAuto picks AVX2 (with F16C) when the CPU has it. Both give the same bits;
-// the explicit choices exist so tests can prove that (kAvx2 requires attention_avx2_supported()).
-enum class AttentionIsa { kAuto, kPortable, kAvx2 };
-bool attention_avx2_supported();
-
 // Which kernel computes heads of 8 floats: kAuto puts up to 8 such heads in vector lanes (much
 // faster at that size); kPerHead runs them one by one like every other head size. Both give the
 // same bits; kPerHead exists so tests can prove that.
 enum class AttentionPath { kAuto, kPerHead };
 
-// Runs attention for every row of the batch, split across `pool` (null = this thread).
-void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto,
-                     AttentionPath path = AttentionPath::kAuto);
+// Runs attention for every row of the batch, split across `pool` (null = this thread), with the
+// kernels' build for the active ISA level (model/isa.h): every level gives the same bits.
+void paged_attention(const AttentionArgs& args, ThreadPool* pool, AttentionPath path = AttentionPath::kAuto);
 
 }  // namespace ladle::model

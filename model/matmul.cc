@@ -1,11 +1,13 @@
 #include "model/matmul.h"
 
-#include "model/cpu_features.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <vector>
+
+#include "model/isa.h"
+#include "model/matmul_kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -32,6 +34,10 @@ inline float widen(float w) { return w; }
 inline float widen(Half w) { return half_to_float(w); }
 inline float widen(std::int8_t w) { return float(w); }
 
+}  // namespace
+
+namespace kernels {
+
 // ---------------------------------------------------------------------------------------------
 // Portable kernel: panels [p_begin, p_end) for every row, each output one std::fma chain over k.
 template <class W>
@@ -57,6 +63,8 @@ void range_portable(const float* x, const W* w, float* y, int M, int N, int K, i
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 
+namespace {
+
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const Half* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline __m256 load8(const std::int8_t* p) {
@@ -68,23 +76,6 @@ inline __m256i lanes_below(int n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
-
-// Cache lines of the panels that follow, prefetched a few at a time by the current panels' tiles.
-struct Ahead {
-  const char* next = nullptr;  // the first line not yet prefetched
-  int lines = 0;               // lines left
-  // Hands the next tile its share: ceil(lines left / tiles left).
-  Ahead take(int tiles_left) {
-    const int n = (lines + tiles_left - 1) / std::max(1, tiles_left);
-    const Ahead share{next, n};
-    next += std::size_t(n) * 64;
-    lines -= n;
-    return share;
-  }
-};
-
-// How many k steps ahead a tile reading a panel nobody prefetched fetches its own panel.
-constexpr int kSelfAhead = 32;
 
 // y[0..MR) × [0..min(cols, NP·kPanel)) (row stride ldy) for the MR rows of x at `x` (row stride
 // K) and the NP consecutive panels at `w` (panel stride K·kPanel). Prefetches ahead.lines lines
@@ -202,8 +193,8 @@ void rows_avx2(const float* x, const W* wp, float* y, int M, int N, int K, int p
 // Prefill of a 520-token prompt on the 110M shape (engine_bench --shapes 110m --weights f16,
 // cold TTFT, four alternated runs): median ~790 → ~700 ms. The bits are unchanged: widening is
 // exact, and the float kernel computes the same chain.
-constexpr int kWidenRows = 48;
-constexpr int kWidenMaxK = 1024;
+
+}  // namespace
 
 template <class W>
 void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p_begin, int p_end) {
@@ -247,28 +238,26 @@ void range_avx2(const float* x, const W* w, float* y, int M, int N, int K, int p
 }
 
 #pragma GCC pop_options
-
-// The half kernel also needs F16C (every AVX2 CPU so far has it, but the bits say so separately).
-bool cpu_can_run(bool half) {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && (!half || cpu_supports_f16c());
-}
 #endif
 
-template <class W>
-using RangeFn = void (*)(const float*, const W*, float*, int, int, int, int, int);
+}  // namespace kernels
 
+namespace {
+
+using kernels::RangeFn;
+
+// The kernel for W's element type at the active ISA level (model/isa.h).
 template <class W>
-RangeFn<W> pick_kernel() {
+RangeFn<W> kernel() {
 #if defined(__x86_64__)
-  if (cpu_can_run(std::is_same_v<W, Half>)) return range_avx2<W>;
+  switch (active_isa()) {
+    case Isa::kAvx512: return kernels::range_avx512<W>;
+    case Isa::kAvx2: return kernels::range_avx2<W>;
+    case Isa::kPortable: break;
+  }
 #endif
-  return range_portable<W>;
+  return kernels::range_portable<W>;
 }
-
-// The kernel for W's element type on this CPU.
-template <class W>
-const RangeFn<W> kKernel = pick_kernel<W>();
 
 // Calls f(panels) with w's panels at their element type (the one of i8/f16/f32 that is set).
 template <class F>
@@ -311,11 +300,11 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_ro
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end) {
-  with_panels(w, [&](auto* p) { kKernel<Elem<decltype(p)>>(x, p, y, M, w.N, w.K, p_begin, p_end); });
+  with_panels(w, [&](auto* p) { kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, p_begin, p_end); });
 }
 
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
-  with_panels(w, [&](auto* p) { run_matmul(kKernel<Elem<decltype(p)>>, x, p, y, M, w.N, w.K, pool); });
+  with_panels(w, [&](auto* p) { run_matmul(kernel<Elem<decltype(p)>>(), x, p, y, M, w.N, w.K, pool); });
 }
 
 void matmul_reference(const float* x, const float* w, float* y, int M, int N, int K) {
@@ -328,9 +317,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
-  with_panels(w, [&](auto* p) { range_portable(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
+  with_panels(w, [&](auto* p) { kernels::range_portable(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
 }
-
-const char* matmul_kernel_name() { return kKernel<float> == range_portable<float> ? "portable" : "avx2"; }
 
 }  // namespace ladle::model

@@ -11,8 +11,9 @@
 // so a token's row is bit-identical whether it is computed alone (M = 1) or among 64 rows.
 // OpenBLAS 0.3.21 does not promise that (its small-matrix path, its gemv forwarding for M = 1 and
 // its K-blocking differ by M), and its M = 1 path runs at ~15 GFLOP/s here, too slow for
-// single-stream decode; so the kernel is our own (AVX2+FMA with runtime dispatch, and a portable
-// fallback that computes the same chain with std::fma, so both give the same bits).
+// single-stream decode; so the kernel is our own: AVX-512 or AVX2+FMA, picked at run time
+// (model/isa.h), and a portable fallback that computes the same chain with std::fma, so all three
+// give the same bits.
 //
 // NOTE(model): why packed panels. With W in llama2.c's [N × K] layout a vector kernel sums eight
 // k-lanes per output and pays a horizontal sum per element (~15% at K = 288). In the panel
@@ -58,7 +59,7 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed);
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed);
 
 // y[M×N] = x[M×K] · Wᵀ with N, K from `w`, split across `pool` by panels (pool may be null: one
-// thread).
+// thread), by the kernel of the active ISA level (model/isa.h).
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool);
 
 // matmul()'s kernel on panels [p_begin, p_end) only, on the calling thread: y's columns of those
@@ -70,9 +71,5 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 
 // The portable kernel (the same chains as matmul's), single-threaded, for tests.
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M);
-
-// "avx2" or "portable": which kernel matmul() dispatches to on this CPU (for fp32 W; half W
-// needs F16C as well, which every AVX2 CPU so far has).
-const char* matmul_kernel_name();
 
 }  // namespace ladle::model

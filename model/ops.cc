@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "model/isa.h"
 #include "model/vec8.h"
 
 namespace ladle::model {
@@ -49,8 +50,6 @@ LADLE_INLINE void silu_mul_body(float* a, const float* b, std::size_t n) {
 [[gnu::target("avx2")]] void silu_mul_avx2(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
 void silu_mul_baseline(float* a, const float* b, std::size_t n) { silu_mul_body(a, b, n); }
 
-const auto kSiluMul = cpu_has_avx2() ? silu_mul_avx2 : silu_mul_baseline;
-
 }  // namespace
 
 // NOTE(model): the gate was the tiny model's third-biggest cost after attention and the matmuls
@@ -58,12 +57,9 @@ const auto kSiluMul = cpu_has_avx2() ? silu_mul_avx2 : silu_mul_baseline;
 // builds give the same bits (tests/model/ops_test.cc).
 void silu_mul(std::span<float> a, std::span<const float> b) {
   assert(a.size() == b.size());
-  kSiluMul(a.data(), b.data(), a.size());
-}
-
-void silu_mul_portable(std::span<float> a, std::span<const float> b) {
-  assert(a.size() == b.size());
-  silu_mul_baseline(a.data(), b.data(), a.size());
+  // The AVX-512 level runs the AVX2 build, as attention does (model/attention.cc's NOTE).
+  if (active_isa() == Isa::kPortable) silu_mul_baseline(a.data(), b.data(), a.size());
+  else silu_mul_avx2(a.data(), b.data(), a.size());
 }
 
 RopeTable::RopeTable(int seq_len, int head_dim, float theta) : head_dim_(head_dim) {

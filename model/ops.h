@@ -18,10 +18,9 @@ void rmsnorm(std::span<float> out, std::span<const float> x, std::span<const flo
 void softmax(std::span<float> x);
 
 // a[i] = silu(a[i]) * b[i]   (the SwiGLU gate: silu(w1·x) ⊙ (w3·x)).
-// e^x is vec8's polynomial (a few ulp from expf); AVX2 when the CPU has it, same bits either way.
+// e^x is vec8's polynomial (a few ulp from expf); the AVX2 build unless the active ISA level
+// (model/isa.h) is portable, the same bits either way.
 void silu_mul(std::span<float> a, std::span<const float> b);
-// The baseline x86-64 build of silu_mul, what it runs on a CPU without AVX2 (tests compare them).
-void silu_mul_portable(std::span<float> a, std::span<const float> b);
 
 // RoPE cos/sin table for positions [0, seq_len): row p holds head_dim/2 (cos, sin) pairs with
 // the angle p · theta^(-2i/head_dim), computed in float exactly as run.c computes it on the fly.

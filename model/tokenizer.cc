@@ -1,6 +1,7 @@
 // Tokenizer: loading tokenizer.bin, run.c-exact BPE encode in O(n log n), run.c decode.
 #include "model/tokenizer.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -54,12 +55,16 @@ bool read_pod(std::istream& in, T& v) {
 
 }  // namespace
 
-Tokenizer::Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length)
-    : pieces_(std::move(pieces)), scores_(std::move(scores)), max_token_length_(max_token_length) {
+Tokenizer::Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length,
+                     std::vector<Vocab::Kind> kinds)
+    : pieces_(std::move(pieces)), scores_(std::move(scores)), kinds_(std::move(kinds)), max_token_length_(max_token_length) {
+  for (int b = 0; b < 256; ++b) byte_tokens_[static_cast<std::size_t>(b)] = kFirstByteToken + b;  // run.c's "+3"
   index_.reserve(pieces_.size());
   // NOTE(tok): run.c bsearch()es a sorted copy; with duplicate pieces which id it finds is
-  // unspecified. Real tokenizers have none; we keep the lowest id.
-  for (std::size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<TokenId>(i));
+  // unspecified. Real tokenizers have none; we keep the lowest id. Special pieces are left out, so
+  // they are neither found in text nor the result of a merge.
+  for (std::size_t i = 0; i < pieces_.size(); ++i)
+    if (kinds_.empty() || kinds_[i] == Vocab::kNormal) index_.emplace(pieces_[i], static_cast<TokenId>(i));
   merges_.reserve(pieces_.size() * 2);
   for (std::size_t i = 0; i < pieces_.size(); ++i) {
     const auto id = static_cast<TokenId>(i);
@@ -136,6 +141,38 @@ Expected<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size) {
   return Tokenizer(std::move(pieces), std::move(scores), max_len);
 }
 
+Expected<Tokenizer> Tokenizer::from_vocab(Vocab v) {
+  auto bad = [](const std::string& what) { return make_error(ErrorCode::kInvalidArgument, "tokenizer: " + what); };
+  const std::size_t n = v.pieces.size();
+  if (v.scores.size() != n || v.kinds.size() != n)
+    return bad(std::to_string(n) + " pieces but " + std::to_string(v.scores.size()) + " scores and " +
+               std::to_string(v.kinds.size()) + " token types");
+  if (n > std::size_t(1) << 22) return bad("vocabulary of " + std::to_string(n) + " pieces is implausibly large");
+  for (TokenId id : {v.bos, v.eos})
+    if (id < 0 || std::size_t(id) >= n) return bad("BOS/EOS id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(n));
+  // SentencePiece's byte pieces, "<0xXX>": the first of each byte wins.
+  std::array<std::optional<TokenId>, 256> bytes{};
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& p = v.pieces[i];
+    longest = std::max(longest, p.size());
+    const auto byte = p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>' ? parse_byte_piece(p) : std::nullopt;
+    if (byte && !bytes[*byte]) bytes[*byte] = static_cast<TokenId>(i);
+  }
+  for (int b = 0; b < 256; ++b)
+    if (!bytes[static_cast<std::size_t>(b)]) {
+      char piece[8];
+      std::snprintf(piece, sizeof piece, "<0x%02X>", b);
+      return bad(std::string("the vocabulary has no byte piece ") + piece + " (byte fallback needs all 256)");
+    }
+  Tokenizer t(std::move(v.pieces), std::move(v.scores), int(longest), std::move(v.kinds));
+  for (std::size_t b = 0; b < 256; ++b) t.byte_tokens_[b] = *bytes[b];
+  t.bos_ = v.bos;
+  t.eos_ = v.eos;
+  t.add_dummy_prefix_ = v.add_dummy_prefix;
+  return t;
+}
+
 std::optional<TokenId> Tokenizer::find(std::string_view text) const {
   const auto it = index_.find(text);
   if (it == index_.end()) return std::nullopt;
@@ -154,7 +191,7 @@ void Tokenizer::split_codepoints(std::string_view text, std::vector<TokenId>& ou
     if (id) {
       out.push_back(*id);
     } else {
-      for (char c : cp) out.push_back(kFirstByteToken + static_cast<unsigned char>(c));
+      for (char c : cp) out.push_back(byte_tokens_[static_cast<unsigned char>(c)]);
     }
     i += n;
   }
@@ -215,22 +252,23 @@ void Tokenizer::merge(std::vector<TokenId>& tokens) const {
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
   std::vector<TokenId> tokens;
   tokens.reserve(text.size() + 3);
-  if (bos) tokens.push_back(kBos);
-  if (!text.empty()) {
+  if (bos) tokens.push_back(bos_);
+  if (!text.empty() && add_dummy_prefix_) {
     // SentencePiece's add_dummy_prefix, as run.c does it: a separate " " symbol that merges.
     // A vocabulary without " " (run.c would push id -1) gets no dummy prefix.
     if (const auto space = find(" ")) tokens.push_back(*space);
   }
   split_codepoints(text, tokens);
   merge(tokens);
-  if (eos) tokens.push_back(kEos);
+  if (eos) tokens.push_back(eos_);
   return tokens;
 }
 
 std::string_view Tokenizer::decode_piece(TokenId prev, TokenId id) const {
   if (id < 0 || id >= vocab_size()) return {};
+  if (!kinds_.empty() && kinds_[static_cast<std::size_t>(id)] == Vocab::kControl) return {};
   std::string_view p = pieces_[static_cast<std::size_t>(id)];
-  if (prev == kBos && !p.empty() && p.front() == ' ') p.remove_prefix(1);
+  if (prev == bos_ && !p.empty() && p.front() == ' ') p.remove_prefix(1);
   if (const auto byte = parse_byte_piece(p)) return {&kByteTable[*byte], 1};
   return p;
 }

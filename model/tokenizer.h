@@ -7,8 +7,12 @@
 //
 // The file format is int32 max_token_length, then per token {float32 score, int32 length, bytes}.
 // Ids 1 and 2 are BOS/EOS, ids 3..258 the byte-fallback pieces "<0x00>".."<0xFF>".
+// A vocabulary given as arrays (a GGUF file's tokenizer.ggml.*, see gguf_tokenizer.h) builds the
+// same tokenizer through from_vocab(), with its special tokens marked and its byte pieces found by
+// their spelling.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -35,6 +39,25 @@ class Tokenizer {
   // from `vocab_size`, and vocabularies too small to hold the 256 byte-fallback pieces.
   static Expected<Tokenizer> load(const std::string& path, int vocab_size);
 
+  // A SentencePiece vocabulary as arrays, one entry per id.
+  struct Vocab {
+    std::vector<std::string> pieces;  // as tokenizer.bin spells them: spaces as " ", not "▁"
+    std::vector<float> scores;
+    // Per id: kNormal pieces are matched in text; kUnmatched ones (unknown, unused) never are but
+    // decode as their piece; kControl ones (BOS, EOS, ...) are never matched and decode to "".
+    enum Kind : std::uint8_t { kNormal, kUnmatched, kControl };
+    std::vector<Kind> kinds;
+    TokenId bos = kBos;
+    TokenId eos = kEos;
+    bool add_dummy_prefix = true;  // SentencePiece's add_dummy_prefix (a " " before the text)
+  };
+  // Builds the tokenizer of `vocab`: encode() and decode_piece() behave as for a tokenizer.bin of
+  // the same pieces and scores, except that non-kNormal pieces are never produced from text and
+  // byte fallback uses the ids spelled "<0x00>".."<0xFF>" wherever they are. Refuses (naming the
+  // problem) arrays of different lengths, a vocabulary missing one of the 256 byte pieces, and
+  // BOS/EOS ids outside it.
+  static Expected<Tokenizer> from_vocab(Vocab vocab);
+
   // Exactly run.c's encode(): optional BOS; the dummy-prefix " " when text is non-empty; each UTF-8
   // codepoint looked up, unknown ones as <0xXX> byte tokens; then the adjacent pair whose
   // concatenation is the highest-scoring vocab piece is merged (leftmost on ties) until none
@@ -46,6 +69,9 @@ class Tokenizer {
   // is encoded (as <0x00>) instead of ending the string, and if the vocab lacks " " there is no
   // dummy prefix.
   std::vector<TokenId> encode(std::string_view text, bool bos, bool eos) const;
+
+  TokenId bos() const { return bos_; }
+  TokenId eos() const { return eos_; }
 
   // The bytes token `id` contributes after token `prev`, as run.c's decode(): after BOS a leading
   // space is stripped; a "<0xXX>" piece becomes that single raw byte. The result may be part of a
@@ -76,7 +102,8 @@ class Tokenizer {
   // (left id, right id) packed into 64 bits -> the id of their concatenation.
   using PairIndex = std::unordered_map<std::uint64_t, TokenId>;
 
-  Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length);
+  Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int max_token_length,
+            std::vector<Vocab::Kind> kinds = {});
   // Appends the initial symbols of `text` (codepoints or byte fallbacks) as run.c splits them.
   void split_codepoints(std::string_view text, std::vector<TokenId>& out) const;
   // Greedy BPE merges over `tokens` in place.
@@ -86,6 +113,10 @@ class Tokenizer {
 
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
+  std::vector<Vocab::Kind> kinds_;  // from_vocab() only; empty: every piece kNormal (tokenizer.bin)
+  TokenId bos_ = kBos, eos_ = kEos;
+  bool add_dummy_prefix_ = true;
+  std::array<TokenId, 256> byte_tokens_{};  // byte b falls back to token byte_tokens_[b]
   PieceIndex index_;
   // NOTE(tok): run.c looks up the concatenated string of every adjacent pair. Splitting each piece
   // at every point once at load time gives the same answer as an integer-keyed lookup, without

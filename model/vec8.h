@@ -1,10 +1,13 @@
 // Vectors of 8 floats for the element-wise kernels (attention, the SwiGLU gate), written once on
 // GCC vector types and compiled twice: for AVX2 (one ymm register per V8) inside a
-// [[gnu::target("avx2")]] entry point, and for baseline x86-64 (two SSE registers per V8).
+// [[gnu::target("avx2")]] entry point, and for baseline x86-64 (two SSE registers per V8); the
+// AVX2 build runs unless the active ISA level (model/isa.h) is portable (an AVX-512 build was no
+// faster: model/attention.cc).
 //
-// NOTE(model): only IEEE add/mul/div/compare/select and exact shuffles, no FMA (ISO C++ mode keeps
-// the compiler from contracting a*b+c), and exp8 is a polynomial made of those same operations,
-// so both builds produce the same bits: vectorisation changes speed, never results.
+// NOTE(model): only IEEE add/mul/div/compare/select and exact shuffles, no FMA (ladle_model is
+// built with -ffp-contract=off: GCC 12 contracts a*b+c in C++ mode wherever FMA is enabled, as in
+// an AVX-512 build or with -march=native), and exp8 is a polynomial made of those same operations, so every
+// build produces the same bits: vectorisation changes speed, never results.
 // Rule: every function (and lambda) that takes or returns a V8 must be LADLE_INLINE. Kernels are
 // entered only through their avx2/portable entry points, so with everything inlined no V8 crosses
 // a call boundary; an out-of-line default-target V8 function called from the AVX2 flavour would

@@ -56,6 +56,8 @@ Weights& Weights::operator=(Weights&& o) noexcept {
     wcls_ = o.wcls_;
     type_ = o.type_;
     packed_ = std::move(o.packed_);
+    storage_ = std::move(o.storage_);
+    droppable_ = std::move(o.droppable_);
   }
   return *this;
 }
@@ -143,6 +145,20 @@ Expected<Weights> Weights::load(const std::string& path) {
     lw.w2.f32 = w2 + l * d * h;
     lw.w3.f32 = w3 + l * h * d;
   }
+  w.droppable_ = w.matmul_runs();
+  return w;
+}
+
+Weights Weights::from_views(const ModelConfig& config, Views views, std::shared_ptr<const void> storage,
+                            std::vector<std::span<const float>> droppable) {
+  Weights w;
+  w.config_ = config;
+  w.token_embedding_ = views.token_embedding;
+  w.layers_ = std::move(views.layers);
+  w.rms_final_ = views.rms_final;
+  w.wcls_.f32 = views.classifier;
+  w.storage_ = std::move(storage);
+  w.droppable_ = std::move(droppable);
   return w;
 }
 
@@ -154,10 +170,11 @@ std::size_t Weights::bytes_per_token() const {
 std::vector<std::span<const float>> Weights::matmul_runs() const {
   const std::size_t d = config_.dim, h = config_.hidden_dim, L = config_.n_layers, kv = config_.kv_dim();
   // run.c's order puts each layer group's matrices back to back: wq, wk, wv, wo (all layers), then
-  // rms_ffn, then w1, w2, w3 (all layers).
-  return {{layers_[0].wq.f32, L * (2 * d * d + 2 * kv * d)},
-          {layers_[0].w1.f32, L * 3 * h * d},
-          {wcls_.f32, std::size_t(config_.vocab_size) * d}};
+  // rms_ffn, then w1, w2, w3 (all layers). A shared classifier is the embedding, still read.
+  std::vector<std::span<const float>> runs = {{layers_[0].wq.f32, L * (2 * d * d + 2 * kv * d)},
+                                              {layers_[0].w1.f32, L * 3 * h * d}};
+  if (wcls_.f32 != token_embedding_) runs.push_back({wcls_.f32, std::size_t(config_.vocab_size) * d});
+  return runs;
 }
 
 std::vector<Weights::Slot> Weights::matmul_slots() {
@@ -204,18 +221,19 @@ Status Weights::convert(WeightType type) {
       const float* value = s.m->f32 + n * s.K + k;
       char text[32];
       std::snprintf(text, sizeof text, "%g", double(*value));
-      return make_error(ErrorCode::kInvalidArgument,
-                        std::string("--weights f16: weight value ") + text + " (float " +
-                            std::to_string(value - token_embedding_) +
-                            " after the header) does not fit a half (largest 65504); use --weights f32");
+      // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
+      const std::string where = storage_ ? "row " + std::to_string(n) + ", column " + std::to_string(k) +
+                                               " of matmul matrix " + std::to_string(i)
+                                         : "float " + std::to_string(value - token_embedding_) + " after the header";
+      return make_error(ErrorCode::kInvalidArgument, std::string("--weights f16: weight value ") + text + " (" +
+                                                         where + ") does not fit a half (largest 65504); use --weights f32");
     }
     views.push_back({nullptr, out, s.N, s.K});
   }
   packed_ = std::move(packed);
   for (std::size_t i = 0; i < slots.size(); ++i) slots[i].m->packed = views[i];
   type_ = type;
-  for (const auto& run : matmul_runs())
-    if (run.data() != token_embedding_) drop_pages(run);  // a shared classifier is still the embedding
+  for (const auto& run : droppable_) drop_pages(run);
   return Ok{};
 }
 

@@ -1,4 +1,5 @@
-// Weights: a read-only memory map of one llama2.c checkpoint, with per-layer tensor views.
+// Weights: a read-only memory map of one llama2.c checkpoint, with per-layer tensor views (or the
+// same views over a GGUF file's tensors: from_views(), built by gguf_weights.h).
 //
 // The file is a 7×int32 header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
 // seq_len; a negative vocab_size means the classifier is stored separately) followed by float32
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +58,19 @@ class Weights {
   // kInvalidArgument for a malformed one).
   static Expected<Weights> load(const std::string& path);
 
+  // The tensors of a model held elsewhere (a GGUF file, see gguf_weights.h): every pointer in
+  // `views` points into memory that `storage` keeps alive as long as the Weights (and its moves)
+  // live. `droppable` lists fp32 matmul matrices that lie in a read-only file mapping: convert()
+  // lets the kernel drop their pages, as it does for a checkpoint's. Nothing else is dropped.
+  struct Views {
+    const float* token_embedding = nullptr;  // [vocab × dim]
+    std::vector<LayerWeights> layers;        // [n_layers], the Matrix::f32 views set
+    const float* rms_final = nullptr;        // [dim]
+    const float* classifier = nullptr;       // [vocab × dim]; the embedding when shared
+  };
+  static Weights from_views(const ModelConfig& config, Views views, std::shared_ptr<const void> storage,
+                            std::vector<std::span<const float>> droppable);
+
   Weights(Weights&& other) noexcept;
   Weights& operator=(Weights&& other) noexcept;
   Weights(const Weights&) = delete;
@@ -97,7 +112,7 @@ class Weights {
   };
   std::vector<Slot> matmul_slots();
   // The checkpoint's fp32 matmul matrices as three contiguous runs (wq..wo of all layers, w1..w3
-  // of all layers, the classifier), whose pages convert() drops.
+  // of all layers, the classifier unless it is the embedding): load()'s droppable_.
   std::vector<std::span<const float>> matmul_runs() const;
 
   ModelConfig config_;
@@ -109,6 +124,8 @@ class Weights {
   Matrix wcls_;
   WeightType type_ = WeightType::kF32;
   StreamedBuffer packed_;  // the panels of every matrix, in matmul_slots() order
+  std::shared_ptr<const void> storage_;  // from_views(): what the views point into
+  std::vector<std::span<const float>> droppable_;  // fp32 matrices in a file mapping, dropped by convert()
 };
 
 }  // namespace ladle::model

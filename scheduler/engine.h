@@ -39,6 +39,7 @@ struct ModelInfo {
   int dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
   int kv_blocks_total = 0;
   int block_size = 0;
+  std::string isa;  // the kernels' ISA level (model/isa.h): portable, avx2 or avx512
 };
 
 class Engine {
@@ -47,7 +48,8 @@ class Engine {
 
   // Queues a request. Fails at once, with nothing queued, when the prompt is empty, longer than
   // the context or than the KV cache can ever hold (kInvalidArgument), when the waiting queue is
-  // full (kResourceExhausted) or when the engine is stopping (kUnavailable). On success the sink
+  // full (kResourceExhausted: for a batch request, requests of both classes count; for an
+  // interactive one, only interactive ones) or when the engine is stopping (kUnavailable). On success the sink
   // gets on_delta calls and exactly one on_finish, unless it expires first (then the request is
   // cancelled and the sink hears nothing more).
   virtual Expected<RequestId> submit(GenerationRequest request, std::weak_ptr<TokenSink> sink) = 0;

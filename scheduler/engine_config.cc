@@ -6,16 +6,26 @@
 #include <cmath>
 #include <thread>
 
+#include "model/isa.h"
+
 namespace ladle::scheduler {
 
 void add_engine_flags(FlagSet& flags, EngineConfig& c) {
-  flags.add("-m,--model", &c.model_path, "llama2.c checkpoint (.bin)");
-  flags.add("-z,--tokenizer", &c.tokenizer_path, "llama2.c tokenizer.bin (default: next to the model)");
+  flags.add("-m,--model", &c.model_path,
+            "llama2.c checkpoint (.bin), or a llama GGUF file (F32/F16/BF16/Q8_0/Q4_0 tensors) with its own tokenizer");
+  flags.add("-z,--tokenizer", &c.tokenizer_path, "llama2.c tokenizer.bin of a checkpoint (default: next to the model)");
   flags.add("--max-running", &c.max_running, "running sequences at most per step (0: derive)");
   flags.add("--max-batched-tokens", &c.max_batched_tokens, "tokens computed per step at most (0: derive)");
   flags.add("--max-decode-deferral", &c.max_decode_deferral,
             "steps in a row a streaming sequence's next token may wait while queued prompts are admitted ahead "
             "of it, so that a burst of requests gets its first tokens sooner (0: running sequences always first)");
+  flags.add("--itl-target-ms", &c.itl_target_ms,
+            "inter-token latency target of interactive streams in ms (0: off): while streams decode, a step "
+            "computes only the tokens the measured cost per token of this model on this machine fits in it; "
+            "prompt chunks and batch work get smaller steps");
+  flags.add("--batch-floor-share", &c.batch_floor_share,
+            "share of each step's tokens (at least one) and one running slot kept for batch-class requests "
+            "while there are any, so that they progress under sustained interactive load (0: none)");
   flags.add("--max-waiting", &c.max_waiting, "queued requests at most; beyond it requests are refused as overloaded");
   flags.add("--kv-cache-mb", &c.kv_cache_mb, "K/V cache size in MiB (0: derive from the model)");
   flags.add("--block-size", &c.block_size, "tokens per KV block");
@@ -32,6 +42,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--kv-cache-dtype", &c.kv_cache_dtype,
             "K/V cache values: f32 (exact) or f16 (rounded; half the bytes per token, so twice the tokens in "
             "--kv-cache-mb and half the bytes decode attention reads)");
+  flags.add("--isa", &c.isa,
+            "kernels' instruction set: auto (the best this CPU has), portable, avx2 or avx512 (same results at "
+            "every level; a level the CPU lacks is refused)");
 }
 
 }  // namespace ladle::scheduler
@@ -65,9 +78,12 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
     return bad("engine limits must not be negative");
   if (c.max_waiting < 0) return bad("--max-waiting must not be negative");
   if (c.max_decode_deferral < 0) return bad("--max-decode-deferral must not be negative");
+  if (!(c.itl_target_ms >= 0)) return bad("--itl-target-ms must not be negative");
+  if (!(c.batch_floor_share >= 0 && c.batch_floor_share <= 0.5)) return bad("--batch-floor-share must be in [0, 0.5]");
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();
+  if (auto isa = model::parse_isa(c.isa); !isa) return isa.error();
   if (c.threads == 0) c.threads = default_compute_threads(m, int(std::thread::hardware_concurrency()));
   if (c.max_running == 0) c.max_running = 64;
   if (c.max_batched_tokens == 0) {

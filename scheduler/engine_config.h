@@ -17,6 +17,11 @@ struct EngineConfig {
   int max_running = 0;         // running sequences at most (0: derive)
   int max_batched_tokens = 0;  // tokens computed per step at most (0: derive)
   int max_decode_deferral = 16;  // steps a decode may be passed over for waiting prompts (0: never)
+  // Streams' ITL target in ms (0: off): steps holding interactive decodes are sized by the learned
+  // cost of a token to stay under it (scheduler.h, step_cost_model.h).
+  double itl_target_ms = 0;
+  // The share of each step's tokens kept for batch-class work while there is any (0: no floor).
+  double batch_floor_share = 1.0 / 16;
   int max_waiting = 1024;      // queued requests at most; more are rejected as overloaded
   int kv_cache_mb = 0;         // K/V arena size in MiB (0: derive)
   int block_size = 16;         // tokens per KV block
@@ -25,11 +30,13 @@ struct EngineConfig {
   bool no_argmax_screen = false;  // give greedy requests full logits (model/argmax_screen.h)
   std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
   std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
+  std::string isa = "auto";  // kernels' ISA level (model/isa.h): auto, portable, avx2 or avx512
 };
 
-// Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-decode-deferral, --max-waiting,
-// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights and
-// --kv-cache-dtype on
+// Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-decode-deferral,
+// --itl-target-ms, --batch-floor-share, --max-waiting,
+// --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights,
+// --kv-cache-dtype and --isa on
 // `flags`, writing to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
 
@@ -40,8 +47,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //  - kv_cache_mb: room for max_running full-context sequences, capped at a quarter of RAM and
 //    floored at one full-context sequence.
 //  - threads: default_compute_threads(model, cores).
-// Fails when a given value is out of range (block size not in [1, 1024], negative counts, ...)
-// or --weights or --kv-cache-dtype is neither f32 nor f16.
+// Fails when a given value is out of range (block size not in [1, 1024], negative counts, an ITL
+// target below 0, a batch floor share outside [0, 0.5], ...)
+// or --weights or --kv-cache-dtype is neither f32 nor f16, or --isa names a level this CPU lacks.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
 
 // Compute threads for `model` on `cores` cores: all of them, except that a model under 4M matmul
@@ -49,7 +57,7 @@ Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& m
 // NOTE(engine): at that size a token's compute is a few microseconds, as much as its SSE event
 // costs the I/O thread and the client; on two cores a second compute thread starved them (tiny
 // model, 32 streams: 12k–38k events/s with two compute threads, 31k–33k with one, at about the
-// same tokens/s; BENCHMARKS.md, issue 4).
+// same tokens/s; BENCHMARKS.md, "HTTP/SSE path: per-token cost and compute threads").
 int default_compute_threads(const model::ModelConfig& model, int cores);
 
 // The model's runtime limits for a resolved `config` (--weights must have passed

@@ -9,6 +9,7 @@
 
 #include "kvcache/expected.h"
 #include "kvcache/ids.h"
+#include "scheduler/engine.h"
 #include "scheduler/token_sink.h"
 
 namespace ladle::scheduler {
@@ -25,6 +26,7 @@ struct RequestStats {
   double decode_time = 0;   // first token → finish (0 if no token)
   double e2e_latency = 0;   // submit → finish
   bool got_first_token = false;
+  RequestClass request_class = RequestClass::kInteractive;
 };
 
 // One forward step.
@@ -44,6 +46,8 @@ struct EngineGauges {
   int kv_blocks_total = 0;
   int kv_blocks_used = 0;     // referenced by a live sequence
   int kv_blocks_cached = 0;   // free but still holding a reusable full block
+  int num_running_batch = 0;  // of num_running, batch-class requests
+  int num_waiting_batch = 0;  // of num_waiting, batch-class requests
 };
 
 // Monotonic counters' increments since the previous report (reported with on_step).
@@ -60,10 +64,13 @@ class EngineObserver {
   // submit() refused the request (kInvalidArgument: too long; kResourceExhausted: queue full;
   // kUnavailable: shutting down).
   virtual void on_request_rejected(ErrorCode code) = 0;
-  // The first generated token of `id`; `ttft` seconds after submit.
+  // The first generated token of interactive request `id`; `ttft` seconds after submit. Tokens of
+  // batch-class requests go to on_batch_token instead: nobody waits on their latency.
   virtual void on_first_token(RequestId id, double ttft) = 0;
   // A later generated token; `gap` seconds after the previous token of the same request.
   virtual void on_next_token(RequestId id, double gap) = 0;
+  // A generated token of batch-class request `id`.
+  virtual void on_batch_token(RequestId id) {}
   virtual void on_request_finished(const RequestStats& stats) = 0;
   virtual void on_step(const StepStats& step, const CounterDeltas& counters) = 0;
   virtual void on_gauges(const EngineGauges& gauges) = 0;

@@ -15,6 +15,8 @@
 
 #include "kvcache/block_pool.h"
 #include "kvcache/kv_store.h"
+#include "model/model_file.h"
+#include "model/isa.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -26,13 +28,6 @@
 
 namespace ladle::scheduler {
 namespace {
-
-// llama2.c keeps tokenizer.bin next to the checkpoint; so do we when --tokenizer is not given.
-std::string default_tokenizer_path(const std::string& model_path) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::path(model_path).parent_path();
-  return (dir / "tokenizer.bin").string();
-}
 
 int blocks_for(int tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
 
@@ -55,7 +50,8 @@ struct LlmEngine::Impl {
         kv(kv_shape, num_blocks),
         pool(num_blocks, config.block_size, !config.no_prefix_caching),
         scheduler(SchedulerConfig{config.max_running, config.max_batched_tokens, model->config().seq_len,
-                                  config.block_size, config.max_decode_deferral},
+                                  config.block_size, config.max_decode_deferral, config.itl_target_ms / 1e3,
+                                  config.batch_floor_share},
                   pool) {}
 
   // --- set once in create(), then read-only -------------------------------------------------
@@ -80,6 +76,8 @@ struct LlmEngine::Impl {
   std::vector<RequestId> cancels;      // GUARDED_BY(mu)
   bool stopping = false;               // GUARDED_BY(mu)
   int num_waiting_seen = 0;            // GUARDED_BY(mu): scheduler's waiting count after the last drain/step
+  int num_batch_waiting_seen = 0;      // GUARDED_BY(mu): of those, batch-class
+  int num_batch_in_inbox = 0;          // GUARDED_BY(mu): batch-class submissions in `inbox`
   EngineGauges gauges;                 // GUARDED_BY(mu)
   RequestId next_id = 1;               // GUARDED_BY(mu)
   std::mt19937_64 seed_rng{std::random_device{}()};  // GUARDED_BY(mu)
@@ -103,24 +101,26 @@ struct LlmEngine::Impl {
 
 Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, EngineObserver* observer) {
   if (config.model_path.empty()) return make_error(ErrorCode::kInvalidArgument, "no --model given");
-  if (config.tokenizer_path.empty()) config.tokenizer_path = default_tokenizer_path(config.model_path);
-  auto weights = model::Weights::load(config.model_path);
-  if (!weights) return weights.error();
-  const model::ModelConfig mc = weights->config();
+  // A llama2.c checkpoint with its tokenizer.bin (default: beside it), or a GGUF file with its own.
+  auto loaded = model::load_model(config.model_path, config.tokenizer_path);
+  if (!loaded) return loaded.error();
+  const model::ModelConfig mc = loaded->weights.config();
   // The shape decides the defaults, which decide the model's buffer sizes.
   if (auto st = resolve_engine_defaults(config, mc); !st) return st.error();
+  // The kernels' ISA level is process-wide, chosen once here at start-up ("auto" keeps the one in
+  // effect: the best this CPU has unless something set another).
+  if (config.isa != "auto")
+    if (auto st = model::set_active_isa(*model::parse_isa(config.isa)); !st) return st.error();
   auto model = model::Transformer::create(
-      std::move(*weights), runtime_limits(config));
+      std::move(loaded->weights), runtime_limits(config));
   if (!model) return model.error();
-  auto tokenizer = model::Tokenizer::load(config.tokenizer_path, mc.vocab_size);
-  if (!tokenizer) return tokenizer.error();
 
   const kvcache::KvShape shape = (*model)->kv_shape(config.block_size, kv_cache_dtype(config));
   const int num_blocks = kvcache::KvStore::blocks_for_budget(shape, std::size_t(config.kv_cache_mb) << 20);
   if (num_blocks < blocks_for(2, config.block_size))
     return make_error(ErrorCode::kInvalidArgument, "--kv-cache-mb is too small for even one block");
 
-  auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(*tokenizer),
+  auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(loaded->tokenizer),
                                      shape, num_blocks);
   ModelInfo& info = impl->info;
   info.name = std::filesystem::path(impl->config.model_path).filename().string();
@@ -133,20 +133,22 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   info.n_kv_heads = mc.n_kv_heads;
   info.kv_blocks_total = num_blocks;
   info.block_size = impl->config.block_size;
+  info.isa = model::isa_name(model::active_isa());
   const double warm_ms = impl->warm_up();
   const std::size_t screen_bytes = impl->model->argmax_screen_bytes();
   char screen[32] = "off";
   if (screen_bytes > 0) std::snprintf(screen, sizeof screen, "%.1f MiB", double(screen_bytes) / (1 << 20));
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
-               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, threads %d, weights %s, greedy "
+               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, itl-target-ms %g, batch-floor-share %g, "
+               "threads %d, weights %s, isa %s, greedy "
                "argmax screen %s; warm-up %.0f ms\n",
                info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
                impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.max_decode_deferral,
-               impl->config.threads,
-               impl->config.weights.c_str(), screen, warm_ms);
+               impl->config.itl_target_ms, impl->config.batch_floor_share, impl->config.threads,
+               impl->config.weights.c_str(), info.isa.c_str(), screen, warm_ms);
   impl->publish_gauges();
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }
@@ -240,8 +242,15 @@ Expected<RequestId> LlmEngine::submit(GenerationRequest request, std::weak_ptr<T
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) return reject(ErrorCode::kUnavailable, "the engine is shutting down");
-    if (impl_->num_waiting_seen + int(impl_->inbox.size()) >= impl_->config.max_waiting)
+    // NOTE(engine): batch requests count against --max-waiting with everything else, but
+    // interactive ones only against interactive ones, so that a queue full of batch lines never
+    // turns a person away (the batch runner is the one that must wait).
+    const bool batch = request.request_class == RequestClass::kBatch;
+    int waiting = impl_->num_waiting_seen + int(impl_->inbox.size());
+    if (!batch) waiting -= impl_->num_batch_waiting_seen + impl_->num_batch_in_inbox;
+    if (waiting >= impl_->config.max_waiting)
       return reject(ErrorCode::kResourceExhausted, "too many requests are waiting; retry later");
+    impl_->num_batch_in_inbox += batch ? 1 : 0;
     id = impl_->next_id++;
     if (!request.params.seed) request.params.seed = impl_->seed_rng();
     impl_->inbox.push_back(Impl::Submission{id, std::move(request), std::move(sink), Clock::now()});
@@ -354,6 +363,7 @@ void LlmEngine::Impl::drain_inbox() {
   {
     std::lock_guard lock(mu);
     subs.swap(inbox);
+    num_batch_in_inbox = 0;
     cans.swap(cancels);
     num_cancels.store(0, std::memory_order_relaxed);
   }
@@ -363,7 +373,8 @@ void LlmEngine::Impl::drain_inbox() {
     const int max_tokens = std::min(params.max_tokens, room);
     requests.try_emplace(s.id, s.id, tokenizer, s.request, std::move(s.sink), *params.seed, s.arrival);
     admitted_prompt_tokens += s.request.prompt_tokens.size();
-    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos, params.prompt_logprobs >= 0);
+    scheduler.add(s.id, std::move(s.request.prompt_tokens), max_tokens, params.ignore_eos, params.prompt_logprobs >= 0,
+                  s.request.request_class, s.request.priority);
   }
   const auto now = Clock::now();
   for (RequestId id : cans) {
@@ -420,6 +431,9 @@ void LlmEngine::Impl::step() {
     if (it != requests.end()) finish_request(it->second, f.reason, now);
   }
 
+  // The step's cost as the streams in it see it, schedule to demultiplex (--itl-target-ms).
+  const double duration = seconds_between(t0, Clock::now());
+  scheduler.cost_model().observe(out.num_batched_tokens, duration);
   if (observer) {
     const auto stats = pool.stats();
     CounterDeltas d;
@@ -431,7 +445,7 @@ void LlmEngine::Impl::step() {
     last_hits = stats.hit_tokens;
     last_preemptions = scheduler.num_preemptions();
     admitted_prompt_tokens = 0;
-    observer->on_step(StepStats{seconds_between(t0, Clock::now()), out.num_batched_tokens, out.num_prefill_tokens,
+    observer->on_step(StepStats{duration, out.num_batched_tokens, out.num_prefill_tokens,
                                 out.num_decode_tokens, dropped_tokens},
                       d);
   }
@@ -471,7 +485,8 @@ void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_po
   ++st.generated;
   ++st.unreported_tokens;
   if (observer) {
-    if (!st.first_token) observer->on_first_token(st.id, seconds_between(st.arrival, now));
+    if (st.request_class == RequestClass::kBatch) observer->on_batch_token(st.id);
+    else if (!st.first_token) observer->on_first_token(st.id, seconds_between(st.arrival, now));
     else observer->on_next_token(st.id, seconds_between(st.last_token, now));
   }
   if (!st.first_token) st.first_token = now;
@@ -538,6 +553,7 @@ RequestStats LlmEngine::Impl::request_stats(const RequestState& st, FinishReason
   rs.cached_prompt_tokens = st.cached_prompt_tokens;
   rs.generation_tokens = st.generated;
   rs.got_first_token = st.first_token.has_value();
+  rs.request_class = st.request_class;
   rs.e2e_latency = seconds_between(st.arrival, now);
   rs.queue_time = st.scheduled ? seconds_between(st.arrival, *st.scheduled) : rs.e2e_latency;
   if (st.scheduled && st.first_token) {
@@ -562,11 +578,12 @@ void LlmEngine::Impl::cancel_everything() {
 void LlmEngine::Impl::publish_gauges() {
   const auto stats = pool.stats();
   EngineGauges g{scheduler.num_running(), scheduler.num_waiting(), stats.num_total, stats.num_used,
-                 stats.num_cached_free};
+                 stats.num_cached_free, scheduler.num_batch_running(), scheduler.num_batch_waiting()};
   {
     std::lock_guard lock(mu);
     gauges = g;
     num_waiting_seen = g.num_waiting;
+    num_batch_waiting_seen = g.num_waiting_batch;
   }
   if (observer) observer->on_gauges(g);
 }

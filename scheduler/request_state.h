@@ -34,6 +34,7 @@ struct RequestState {
         num_logprobs(req.params.logprobs),
         num_prompt_logprobs(req.params.prompt_logprobs),
         prompt_logprobs(req.params.prompt_logprobs >= 0 ? req.prompt_tokens.size() - 1 : 0),
+        request_class(req.request_class),
         arrival(arrival_) {}
 
   RequestId id;
@@ -56,6 +57,7 @@ struct RequestState {
   int unreported_tokens = 0;   // generated tokens not yet covered by an on_delta
   bool finished = false;       // on_finish delivered (or the sink is gone)
 
+  RequestClass request_class;  // batch tokens stay out of the latency observers
   Clock::time_point arrival;
   std::optional<Clock::time_point> scheduled;    // first time it got a slot in a step
   std::optional<Clock::time_point> first_token;

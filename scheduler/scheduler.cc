@@ -16,34 +16,54 @@ Scheduler::Scheduler(SchedulerConfig config, kvcache::BlockPool& pool)
 }
 
 void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos,
-                    bool skip_prefix_cache) {
-  auto seq = std::make_unique<Sequence>(id, std::move(prompt), max_tokens, ignore_eos);
+                    bool skip_prefix_cache, RequestClass request_class, int priority) {
+  auto seq = std::make_unique<Sequence>(id, std::move(prompt), max_tokens, ignore_eos,
+                                        SequenceRank{request_class, priority, num_added_++});
   seq->set_skips_prefix_cache(skip_prefix_cache);
-  waiting_.push_back(seq.get());
+  insert_waiting(*seq);
   const bool inserted = seqs_.emplace(id, std::move(seq)).second;
   assert(inserted && "request ids must be unique");
   (void)inserted;
 }
 
 // THE RULE. Every sequence's num_computed_tokens catches up with its num_tokens, at most
-// max_batched_tokens per step over all sequences and at most max_running sequences holding KV:
-//   1. Running sequences first, in admission order: each gets min(its missing tokens, budget left)
-//      — one token when decoding, the next chunk of a long prompt while prefilling. If its KV
-//      cannot grow, the most recently admitted running sequence is preempted (recompute), until
-//      it can or until it is itself the one preempted.
-//   2. Then, unless something was preempted this step, waiting sequences in queue order while
-//      budget, max_running and KV allow. Full blocks found in the prefix cache count as computed
-//      (all tokens but the last are looked up, so the last one always produces logits); the rest
-//      is scheduled like any other prefill, chunked by the budget.
-//   3. Deferral (max_decode_deferral > 0): while prompts wait and max_running leaves room for
-//      them, step 1 passes over each decoding sequence that has been passed over fewer than
-//      max_decode_deferral steps in a row; step 2 admits prompts ahead of them, leaving free the
-//      blocks their next tokens need; then they are scheduled in order with what budget is left
-//      (growing KV without preempting). The others count one more deferral. Chunks of prompts
-//      already running are never passed over, so only a prompt's first chunk goes ahead of the
-//      decodes.
+// step_budget() tokens per step over all sequences and at most max_running sequences holding KV.
+// Both queues are kept in rank order (SequenceRank): interactive before batch, then `priority`
+// lower first, then arrival. A step serves the interactive class, then the batch class:
+//   1. Running sequences of the class first, in rank order: each gets min(its missing tokens,
+//      budget left) — one token when decoding, the next chunk of a long prompt while prefilling.
+//      If its KV cannot grow, the worst-ranked running sequence is preempted (recompute), until it
+//      can or until it is itself the one preempted. The worst rank is a batch sequence while any
+//      runs, so interactive sequences take KV from batch ones first, and a batch sequence, whose
+//      victims all rank below it, never preempts an interactive one.
+//   2. Then, unless something was preempted this step, waiting sequences of the class in rank
+//      order while budget, slots and KV allow. Full blocks found in the prefix cache count as
+//      computed (all tokens but the last are looked up, so the last one always produces logits);
+//      the rest is scheduled like any other prefill, chunked by the budget. An interactive
+//      admission short of a slot or of KV preempts running batch sequences (worst first); a batch
+//      admission only takes what is free, and not while an interactive request waits.
+//   3. Deferral (interactive class, max_decode_deferral > 0): while prompts wait and a slot is
+//      free for them (or can be taken from a batch sequence), step 1 passes over each decoding sequence that has been passed over
+//      fewer than max_decode_deferral steps in a row; step 2 admits prompts ahead of them, leaving
+//      free the blocks their next tokens need; then they are scheduled in order with what budget
+//      is left (growing KV without preempting). The others count one more deferral. Chunks of
+//      prompts already running are never passed over, so only a prompt's first chunk goes ahead of
+//      the decodes.
+//   4. The batch floor (batch_floor_share > 0, while batch work exists): the interactive class
+//      gets the step's budget less batch_floor() tokens; the batch class gets the floor plus what
+//      the interactive class left. Interactive admissions leave one slot to batch work while none
+//      runs, and never preempt the best-ranked running batch sequence, so one batch sequence
+//      always progresses (only a running interactive sequence short of KV may still preempt it).
 // A chunk that reaches a sequence's last token samples. Prefill chunks, decodes and prefix hits
 // are the same code path: only the number of missing tokens differs.
+// NOTE(scheduler): a budget-starved batch sequence keeps its KV and waits for budget (not
+// preempted: recomputing it later would only add work); it is preempted when an interactive
+// sequence needs its slot or its blocks.
+// NOTE(scheduler): priority within a class follows vLLM's priority policy (v1 scheduler): under KV
+// pressure the victim is the running request with the largest (priority, arrival); a waiting
+// request never preempts a running one of its own class (vLLM v1 has no forced preemption on
+// admission either). Serving running sequences in rank order makes every victim one not yet
+// scheduled this step.
 // NOTE(scheduler): why defer. A burst of prompts (every client of a closed loop sends at t = 0)
 // waits on the decodes that run beside it: with decodes first, the burst's last prompt also waits
 // for every decode step of the prompts admitted before it (on the 110M shape at 64 clients, ~800
@@ -52,29 +72,78 @@ void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, b
 // during the burst, once; llama.cpp's server (one batch for the whole burst) and vLLM's V0
 // scheduler (prefill first) stall running streams for a burst's whole prefill, uncapped. The
 // engine's default, 16, covers a 64-prompt burst on the 110M shape: measured beside 8 and 0 in
-// BENCHMARKS.md (issue 6), it lowered TTFT p99 by 8-16 % at 32 clients and 15-35 % at 64, and ITL
-// p99 in 7 of 8 pairs; 8 (a forced decode every 9 steps: more long gaps) raised ITL p99 at 64.
+// BENCHMARKS.md ("Bursts: decode deferral"), it lowered TTFT p99 by 8-16 % at 32 clients and
+// 15-35 % at 64, and ITL p99 in 7 of 8 pairs; 8 (a forced decode every 9 steps: more long gaps)
+// raised ITL p99 at 64.
 ScheduleOutput Scheduler::schedule() {
   ScheduleOutput out;
-  int budget = config_.max_batched_tokens;
-  const bool backlog = config_.max_decode_deferral > 0 && !waiting_.empty() && num_running() < config_.max_running;
+  const int total = step_budget();
+  const int floor = batch_floor(total);
+  int budget = total - floor;
+  const int num_interactive_waiting = num_waiting() - num_batch_waiting_;
+  // A slot for a waiting prompt: a free one, or one a running batch sequence can be preempted from.
+  const bool seat = num_running() < interactive_slots() || num_batch_running_ > (floor_on() ? 1 : 0);
+  const bool backlog = config_.max_decode_deferral > 0 && num_interactive_waiting > 0 && seat;
   std::vector<Sequence*> deferred;
-  schedule_running(out, budget, backlog ? &deferred : nullptr);
+  schedule_running(out, budget, backlog ? &deferred : nullptr, /*batch=*/false);
   if (out.preempted.empty()) {
     int reserve = 0;  // blocks the deferred decodes' next tokens need
     for (const Sequence* seq : deferred)
       reserve += std::max(0, blocks_for(seq->num_computed_tokens() + 1) - int(seq->block_table().size()));
-    admit_waiting(out, budget, reserve);
+    admit_waiting(out, budget, reserve, /*batch=*/false);
   }
   schedule_deferred(out, budget, deferred);
+  budget += floor;
+  schedule_running(out, budget, nullptr, /*batch=*/true);
+  if (out.preempted.empty()) admit_waiting(out, budget, 0, /*batch=*/true);
   assert(check_invariants().ok());
   return out;
 }
 
-void Scheduler::schedule_running(ScheduleOutput& out, int& budget, std::vector<Sequence*>* deferred) {
+// NOTE(scheduler): the ITL target. A step's duration is what every stream in it waits for its
+// next token, and it grows with the tokens the step computes (measured: StepCostModel), so while
+// interactive streams decode the budget is cut to what fits in the target. So is every step that
+// holds batch work: a person who arrives meanwhile waits for the step in flight before their
+// prompt runs, and a full-budget batch prefill step would add its whole length to their TTFT
+// (measured on 15M, loaded: TTFT p99 7.7x alone with batch steps uncapped). Steps of interactive
+// prompts alone run the full budget. When even one token per stream exceeds the target (a
+// loaded machine: the margin for scatter eats the room), the budget is still one token per
+// stream, one block's chunk of an interactive prompt if one is pending (so its TTFT does not
+// grow by a step per token: measured on 15M, loaded, TTFT p99 1 s instead of 0.2 s), and one for
+// the batch floor when it applies.
+int Scheduler::step_budget() const {
+  const int most = config_.max_batched_tokens;
+  if (config_.itl_target_s <= 0) return most;
+  int streams = 0;  // interactive sequences whose client has seen a token
+  bool prompt_pending = num_waiting() > num_batch_waiting_;  // an interactive prompt waits or runs
+  for (const Sequence* seq : running_) {
+    if (seq->is_batch()) continue;
+    if (seq->num_generated_tokens() > 0) ++streams;
+    else prompt_pending = true;
+  }
+  if (streams == 0 && num_batch_running_ + num_batch_waiting_ == 0) return most;
+  const auto fit = cost_model_.tokens_within(config_.itl_target_s);
+  if (!fit) return most;
+  const int least = streams + (prompt_pending ? config_.block_size : 1) +
+                    (floor_on() && num_batch_running_ + num_batch_waiting_ > 0 ? 1 : 0);
+  return std::clamp(*fit, std::min(most, least), most);
+}
+
+int Scheduler::batch_floor(int total) const {
+  if (!floor_on() || num_batch_running_ + num_batch_waiting_ == 0 || total < 2) return 0;
+  return std::clamp(int(total * config_.batch_floor_share), 1, total - 1);
+}
+
+int Scheduler::interactive_slots() const {
+  const bool keep_slot = floor_on() && num_batch_waiting_ > 0 && num_batch_running_ == 0;
+  return config_.max_running - (keep_slot ? 1 : 0);
+}
+
+void Scheduler::schedule_running(ScheduleOutput& out, int& budget, std::vector<Sequence*>* deferred, bool batch) {
   // Preemption pops from the back, so sequences after index i are the only victims besides seq
   // (deferred ones, before i, stay running).
-  for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
+  std::size_t i = batch ? std::size_t(num_running() - num_batch_running_) : 0;
+  for (; i < running_.size() && running_[i]->is_batch() == batch && budget > 0; ++i) {
     Sequence& seq = *running_[i];
     const bool decoding = is_decoding(seq);
     if (deferred != nullptr && decoding && seq.num_deferrals() < config_.max_decode_deferral) {
@@ -90,15 +159,23 @@ void Scheduler::schedule_running(ScheduleOutput& out, int& budget, std::vector<S
   }
 }
 
-void Scheduler::admit_waiting(ScheduleOutput& out, int& budget, int reserve) {
-  while (budget > 0 && !waiting_.empty() && num_running() < config_.max_running) {
-    Sequence& seq = *waiting_.front();
+void Scheduler::admit_waiting(ScheduleOutput& out, int& budget, int reserve, bool batch) {
+  const int num_interactive_waiting = num_waiting() - num_batch_waiting_;
+  if (batch && num_interactive_waiting > 0 && !(floor_on() && num_batch_running_ == 0)) return;
+  while (budget > 0 && num_waiting() > 0) {
+    const auto it = batch ? waiting_.begin() + (num_waiting() - num_batch_waiting_) : waiting_.begin();
+    if (it == waiting_.end() || (*it)->is_batch() != batch) break;
+    Sequence& seq = **it;
     BlockTable cached;
     if (!seq.skips_prefix_cache()) cached = pool_.find_cached_prefix(seq.tokens().first(std::size_t(seq.num_tokens() - 1)));
     const int num_cached = int(cached.size()) * config_.block_size;
     const int n = std::min(seq.num_tokens() - num_cached, budget);
     const int num_new_blocks = blocks_for(num_cached + n) - int(cached.size());
-    if (!pool_.can_allocate(cached, num_new_blocks + reserve)) break;
+    const int slots = batch ? config_.max_running : interactive_slots();
+    bool fits = false;
+    while (!(fits = num_running() < slots && pool_.can_allocate(cached, num_new_blocks + reserve)))
+      if (batch || !preempt_batch_for(out)) break;
+    if (!fits) break;
     pool_.touch(cached);
     auto fresh = pool_.allocate(num_new_blocks);
     assert(fresh);
@@ -106,11 +183,24 @@ void Scheduler::admit_waiting(ScheduleOutput& out, int& budget, int reserve) {
     seq.mutable_block_table() = std::move(cached);
     if (pool_.prefix_caching() && !seq.skips_prefix_cache()) pool_.record_prefix_query(seq.num_tokens(), num_cached);
     seq.start_running(num_cached);
-    waiting_.pop_front();
-    running_.push_back(&seq);
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &seq));  // preemptions moved `it`
+    if (batch) --num_batch_waiting_;
+    insert_running(seq);
     record(out, seq, n);
     budget -= n;
+    // The floor's one batch admission beside waiting interactive requests.
+    if (batch && num_interactive_waiting > 0) break;
   }
+}
+
+bool Scheduler::preempt_batch_for(ScheduleOutput& out) {
+  if (running_.empty() || !running_.back()->is_batch()) return false;
+  if (floor_on() && num_batch_running_ <= 1) return false;  // the floor's sequence
+  Sequence& victim = *running_.back();
+  running_.pop_back();
+  preempt(victim);
+  out.preempted.push_back(victim.id());
+  return true;
 }
 
 void Scheduler::schedule_deferred(ScheduleOutput& out, int& budget, const std::vector<Sequence*>& deferred) {
@@ -147,12 +237,26 @@ bool Scheduler::grow(Sequence& seq, int n) {
 }
 
 // Recompute preemption: the blocks go back to the pool (full ones stay in the prefix cache, so
-// resuming is mostly hits) and the sequence waits at the front, ahead of new arrivals.
+// resuming is mostly hits) and the sequence waits by its rank, ahead of later arrivals of its
+// class and priority. The caller took it out of running_.
 void Scheduler::preempt(Sequence& seq) {
+  if (seq.is_batch()) --num_batch_running_;
   pool_.free(seq.mutable_block_table());
   seq.reset_to_waiting();
-  waiting_.push_front(&seq);
+  insert_waiting(seq);
   ++num_preemptions_;
+}
+
+void Scheduler::insert_waiting(Sequence& seq) {
+  const auto by_rank = [](const Sequence* a, const Sequence* b) { return a->rank() < b->rank(); };
+  waiting_.insert(std::upper_bound(waiting_.begin(), waiting_.end(), &seq, by_rank), &seq);
+  if (seq.is_batch()) ++num_batch_waiting_;
+}
+
+void Scheduler::insert_running(Sequence& seq) {
+  const auto by_rank = [](const Sequence* a, const Sequence* b) { return a->rank() < b->rank(); };
+  running_.insert(std::upper_bound(running_.begin(), running_.end(), &seq, by_rank), &seq);
+  if (seq.is_batch()) ++num_batch_running_;
 }
 
 void Scheduler::record(ScheduleOutput& out, const Sequence& seq, int n) const {
@@ -208,8 +312,10 @@ bool Scheduler::remove(RequestId id) {
   Sequence* seq = it->second.get();
   if (seq->status() == SequenceStatus::kRunning) {
     running_.erase(std::find(running_.begin(), running_.end(), seq));
+    if (seq->is_batch()) --num_batch_running_;
   } else {
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), seq));
+    if (seq->is_batch()) --num_batch_waiting_;
   }
   pool_.free(seq->mutable_block_table());
   seqs_.erase(it);
@@ -238,6 +344,13 @@ Status Scheduler::check_invariants() const {
   if (Status st = pool_.check_invariants(); !st.ok()) return st;
   if (num_running() > config_.max_running) return fail("more running sequences than max_running");
   if (running_.size() + waiting_.size() != seqs_.size()) return fail("a sequence is in no queue or in two");
+  const auto by_rank = [](const Sequence* a, const Sequence* b) { return a->rank() < b->rank(); };
+  if (!std::is_sorted(running_.begin(), running_.end(), by_rank)) return fail("running queue out of rank order");
+  if (!std::is_sorted(waiting_.begin(), waiting_.end(), by_rank)) return fail("waiting queue out of rank order");
+  const auto batch = [](const Sequence* seq) { return seq->is_batch(); };
+  if (std::count_if(running_.begin(), running_.end(), batch) != num_batch_running_ ||
+      std::count_if(waiting_.begin(), waiting_.end(), batch) != num_batch_waiting_)
+    return fail("batch counts are off");
   std::vector<int> refs(std::size_t(pool_.num_blocks()), 0);
   for (const Sequence* seq : running_) {
     if (seq->status() != SequenceStatus::kRunning) return fail("waiting sequence in running queue");

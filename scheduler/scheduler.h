@@ -1,6 +1,7 @@
 // Scheduler: continuous batching over the paged KV cache. Decides, step by step, which tokens of
 // which sequences are computed, admits waiting requests, preempts by recompute when KV runs out,
-// and applies each step's sampled tokens (update()). It never calls the model: schedule() returns
+// serves interactive requests before batch ones (and, within a class, vLLM's `priority`), and
+// applies each step's sampled tokens (update()). It never calls the model: schedule() returns
 // plain data and update() takes plain data, so it is unit-tested with fabricated results.
 //
 // Owner: LlmEngine, which also owns the BlockPool it borrows (the pool must outlive it).
@@ -18,8 +19,10 @@
 #include "kvcache/block_pool.h"
 #include "kvcache/expected.h"
 #include "kvcache/ids.h"
+#include "scheduler/engine.h"
 #include "scheduler/schedule_output.h"
 #include "scheduler/sequence.h"
+#include "scheduler/step_cost_model.h"
 
 namespace ladle::scheduler {
 
@@ -31,6 +34,15 @@ struct SchedulerConfig {
   // Steps a decoding sequence may be passed over in a row so that waiting prompts are admitted
   // first (schedule() states the rule); 0: running sequences always come first.
   int max_decode_deferral = 0;
+  // --itl-target-ms, in seconds (0: off). While interactive streams are decoding or batch work is
+  // there, a step holds at most the tokens the learned StepCostModel says fit in this time (never
+  // fewer than one per stream plus the batch floor).
+  double itl_target_s = 0;
+  // The batch floor: the share of each step's tokens kept for batch work while there is any (at
+  // least one token), and one running slot that interactive admissions leave to batch work. 0: no
+  // floor (batch work then waits for capacity interactive requests leave idle, which under
+  // sustained interactive load may be never).
+  double batch_floor_share = 1.0 / 16;
 };
 
 // Token ids that end a generation unless ignore_eos (llama2.c's run.c stops on BOS too).
@@ -41,12 +53,14 @@ class Scheduler {
  public:
   Scheduler(SchedulerConfig config, kvcache::BlockPool& pool);
 
-  // New request at the back of the waiting queue. `prompt` non-empty; max_tokens >= 1; `id` new.
-  // The engine has already checked that the prompt fits the context and the pool. With
+  // New request in the waiting queue, after every waiting request of a better rank (its class,
+  // then `priority` lower first, then arrival: SequenceRank). `prompt` non-empty; max_tokens >= 1;
+  // `id` new. The engine has already checked that the prompt fits the context and the pool. With
   // `skip_prefix_cache` every admission (the first, and any after a preemption) computes the whole
   // prompt rather than reading cached blocks, as vLLM does for requests with prompt logprobs; the
   // blocks it fills are still cached for others.
-  void add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos, bool skip_prefix_cache = false);
+  void add(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos, bool skip_prefix_cache = false,
+           RequestClass request_class = RequestClass::kInteractive, int priority = 0);
 
   // Removes a request in any state (waiting, prefilling, decoding, preempted) and frees its blocks
   // now. False if unknown (or already finished).
@@ -74,26 +88,47 @@ class Scheduler {
 
   int num_running() const { return int(running_.size()); }
   int num_waiting() const { return int(waiting_.size()); }
+  // Of those, batch-class sequences.
+  int num_batch_running() const { return num_batch_running_; }
+  int num_batch_waiting() const { return num_batch_waiting_; }
+  // The learned cost of a step (--itl-target-ms). The engine feeds it each step's tokens and
+  // duration; tests feed it fabricated ones.
+  StepCostModel& cost_model() { return cost_model_; }
+  const StepCostModel& cost_model() const { return cost_model_; }
+  // The tokens the next schedule() may compute at most: max_batched_tokens, or less with an ITL
+  // target while interactive streams decode.
+  int step_budget() const;
   std::uint64_t num_preemptions() const { return num_preemptions_; }
   // Positions a sequence may reach: min(max_model_len, pool capacity in tokens).
   int max_sequence_len() const { return max_len_; }
   const SchedulerConfig& config() const { return config_; }
   const kvcache::BlockPool& pool() const { return pool_; }
-  // Running ids in admission order, waiting ids front to back (tests and gauges).
+  // Running ids in rank order (the order steps serve them), waiting ids front to back (tests).
   std::vector<RequestId> running_ids() const;
   std::vector<RequestId> waiting_ids() const;
 
   // O(blocks) consistency check run (as an assert) after every schedule(): pool invariants, every
   // pool reference accounted for by a live block table, waiting sequences hold no blocks, running
-  // tables cover their computed tokens, max_running respected.
+  // tables cover their computed tokens, max_running respected, both queues in rank order.
   Status check_invariants() const;
 
  private:
-  // Running sequences in admission order; with `deferred` given, decodes that may still wait are
-  // appended to it instead of scheduled.
-  void schedule_running(ScheduleOutput& out, int& budget, std::vector<Sequence*>* deferred);
-  // Waiting sequences in queue order, leaving `reserve` blocks free.
-  void admit_waiting(ScheduleOutput& out, int& budget, int reserve);
+  // Running sequences of one class in rank order; with `deferred` given, decodes that may still
+  // wait are appended to it instead of scheduled.
+  void schedule_running(ScheduleOutput& out, int& budget, std::vector<Sequence*>* deferred, bool batch);
+  // Waiting sequences of one class in rank order, leaving `reserve` blocks free. Interactive ones
+  // preempt running batch sequences for a slot or KV (batch_victim()); batch ones only take what
+  // is free, and only while no interactive request waits, except for the floor's one slot.
+  void admit_waiting(ScheduleOutput& out, int& budget, int reserve, bool batch);
+  // Tokens of a step of `total` kept for batch work (the floor), 0 when there is none.
+  int batch_floor(int total) const;
+  // Preempts the worst running batch sequence for an interactive admission, sparing the floor's
+  // one; false if there is none to preempt.
+  bool preempt_batch_for(ScheduleOutput& out);
+  // Slots an interactive admission may fill: max_running, less the floor's slot while batch work
+  // waits and none runs.
+  int interactive_slots() const;
+  bool floor_on() const { return config_.batch_floor_share > 0; }
   // The deferred decodes, in order, with what budget and KV are left (no preemption); the rest
   // count one more deferral.
   void schedule_deferred(ScheduleOutput& out, int& budget, const std::vector<Sequence*>& deferred);
@@ -101,12 +136,15 @@ class Scheduler {
   bool is_decoding(const Sequence& seq) const {
     return seq.num_tokens() - seq.num_computed_tokens() == 1 && seq.num_computed_tokens() >= seq.num_prompt_tokens();
   }
-  // Makes seq's table cover num_computed + n tokens, preempting from the back of running_ until
-  // it does. False when seq itself had to be preempted.
+  // Makes seq's table cover num_computed + n tokens, preempting from the back of running_ (the
+  // worst rank: batch before interactive) until it does. False when seq itself had to be preempted.
   bool reserve_or_preempt(Sequence& seq, int n, ScheduleOutput& out);
   // Grows seq's table to cover num_computed + n tokens; false (nothing changed) if KV is short.
   bool grow(Sequence& seq, int n);
   void preempt(Sequence& seq);
+  // Queue moves that keep rank order and the batch counts.
+  void insert_waiting(Sequence& seq);
+  void insert_running(Sequence& seq);
   void record(ScheduleOutput& out, const Sequence& seq, int n) const;
   std::optional<FinishReason> check_stop(const Sequence& seq, TokenId token) const;
   bool remove(RequestId id);
@@ -116,9 +154,12 @@ class Scheduler {
   kvcache::BlockPool& pool_;
   int max_len_;
   std::unordered_map<RequestId, std::unique_ptr<Sequence>> seqs_;  // every live sequence
-  std::deque<Sequence*> waiting_;  // arrival order; preempted ones re-enter at the front
-  std::vector<Sequence*> running_; // admission order; the back is preempted first
+  std::deque<Sequence*> waiting_;  // rank order: interactive first, by priority, then arrival
+  std::vector<Sequence*> running_; // rank order too; the back (worst rank) is preempted first
   std::uint64_t num_preemptions_ = 0;
+  std::uint64_t num_added_ = 0;    // arrival numbers
+  int num_batch_running_ = 0, num_batch_waiting_ = 0;
+  StepCostModel cost_model_;
 };
 
 }  // namespace ladle::scheduler

@@ -6,8 +6,9 @@
 
 namespace ladle::scheduler {
 
-Sequence::Sequence(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos)
+Sequence::Sequence(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos, SequenceRank rank)
     : id_(id),
+      rank_(rank),
       tokens_(std::move(prompt)),
       num_prompt_tokens_(int(tokens_.size())),
       max_tokens_(max_tokens),

@@ -5,21 +5,39 @@
 // Scheduler::find() between steps (the batch builder, the engine's detokenizer).
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <vector>
 
 #include "kvcache/ids.h"
+#include "scheduler/engine.h"
 
 namespace ladle::scheduler {
 
 enum class SequenceStatus { kWaiting, kRunning };
 
+// Where a sequence stands in the queues: its class, then vLLM's priority (lower first), then its
+// arrival number (the scheduler's count of add() calls). The scheduler keeps both queues in this
+// order (scheduler.h states what it means for admission and preemption).
+struct SequenceRank {
+  RequestClass request_class = RequestClass::kInteractive;
+  int priority = 0;
+  std::uint64_t arrival = 0;
+  friend bool operator<(const SequenceRank& a, const SequenceRank& b) {
+    if (a.request_class != b.request_class) return a.request_class == RequestClass::kInteractive;
+    if (a.priority != b.priority) return a.priority < b.priority;
+    return a.arrival < b.arrival;
+  }
+};
+
 class Sequence {
  public:
   // A waiting sequence holding `prompt` (non-empty), allowed `max_tokens` (>= 1) new tokens.
-  Sequence(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos);
+  Sequence(RequestId id, std::vector<TokenId> prompt, int max_tokens, bool ignore_eos, SequenceRank rank = {});
 
   RequestId id() const { return id_; }
+  const SequenceRank& rank() const { return rank_; }
+  bool is_batch() const { return rank_.request_class == RequestClass::kBatch; }
   std::span<const TokenId> tokens() const { return tokens_; }
   std::span<const TokenId> generated_tokens() const {
     return std::span<const TokenId>(tokens_).subspan(std::size_t(num_prompt_tokens_));
@@ -55,6 +73,7 @@ class Sequence {
 
  private:
   RequestId id_;
+  SequenceRank rank_;
   std::vector<TokenId> tokens_;  // prompt, then generated tokens
   int num_prompt_tokens_;
   int num_computed_tokens_ = 0;

@@ -30,16 +30,34 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in tests/fuzz/*_fuzz.cc; do n=$(basename "$f" _fuzz.cc); targets+=("$n"); done
 fi
 mkdir -p build-fuzz/artifacts
-failed=()
-for name in "${targets[@]}"; do
+# One target per core at a time (each fuzzer is one process on one core): with more targets than
+# cores the wall time is ceil(targets / cores) × SECONDS, not targets × SECONDS.
+run_target() {
+  local name=$1
   mkdir -p "build-fuzz/corpus/$name"
-  echo "=== fuzz $name: ${secs} s"
-  if ! "build-fuzz/fuzz/${name}_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  if "build-fuzz/fuzz/${name}_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/${name}-" \
        "build-fuzz/corpus/$name" "tests/fuzz/corpus/$name" 2> "build-fuzz/$name.log"; then
+    echo ok > "build-fuzz/$name.status"
+  else
+    echo failed > "build-fuzz/$name.status"
+  fi
+}
+for name in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  echo "=== fuzz $name: ${secs} s"
+  rm -f "build-fuzz/$name.status"
+  run_target "$name" &
+done
+wait
+failed=()
+for name in "${targets[@]}"; do
+  if [ "$(cat "build-fuzz/$name.status" 2>/dev/null)" != ok ]; then
+    echo "=== fuzz $name failed:" >&2
     tail -n 60 "build-fuzz/$name.log" >&2
     failed+=("$name")
   else
+    echo "=== fuzz $name:"
     grep -E "^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+ +DONE)" "build-fuzz/$name.log" || true
   fi
 done

@@ -23,6 +23,7 @@ constexpr FieldRule kFields[] = {
     {"top_p", kCreate, nullptr},
     {"top_k", kCreate, nullptr},
     {"stream", kCreate, nullptr},
+    {"priority", kCreate, nullptr},
     {"metadata", kCreate, is_object},
     {"service_tier", kCreate, [](const json& v) { return v == "auto" || v == "standard_only"; }},
     {"tools", kBoth, empty_container},
@@ -108,6 +109,7 @@ std::variant<AnthropicRequest, ApiError> parse(std::string_view body, unsigned w
   if (auto e = read_float(j, "top_p", &p.top_p)) return *e;
   if (auto e = read_int(j, "top_k", &p.top_k)) return *e;
   if (auto e = read_bool(j, "stream", &r.stream)) return *e;
+  if (auto e = read_int(j, "priority", &r.priority)) return *e;
   if (auto it = j.find("stop_sequences"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) return invalid_param("stop_sequences", "stop_sequences: must be a list of strings");
     if (auto e = read_strings(j, "stop_sequences", &p.stop)) return *e;

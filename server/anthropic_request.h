@@ -27,6 +27,7 @@ struct AnthropicRequest {
   std::string prompt;  // the conversation rendered by the chat template
   scheduler::SamplingParams params;
   bool stream = false;
+  int priority = 0;  // vLLM's extension: lower runs first among interactive requests (README)
 };
 
 // POST /v1/messages. max_tokens is required.

@@ -132,6 +132,7 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
   GenerationJob job;
   job.request.prompt_tokens = std::move(tokens);
   job.request.params = std::move(req.params);
+  job.request.priority = req.priority;
   if (endpoint == Endpoint::kChat && !req.max_tokens_given) job.request.params.max_tokens = info.context_length;
   const bool logprobs = job.request.params.logprobs >= 0;
   std::optional<OpenAiEncoder::Echo> echo;
@@ -157,6 +158,7 @@ std::variant<GenerationJob, ApiError> prepare_messages(const scheduler::Engine& 
   GenerationJob job;
   job.request.prompt_tokens = std::move(std::get<std::vector<TokenId>>(tokens));
   job.request.params = std::move(req.params);
+  job.request.priority = req.priority;
   job.encoder = std::make_unique<AnthropicEncoder>(std::move(message_id), engine.model_info().name,
                                                    int(job.request.prompt_tokens.size()), std::move(request_id));
   job.stream = req.stream;
@@ -183,6 +185,7 @@ std::variant<GenerationJob, BackgroundJob, ApiError> prepare_responses(const sch
   scheduler::GenerationRequest request;
   request.prompt_tokens = std::move(std::get<std::vector<TokenId>>(tokens));
   request.params = req.params;
+  request.priority = req.priority;
   if (!req.max_tokens_given) request.params.max_tokens = engine.model_info().context_length;
   auto encoder = std::make_unique<ResponsesEncoder>(std::move(response_id), req, engine.model_info().name, created,
                                                     token_bytes_of(engine));

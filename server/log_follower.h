@@ -46,7 +46,6 @@ class LogFollower final : public SseWriter {
   const bool keep_alive_;
   Done done_;
   std::string piece_;  // scratch: events copied out of the log
-  std::int64_t replayed_ = 0;
   bool live_ = false;  // caught up with the log once
   bool ended_ = false;
 };

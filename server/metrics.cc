@@ -122,6 +122,12 @@ void Metrics::register_request_metrics() {
   prompt_tokens_total_ = &counter(r, "ladle_prompt_tokens_total",
                                   "Prompt tokens of requests admitted by the engine.");
   generation_tokens_total_ = &counter(r, "ladle_generation_tokens_total", "Generated tokens.");
+  auto& by_class = prometheus::BuildCounter()
+                       .Name("ladle_generation_tokens_by_class_total")
+                       .Help("Generated tokens, by request class (interactive or batch).")
+                       .Register(r);
+  for (std::size_t c = 0; c < kRequestClasses.size(); ++c)
+    generation_tokens_by_class_[c] = &by_class.Add({{"class", std::string(kRequestClasses[c])}});
 
   auto& finished = prometheus::BuildCounter()
                        .Name("ladle_requests_finished_total")
@@ -162,6 +168,18 @@ void Metrics::register_engine_metrics() {
                                 "Running requests preempted (blocks freed, to be recomputed).");
   num_running_ = &gauge(r, "ladle_num_requests_running", "Requests in the running batch.");
   num_waiting_ = &gauge(r, "ladle_num_requests_waiting", "Requests waiting to be scheduled.");
+  auto& running_by_class = prometheus::BuildGauge()
+                               .Name("ladle_requests_running")
+                               .Help("Requests in the running batch, by class (interactive or batch).")
+                               .Register(r);
+  auto& waiting_by_class = prometheus::BuildGauge()
+                               .Name("ladle_requests_waiting")
+                               .Help("Requests waiting to be scheduled, by class (interactive or batch).")
+                               .Register(r);
+  for (std::size_t c = 0; c < kRequestClasses.size(); ++c) {
+    running_by_class_[c] = &running_by_class.Add({{"class", std::string(kRequestClasses[c])}});
+    waiting_by_class_[c] = &waiting_by_class.Add({{"class", std::string(kRequestClasses[c])}});
+  }
   kv_blocks_used_ = &gauge(r, "ladle_kv_cache_blocks_used",
                            "KV cache blocks referenced by live sequences.");
   kv_blocks_cached_ = &gauge(r, "ladle_kv_cache_blocks_cached",
@@ -203,7 +221,7 @@ void Metrics::register_server_metrics() {
       .Set(1);
   model_info_family_ = &prometheus::BuildGauge()
                             .Name("ladle_model_info")
-                            .Help("Shape of the served model; the value is always 1.")
+                            .Help("Shape of the served model and the kernels' ISA level (isa); the value is always 1.")
                             .Register(r);
 }
 
@@ -238,6 +256,7 @@ void Metrics::set_model_info(const scheduler::ModelInfo& info) {
       {"n_heads", num(info.n_heads)},
       {"n_kv_heads", num(info.n_kv_heads)},
       {"block_size", num(info.block_size)},
+      {"isa", info.isa},
   };
   {
     std::lock_guard lock(model_info_mu_);
@@ -298,15 +317,23 @@ void Metrics::on_request_rejected(ErrorCode code) {
 void Metrics::on_first_token(RequestId, double ttft) {
   ttft_->Observe(ttft);
   generation_tokens_total_->Increment();
+  generation_tokens_by_class_[0]->Increment();
 }
 
 void Metrics::on_next_token(RequestId, double gap) {
   itl_->Observe(gap);
   generation_tokens_total_->Increment();
+  generation_tokens_by_class_[0]->Increment();
+}
+
+void Metrics::on_batch_token(RequestId) {
+  generation_tokens_total_->Increment();
+  generation_tokens_by_class_[1]->Increment();
 }
 
 void Metrics::on_request_finished(const scheduler::RequestStats& stats) {
   finished_[static_cast<std::size_t>(stats.reason)]->Increment();
+  if (stats.request_class == scheduler::RequestClass::kBatch) return;  // out of the latency histograms
   e2e_->Observe(stats.e2e_latency);
   queue_time_->Observe(stats.queue_time);
   request_prompt_tokens_->Observe(stats.prompt_tokens);
@@ -333,6 +360,10 @@ void Metrics::on_step(const scheduler::StepStats& step, const scheduler::Counter
 void Metrics::on_gauges(const scheduler::EngineGauges& g) {
   num_running_->Set(g.num_running);
   num_waiting_->Set(g.num_waiting);
+  running_by_class_[0]->Set(g.num_running - g.num_running_batch);
+  running_by_class_[1]->Set(g.num_running_batch);
+  waiting_by_class_[0]->Set(g.num_waiting - g.num_waiting_batch);
+  waiting_by_class_[1]->Set(g.num_waiting_batch);
   kv_blocks_used_->Set(g.kv_blocks_used);
   kv_blocks_cached_->Set(g.kv_blocks_cached);
   kv_blocks_total_->Set(g.kv_blocks_total);

@@ -20,6 +20,13 @@
 //  - on_request_finished adds 1 to ladle_requests_finished_total{reason} and observes the
 //    per-request histograms: e2e, queue, prompt and generation tokens always; prefill and
 //    decode time only when the request produced a first token (they are undefined otherwise).
+//  - Batch-class requests (issue 19) are kept out of every latency and per-request histogram
+//    (TTFT, ITL, e2e, queue, prefill, decode, tokens per request): nobody waits on them, and a
+//    2,000-line batch would otherwise drown the interactive percentiles. Their tokens reach
+//    on_batch_token, which adds 1 to ladle_generation_tokens_total and to
+//    ladle_generation_tokens_by_class_total{class="batch"} (on_first_token and on_next_token add
+//    to {class="interactive"}); they count in ladle_requests_finished_total like any request.
+//    ladle_requests_running{class} and ladle_requests_waiting{class} split the engine's gauges.
 //  - Gauges hold exactly the values of the last on_gauges (usage ratio = used / total). The
 //    arena size is ladle_kv_cache_blocks_capacity: promtool rejects a gauge named *_total.
 //  - Every labelled child is created in the constructor, so all series exist at 0 from start.
@@ -58,6 +65,9 @@ inline constexpr std::array<std::string_view, 6> kRejectReasons = {
 // (the step's requests end with an error), or an endpoint handler (the router's 500).
 inline constexpr std::array<std::string_view, 3> kInternalErrorPlaces = {"io_thread", "step_thread", "handler"};
 
+// Values of the `class` label (scheduler::RequestClass), in this order.
+inline constexpr std::array<std::string_view, 2> kRequestClasses = {"interactive", "batch"};
+
 class Metrics final : public scheduler::EngineObserver {
  public:
   // Registers every family and pre-creates every labelled child (all at 0).
@@ -67,8 +77,9 @@ class Metrics final : public scheduler::EngineObserver {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Publishes the model's shape as ladle_model_info{model,vocab_size,...} = 1 (replacing any
-  // earlier one) and sets ladle_kv_cache_blocks_capacity from info.kv_blocks_total.
+  // Publishes the model's shape and the kernels' ISA level as
+  // ladle_model_info{model,vocab_size,...,isa} = 1 (replacing any earlier one) and sets
+  // ladle_kv_cache_blocks_capacity from info.kv_blocks_total.
   void set_model_info(const scheduler::ModelInfo& info);
 
   // The whole registry in the Prometheus text exposition format 0.0.4
@@ -116,6 +127,7 @@ class Metrics final : public scheduler::EngineObserver {
   void on_request_rejected(ErrorCode code) override;
   void on_first_token(RequestId id, double ttft) override;
   void on_next_token(RequestId id, double gap) override;
+  void on_batch_token(RequestId id) override;
   void on_request_finished(const scheduler::RequestStats& stats) override;
   void on_step(const scheduler::StepStats& step, const scheduler::CounterDeltas& counters) override;
   void on_gauges(const scheduler::EngineGauges& gauges) override;
@@ -142,6 +154,7 @@ class Metrics final : public scheduler::EngineObserver {
   prometheus::Histogram* request_generation_tokens_ = nullptr;
   prometheus::Counter* prompt_tokens_total_ = nullptr;
   prometheus::Counter* generation_tokens_total_ = nullptr;
+  std::array<prometheus::Counter*, kRequestClasses.size()> generation_tokens_by_class_{};  // by kRequestClasses
   std::array<prometheus::Counter*, 4> finished_{};  // indexed by scheduler::FinishReason
   std::array<prometheus::Counter*, kRejectReasons.size()> rejected_{};
 
@@ -154,6 +167,8 @@ class Metrics final : public scheduler::EngineObserver {
   prometheus::Counter* preemptions_total_ = nullptr;
   prometheus::Gauge* num_running_ = nullptr;
   prometheus::Gauge* num_waiting_ = nullptr;
+  std::array<prometheus::Gauge*, kRequestClasses.size()> running_by_class_{};  // by kRequestClasses
+  std::array<prometheus::Gauge*, kRequestClasses.size()> waiting_by_class_{};
   prometheus::Gauge* kv_blocks_used_ = nullptr;
   prometheus::Gauge* kv_blocks_cached_ = nullptr;
   prometheus::Gauge* kv_blocks_total_ = nullptr;

@@ -74,6 +74,7 @@ std::optional<ApiError> read_common(const json& body, CompletionRequest& r) {
     if (r.echo) p.prompt_logprobs = p.logprobs;  // -1 when no logprobs were asked for
   }
   if (auto e = read_bool(body, "ignore_eos", &p.ignore_eos)) return e;
+  if (auto e = read_int(body, "priority", &r.priority)) return e;
   if (auto e = read_bool(body, "stream", &r.stream)) return e;
   int n = 1;
   if (auto e = read_int(body, "n", &n)) return e;
@@ -114,6 +115,7 @@ constexpr FieldRule kFields[] = {
     {"seed", kBoth, nullptr},
     {"stop", kBoth, nullptr},
     {"ignore_eos", kBoth, nullptr},
+    {"priority", kBoth, nullptr},
     {"stream", kBoth, nullptr},
     {"stream_options", kBoth, nullptr},
     {"n", kBoth, nullptr},

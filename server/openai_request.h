@@ -34,6 +34,7 @@ struct CompletionRequest {
   // /v1/completions: the reply starts with the prompt (and, with logprobs, lists the prompt's
   // tokens too: params.prompt_logprobs).
   bool echo = false;
+  int priority = 0;  // vLLM's extension: lower runs first among interactive requests (README)
 };
 
 // Parses and validates a POST body for `endpoint`. Every type error, out-of-range value, missing

@@ -82,7 +82,6 @@ class RealtimeSession : public std::enable_shared_from_this<RealtimeSession>, pr
   const std::string session_id_;
   RealtimeSettings settings_;
   std::vector<Item> items_;
-  std::uint64_t next_item_ = 0;
   // The response in flight, if any.
   std::unique_ptr<Generation> generation_;
   std::unique_ptr<RealtimeEncoder> encoder_;

@@ -21,6 +21,7 @@ constexpr FieldRule kFields[] = {
     {"temperature", 1, nullptr},
     {"top_p", 1, nullptr},
     {"stream", 1, nullptr},
+    {"priority", 1, nullptr},
     {"background", 1, nullptr},
     {"store", 1, nullptr},
     {"metadata", 1, nullptr},
@@ -129,6 +130,7 @@ std::variant<ResponsesRequest, ApiError> parse_responses_request(std::string_vie
   if (auto e = read_float(j, "temperature", &p.temperature)) return *e;
   if (auto e = read_float(j, "top_p", &p.top_p)) return *e;
   if (auto e = read_bool(j, "stream", &r.stream)) return *e;
+  if (auto e = read_int(j, "priority", &r.priority)) return *e;
   if (auto e = read_bool(j, "background", &r.background)) return *e;
   if (auto e = read_bool(j, "store", &r.store)) return *e;
   if (r.background && !r.store) return invalid_param("background", "background mode requires store to be true");

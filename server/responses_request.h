@@ -33,6 +33,7 @@ struct ResponsesRequest {
   bool store = true;
   nlohmann::json metadata = nlohmann::json::object();
   std::optional<std::string> user, prompt_cache_key;
+  int priority = 0;  // vLLM's extension: lower runs first among interactive requests (README)
 };
 
 std::variant<ResponsesRequest, ApiError> parse_responses_request(std::string_view body);

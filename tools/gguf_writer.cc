@@ -32,8 +32,10 @@ std::uint64_t align_up(std::uint64_t n) {
   return (n + GgufWriter::kAlignment - 1) / GgufWriter::kAlignment * GgufWriter::kAlignment;
 }
 
-// Bytes of one element of `type`.
-std::size_t ggml_type_size(GgmlType type) { return type == GgmlType::kF16 ? 2 : 4; }
+// ggml's block layout of `type` (a 1-element, 4-byte block for an id ggml does not know).
+model::GgmlTypeTraits traits(GgmlType type) {
+  return model::ggml_type_traits(std::uint32_t(type)).value_or(model::GgmlTypeTraits{"?", 1, 4});
+}
 
 }  // namespace
 
@@ -94,6 +96,9 @@ void GgufWriter::add_tensor(std::string_view name, std::vector<std::int64_t> ne,
   };
   if (opened_) note("added after open()");
   if (ne.empty() || ne.size() > 4) note(std::to_string(ne.size()) + " dimensions (ggml takes 1 to 4)");
+  if (!model::ggml_type_traits(std::uint32_t(type))) note("unknown ggml type " + std::to_string(std::uint32_t(type)));
+  else if (!ne.empty() && ne[0] % traits(type).block_elements != 0)
+    note("rows of " + std::to_string(ne[0]) + " are not whole " + traits(type).name + " blocks");
   for (std::int64_t n : ne)
     if (n <= 0) note("dimension " + std::to_string(n) + " is not positive");
   for (const TensorInfo& t : tensors_)
@@ -103,9 +108,10 @@ void GgufWriter::add_tensor(std::string_view name, std::vector<std::int64_t> ne,
 }
 
 std::uint64_t GgufWriter::tensor_bytes(std::size_t index) const {
-  std::uint64_t n = ggml_type_size(tensors_[index].type);
+  const model::GgmlTypeTraits t = traits(tensors_[index].type);
+  std::uint64_t n = 1;
   for (std::int64_t d : tensors_[index].ne) n *= std::uint64_t(d > 0 ? d : 0);
-  return n;
+  return n / t.block_elements * t.block_bytes;
 }
 
 Status GgufWriter::fail(std::string message) {

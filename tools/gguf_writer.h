@@ -25,18 +25,15 @@
 #include <vector>
 
 #include "kvcache/expected.h"
+#include "model/gguf_types.h"
 #include "model/replacing_file.h"
 
 namespace ladle::tools {
 
-// ggml's tensor type ids (ggml.h); only the unquantized ones ladle writes.
-enum class GgmlType : std::uint32_t { kF32 = 0, kF16 = 1 };
-
-// GGUF's metadata value type ids (gguf.h).
-enum class GgufValueType : std::uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
-  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
-};
+// ggml's tensor type ids and GGUF's value type ids, shared with the reader. A tensor of any type
+// takes its bytes as given (a quantized one in ggml's block layout).
+using model::GgmlType;
+using model::GgufValueType;
 
 class GgufWriter {
  public:

@@ -30,6 +30,9 @@ constexpr Subcommand kSubcommands[] = {
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: ladle SUBCOMMAND [options]   (ladle SUBCOMMAND --help for its options)\n\n");
   for (const auto& s : kSubcommands) std::fprintf(out, "  %-12s %s\n", s.name, s.summary);
+  std::fprintf(out,
+               "\nModels (serve, generate: --model FILE): a llama2.c checkpoint with its tokenizer.bin, or a\n"
+               "llama-architecture GGUF file (v2/v3; F32, F16, BF16, Q8_0 or Q4_0 tensors) with its own tokenizer.\n");
 }
 
 }  // namespace

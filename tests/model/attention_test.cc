@@ -1,7 +1,7 @@
 // Paged attention equals contiguous attention: K/V scattered over shuffled blocks of a KvStore,
 // GQA heads, causal prefill chunks and decode rows of several sequences in one call, over head
-// sizes and block sizes that exercise every tail of the vector kernels. Also: the portable and
-// AVX2 builds give the same bits, and a row's result does not depend on the batch around it.
+// sizes and block sizes that exercise every tail of the vector kernels. Also: every ISA level gives
+// the portable build's bits, and a row's result does not depend on the batch around it.
 // The same for a half (f16) cache, which must give exactly the bits of an fp32 cache holding the
 // same rounded values.
 #include "model/attention.h"
@@ -9,10 +9,13 @@
 #include <gtest/gtest.h>
 
 #include "model/half.h"
+#include "model/isa.h"
+#include "tests/testing/isa_levels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -111,10 +114,13 @@ struct Scenario {
     for (float& x : q) x = u(rng);
   }
 
-  std::vector<float> run(ThreadPool* pool, AttentionIsa isa = AttentionIsa::kAuto,
+  // At the active ISA level, or at `isa` if given.
+  std::vector<float> run(ThreadPool* pool, std::optional<Isa> isa = std::nullopt,
                          AttentionPath path = AttentionPath::kAuto) const {
+    std::optional<ScopedIsa> level;
+    if (isa) level.emplace(*isa);
     std::vector<float> out(q.size(), -7.0f);  // garbage: attention must overwrite every float
-    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data()}, pool, isa, path);
+    paged_attention({&batch, kv.get(), layer, &c, row_seq, q.data(), out.data()}, pool, path);
     return out;
   }
 
@@ -177,13 +183,19 @@ TEST(PagedAttention, PeakySoftmaxAndUnderflowStayAccurate) {
   sc.expect_matches_reference(sc.run(&pool), range);
 }
 
-TEST(PagedAttention, PortableBuildGivesTheSameBitsAsAvx2) {
-  if (!attention_avx2_supported()) GTEST_SKIP() << "no AVX2 on this CPU";
-  for (const Shape sh : {Shape{64, 8, 2, 4}, Shape{36, 6, 3, 16}, Shape{200, 2, 1, 16}, Shape{768, 12, 12, 16}}) {
-    const Scenario sc(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {1, 23, 130}, {0, 3, 100},
-                      3.0f, 9);
-    EXPECT_EQ(sc.run(nullptr, AttentionIsa::kPortable), sc.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
-  }
+// Every ISA level this CPU has gives the portable build's bits, fp32 and half caches, both paths.
+class AttentionAtLevel : public testing::IsaLevelTest {};
+LADLE_INSTANTIATE_ISA_LEVELS(AttentionAtLevel);
+
+TEST_P(AttentionAtLevel, GivesThePortableBits) {
+  if (GetParam() == Isa::kPortable) GTEST_SKIP() << "the portable build is the reference here";
+  for (const Shape sh : {Shape{64, 8, 2, 4}, Shape{36, 6, 3, 16}, Shape{200, 2, 1, 16}, Shape{768, 12, 12, 16}})
+    for (const Storage st : {Storage::kF32, Storage::kF16}) {
+      const Scenario sc(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {1, 23, 130}, {0, 3, 100},
+                        3.0f, 9, st);
+      for (const AttentionPath path : {AttentionPath::kAuto, AttentionPath::kPerHead})
+        EXPECT_EQ(sc.run(nullptr, Isa::kPortable, path), sc.run(nullptr, std::nullopt, path)) << "dim " << sh.dim;
+    }
 }
 
 // Heads of 8 floats run in vector lanes (up to 8 heads per pass) and must give exactly the bits
@@ -192,15 +204,14 @@ TEST(PagedAttention, PortableBuildGivesTheSameBitsAsAvx2) {
 // builds, fp32 and half caches; and peaky scores that make the running max jump.
 TEST(PagedAttention, EightFloatHeadsInLanesGiveThePerHeadBits) {
   ThreadPool pool(2);
-  std::vector<AttentionIsa> isas = {AttentionIsa::kPortable};
-  if (attention_avx2_supported()) isas.push_back(AttentionIsa::kAvx2);
+  const std::vector<Isa> isas = supported_isas();
   for (const Shape sh : {Shape{64, 8, 4, 16}, Shape{128, 16, 4, 16}, Shape{24, 3, 3, 5}, Shape{64, 8, 2, 4}})
     for (const Storage st : {Storage::kF32, Storage::kF16})
       for (const float range : {3.0f, 12.0f}) {
         const Scenario sc(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {1, 9, 23, 130},
                           {0, 8, 3, 100}, range, 13, st);
         const Scenario one(make_config(sh.dim, sh.n_heads, sh.n_kv_heads), sh.block_size, {70}, {69}, range, 17, st);
-        for (const AttentionIsa isa : isas)
+        for (const Isa isa : isas)
           for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
             EXPECT_EQ(sc.run(p, isa, AttentionPath::kAuto), sc.run(p, isa, AttentionPath::kPerHead)) << "dim " << sh.dim;
             EXPECT_EQ(one.run(p, isa, AttentionPath::kAuto), one.run(p, isa, AttentionPath::kPerHead)) << "dim " << sh.dim;
@@ -239,10 +250,7 @@ TEST(PagedAttention, HalfCacheGivesTheBitsOfAnFp32CacheOfTheSameValues) {
     ASSERT_EQ(f16.K, f32.K);
     const auto out = f16.run(&pool);
     EXPECT_EQ(out, f32.run(&pool)) << "dim " << sh.dim;
-    EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kPortable)) << "dim " << sh.dim;
-    if (attention_avx2_supported()) {
-      EXPECT_EQ(out, f16.run(nullptr, AttentionIsa::kAvx2)) << "dim " << sh.dim;
-    }
+    for (const Isa isa : supported_isas()) EXPECT_EQ(out, f16.run(nullptr, isa)) << "dim " << sh.dim << " " << isa_name(isa);
     f16.expect_matches_reference(out, 3.0f);
   }
 }

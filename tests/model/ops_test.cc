@@ -10,6 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "model/isa.h"
+#include "tests/testing/isa_levels.h"
+
 namespace ladle::model {
 namespace {
 
@@ -79,11 +82,18 @@ TEST(Ops, SiluMulSaturatesWithoutInfOrNan) {
   EXPECT_TRUE(std::isnan(nan[0]));
 }
 
-TEST(Ops, SiluMulIsElementWiseAndTheSameInBothBuilds) {
+// At every ISA level this CPU has (tests/testing/isa_levels.h): the portable build's bits.
+class OpsAtLevel : public testing::IsaLevelTest {};
+LADLE_INSTANTIATE_ISA_LEVELS(OpsAtLevel);
+
+TEST_P(OpsAtLevel, SiluMulIsElementWiseAndTheSameAtEveryLevel) {
   auto a = random_vec(1000, 7, 12.0f), b = random_vec(1000, 8);
   auto vec = a, base = a;
   silu_mul(vec, b);
-  silu_mul_portable(base, b);
+  {
+    const ScopedIsa portable(Isa::kPortable);
+    silu_mul(base, b);
+  }
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(std::bit_cast<std::uint32_t>(vec[i]), std::bit_cast<std::uint32_t>(base[i])) << i;
   // Any sub-range, at any offset (tail lanes included), gives the same bits as the whole row.
   for (int begin : {0, 3, 8, 13}) {

@@ -1,6 +1,7 @@
 // Transformer: golden greedy decoding of stories260K against run.c (REFERENCE.md), batch
 // invariance — a sequence's logits are bit-identical alone, in chunks, or inside mixed batches —
-// with fp32 and with half weights, and half weights staying close to fp32.
+// with fp32 and with half weights, at every ISA level the CPU has, whose forward steps give the
+// portable build's bits; and half weights staying close to fp32.
 #include "model/transformer.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +18,9 @@
 #include <vector>
 
 #include "model/checkpoint_writer.h"
+#include "model/isa.h"
 #include "model/sampler.h"
+#include "tests/testing/isa_levels.h"
 
 namespace ladle::model {
 namespace {
@@ -208,11 +211,15 @@ void expect_invariant(const std::string& path, int threads, WeightType weights =
   EXPECT_EQ(0, std::memcmp(ref[2][len - 1].data(), l.data(), vocab * sizeof(float)));
 }
 
-TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnStories260K) {
+// The batch-invariance tests run once per ISA level this CPU has (tests/testing/isa_levels.h).
+class TransformerBatchAtLevel : public testing::IsaLevelTest {};
+LADLE_INSTANTIATE_ISA_LEVELS(TransformerBatchAtLevel);
+
+TEST_P(TransformerBatchAtLevel, MixedBatchesEqualSequencesAloneOnStories260K) {
   expect_invariant(kModels + "/stories260K.bin", 2);
 }
 
-TEST(TransformerBatch, MixedBatchesEqualSequencesAloneWithAHalfKvCache) {
+TEST_P(TransformerBatchAtLevel, MixedBatchesEqualSequencesAloneWithAHalfKvCache) {
   expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kF32, kvcache::KvDtype::kF16);
 }
 
@@ -240,7 +247,7 @@ TEST(TransformerGolden, HalfKvCacheStaysCloseToFp32) {
   EXPECT_EQ(tokens, greedy(m, ref, {1, 403, 407, 261, 378}, 65));
 }
 
-TEST(TransformerBatch, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {
+TEST_P(TransformerBatchAtLevel, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {
   ModelConfig cfg;
   cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
   cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
@@ -294,7 +301,7 @@ TEST(TransformerBatch, DroppedSlicesLeaveNoTrace) {
   EXPECT_EQ(none.dropped, std::vector<bool>{true});
 }
 
-TEST(TransformerBatch, HalfWeightsMixedBatchesEqualSequencesAlone) {
+TEST_P(TransformerBatchAtLevel, HalfWeightsMixedBatchesEqualSequencesAlone) {
   expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kF16);
   ModelConfig cfg;
   cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
@@ -357,6 +364,62 @@ TEST(TransformerHalf, GreedyTextFollowsRunCOnStories260K) {
   const auto got = greedy(**model, kv, {1, 403, 407, 261, 378}, 21);
   ASSERT_EQ(got.size(), f32_trace.size() + 4);
   EXPECT_TRUE(std::equal(f32_trace.begin(), f32_trace.end(), got.begin()));
+}
+
+// A whole forward pass at each level gives the portable build's logits bit for bit: prefill
+// chunks and decode steps of two sequences in mixed batches, on stories260K (8-float heads: the
+// lane path of attention) and on a synthetic GQA model with head size 16 and a partial last panel
+// (N = 300), with fp32 and half weights and K/V.
+std::vector<float> mixed_steps_logits(const std::string& path, WeightType weights, kvcache::KvDtype kv_dtype) {
+  RuntimeLimits limits{64, 4, 2, weights};
+  auto model = Transformer::load(path, limits);
+  EXPECT_TRUE(model.ok()) << model.error().message;
+  Transformer& m = **model;
+  kvcache::KvStore kv(m.kv_shape(kBlockSize, kv_dtype), 8);
+  const BlockTable ta = {0, 2, 4}, tb = {1, 3, 5};
+  std::mt19937 rng(5);
+  std::vector<TokenId> a = {1}, b = {1};
+  while (a.size() < 40) a.push_back(TokenId(2 + rng() % 290)), b.push_back(TokenId(2 + rng() % 290));
+  std::vector<float> all;
+  // Step 1: a's first 23 tokens and b's first 9; then steps of one token of a and three of b.
+  auto step = [&](int a0, int na, int b0, int nb) {
+    ForwardBatch batch;
+    batch.seqs.push_back({0, na, a0 + na, ta, true});
+    batch.seqs.push_back({na, nb, b0 + nb, tb, true});
+    for (int p = a0; p < a0 + na; ++p) batch.token_ids.push_back(a[p]), batch.positions.push_back(p);
+    for (int p = b0; p < b0 + nb; ++p) batch.token_ids.push_back(b[p]), batch.positions.push_back(p);
+    const auto l = m.forward(batch, kv);
+    all.insert(all.end(), l.begin(), l.end());
+  };
+  step(0, 23, 0, 9);
+  for (int i = 0; i < 5; ++i) step(23 + i, 1, 9 + 3 * i, 3);
+  return all;
+}
+
+class TransformerAtLevel : public testing::IsaLevelTest {};
+LADLE_INSTANTIATE_ISA_LEVELS(TransformerAtLevel);
+
+TEST_P(TransformerAtLevel, ForwardStepsGiveThePortableBits) {
+  if (GetParam() == Isa::kPortable) GTEST_SKIP() << "the portable build is the reference here";
+  ModelConfig cfg;
+  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
+  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
+  const std::string synthetic = ::testing::TempDir() + "/ladle_levels.bin";
+  ASSERT_TRUE(write_synthetic_checkpoint(synthetic, cfg, 9).ok());
+  for (const std::string& path : {kModels + "/stories260K.bin", synthetic})
+    for (const WeightType weights : {WeightType::kF32, WeightType::kF16})
+      for (const kvcache::KvDtype kv : {kvcache::KvDtype::kF32, kvcache::KvDtype::kF16}) {
+        const auto here = mixed_steps_logits(path, weights, kv);
+        std::vector<float> portable;
+        {
+          const ScopedIsa level(Isa::kPortable);
+          portable = mixed_steps_logits(path, weights, kv);
+        }
+        ASSERT_EQ(here.size(), portable.size());
+        EXPECT_EQ(0, std::memcmp(here.data(), portable.data(), here.size() * sizeof(float)))
+            << path << (weights == WeightType::kF16 ? " f16 weights" : " f32 weights")
+            << (kv == kvcache::KvDtype::kF16 ? " f16 kv" : " f32 kv");
+      }
 }
 
 TEST(TransformerBatch, ThreadCountDoesNotChangeLogits) {

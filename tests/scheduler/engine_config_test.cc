@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 #include "model/config.h"
+#include "model/isa.h"
 
 namespace ladle::scheduler {
 namespace {
@@ -37,6 +41,45 @@ TEST(EngineConfigTest, GivenThreadsAreKeptAndZeroIsDerived) {
   EngineConfig negative;
   negative.threads = -1;
   EXPECT_FALSE(resolve_engine_defaults(negative, tiny));
+}
+
+TEST(EngineConfigTest, ItlTargetAndBatchFloorAreRangeChecked) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  EngineConfig ok;
+  ok.itl_target_ms = 25;
+  ok.batch_floor_share = 0;
+  EXPECT_TRUE(resolve_engine_defaults(ok, tiny));
+  for (double bad : {-1.0, std::nan("")}) {
+    EngineConfig c;
+    c.itl_target_ms = bad;
+    const auto st = resolve_engine_defaults(c, tiny);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("--itl-target-ms"), std::string::npos);
+  }
+  for (double bad : {-0.1, 0.6}) {
+    EngineConfig c;
+    c.batch_floor_share = bad;
+    const auto st = resolve_engine_defaults(c, tiny);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("--batch-floor-share"), std::string::npos);
+  }
+}
+
+// --isa: every level this CPU has and "auto" pass; an unknown name and a level the CPU lacks are
+// refused with a message naming the flag.
+TEST(EngineConfigTest, IsaMustNameALevelThisCpuHas) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  for (const char* name : {"auto", "portable", "avx2", "avx512"}) {
+    EngineConfig c;
+    c.isa = name;
+    const bool supported = model::parse_isa(name).ok();
+    EXPECT_EQ(resolve_engine_defaults(c, tiny).ok(), supported) << name;
+  }
+  EngineConfig bad;
+  bad.isa = "neon";
+  const Status st = resolve_engine_defaults(bad, tiny);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("--isa"), std::string::npos) << st.error().message;
 }
 
 }  // namespace

@@ -233,6 +233,43 @@ TEST(MetricsTest, GaugesReflectTheLastReportExactly) {
   EXPECT_EQ(sample(text, "ladle_kv_cache_usage_ratio"), 0.0);
 }
 
+// Batch-class requests: their tokens are counted (in total and by class), they are never
+// observed into the latency or per-request histograms, and the gauges split by class.
+TEST(MetricsTest, BatchRequestsCountTokensButStayOutOfTheHistograms) {
+  Metrics m;
+  for (const char* c : {"interactive", "batch"}) {
+    EXPECT_EQ(value(m, std::string("ladle_generation_tokens_by_class_total{class=\"") + c + "\"}"), 0.0);
+    EXPECT_EQ(value(m, std::string("ladle_requests_running{class=\"") + c + "\"}"), 0.0);
+    EXPECT_EQ(value(m, std::string("ladle_requests_waiting{class=\"") + c + "\"}"), 0.0);
+  }
+  run_request(m, 1, 4, FinishReason::kStop);  // interactive
+  for (int i = 0; i < 5; ++i) m.on_batch_token(2);
+  RequestStats batch;
+  batch.id = 2;
+  batch.reason = FinishReason::kLength;
+  batch.generation_tokens = 5;
+  batch.e2e_latency = batch.queue_time = 30;
+  batch.got_first_token = true;
+  batch.request_class = scheduler::RequestClass::kBatch;
+  m.on_request_finished(batch);
+  EXPECT_EQ(value(m, "ladle_generation_tokens_total"), 9.0);
+  EXPECT_EQ(value(m, "ladle_generation_tokens_by_class_total{class=\"interactive\"}"), 4.0);
+  EXPECT_EQ(value(m, "ladle_generation_tokens_by_class_total{class=\"batch\"}"), 5.0);
+  EXPECT_EQ(value(m, "ladle_time_to_first_token_seconds_count"), 1.0);
+  EXPECT_EQ(value(m, "ladle_inter_token_latency_seconds_count"), 3.0);
+  for (const char* hist : {"ladle_e2e_request_latency_seconds", "ladle_request_queue_time_seconds",
+                           "ladle_request_prefill_time_seconds", "ladle_request_decode_time_seconds",
+                           "ladle_request_generation_tokens"})
+    EXPECT_EQ(value(m, std::string(hist) + "_count"), 1.0) << hist;
+  EXPECT_EQ(value(m, "ladle_requests_finished_total{reason=\"length\"}"), 1.0);
+  m.on_gauges(EngineGauges{.num_running = 5, .num_waiting = 7, .num_running_batch = 2, .num_waiting_batch = 6});
+  EXPECT_EQ(value(m, "ladle_requests_running{class=\"interactive\"}"), 3.0);
+  EXPECT_EQ(value(m, "ladle_requests_running{class=\"batch\"}"), 2.0);
+  EXPECT_EQ(value(m, "ladle_requests_waiting{class=\"interactive\"}"), 1.0);
+  EXPECT_EQ(value(m, "ladle_requests_waiting{class=\"batch\"}"), 6.0);
+  EXPECT_EQ(value(m, "ladle_num_requests_running"), 5.0);
+}
+
 TEST(MetricsTest, StepsFeedHistogramsAndCounters) {
   Metrics m;
   m.on_step({.duration = 0.003, .batch_tokens = 40, .prefill_tokens = 32, .decode_tokens = 8},
@@ -256,11 +293,11 @@ TEST(MetricsTest, ModelInfoCarriesTheShapeAndIsReplaced) {
   Metrics m;
   scheduler::ModelInfo info{.name = "stories260K.bin", .vocab_size = 512, .context_length = 512,
                             .dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8,
-                            .n_kv_heads = 4, .kv_blocks_total = 128, .block_size = 16};
+                            .n_kv_heads = 4, .kv_blocks_total = 128, .block_size = 16, .isa = "avx2"};
   m.set_model_info(info);
   std::string text = m.serialize();
   const std::string series =
-      "ladle_model_info{block_size=\"16\",context_length=\"512\",dim=\"64\",hidden_dim=\"172\","
+      "ladle_model_info{block_size=\"16\",context_length=\"512\",dim=\"64\",hidden_dim=\"172\",isa=\"avx2\","
       "model=\"stories260K.bin\",n_heads=\"8\",n_kv_heads=\"4\",n_layers=\"5\",vocab_size=\"512\"}";
   EXPECT_EQ(sample(text, series), 1.0) << text;
   EXPECT_EQ(sample(text, "ladle_kv_cache_blocks_capacity"), 128.0);

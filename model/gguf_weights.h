@@ -1,0 +1,30 @@
+// gguf_weights: the tensors of a llama GGUF file as model::Weights, under llama.cpp's names
+// (token_embd, blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / ffn_norm / ffn_gate /
+// ffn_down / ffn_up, output_norm, output). A free function; any thread.
+//
+// NOTE(gguf): no permutation of attn_q / attn_k rows. llama.cpp's "llama" graph rotates adjacent
+// pairs (LLAMA_ROPE_TYPE_NORM), as llama2.c and ladle do; the permutation in llama.cpp's Hugging
+// Face converter only undoes Hugging Face's half-split layout on the way in, so a GGUF file already
+// holds rows in the order ladle computes with (and ladle's export-gguf writes them unpermuted).
+#pragma once
+
+#include <memory>
+
+#include "kvcache/expected.h"
+#include "model/config.h"
+#include "model/gguf_file.h"
+#include "model/weights.h"
+
+namespace ladle::model {
+
+// Weights over `file`'s tensors for `config` (from llama_config_from_gguf). F32 tensors are used
+// in place, in the mapping (4-byte aligned there: every tensor starts on the file's alignment);
+// F16, BF16, Q8_0 and Q4_0 ones are widened to fp32 at load (ggml_dequantize.h) into one owned
+// buffer. Refuses, naming the tensor: a missing one, one whose shape disagrees with the
+// hyperparameters, a type ladle cannot read, and a tensor the llama model does not have.
+// NOTE(gguf): memory. A non-F32 matrix costs its fp32 copy beside the packed panels convert()
+// makes (the 110M shape in Q8_0: ~440 MB of fp32 besides the packed copy), until matmul reads the
+// file's own formats.
+Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, const ModelConfig& config);
+
+}  // namespace ladle::model

@@ -1,0 +1,54 @@
+// matmul_kernels: what model/matmul.cc's dispatcher shares with the per-ISA kernels (internal to
+// model/; include only from matmul*.cc). Each kernel computes y's columns of panels [p_begin,
+// p_end) for all M rows, every output one fma chain over k from 0 (model/matmul.h), so all of them
+// give the same bits.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "model/half.h"
+#include "model/matmul.h"
+
+namespace ladle::model::kernels {
+
+// y[M×N] columns of panels [p_begin, p_end) = x[M×K] · those panels of w (the panel layout).
+template <class W>
+using RangeFn = void (*)(const float* x, const W* w, float* y, int M, int N, int K, int p_begin, int p_end);
+
+#if defined(__x86_64__)
+// Function attribute of the AVX-512 code (not a `#pragma GCC target` region, so that clang, which
+// ignores that pragma, builds it too: the fuzz and ThreadSanitizer builds). GCC takes a
+// function's target from its first declaration, so the declaration below carries it as well.
+#define LADLE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+
+// The AVX-512 kernel (model/matmul_avx512.cc; instantiated for float, Half and std::int8_t). The
+// portable and AVX2 kernels live in model/matmul.cc.
+template <class W>
+LADLE_AVX512 void range_avx512(const float* x, const W* w, float* y, int M, int N, int K, int p_begin, int p_end);
+#endif
+
+// Cache lines of the panels that follow, prefetched a few at a time by the current panels' tiles.
+struct Ahead {
+  const char* next = nullptr;  // the first line not yet prefetched
+  int lines = 0;               // lines left
+  // Hands the next tile its share: ceil(lines left / tiles left).
+  Ahead take(int tiles_left) {
+    const int n = (lines + tiles_left - 1) / std::max(1, tiles_left);
+    const Ahead share{next, n};
+    next += std::size_t(n) * 64;
+    lines -= n;
+    return share;
+  }
+};
+
+// How many k steps ahead a tile reading a panel nobody prefetched fetches its own panel.
+inline constexpr int kSelfAhead = 32;
+
+// Half W with at least kWidenRows rows and K <= kWidenMaxK: panels are widened once into a
+// per-thread float copy (see the NOTE in matmul.cc).
+inline constexpr int kWidenRows = 48;
+inline constexpr int kWidenMaxK = 1024;
+
+}  // namespace ladle::model::kernels

@@ -1,0 +1,323 @@
+// Scheduler with request classes and priorities: interactive before batch, then vLLM's `priority`
+// (lower first), then arrival; batch sequences preempted first and never preempting interactive
+// ones; output unchanged by preemption; the ITL-target budget; the batch floor.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "scheduler/scheduler.h"
+#include "tests/testing/builders.h"
+
+namespace ladle::scheduler {
+namespace {
+
+using ladle::testing::FakeModel;
+using ladle::testing::make_config;
+using ladle::testing::make_pool;
+using ladle::testing::make_tokens;
+using ladle::testing::run_step;
+using ladle::testing::run_to_completion;
+using Ids = std::vector<RequestId>;
+constexpr auto kBatch = RequestClass::kBatch;
+constexpr auto kInteractive = RequestClass::kInteractive;
+
+SchedulerConfig config(int max_batched_tokens, int max_running, double floor_share = 0) {
+  SchedulerConfig c = make_config(max_batched_tokens, max_running);
+  c.batch_floor_share = floor_share;
+  return c;
+}
+
+void add(Scheduler& s, RequestId id, RequestClass cls, int priority = 0, int prompt_len = 4, int max_tokens = 8) {
+  s.add(id, make_tokens(prompt_len, TokenId(100 * id)), max_tokens, true, false, cls, priority);
+}
+
+// The order in which requests were first scheduled.
+Ids admission_order(Scheduler& s, FakeModel& model, int max_steps = 1000) {
+  Ids order;
+  for (int i = 0; i < max_steps && s.num_running() + s.num_waiting() > 0; ++i) {
+    const auto step = run_step(s, model);
+    for (const auto& q : step.out.seqs)
+      if (std::find(order.begin(), order.end(), q.id) == order.end()) order.push_back(q.id);
+    EXPECT_TRUE(s.check_invariants().ok());
+  }
+  return order;
+}
+
+TEST(SchedulerPriorityTest, InteractiveIsAdmittedBeforeBatchWhateverTheArrival) {
+  auto pool = make_pool(64);
+  Scheduler s(config(64, 2), pool);
+  FakeModel model(64, 4);
+  add(s, 1, kBatch);
+  add(s, 2, kBatch);
+  add(s, 3, kInteractive);
+  add(s, 4, kInteractive);
+  EXPECT_EQ(s.waiting_ids(), (Ids{3, 4, 1, 2}));
+  run_step(s, model);
+  EXPECT_EQ(s.running_ids(), (Ids{3, 4}));
+  EXPECT_EQ(s.num_batch_waiting(), 2);
+  EXPECT_EQ(admission_order(s, model), (Ids{3, 4, 1, 2}));
+}
+
+TEST(SchedulerPriorityTest, LowerPriorityFirstWithinAClassTiesInArrivalOrder) {
+  auto pool = make_pool(64);
+  Scheduler s(config(64, 1), pool);
+  FakeModel model(64, 4);
+  add(s, 1, kInteractive, 5);
+  add(s, 2, kInteractive, -1);
+  add(s, 3, kInteractive, 5);
+  add(s, 4, kInteractive, 0);
+  add(s, 5, kBatch, -10);  // a batch request's priority only orders it among batch ones
+  add(s, 6, kBatch, -20);
+  EXPECT_EQ(s.waiting_ids(), (Ids{2, 4, 1, 3, 6, 5}));
+  EXPECT_EQ(admission_order(s, model), (Ids{2, 4, 1, 3, 6, 5}));
+}
+
+// A waiting request never preempts a running one of its own class (vLLM's priority policy): a
+// more urgent arrival waits for a slot rather than throwing away another stream's work.
+TEST(SchedulerPriorityTest, AWaitingInteractiveRequestNeverPreemptsARunningOne) {
+  auto pool = make_pool(64);
+  Scheduler s(config(64, 1), pool);
+  FakeModel model(64, 4);
+  add(s, 1, kInteractive, 10);
+  run_step(s, model);
+  add(s, 2, kInteractive, -10);
+  const auto step = run_step(s, model);
+  EXPECT_TRUE(step.out.preempted.empty());
+  EXPECT_EQ(s.running_ids(), (Ids{1}));
+  EXPECT_EQ(s.waiting_ids(), (Ids{2}));
+}
+
+// Three 4-token prompts, each growing a block every 4 tokens, in a pool of 6 blocks: the
+// interactive one's growth takes KV from the batch ones, the latest batch arrival first.
+TEST(SchedulerPriorityTest, KvShortInteractiveGrowthPreemptsBatchFirstLatestArrivalFirst) {
+  auto pool = make_pool(6);
+  Scheduler s(config(64, 8), pool);
+  FakeModel model(6, 4);
+  add(s, 1, kBatch, 0, 4, 16);
+  add(s, 2, kBatch, 0, 4, 16);
+  add(s, 3, kInteractive, 0, 4, 16);
+  Ids preempted;
+  bool interactive_preempted = false;
+  for (int i = 0; i < 200 && s.num_running() + s.num_waiting() > 0; ++i) {
+    const auto step = run_step(s, model);
+    for (RequestId id : step.out.preempted) {
+      preempted.push_back(id);
+      interactive_preempted |= id == 3;
+    }
+    ASSERT_TRUE(s.check_invariants().ok());
+  }
+  ASSERT_GE(preempted.size(), 2u);
+  EXPECT_EQ(preempted[0], 2u);
+  EXPECT_EQ(preempted[1], 1u);
+  EXPECT_FALSE(interactive_preempted);
+  EXPECT_EQ(s.num_running() + s.num_waiting(), 0);
+}
+
+// Batch request 2 arrived first and holds less KV; when it needs a block and only the interactive
+// request holds any, it preempts itself: a batch sequence never preempts an interactive one.
+TEST(SchedulerPriorityTest, ABatchSequenceNeverPreemptsAnInteractiveOne) {
+  auto pool = make_pool(3);  // 12 tokens of KV
+  Scheduler s(config(64, 8), pool);
+  FakeModel model(3, 4);
+  add(s, 2, kBatch, 0, 3, 8);
+  add(s, 1, kInteractive, 0, 4, 7);
+  run_step(s, model);  // 1: block 0; 2: block 1
+  EXPECT_EQ(s.running_ids(), (Ids{1, 2}));
+  run_step(s, model);  // 1 takes the last block for position 4
+  const auto step = run_step(s, model);  // 2 needs a block for position 4
+  EXPECT_EQ(step.out.preempted, (Ids{2}));
+  EXPECT_EQ(s.running_ids(), (Ids{1}));
+  EXPECT_EQ(s.waiting_ids(), (Ids{2}));
+}
+
+// An interactive admission short of a slot preempts a running batch sequence (without a floor, or
+// beyond the floor's one).
+TEST(SchedulerPriorityTest, InteractiveAdmissionPreemptsBatchForASlot) {
+  auto pool = make_pool(64);
+  Scheduler s(config(64, 2), pool);
+  FakeModel model(64, 4);
+  add(s, 1, kBatch);
+  add(s, 2, kBatch);
+  run_step(s, model);
+  EXPECT_EQ(s.running_ids(), (Ids{1, 2}));
+  add(s, 3, kInteractive);
+  const auto step = run_step(s, model);
+  EXPECT_EQ(step.out.preempted, (Ids{2}));
+  EXPECT_EQ(s.running_ids(), (Ids{3, 1}));
+  add(s, 4, kInteractive);
+  EXPECT_EQ(run_step(s, model).out.preempted, (Ids{1}));
+  EXPECT_EQ(s.running_ids(), (Ids{3, 4}));
+  EXPECT_EQ(s.waiting_ids(), (Ids{1, 2}));
+}
+
+// Batch requests preempted mid-decode, again and again, by interactive arrivals generate exactly
+// the tokens they generate undisturbed (the fake model hashes the whole context read back through
+// the block tables).
+TEST(SchedulerPriorityTest, BatchPreemptedMidDecodeGeneratesTheSameTokens) {
+  auto batch_work = [](Scheduler& s) {
+    for (RequestId id = 1; id <= 4; ++id) add(s, id, kBatch, 0, 5 + int(id), 30);
+  };
+  auto roomy_pool = make_pool(64);
+  Scheduler roomy(config(16, 8), roomy_pool);
+  FakeModel m1(64, 4);
+  batch_work(roomy);
+  const auto expected = run_to_completion(roomy, m1);
+  ASSERT_EQ(roomy.num_preemptions(), 0u);
+
+  auto pool = make_pool(24);
+  Scheduler s(config(16, 8), pool);
+  FakeModel m2(24, 4);
+  batch_work(s);
+  std::map<RequestId, std::vector<TokenId>> got;
+  int batch_preempted_mid_decode = 0;
+  for (int i = 0; i < 3000 && s.num_running() + s.num_waiting() > 0; ++i) {
+    if (i % 6 == 3 && i < 200) add(s, RequestId(100 + i), kInteractive, 0, 12, 10);
+    const auto step = run_step(s, m2);
+    for (RequestId id : step.out.preempted) {
+      ASSERT_LT(id, 100u) << "an interactive request was preempted";
+      batch_preempted_mid_decode += got[id].size() > 0;
+    }
+    for (const auto& [id, t] : step.update.appended)
+      if (id < 100) got[id].push_back(t);
+    ASSERT_TRUE(s.check_invariants().ok());
+  }
+  EXPECT_GT(batch_preempted_mid_decode, 0);
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(m2.num_unwritten_reads(), 0);
+}
+
+// A linear cost: 1.5 ms a step plus 0.25 ms a token, so 34 tokens fit in 10.1 ms.
+void teach_linear_cost(Scheduler& s) {
+  for (int tokens : {1, 9, 33, 64, 2, 17})
+    s.cost_model().observe(tokens, 0.0015 + 0.00025 * tokens);
+}
+
+TEST(SchedulerPriorityTest, ItlTargetSizesStepsThatHoldInteractiveDecodes) {
+  auto pool = make_pool(128);
+  SchedulerConfig c = config(64, 8);
+  c.itl_target_s = 0.0101;
+  Scheduler s(c, pool);
+  FakeModel model(128, 4);
+  add(s, 1, kInteractive, 0, 4, 50);
+  EXPECT_EQ(s.step_budget(), 64);  // the fit is not ready: the configured budget
+  teach_linear_cost(s);
+  EXPECT_EQ(s.step_budget(), 64);  // no stream has a token yet: a prompt step runs whole
+  run_step(s, model);              // seq 1's prompt and first token
+  EXPECT_EQ(s.step_budget(), 34);
+  add(s, 2, kInteractive, 0, 200, 10);  // a long prompt arrives beside the stream
+  auto step = run_step(s, model);
+  EXPECT_EQ(step.out.num_batched_tokens, 34);  // 1 decode + a 33-token chunk, not 64
+  EXPECT_EQ(step.out.num_decode_tokens, 1);
+  // The cost doubles (a busier machine): the budget follows the measurements.
+  for (int i = 0; i < 200; ++i)
+    for (int tokens : {1, 16, 34}) s.cost_model().observe(tokens, 2 * (0.0015 + 0.00025 * tokens));
+  EXPECT_EQ(s.step_budget(), 14);  // (10.1 - 3) / 0.5
+}
+
+// Interactive prompts alone run whole steps; batch work is held to the target too, so that an
+// interactive arrival never waits behind a long batch step.
+TEST(SchedulerPriorityTest, ItlTargetCapsBatchStepsButNotInteractivePromptSteps) {
+  auto pool = make_pool(128);
+  SchedulerConfig c = config(64, 8);
+  c.itl_target_s = 0.0101;
+  Scheduler s(c, pool);
+  FakeModel model(128, 4);
+  teach_linear_cost(s);
+  add(s, 1, kInteractive, 0, 100, 1);
+  EXPECT_EQ(run_step(s, model).out.num_batched_tokens, 64);
+  run_to_completion(s, model);
+  add(s, 2, kBatch, 0, 200, 10);
+  EXPECT_EQ(s.step_budget(), 34);
+  EXPECT_EQ(run_step(s, model).out.num_batched_tokens, 34);
+}
+
+// Every slot runs batch work and the target leaves only a token per stream: a new interactive
+// prompt still goes through, ahead of the streams' decodes (deferral counts the slots it can take
+// from batch sequences), instead of waiting for a stream to end.
+TEST(SchedulerPriorityTest, ItlTargetStillAdmitsInteractivePromptsWhenBatchHoldsTheSlots) {
+  auto pool = make_pool(256);
+  SchedulerConfig c = config(64, 8, 1.0 / 16);
+  c.itl_target_s = 0.001;  // below the fixed cost: a token per stream, one to spare, one of floor
+  c.max_decode_deferral = 16;
+  Scheduler s(c, pool);
+  FakeModel model(256, 4);
+  for (RequestId id = 1; id <= 2; ++id) add(s, id, kInteractive, 0, 4, 200);
+  for (RequestId id = 10; id <= 15; ++id) add(s, id, kBatch, 0, 4, 200);
+  run_step(s, model);  // the fit is not ready: a whole step admits all eight
+  ASSERT_EQ(s.num_running(), 8);
+  teach_linear_cost(s);
+  ASSERT_EQ(s.step_budget(), 4);  // a token per stream, one to spare, one of floor
+  add(s, 3, kInteractive, 0, 8, 10);
+  int steps = 0;
+  while (s.find(3)->num_generated_tokens() == 0 && steps < 50) {
+    run_step(s, model);
+    ++steps;
+  }
+  EXPECT_LE(steps, 2);  // a block's chunk a step beside the decodes (budget 2 + 4 + 1), and
+                        // not after the streams' 200 tokens
+}
+
+TEST(SchedulerPriorityTest, ItlTargetNeverStarvesTheStreamsThemselves) {
+  auto pool = make_pool(128);
+  SchedulerConfig c = config(64, 16);
+  c.itl_target_s = 0.001;  // below the fixed cost: no step can meet it
+  Scheduler s(c, pool);
+  FakeModel model(128, 4);
+  teach_linear_cost(s);
+  for (RequestId id = 1; id <= 10; ++id) add(s, id, kInteractive, 0, 4, 50);
+  run_step(s, model);
+  EXPECT_EQ(s.step_budget(), 11);  // one token per stream, plus one (no batch work: no floor)
+  EXPECT_EQ(run_step(s, model).out.num_decode_tokens, 10);
+}
+
+// Sustained interactive load: every slot but one always has a long interactive prompt to run and
+// more wait. The floor keeps one slot and a share of each step's tokens for the batch request,
+// which then finishes; without a floor it never gets a token.
+int batch_tokens_under_interactive_load(double floor_share, int* min_batch_tokens_per_step) {
+  auto pool = make_pool(256);
+  Scheduler s(config(32, 4, floor_share), pool);
+  FakeModel model(256, 4);
+  RequestId next = 100;
+  for (int i = 0; i < 6; ++i) add(s, next++, kInteractive, 0, 60, 4);
+  add(s, 1, kBatch, 0, 20, 12);
+  int generated = 0;
+  *min_batch_tokens_per_step = 1 << 30;
+  for (int i = 0; i < 300; ++i) {
+    while (s.num_waiting() - s.num_batch_waiting() < 4) add(s, next++, kInteractive, 0, 60, 4);
+    const auto step = run_step(s, model);
+    int batch_tokens = 0;
+    for (const auto& q : step.out.seqs)
+      if (q.id == 1) batch_tokens = q.num_new_tokens;
+    if (s.find(1) != nullptr || batch_tokens > 0) *min_batch_tokens_per_step = std::min(*min_batch_tokens_per_step, batch_tokens);
+    for (const auto& [id, t] : step.update.appended) generated += id == 1;
+    EXPECT_TRUE(s.check_invariants().ok());
+  }
+  return generated;
+}
+
+TEST(SchedulerPriorityTest, BatchFloorKeepsBatchWorkMovingUnderSustainedInteractiveLoad) {
+  int min_tokens = 0;
+  EXPECT_EQ(batch_tokens_under_interactive_load(1.0 / 16, &min_tokens), 12);
+  EXPECT_GE(min_tokens, 1);  // it moved in every step while it was there
+  EXPECT_EQ(batch_tokens_under_interactive_load(0, &min_tokens), 0);
+}
+
+TEST(SchedulerPriorityTest, BatchFloorSlotIsNeverTakenByInteractiveAdmission) {
+  auto pool = make_pool(64);
+  Scheduler s(config(64, 2, 1.0 / 16), pool);
+  FakeModel model(64, 4);
+  add(s, 1, kBatch, 0, 4, 30);
+  add(s, 2, kBatch, 0, 4, 30);
+  add(s, 3, kInteractive, 0, 4, 30);
+  add(s, 4, kInteractive, 0, 4, 30);
+  auto step = run_step(s, model);
+  EXPECT_EQ(s.running_ids(), (Ids{3, 1}));  // the floor's slot went to the best batch request
+  EXPECT_EQ(s.waiting_ids(), (Ids{4, 2}));
+  step = run_step(s, model);
+  EXPECT_TRUE(step.out.preempted.empty());  // interactive 4 waits rather than preempt the floor
+  EXPECT_EQ(s.running_ids(), (Ids{3, 1}));
+}
+
+}  // namespace
+}  // namespace ladle::scheduler
