@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/gguf_file.h"
 #include "model/jinja/jinja_chat_template.h"
 #include "model/jinja/json_value.h"
 #include "scheduler/flag_set.h"
@@ -17,6 +18,14 @@
 
 namespace ladle::tools {
 namespace {
+
+// The text of the special token `key` (tokenizer.ggml.bos_token_id, ...) of a GGUF, "" when absent.
+std::string special_token(const model::GgufFile& gguf, std::string_view key) {
+  auto id = gguf.get_uint(key);
+  const model::GgufValue* tokens = gguf.find("tokenizer.ggml.tokens");
+  if (!id || !tokens || *id >= tokens->strings.size()) return "";
+  return std::string(tokens->strings[*id]);
+}
 
 bool read_file(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -30,13 +39,15 @@ bool read_file(const std::string& path, std::string* out) {
 }  // namespace
 
 int run_render_chat(std::span<const std::string> args) {
-  std::string template_path, messages_json, messages_path, tools_json, bos, eos, date;
+  std::string template_path, model_path, messages_json, messages_path, tools_json, bos, eos, date;
   bool no_generation_prompt = false;
   bool continue_final = false;
-  FlagSet flags("ladle render-chat --template FILE.jinja (--messages JSON | --messages-file FILE) [options]",
+  FlagSet flags("ladle render-chat (-m FILE.gguf | --template FILE.jinja) (--messages JSON | --messages-file FILE) "
+                "[options]",
                 "Renders a conversation with a Jinja chat template (as transformers' apply_chat_template\n"
                 "does) and prints the prompt, without a trailing newline.");
-  flags.add("--template", &template_path, "the chat template (.jinja) (required)");
+  flags.add("-m,--model", &model_path, "a GGUF file: its tokenizer.chat_template, and its BOS/EOS token texts");
+  flags.add("--template", &template_path, "the chat template (.jinja); overrides the GGUF's");
   flags.add("--messages", &messages_json, "the conversation: a JSON array of {\"role\", \"content\", ...}");
   flags.add("--messages-file", &messages_path, "the conversation from a JSON file instead");
   flags.add("--tools", &tools_json, "tools: a JSON array of function schemas (default: none)");
@@ -44,8 +55,8 @@ int run_render_chat(std::span<const std::string> args) {
   flags.add("--continue-final-message", &continue_final,
             "leave the last message open for the model to continue (transformers' continue_final_message; "
             "role and content only)");
-  flags.add("--bos", &bos, "the bos_token text (default: empty)");
-  flags.add("--eos", &eos, "the eos_token text (default: empty)");
+  flags.add("--bos", &bos, "the bos_token text (default: the GGUF's BOS token, else empty)");
+  flags.add("--eos", &eos, "the eos_token text (default: the GGUF's EOS token, else empty)");
   flags.add("--date", &date, "pin strftime_now() to this day, YYYY-MM-DD (default: today, local time)");
   if (auto st = flags.parse(args); !st.ok()) {
     std::fprintf(stderr, "ladle render-chat: %s\n\n%s", st.error().message.c_str(), flags.help().c_str());
@@ -55,12 +66,32 @@ int run_render_chat(std::span<const std::string> args) {
     std::printf("%s", flags.help().c_str());
     return 0;
   }
-  if (template_path.empty() || (messages_json.empty() == messages_path.empty())) {
-    std::fprintf(stderr, "ladle render-chat: --template and one of --messages / --messages-file are required\n");
+  if ((template_path.empty() && model_path.empty()) || (messages_json.empty() == messages_path.empty())) {
+    std::fprintf(stderr, "ladle render-chat: -m or --template, and one of --messages / --messages-file, are required\n");
     return 2;
   }
   std::string source;
-  if (!read_file(template_path, &source)) {
+  std::string origin = template_path;
+  if (!model_path.empty()) {
+    auto gguf = model::GgufFile::open(model_path);
+    if (!gguf) {
+      std::fprintf(stderr, "ladle render-chat: %s\n", gguf.error().message.c_str());
+      return 1;
+    }
+    if (!flags.was_set("--bos")) bos = special_token(*gguf, "tokenizer.ggml.bos_token_id");
+    if (!flags.was_set("--eos")) eos = special_token(*gguf, "tokenizer.ggml.eos_token_id");
+    if (template_path.empty()) {
+      auto t = gguf->get_string("tokenizer.chat_template");
+      if (!t) {
+        std::fprintf(stderr, "ladle render-chat: %s has no tokenizer.chat_template (give one with --template)\n",
+                     model_path.c_str());
+        return 1;
+      }
+      source = std::string(*t);
+      origin = model_path;
+    }
+  }
+  if (!template_path.empty() && !read_file(template_path, &source)) {
     std::fprintf(stderr, "ladle render-chat: cannot read %s\n", template_path.c_str());
     return 1;
   }
@@ -98,7 +129,7 @@ int run_render_chat(std::span<const std::string> args) {
   }
   auto chat = jinja::JinjaChatTemplate::load(source, bos, eos, clock);
   if (!chat) {
-    std::fprintf(stderr, "ladle render-chat: %s: %s\n", template_path.c_str(), chat.error().message.c_str());
+    std::fprintf(stderr, "ladle render-chat: %s: %s\n", origin.c_str(), chat.error().message.c_str());
     return 1;
   }
   Expected<std::string> prompt = std::string();

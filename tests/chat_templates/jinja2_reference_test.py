@@ -2,7 +2,8 @@
 """ladle's chat templates against Python's jinja2, the reference (issue 24, section 2).
 
 For every template in VOCAB_DIR/templates/*.jinja and the tokenizer.chat_template of
-VOCAB_DIR/ggml-vocab-qwen2.gguf, a set of conversations is rendered twice: by jinja2 in the
+VOCAB_DIR/ggml-vocab-qwen2.gguf (given to ladle as the GGUF itself: `render-chat -m`), and the
+feature templates of features/, a set of conversations is rendered twice: by jinja2 in the
 environment transformers' apply_chat_template builds (ImmutableSandboxedEnvironment with
 trim_blocks and lstrip_blocks, loopcontrols, its tojson, raise_exception and strftime_now; tools
 and documents None) and by `ladle render-chat`. The two texts must be byte-equal; when jinja2
@@ -31,7 +32,6 @@ SPECIAL_TOKENS = {
     "meta-llama-Llama-3.2-3B-Instruct": ("<|begin_of_text|>", "<|eot_id|>"),
     "microsoft-Phi-3.5-mini-instruct": ("<s>", "<|endoftext|>"),
     "mistralai-Mistral-Nemo-Instruct-2407": ("<s>", "</s>"),
-    "ggml-vocab-qwen2.gguf": ("", "<|im_end|>"),
 }
 
 
@@ -111,7 +111,8 @@ def continue_final_message(compiled, messages, bos, eos):
 
 
 def gguf_chat_template(path):
-    """The tokenizer.chat_template string of a GGUF file (reads the KV section only)."""
+    """(tokenizer.chat_template, BOS text, EOS text) of a GGUF file, read from its KV section by this
+    script's own reader (ladle reads the file with model/gguf_file.h: `render-chat -m`)."""
     data = open(path, "rb").read()
     pos = 0
 
@@ -142,12 +143,13 @@ def gguf_chat_template(path):
     pos = 4
     take("I")  # version
     take("Q")  # tensor count
+    kv = {}
     for _ in range(take("Q")):
         key = string()
-        v = value(take("I"))
-        if key == "tokenizer.chat_template":
-            return v
-    raise SystemExit(f"{path} has no tokenizer.chat_template")
+        kv[key] = value(take("I"))
+    tokens = kv["tokenizer.ggml.tokens"]
+    return (kv["tokenizer.chat_template"], tokens[kv["tokenizer.ggml.bos_token_id"]],
+            tokens[kv["tokenizer.ggml.eos_token_id"]])
 
 
 def transformers_environment():
@@ -171,7 +173,9 @@ def main():
     for name in sorted(os.listdir(folder)):
         if name.endswith(".jinja"):
             templates[name[:-len(".jinja")]] = open(os.path.join(folder, name), encoding="utf-8").read()
-    templates["ggml-vocab-qwen2.gguf"] = gguf_chat_template(os.path.join(vocab, "ggml-vocab-qwen2.gguf"))
+    gguf_path = os.path.join(vocab, "ggml-vocab-qwen2.gguf")
+    templates["ggml-vocab-qwen2.gguf"], gguf_bos, gguf_eos = gguf_chat_template(gguf_path)
+    SPECIAL_TOKENS["ggml-vocab-qwen2.gguf"] = (gguf_bos, gguf_eos)
     assert len(templates) == 6, sorted(templates)
     # Feature templates of this folder: the rest of the supported subset, checked the same way.
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "features")
@@ -186,6 +190,9 @@ def main():
             path = os.path.join(tmp, tname + ".jinja")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(source)
+            # The GGUF's template and BOS/EOS texts reach ladle from the file itself (-m).
+            source_args = ["-m", gguf_path] if tname.endswith(".gguf") else \
+                ["--template", path, "--bos", bos, "--eos", eos]
             compiled = env.from_string(source)
             counts = {"equal": 0, "refused by both": 0}
             cases = [(c, m, None) for c, m in CONVERSATIONS.items()] + \
@@ -199,8 +206,8 @@ def main():
                         refusal = None
                     except Exception as e:  # the template refused the conversation
                         expected, refusal = None, e
-                    cmd = [ladle, "render-chat", "--template", path, "--messages", json.dumps(messages),
-                           "--bos", bos, "--eos", eos, "--date", PINNED_DAY.strftime("%Y-%m-%d")]
+                    cmd = [ladle, "render-chat", *source_args, "--messages", json.dumps(messages),
+                           "--date", PINNED_DAY.strftime("%Y-%m-%d")]
                     if not add_generation_prompt:
                         cmd.append("--no-generation-prompt")
                     if tools is not None:
@@ -226,9 +233,9 @@ def main():
             for cname in CONTINUED:  # an assistant's prefill left open: continue_final_message
                 messages = CONVERSATIONS[cname]
                 expected, refusal = continue_final_message(compiled, messages, bos, eos)
-                got = subprocess.run([ladle, "render-chat", "--template", path, "--messages", json.dumps(messages),
-                                      "--bos", bos, "--eos", eos, "--date", PINNED_DAY.strftime("%Y-%m-%d"),
-                                      "--continue-final-message"], capture_output=True, timeout=60)
+                got = subprocess.run([ladle, "render-chat", *source_args, "--messages", json.dumps(messages),
+                                      "--date", PINNED_DAY.strftime("%Y-%m-%d"), "--continue-final-message"],
+                                     capture_output=True, timeout=60)
                 case = f"{tname} / {cname} / continue_final_message"
                 if refusal is None and got.returncode == 0 and got.stdout == expected.encode("utf-8"):
                     counts["equal"] += 1
