@@ -8,7 +8,19 @@ namespace ladle::model {
 
 std::vector<TokenId> AnyTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
   if (const auto* b = bpe()) return b->encode(text, add_special, parse_special);
-  return sentencepiece()->encode(text, /*bos=*/add_special, /*eos=*/false);
+  const Tokenizer& sp = *sentencepiece();
+  if (specials_.empty()) return sp.encode(text, /*bos=*/add_special, /*eos=*/false);
+  std::vector<TokenId> out;
+  if (add_special) out.push_back(sp.bos());
+  for (const SpecialTokens::Fragment& f : specials_.split(text, parse_special)) {
+    if (f.token) {
+      out.push_back(*f.token);
+    } else {
+      const std::vector<TokenId> ids = sp.encode(f.text, false, false);
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+  }
+  return out;
 }
 
 std::string_view AnyTokenizer::decode_piece(TokenId prev, TokenId id) const {
@@ -65,7 +77,15 @@ Expected<AnyTokenizer> load_gguf_tokenizer(const GgufFile& f) {
       return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": tokenizer.ggml.tokens has too many entries");
     auto t = llama_sentencepiece_tokenizer(f, int(tokens->count));
     if (!t) return t.error();
-    return AnyTokenizer(std::move(*t));
+    // llama.cpp's token types: 2 unknown, 3 control, 4 user-defined (the reader checked the array).
+    std::vector<SpecialTokens::Token> specials;
+    if (const GgufValue* types = f.find("tokenizer.ggml.token_type")) {
+      for (std::uint64_t i = 0; i < tokens->count && i < types->count; ++i) {
+        const auto type = types->number(i).value_or(1);
+        if (type == 2 || type == 3 || type == 4) specials.push_back({TokenId(i), std::string(tokens->strings[i]), type == 4});
+      }
+    }
+    return AnyTokenizer(std::move(*t), SpecialTokens(std::move(specials)));
   }
   return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": tokenizer.ggml.model '" + std::string(*kind) +
                                                      "' is not supported: ladle reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)");

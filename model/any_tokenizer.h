@@ -19,18 +19,22 @@
 #include "kvcache/ids.h"
 #include "model/bpe_tokenizer.h"
 #include "model/gguf_file.h"
+#include "model/special_tokens.h"
 #include "model/tokenizer.h"
 
 namespace ladle::model {
 
 class AnyTokenizer {
  public:
-  AnyTokenizer(Tokenizer t) : impl_(std::move(t)) {}     // NOLINT: implicit by design
-  AnyTokenizer(BpeTokenizer t) : impl_(std::move(t)) {}  // NOLINT
+  // A SentencePiece tokenizer with, for a GGUF vocabulary, its control, unknown and user-defined
+  // tokens (a tokenizer.bin has none: the text is never cut).
+  AnyTokenizer(Tokenizer t, SpecialTokens specials = {}) : impl_(std::move(t)), specials_(std::move(specials)) {}  // NOLINT
+  AnyTokenizer(BpeTokenizer t) : impl_(std::move(t)) {}  // NOLINT: implicit by design
 
   // Text → ids. add_special: BOS (and EOS) as the vocabulary says (SentencePiece: BOS, never EOS).
-  // parse_special: control tokens spelled in the text become their ids (byte-level BPE only;
-  // SentencePiece never produces control tokens from text).
+  // parse_special: control tokens spelled in the text become their ids (user-defined ones always
+  // do); SentencePiece then encodes each piece of text between them with its dummy-prefix space,
+  // as llama.cpp does.
   std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const;
 
   // The bytes `id` contributes after `prev` (may be part of a UTF-8 character; TextStream and
@@ -53,10 +57,12 @@ class AnyTokenizer {
 
  private:
   std::variant<Tokenizer, BpeTokenizer> impl_;
+  SpecialTokens specials_;  // SentencePiece only (BpeTokenizer keeps its own)
 };
 
 // The tokenizer a GGUF file carries, by tokenizer.ggml.model: "llama" (gguf_tokenizer.h, with the
-// vocabulary's own size) or "gpt2"; any other kind is refused by name. Vocabulary-only files (no
+// vocabulary's own size, and its special tokens from tokenizer.ggml.token_type) or "gpt2"; any
+// other kind is refused by name. Vocabulary-only files (no
 // tensors) are fine.
 Expected<AnyTokenizer> load_gguf_tokenizer(const GgufFile& file);
 

@@ -127,14 +127,14 @@ Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
   eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
   t.eog_ = std::move(eog);
 
-  // Special tokens in partition order (llama.cpp sorts by length only; ties here go by id).
+  // Special tokens, for llama.cpp's partition of the text.
+  std::vector<SpecialTokens::Token> specials;
   for (std::size_t i = 0; i < n; ++i) {
     const TokenType type = t.types_[i];
     if (type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown)
-      t.special_.push_back(TokenId(i));
+      specials.push_back({TokenId(i), t.tokens_[i], type == TokenType::kUserDefined});
   }
-  std::stable_sort(t.special_.begin(), t.special_.end(),
-                   [&](TokenId a, TokenId b) { return t.token_text(a).size() > t.token_text(b).size(); });
+  t.special_ = SpecialTokens(std::move(specials));
 
   t.merges_.reserve(v.merges.size());
   for (std::size_t rank = 0; rank < v.merges.size(); ++rank) {
@@ -171,39 +171,11 @@ std::optional<TokenId> BpeTokenizer::find(std::string_view text) const {
 bool BpeTokenizer::is_end_of_generation(TokenId id) const { return std::binary_search(eog_.begin(), eog_.end(), id); }
 
 std::vector<TokenId> BpeTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
-  // Fragments: text still to pre-tokenize, or a special token's id (text empty).
-  struct Fragment {
-    std::string_view text;
-    std::optional<TokenId> token;
-  };
-  std::vector<Fragment> fragments;
-  if (!text.empty()) fragments.push_back({text, std::nullopt});
-  std::vector<Fragment> next;
-  for (TokenId special : special_) {
-    const TokenType type = token_type(special);
-    if (!parse_special && (type == TokenType::kControl || type == TokenType::kUnknown)) continue;
-    const std::string& s = token_text(special);
-    if (s.empty()) continue;
-    next.clear();
-    for (const Fragment& f : fragments) {
-      if (f.token) {
-        next.push_back(f);
-        continue;
-      }
-      std::size_t from = 0;
-      for (std::size_t at; (at = f.text.find(s, from)) != std::string_view::npos; from = at + s.size()) {
-        if (at > from) next.push_back({f.text.substr(from, at - from), std::nullopt});
-        next.push_back({{}, special});
-      }
-      if (from < f.text.size()) next.push_back({f.text.substr(from), std::nullopt});
-    }
-    fragments.swap(next);
-  }
-
+  const std::vector<SpecialTokens::Fragment> fragments = special_.split(text, parse_special);
   std::vector<TokenId> out;
   out.reserve(text.size() / 3 + 2);
   if (add_special && add_bos_) out.push_back(*bos_);
-  for (const Fragment& f : fragments) {
+  for (const SpecialTokens::Fragment& f : fragments) {
     if (f.token) {
       out.push_back(*f.token);
     } else {

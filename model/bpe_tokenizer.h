@@ -27,6 +27,7 @@
 #include "kvcache/ids.h"
 #include "model/gguf_file.h"
 #include "model/pretokenizer.h"
+#include "model/special_tokens.h"
 
 namespace ladle::model {
 
@@ -114,7 +115,7 @@ class BpeTokenizer {
   std::optional<TokenId> bos_, eos_, eot_, eom_;
   bool add_bos_ = false, add_eos_ = false;
   std::vector<TokenId> eog_;          // sorted
-  std::vector<TokenId> special_;      // partition order: longest text first, then lowest id
+  SpecialTokens special_;             // cut out of the text before pre-tokenizing
 
   // NOTE(bpe): merges are looked up on integers, not strings. Every token text and every side of a
   // merge is a "piece" with an id (tokens keep their ids; other strings get ids past the vocab);

@@ -180,6 +180,19 @@ TEST(BpeTokenizer, RefusesBrokenVocabularies) {
   EXPECT_NE(refusal({.model = "llama"}).find("not byte-level BPE"), std::string::npos) << refusal({.model = "llama"});
 }
 
+// The GGUF SentencePiece path cuts its control and unknown tokens out of the text the same way,
+// each piece of text between them getting SentencePiece's dummy-prefix space.
+TEST(AnyTokenizer, SentencePieceParsesItsControlTokensLikeLlamaCpp) {
+  auto file = GgufFile::open(kVocab + "/ggml-vocab-llama-spm.gguf");
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  auto tok = load_gguf_tokenizer(*file);
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  const std::string text = "<s>Hi</s> <unk>x<s>\n<s>";
+  EXPECT_EQ(tok->encode(text, true, true), (Ids{1, 1, 6324, 2, 259, 0, 921, 1, 29871, 13, 1}));
+  EXPECT_EQ(tok->encode(text, false, false), (Ids{529, 29879, 29958, 18567, 829, 29879, 29958, 529, 2960, 29958, 29916,
+                                                 29966, 29879, 29958, 13, 29966, 29879, 29958}));
+}
+
 TEST(AnyTokenizer, RefusesUnknownTokenizerKindsByName) {
   GgufBuilder g;
   g.str("tokenizer.ggml.model", "t5").strs("tokenizer.ggml.tokens", {"a"});
