@@ -67,7 +67,8 @@ Expected<BpeTokenizer> BpeTokenizer::from_gguf(const GgufFile& f) {
       return refuse(f, "tokenizer.ggml.token_type has " + std::to_string(types->count) + " entries for " + std::to_string(n) + " tokens");
     v.types.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      switch (static_cast<int>(*types->number(i))) {
+      const double type = *types->number(i);
+      switch (type >= 1 && type <= 6 ? static_cast<int>(type) : 0) {
         case 1: v.types.push_back(TokenType::kNormal); break;
         case 2: v.types.push_back(TokenType::kUnknown); break;
         case 3: v.types.push_back(TokenType::kControl); break;

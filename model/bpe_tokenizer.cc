@@ -31,7 +31,7 @@ std::string decode_alphabet(std::string_view text) {
   std::string out;
   for (std::size_t pos = 0; pos < text.size();) {
     const DecodedCodepoint d = decode_utf8(text, pos);
-    if (auto b = byte_of_alphabet_codepoint(d.cp); b && d.cp != 0xFFFD) {
+    if (auto b = byte_of_alphabet_codepoint(d.cp)) {
       out.push_back(char(*b));
     } else {
       static constexpr char kHex[] = "0123456789abcdef";
