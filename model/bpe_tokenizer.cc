@@ -75,10 +75,12 @@ std::uint64_t pair_key(std::int32_t left, std::int32_t right) {
 
 }  // namespace
 
-std::int32_t BpeTokenizer::intern(const std::string& s) {
-  auto [it, inserted] = pieces_.try_emplace(s, std::int32_t(tokens_.size() + piece_text_.size()));
-  if (inserted) piece_text_.push_back(s);
-  return it->second;
+std::int32_t BpeTokenizer::intern(std::string_view s) {
+  if (auto it = pieces_.find(s); it != pieces_.end()) return it->second;
+  const auto id = std::int32_t(tokens_.size() + piece_text_.size());
+  pieces_.emplace(std::string(s), id);
+  piece_text_.emplace_back(s);
+  return id;
 }
 
 Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
@@ -137,12 +139,14 @@ Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
   t.special_ = SpecialTokens(std::move(specials));
 
   t.merges_.reserve(v.merges.size());
+  std::string joined;
   for (std::size_t rank = 0; rank < v.merges.size(); ++rank) {
-    const std::string& m = v.merges[rank];
+    const std::string_view m = v.merges[rank];
     const std::size_t space = m.find(' ', 1);
-    if (space == std::string::npos) return invalid("merge " + std::to_string(rank) + " ('" + m + "') has no space between its two sides");
-    const std::string left = m.substr(0, space), right = m.substr(space + 1);
-    const std::int32_t l = t.intern(left), r = t.intern(right), result = t.intern(left + right);
+    if (space == std::string::npos) return invalid("merge " + std::to_string(rank) + " ('" + std::string(m) + "') has no space between its two sides");
+    const std::string_view left = m.substr(0, space), right = m.substr(space + 1);
+    joined.assign(left).append(right);
+    const std::int32_t l = t.intern(left), r = t.intern(right), result = t.intern(joined);
     t.merges_.try_emplace(pair_key(l, r), Merge{std::int32_t(rank), result});  // a repeated pair: the first rank
   }
   for (int b = 0; b < 256; ++b) {

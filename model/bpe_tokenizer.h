@@ -101,7 +101,7 @@ class BpeTokenizer {
   };
 
   BpeTokenizer() = default;
-  std::int32_t intern(const std::string& s);
+  std::int32_t intern(std::string_view s);
   // Appends the ids of one fragment of text without special tokens.
   void encode_fragment(std::string_view text, std::vector<TokenId>& out) const;
   // Appends the ids of one pre-tokenized word.
