@@ -1,6 +1,8 @@
-// Byte-level BPE tokenization speed: encode() of a 100 KB text (the first 102,400 bytes of
-// BENCHMARKS.md: English prose, tables and numbers) with the Llama 3 (llama-bpe), Qwen 2 and GPT-2
-// vocabularies of LADLE_VOCAB_DIR, and the load of each vocabulary from its GGUF file.
+// Byte-level BPE tokenization speed: encode() of two 100 KB texts with the Llama 3 (llama-bpe),
+// Qwen 2 and GPT-2 vocabularies of LADLE_VOCAB_DIR, and the load of each vocabulary from its GGUF
+// file. Texts (102,400 bytes, cut at a character boundary): "prose" is README.md then
+// BENCHMARKS.md, repeated (English prose, tables, numbers, code); "vectors" is llama.cpp's test
+// strings (ggml-vocab-llama-bpe.gguf.inp, many scripts and emoji), repeated.
 // Goal (issue 24): well under a second for 100 KB. Reported per text: time, and bytes/s.
 #include <benchmark/benchmark.h>
 
@@ -34,33 +36,45 @@ const BpeTokenizer& tokenizer(int i) {
   return *slot;
 }
 
-const std::string& text_100k() {
-  static const std::string text = [] {
-    std::ifstream in(std::string(LADLE_SOURCE_DIR) + "/BENCHMARKS.md", std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string s = ss.str().substr(0, 102400);
-    while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();  // whole characters
-    if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) s.pop_back();
-    return s;
-  }();
-  return text;
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `seed` repeated to 102,400 bytes, then cut back to a whole UTF-8 character.
+std::string text_100k(const std::string& seed) {
+  if (seed.empty()) throw std::runtime_error("bpe_tokenizer_bench: empty source text");
+  std::string s;
+  while (s.size() < 102400) s += seed;
+  s.resize(102400);
+  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
+  if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) s.pop_back();
+  return s;
+}
+
+const std::string& text(int kind) {
+  static const std::string prose =
+      text_100k(read(std::string(LADLE_SOURCE_DIR) + "/README.md") + read(std::string(LADLE_SOURCE_DIR) + "/BENCHMARKS.md"));
+  static const std::string vectors = text_100k(read(std::string(LADLE_VOCAB_DIR) + "/ggml-vocab-llama-bpe.gguf.inp"));
+  return kind == 0 ? prose : vectors;
 }
 
 void BM_Encode100KB(benchmark::State& state) {
   const BpeTokenizer& tok = tokenizer(int(state.range(0)));
-  const std::string& text = text_100k();
-  state.SetLabel(kVocabs[state.range(0)]);
+  const std::string& t = text(int(state.range(1)));
+  state.SetLabel(std::string(kVocabs[state.range(0)]) + (state.range(1) == 0 ? " prose" : " vectors"));
   std::size_t n = 0;
   for (auto _ : state) {
-    auto ids = tok.encode(text, /*add_special=*/true, /*parse_special=*/true);
+    auto ids = tok.encode(t, /*add_special=*/true, /*parse_special=*/true);
     n = ids.size();
     benchmark::DoNotOptimize(ids.data());
   }
   state.counters["tokens"] = double(n);
-  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(text.size()));
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(t.size()));
 }
-BENCHMARK(BM_Encode100KB)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Encode100KB)->ArgsProduct({{0, 1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 void BM_LoadVocabulary(benchmark::State& state) {
   state.SetLabel(kVocabs[state.range(0)]);

@@ -69,17 +69,12 @@ std::string alphabet_spelling(std::uint8_t b) {
   return s;
 }
 
-std::uint64_t pair_key(std::int32_t left, std::int32_t right) {
-  return (std::uint64_t(std::uint32_t(left)) << 32) | std::uint32_t(right);
-}
 
 }  // namespace
 
 std::int32_t BpeTokenizer::intern(std::string_view s) {
-  if (auto it = pieces_.find(s); it != pieces_.end()) return it->second;
-  const auto id = std::int32_t(tokens_.size() + piece_text_.size());
-  pieces_.emplace(std::string(s), id);
-  piece_text_.emplace_back(s);
+  const std::int32_t id = pieces_.insert(s, num_pieces_);
+  if (id == num_pieces_) ++num_pieces_;
   return id;
 }
 
@@ -103,8 +98,9 @@ Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
   t.ignore_merges_ = v.pre == PreTokenizer::kLlama3;
   t.bos_ = v.bos, t.eos_ = v.eos, t.eot_ = v.eot, t.eom_ = v.eom;
   t.add_bos_ = v.add_bos, t.add_eos_ = v.add_eos;
-  t.pieces_.reserve(n + v.merges.size());
-  for (std::size_t i = 0; i < n; ++i) t.pieces_.insert_or_assign(t.tokens_[i], std::int32_t(i));  // a repeated text: the last id
+  t.pieces_.reserve(n + v.merges.size() / 4);
+  for (std::size_t i = 0; i < n; ++i) t.pieces_.assign(t.tokens_[i], std::int32_t(i));  // a repeated text: the last id
+  t.num_pieces_ = std::int32_t(n);
 
   // End-of-turn tokens, found by their text as llama.cpp does.
   std::vector<TokenId> eog;
@@ -147,11 +143,10 @@ Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
     const std::string_view left = m.substr(0, space), right = m.substr(space + 1);
     joined.assign(left).append(right);
     const std::int32_t l = t.intern(left), r = t.intern(right), result = t.intern(joined);
-    t.merges_.try_emplace(pair_key(l, r), Merge{std::int32_t(rank), result});  // a repeated pair: the first rank
+    t.merges_.insert(l, r, {std::int32_t(rank), result});  // a repeated pair: the first rank
   }
   for (int b = 0; b < 256; ++b) {
-    auto it = t.pieces_.find(alphabet_spelling(std::uint8_t(b)));
-    t.byte_piece_[b] = it == t.pieces_.end() ? -1 : it->second;
+    t.byte_piece_[b] = t.pieces_.find(alphabet_spelling(std::uint8_t(b))).value_or(-1);
   }
 
   t.decoded_.resize(n);
@@ -167,9 +162,9 @@ Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
 }
 
 std::optional<TokenId> BpeTokenizer::find(std::string_view text) const {
-  auto it = pieces_.find(text);
-  if (it == pieces_.end() || it->second >= vocab_size()) return std::nullopt;
-  return TokenId(it->second);
+  const auto id = pieces_.find(text);
+  if (!id || *id >= vocab_size()) return std::nullopt;
+  return TokenId(*id);
 }
 
 bool BpeTokenizer::is_end_of_generation(TokenId id) const { return std::binary_search(eog_.begin(), eog_.end(), id); }
@@ -226,8 +221,8 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out)
   std::priority_queue<Candidate, std::vector<Candidate>, decltype(later)> queue(later);
   const auto consider = [&](std::int32_t left, std::int32_t right) {
     if (left < 0 || right < 0 || sym[left].piece < 0 || sym[right].piece < 0) return;
-    auto it = merges_.find(pair_key(sym[left].piece, sym[right].piece));
-    if (it != merges_.end()) queue.push({it->second.rank, left, right, sym[left].piece, sym[right].piece});
+    if (const MergeTable::Merge* m = merges_.find(sym[left].piece, sym[right].piece))
+      queue.push({m->rank, left, right, sym[left].piece, sym[right].piece});
   };
   for (std::int32_t i = 0; i + 1 < std::int32_t(sym.size()); ++i) consider(i, i + 1);
 
@@ -238,7 +233,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out)
     Symbol& r = sym[c.right];
     // Stale: either side merged since (a merged-away symbol has begin == end).
     if (l.begin == l.end || r.begin == r.end || l.piece != c.left_piece || r.piece != c.right_piece || l.next != c.right) continue;
-    l.piece = merges_.at(pair_key(c.left_piece, c.right_piece)).result;
+    l.piece = merges_.find(c.left_piece, c.right_piece)->result;
     l.end = r.end;
     l.next = r.next;
     if (r.next >= 0) sym[r.next].prev = c.left;

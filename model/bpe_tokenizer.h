@@ -20,11 +20,11 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "kvcache/expected.h"
 #include "kvcache/ids.h"
+#include "model/bpe_tables.h"
 #include "model/gguf_file.h"
 #include "model/pretokenizer.h"
 #include "model/special_tokens.h"
@@ -89,17 +89,6 @@ class BpeTokenizer {
   const std::vector<TokenId>& end_of_generation() const { return eog_; }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using StringIndex = std::unordered_map<std::string, std::int32_t, StringHash, std::equal_to<>>;
-  // A merge: its rank and the piece the pair becomes.
-  struct Merge {
-    std::int32_t rank;
-    std::int32_t result;
-  };
-
   BpeTokenizer() = default;
   std::int32_t intern(std::string_view s);
   // Appends the ids of one fragment of text without special tokens.
@@ -120,10 +109,12 @@ class BpeTokenizer {
   // NOTE(bpe): merges are looked up on integers, not strings. Every token text and every side of a
   // merge is a "piece" with an id (tokens keep their ids; other strings get ids past the vocab);
   // merges_ maps the pair (left piece, right piece) to its rank and result piece. A word starts as
-  // one piece per byte (byte_piece_) and merges without building strings.
-  StringIndex pieces_;                     // piece text -> piece id
-  std::vector<std::string> piece_text_;    // piece id -> text, for ids >= vocab_size()
-  std::unordered_map<std::uint64_t, Merge> merges_;
+  // one piece per byte (byte_piece_) and merges without building strings. Both tables are flat
+  // (bpe_tables.h): with std::unordered_map, loading Llama 3's vocabulary spent most of its time
+  // walking hash chains.
+  PieceTable pieces_;                      // piece text -> piece id
+  std::int32_t num_pieces_ = 0;            // tokens and the other interned strings
+  MergeTable merges_;
   std::int32_t byte_piece_[256] = {};      // piece of byte b's alphabet character, or -1
 };
 
