@@ -142,9 +142,10 @@ void HttpSession::read_body() {
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) return do_close();
   if (ec == http::error::body_limit) {
-    const bool upload = parser_->is_header_done() &&
-                        body_limit_for(parser_->get().method(), parser_->get().target()) !=
-                            static_cast<std::uint64_t>(state_.config().max_body);
+    // The request line is parsed by then (a Content-Length over the limit stops the parser at
+    // that header field, before the header is done).
+    const bool upload = body_limit_for(parser_->get().method(), parser_->get().target()) !=
+                        static_cast<std::uint64_t>(state_.config().max_body);
     return reject_early(ApiError{413, upload ? "the upload exceeds --max-file-mb (" +
                                                    std::to_string(state_.config().max_file_mb) + " MiB)"
                                              : "the request body exceeds --max-body (" +
