@@ -6,7 +6,8 @@
 //     body);
 //   - files.create of a chat and a completions JSONL, batches.create, batches.retrieve until
 //     completed (request_counts exact, timestamps set), files.content parsed back: one line per
-//     request, each body exactly the non-streamed reply of the same request made directly;
+//     request, each body exactly the non-streamed reply of the same request made directly (greedy
+//     chat lines, sampled completions lines with a seed);
 //   - batches.cancel mid-way: cancelling, then cancelled; the finished lines in the output file,
 //     the rest in the error file (batch_cancelled), every line exactly once; cancelling again is a
 //     ConflictError;
@@ -47,7 +48,7 @@ async function until(id, done, ms = 60_000) {
 }
 const lines = (text) => text.split('\n').filter((l) => l).map((l) => JSON.parse(l));
 const chat = (i) => ({ model: 'stories260K.bin', messages: [{ role: 'user', content: `Tell a story ${i}` }], max_tokens: 24, temperature: 0 });
-const completion = (i) => ({ model: 'stories260K.bin', prompt: `Once upon a time ${i}`, max_tokens: 24, temperature: 0 });
+const completion = (i) => ({ model: 'stories260K.bin', prompt: `Once upon a time ${i}`, max_tokens: 24, temperature: 0.9, seed: 100 + i });
 const created = [];
 
 await check('a mixed file with an invalid line fails validation, naming its lines', async () => {
