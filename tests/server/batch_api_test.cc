@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "server/sqlite_batch_store.h"
 #include "tests/server/fake_server.h"
 
 namespace ladle::server::test {
@@ -102,6 +103,40 @@ TEST_F(BatchApiTest, RouteErrorsAreOpenAiShaped) {
                                             {"completion_window", "24h"}});
   EXPECT_EQ(missing.status, 404u);
   EXPECT_EQ(call(http::verb::put, "/v1/batches").status, 405u);
+}
+
+// A batch left in_progress by a previous server, one line done, its window over: the restarted
+// server expires it, keeping the finished line and listing the other as batch_expired.
+TEST_F(BatchApiTest, AResumedBatchPastItsWindowExpires) {
+  {
+    auto store = SqliteBatchStore::open(dir_.string());
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    BatchRecord b;
+    b.id = "batch_old";
+    b.endpoint = "/v1/completions";
+    b.input_file_id = "file-gone";
+    b.created_at = 1000;
+    b.expires_at = 1000 + 86400;  // long past
+    ASSERT_TRUE((*store)->add_batch(b).ok());
+    const std::string body = R"({"prompt":"hi","max_tokens":2})";
+    ASSERT_TRUE(*(*store)->start_lines("batch_old", {{1, "done", body}, {2, "late", body}}, 1001));
+    ASSERT_TRUE(*(*store)->commit_line("batch_old", {1, false, R"({"custom_id":"done"})"}));
+  }
+  start_with(dir_.string());
+  json b;
+  ASSERT_TRUE(testing::FakeEngine::wait_for([&] {
+    b = json::parse(call(http::verb::get, "/v1/batches/batch_old").body);
+    return b["status"] == "expired";
+  }, std::chrono::seconds(10))) << b.dump();
+  EXPECT_TRUE(b["expired_at"].is_number());
+  EXPECT_EQ(b["request_counts"], json({{"total", 2}, {"completed", 1}, {"failed", 1}}));
+  EXPECT_TRUE(engine_->submitted().empty());  // nothing ran: the finished line is kept, the other expired
+  EXPECT_EQ(call(http::verb::get, "/v1/files/" + b["output_file_id"].get<std::string>() + "/content").body,
+            "{\"custom_id\":\"done\"}\n");
+  json err = json::parse(call(http::verb::get, "/v1/files/" + b["error_file_id"].get<std::string>() + "/content").body);
+  EXPECT_EQ(err["custom_id"], "late");
+  EXPECT_EQ(err["error"]["code"], "batch_expired");
+  EXPECT_TRUE(err["response"].is_null());
 }
 
 TEST_F(BatchApiTest, AnUnwritableDataDirIsA503NamingIt) {
