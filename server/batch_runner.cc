@@ -199,6 +199,8 @@ void BatchRunner::fill() {
     a.queued.pop_front();
     if (!start_line(id, a, line)) break;
   }
+  // A line refused at submit has its result at once: its batch may have nothing left to run.
+  for (const std::string& id : std::vector<std::string>(order_.begin(), order_.end())) maybe_finish(id);
   publish();
 }
 

@@ -7,7 +7,7 @@ counts only the rest), and each line's body is what a direct call with the same 
 usage: batch_crash_test.py LADLE MODEL TOKENIZER
 """
 import json
-import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -110,7 +110,8 @@ def main():
             check(status == 200 and line["response"]["status_code"] == 200, f"line {i}: {status}")
             check(json.loads(direct)["choices"] == line["response"]["body"]["choices"],
                   f"line {i}'s result differs from a direct call")
-        print(f"ok: {LINES} lines exactly once across kill -9 and SIGTERM (runs: {by_run}; "
+    shutil.rmtree(data, ignore_errors=True)
+    print(f"ok: {LINES} lines exactly once across kill -9 and SIGTERM (runs: {by_run}; "
               f"{before_kill} done before the kill, {before_term} before SIGTERM)")
 
 
