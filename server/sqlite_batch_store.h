@@ -2,6 +2,11 @@
 // embedded default of the Files and Batches APIs. WAL mode with synchronous=FULL: a committed
 // transaction survives a kill -9 and a power cut; readers (GET) never wait for the writer.
 //
+// NOTE(batch): one transaction per finished line is the price of exactly-once. Measured on the
+// AMD EPYC Zen 4 2-vCPU machine (loaded: other builds running), stories260K, 1,000-line batches,
+// --batch-max-in-flight 16: max_tokens 1 → 318 lines/s (~3 ms per line, commit included);
+// max_tokens 64 → 128 lines/s, 8,192 tok/s. Generation, not the store, bounds real batches.
+//
 // The data dir is created on open and locked (flock on <data-dir>/lock) for the life of the
 // store, so a second server pointed at the same folder is refused instead of running the same
 // batches twice. The lock dies with the process, kill -9 included.
