@@ -2,7 +2,7 @@
 # Installs ladle's build and test dependencies from Debian's packages. Idempotent; run as root.
 set -euo pipefail
 pkgs=(build-essential cmake git pkg-config
-      libopenblas-dev libboost-dev nlohmann-json3-dev prometheus-cpp-dev
+      libopenblas-dev libboost-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev
       libgtest-dev libgmock-dev libbenchmark-dev prometheus
       nginx python3 curl  # the cluster test: nginx in front of replicas, driven by a Python script
       python3-jinja2)     # the chat templates' reference renderer (tests/chat_templates)

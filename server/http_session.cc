@@ -64,7 +64,8 @@ void HttpSession::run() {
 // sends its headers a byte at a time is cut there, having never reached the router or the engine.
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->body_limit(static_cast<std::uint64_t>(state_.config().max_body));
+  // The larger of the two limits until the target is known (on_header narrows it).
+  parser_->body_limit(static_cast<std::uint64_t>(std::max(state_.config().max_body, state_.config().max_upload_body())));
   parser_->header_limit(static_cast<std::uint32_t>(state_.config().max_header_bytes));
   if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
   stream_.expires_after(seconds(state_.config().idle_timeout));
@@ -113,6 +114,11 @@ void HttpSession::on_header(beast::error_code ec, std::size_t bytes) {
     if (auto error = check_header_limits()) return reject_early(*error, "invalid");
   if (ec || parser_->is_done()) return on_read(ec, bytes);
   const auto& req = parser_->get();
+  // Uploads (POST /v1/files) may be up to --max-file-mb; every other body --max-body.
+  const std::uint64_t limit = body_limit_for(req.method(), req.target());
+  if (const auto length = parser_->content_length(); length && *length > limit)
+    return on_read(http::error::body_limit, bytes);
+  parser_->body_limit(limit);
   const bool expects = req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue");
   if (!expects) return read_body();
   static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -123,6 +129,11 @@ void HttpSession::on_header(beast::error_code ec, std::size_t bytes) {
                            });
 }
 
+std::uint64_t HttpSession::body_limit_for(http::verb method, std::string_view target) const {
+  const bool upload = method == http::verb::post && target.substr(0, target.find('?')) == "/v1/files";
+  return static_cast<std::uint64_t>(upload ? state_.config().max_upload_body() : state_.config().max_body);
+}
+
 void HttpSession::read_body() {
   stream_.expires_after(seconds(state_.config().idle_timeout));
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
@@ -130,11 +141,18 @@ void HttpSession::read_body() {
 
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) return do_close();
-  if (ec == http::error::body_limit)
-    return reject_early(ApiError{413, "the request body exceeds --max-body (" +
-                                          std::to_string(state_.config().max_body) + " bytes)",
-                                 "invalid_request_error", "", "body_too_large"},
+  if (ec == http::error::body_limit) {
+    // The request line is parsed by then (a Content-Length over the limit stops the parser at
+    // that header field, before the header is done).
+    const bool upload = body_limit_for(parser_->get().method(), parser_->get().target()) !=
+                        static_cast<std::uint64_t>(state_.config().max_body);
+    return reject_early(ApiError{413, upload ? "the upload exceeds --max-file-mb (" +
+                                                   std::to_string(state_.config().max_file_mb) + " MiB)"
+                                             : "the request body exceeds --max-body (" +
+                                                   std::to_string(state_.config().max_body) + " bytes)",
+                                 "invalid_request_error", "", upload ? "file_too_large" : "body_too_large"},
                         "body_too_large");
+  }
   if (ec == http::error::header_limit)
     return reject_early(ApiError{431, "the request line and headers exceed --max-header-bytes (" +
                                           std::to_string(state_.config().max_header_bytes) + " bytes)",
@@ -154,7 +172,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     return start_realtime();
   RouteResult result = router_.route(RouteRequest{req.method(), req.target(), req.body(),
                                                    req[http::field::authorization], req["x-api-key"],
-                                                   req["last-event-id"]});
+                                                   req["last-event-id"], req[http::field::content_type]});
   if (auto* reply = std::get_if<HttpReply>(&result)) return do_write(std::move(*reply));
   if (auto* follow = std::get_if<FollowJob>(&result)) return start_follow(std::move(*follow));
   start_generation(std::move(std::get<GenerationJob>(result)));

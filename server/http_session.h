@@ -53,6 +53,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<ApiError> check_header_limits() const;
   void reject_early(const ApiError& error, std::string_view reason);
   void read_body();
+  // The body limit of a request to `target`: --max-file-mb for uploads, --max-body otherwise.
+  std::uint64_t body_limit_for(boost::beast::http::verb method, std::string_view target) const;
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void start_generation(GenerationJob job);
   void start_follow(FollowJob job);

@@ -204,6 +204,19 @@ void Metrics::register_server_metrics() {
                                        "Streams of a background response opened by GET (resumes and followers).");
   background_replayed_total_ = &counter(r, "ladle_background_replayed_events_total",
                                         "Events replayed from background responses' logs to resuming readers.");
+  batch_lines_waiting_ = &gauge(r, "ladle_batch_lines_waiting",
+                                "Lines of running batches (Batches API) waiting to start in the engine.");
+  batch_lines_running_ = &gauge(r, "ladle_batch_lines_running", "Lines of batches generating in the engine now.");
+  auto& lines = prometheus::BuildCounter()
+                    .Name("ladle_batch_lines_total")
+                    .Help("Batch lines whose result was committed, by outcome (failed: in the error file).")
+                    .Register(r);
+  batch_lines_done_ = &lines.Add({{"outcome", "done"}});
+  batch_lines_failed_ = &lines.Add({{"outcome", "failed"}});
+  auto& batches = prometheus::BuildGauge().Name("ladle_batches").Help("Batches in the store, by status.").Register(r);
+  constexpr const char* kBatchStatuses[] = {"validating", "failed",     "in_progress", "finalizing",
+                                            "completed",  "expired",    "cancelling",  "cancelled"};
+  for (std::size_t i = 0; i < batches_.size(); ++i) batches_[i] = &batches.Add({{"status", kBatchStatuses[i]}});
   auto& internal = prometheus::BuildCounter()
                        .Name("ladle_internal_errors_total")
                        .Help("Exceptions contained instead of ending the process, by where they were caught.")
@@ -277,6 +290,14 @@ void Metrics::on_background_finished() { background_running_->Decrement(); }
 void Metrics::set_background_stored(int n) { background_stored_->Set(n); }
 void Metrics::on_background_resume() { background_resumes_total_->Increment(); }
 void Metrics::on_background_replayed(int events) { background_replayed_total_->Increment(events); }
+void Metrics::set_batch_lines(int queued, int running) {
+  batch_lines_waiting_->Set(queued);
+  batch_lines_running_->Set(running);
+}
+void Metrics::on_batch_line_done(bool failed) { (failed ? batch_lines_failed_ : batch_lines_done_)->Increment(); }
+void Metrics::set_batches(const std::vector<int>& by_status) {
+  for (std::size_t i = 0; i < batches_.size() && i < by_status.size(); ++i) batches_[i]->Set(by_status[i]);
+}
 
 void Metrics::on_accept_error() { accept_errors_total_->Increment(); }
 

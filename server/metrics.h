@@ -38,6 +38,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scheduler/engine.h"
 #include "scheduler/engine_observer.h"
@@ -98,6 +99,13 @@ class Metrics final : public scheduler::EngineObserver {
   void set_background_stored(int n);
   void on_background_resume();
   void on_background_replayed(int events);
+  // The Batches API (server/batch_runner.h): lines queued (waiting to start) and running in the
+  // engine; a line's committed result (failed: it went to the error file); how many batches are in
+  // each status (indexed by BatchStatus, as BatchStore::count_by_status returns them).
+  void set_batch_lines(int queued, int running);
+  void on_batch_line_done(bool failed);
+  void set_batches(const std::vector<int>& by_status);
+
   // accept() failed on the listening socket (out of file descriptors, ...): ladle_accept_errors_total.
   void on_accept_error();
 
@@ -182,6 +190,11 @@ class Metrics final : public scheduler::EngineObserver {
   prometheus::Counter* background_replayed_total_ = nullptr;
   std::array<prometheus::Counter*, kInternalErrorPlaces.size()> internal_errors_{};
   prometheus::Counter* accept_errors_total_ = nullptr;
+  prometheus::Gauge* batch_lines_waiting_ = nullptr;
+  prometheus::Gauge* batch_lines_running_ = nullptr;
+  prometheus::Counter* batch_lines_done_ = nullptr;
+  prometheus::Counter* batch_lines_failed_ = nullptr;
+  std::array<prometheus::Gauge*, 8> batches_{};  // by BatchStatus
   prometheus::Family<prometheus::Gauge>* model_info_family_ = nullptr;
 
   // Client telemetry.

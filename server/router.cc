@@ -7,11 +7,14 @@
 #include "server/anthropic_encoder.h"
 #include "server/api_key.h"
 #include "server/background_store.h"
+#include "server/batch_api.h"
+#include "server/files_api.h"
 #include "server/client_telemetry.h"
 #include "server/live_state.h"
 #include "server/page_handler.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
+#include "server/query_param.h"
 
 namespace ladle::server {
 namespace {
@@ -28,6 +31,7 @@ enum class Handler {
   kCompletions, kChat, kModels, kModel, kHealth, kMetrics, kTokenize, kDetokenize,
   kMessages, kCountTokens, kResponses, kResponse, kResponseCancel, kRealtime,
   kPage, kTelemetry, kServerState,
+  kFiles, kFile, kFileContent, kBatches, kBatch, kBatchCancel,
 };
 
 struct Router::Route {
@@ -69,6 +73,12 @@ const Route kRoutes[] = {
     {"/page/*", verb::get, Handler::kPage, Dialect::kOpenAi, true},
     {"/v1/telemetry", verb::post, Handler::kTelemetry},
     {"/v1/server-state", verb::get, Handler::kServerState},
+    {"/v1/files", verb::post, Handler::kFiles, Dialect::kOpenAi, false, verb::get},
+    {"/v1/files/*", verb::get, Handler::kFile, Dialect::kOpenAi, false, verb::delete_},
+    {"/v1/files/*/content", verb::get, Handler::kFileContent},
+    {"/v1/batches", verb::post, Handler::kBatches, Dialect::kOpenAi, false, verb::get},
+    {"/v1/batches/*", verb::get, Handler::kBatch},
+    {"/v1/batches/*/cancel", verb::post, Handler::kBatchCancel},
 };
 
 // The path of a request target, without its query string.
@@ -98,20 +108,6 @@ const Route* find_route(std::string_view path, std::string_view* wild) {
   for (const auto& r : kRoutes)
     if (matches(r.path, path, wild)) return &r;
   return nullptr;
-}
-
-// The value of `name` in the target's query string (not percent-decoded: ids and integers only).
-std::optional<std::string_view> query_param(std::string_view target, std::string_view name) {
-  const std::size_t q = target.find('?');
-  if (q == target.npos) return std::nullopt;
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const std::string_view pair = rest.substr(0, rest.find('&'));
-    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) return eq == pair.npos ? std::string_view() : pair.substr(eq + 1);
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -204,6 +200,12 @@ RouteResult Router::dispatch(const Route& route, const RouteRequest& request, st
     HttpReply r = json_reply(200, state_.metrics() ? state_.metrics()->serialize() : "");
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
+  }
+  switch (route.handler) {  // stored work: served while the model loads too
+    case Handler::kFiles: case Handler::kFile: case Handler::kFileContent:
+    case Handler::kBatches: case Handler::kBatch: case Handler::kBatchCancel:
+      return batch_route(route, request, wild);
+    default: break;
   }
   scheduler::Engine* engine = state_.engine();
   if (!engine)
@@ -302,6 +304,29 @@ HttpReply Router::telemetry_route(const RouteRequest& request) const {
                   "invalid");
   if (auto error = telemetry->record(request.body)) return reject(*error, "invalid");
   return HttpReply{204, "text/plain", "", {}};
+}
+
+HttpReply Router::batch_route(const Route& route, const RouteRequest& request, std::string_view wild) const {
+  BatchRunner* runner = state_.batches();
+  if (!runner)
+    return reject(ApiError{503, "the Files and Batches APIs are not available", "unavailable_error", "", ""}, "unavailable");
+  HttpReply r;
+  const bool get = request.method == verb::get;
+  switch (route.handler) {
+    case Handler::kFiles:
+      r = get ? handle_file_list(*runner, request.target)
+              : handle_file_upload(*runner, state_, request.content_type, request.body);
+      break;
+    case Handler::kFile: r = get ? handle_file_get(*runner, wild) : handle_file_delete(*runner, wild); break;
+    case Handler::kFileContent: r = handle_file_content(*runner, wild); break;
+    case Handler::kBatches:
+      r = get ? handle_batch_list(*runner, request.target) : handle_batch_create(*runner, state_, request.body);
+      break;
+    case Handler::kBatch: r = handle_batch_get(*runner, wild); break;
+    default: r = handle_batch_cancel(*runner, wild); break;
+  }
+  if (r.status >= 400 && state_.metrics()) state_.metrics()->on_http_rejected(r.status == 503 ? "unavailable" : "invalid");
+  return r;
 }
 
 HttpReply Router::reject(const ApiError& error, std::string_view reason, Dialect dialect,

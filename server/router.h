@@ -41,6 +41,7 @@ struct RouteRequest {
   std::string_view authorization;   // "Bearer <key>"
   std::string_view x_api_key;       // Anthropic's header for the key
   std::string_view last_event_id;   // an EventSource's resume point
+  std::string_view content_type;    // multipart uploads carry their boundary here
 };
 
 enum class Dialect { kOpenAi, kAnthropic };
@@ -53,7 +54,7 @@ class Router {
   // The same, with only an Authorization header.
   RouteResult route(boost::beast::http::verb method, std::string_view target, std::string_view body,
                     std::string_view authorization = {}) const {
-    return route(RouteRequest{method, target, body, authorization, {}, {}});
+    return route(RouteRequest{method, target, body, authorization, {}, {}, {}});
   }
 
   // The answer to a browser's CORS preflight (OPTIONS) for `target`: 204 allowing the route's
@@ -76,6 +77,8 @@ class Router {
                        const std::string& request_id) const;
   RouteResult responses_route(const Route& route, const RouteRequest& request, std::string_view path) const;
   HttpReply telemetry_route(const RouteRequest& request) const;
+  // The Files and Batches APIs (files_api.h, batch_api.h).
+  HttpReply batch_route(const Route& route, const RouteRequest& request, std::string_view wild) const;
   HttpReply reject(const ApiError& error, std::string_view reason, Dialect dialect = Dialect::kOpenAi,
                    std::string_view request_id = {}) const;
   bool authorized(const RouteRequest& request) const;

@@ -53,12 +53,6 @@ int run_serve(std::span<const std::string> args) {
   if (engine_config.model_path.empty())
     if (Status s = ensure_default_model(engine_config); !s.ok()) return fail("default model", s.error());
 
-  if (!server_config.data_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(server_config.data_dir, ec);
-    if (ec) return fail("--data-dir", make_error(ErrorCode::kInvalidArgument, server_config.data_dir + ": " + ec.message()));
-  }
-
   Metrics metrics;
   auto server = Server::create(server_config, &metrics);
   if (!server) return fail("cannot start the server", server.error());

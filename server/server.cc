@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include "server/background_store.h"
+#include "server/batch_runner.h"
 #include "server/client_telemetry.h"
 #include "server/listener.h"
 #include "server/metrics.h"
@@ -26,6 +27,8 @@ Server::Server(ServerConfig config, Metrics* metrics)
   state_.set_wake_queue(wake_queue_);
   background_ = std::make_unique<BackgroundStore>(ioc_, state_);
   state_.set_background(background_.get());
+  batches_ = std::make_unique<BatchRunner>(ioc_, state_);
+  state_.set_batches(batches_.get());
   if (!state_.config().no_client_telemetry) {
     client_telemetry_ = std::make_unique<ClientTelemetry>(
         metrics, [this](std::string_view id) { return state_.issued(id); });
@@ -93,6 +96,7 @@ void Server::set_engine(scheduler::Engine* engine, std::function<void()> stop_en
     stop_engine_ = std::move(stop_engine);
   }
   state_.set_engine(engine);
+  if (engine) batches_->start(*engine);
 }
 
 bool Server::stop_engine_off_io_threads() {
@@ -133,6 +137,7 @@ void Server::begin_drain() {
   std::fprintf(stderr, "ladle serve: draining %d request(s) (up to %.0f s)\n", state_.num_in_flight(),
                state_.config().drain_timeout);
   state_.start_draining();
+  batches_->stop();
   listener_->stop();
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(

@@ -44,6 +44,7 @@
 namespace ladle::server {
 
 class BackgroundStore;
+class BatchRunner;
 class ClientTelemetry;
 class Listener;
 class Metrics;
@@ -83,6 +84,8 @@ class Server {
   std::shared_ptr<WakeQueue> wake_queue_;
   // Background responses; declared after ioc_ (their strands belong to it), so destroyed first.
   std::unique_ptr<BackgroundStore> background_;
+  // The Batches API's runner; after ioc_ for the same reason.
+  std::unique_ptr<BatchRunner> batches_;
   std::unique_ptr<ClientTelemetry> client_telemetry_;  // null with --no-client-telemetry
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;

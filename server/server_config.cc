@@ -23,6 +23,8 @@ Status ServerConfig::validate() const {
   if (max_header_count < 1) return bad("--max-header-count must be at least 1");
   if (max_url_length < 1) return bad("--max-url-length must be at least 1");
   if (max_connections < 0) return bad("--max-connections must be >= 0");
+  if (!(max_file_mb > 0) || max_file_mb > 4096) return bad("--max-file-mb must be in (0, 4096]");
+  if (batch_max_in_flight < 1) return bad("--batch-max-in-flight must be at least 1");
   // It goes into a response header and, as its tag, into ids and nginx's id -> replica map.
   if (replica_id.size() > 64 || replica_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                               "0123456789.:-") != std::string::npos)
@@ -75,8 +77,11 @@ void add_server_flags(FlagSet& flags, ServerConfig& c) {
             "reply, and its tag (':' and '.' as '-') goes into the ids it makes (resp_<tag>_...), so a proxy can "
             "route a resume to the replica that owns the id (deploy/nginx.conf)");
   flags.add("--data-dir", &c.data_dir,
-            "this replica's own folder for stored objects, created at start if missing (nothing is stored "
-            "there yet; the Batch API will keep its database there)");
+            "this replica's own folder for the Files and Batches APIs (a SQLite database, batches.sqlite3), "
+            "created on first use; a restart with the same folder resumes unfinished batches");
+  flags.add("--max-file-mb", &c.max_file_mb, "MiB per file uploaded to POST /v1/files (larger: 413)");
+  flags.add("--batch-max-in-flight", &c.batch_max_in_flight,
+            "batch lines (Batches API) running in the engine at once; the rest wait their turn");
 }
 
 }  // namespace ladle::server

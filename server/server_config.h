@@ -32,17 +32,22 @@ struct ServerConfig {
   int max_connections = 0;               // open connections at most (503 above); 0: open-file limit − 64
   bool no_client_telemetry = false;      // refuse POST /v1/telemetry (the page then sends none)
   std::string replica_id = "";           // this replica's name in a fleet ("": host:port once bound)
-  std::string data_dir = "";             // the replica's own folder for stored objects ("": none)
+  std::string data_dir = "ladle-data";   // the replica's own folder for files and batches (created on first use)
+  double max_file_mb = 100;              // MiB per uploaded file (POST /v1/files; 413 above)
+  int batch_max_in_flight = 8;           // batch lines running in the engine at once
 
   Status validate() const;
   // max_connections, or for 0 the process's open-file limit (RLIMIT_NOFILE) less 64 descriptors
   // kept for the model, logs and the event loop (at least 16).
   int resolved_max_connections() const;
+  // The body limit of POST /v1/files: max_file_mb and room for the multipart framing.
+  std::int64_t max_upload_body() const { return static_cast<std::int64_t>(max_file_mb * 1024 * 1024) + 64 * 1024; }
 };
 
 // Registers --host, --port, --io-threads (HTTP threads; --threads is the engine's compute threads), --stall-timeout, --ping-interval, --drain-timeout,
 // --idle-timeout, --max-body, --api-key, --allowed-origin, --header-timeout, --max-header-bytes,
-// --max-header-count, --max-url-length, --max-connections, --replica-id and --data-dir on `flags`,
+// --max-header-count, --max-url-length, --max-connections, --replica-id, --data-dir, --max-file-mb
+// and --batch-max-in-flight on `flags`,
 // writing into `config`.
 void add_server_flags(FlagSet& flags, ServerConfig& config);
 

@@ -20,6 +20,7 @@
 namespace ladle::server {
 
 class BackgroundStore;
+class BatchRunner;
 class ClientTelemetry;
 class Metrics;
 class WakeQueue;
@@ -55,6 +56,11 @@ class ServerState {
   // Background responses; set once, before connections are accepted (null in bare tests).
   BackgroundStore* background() const { return background_; }
   void set_background(BackgroundStore* store) { background_ = store; }
+
+  // The Files and Batches APIs' runner (and store); set once, before connections are accepted
+  // (null in bare tests).
+  BatchRunner* batches() const { return batches_; }
+  void set_batches(BatchRunner* runner) { batches_ = runner; }
 
   // Client telemetry (POST /v1/telemetry); null with --no-client-telemetry. Set once, before
   // connections are accepted.
@@ -124,6 +130,7 @@ class ServerState {
   std::atomic<scheduler::Engine*> engine_{nullptr};
   std::shared_ptr<WakeQueue> wake_queue_;
   BackgroundStore* background_ = nullptr;
+  BatchRunner* batches_ = nullptr;
   ClientTelemetry* client_telemetry_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};

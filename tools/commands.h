@@ -13,6 +13,8 @@ int run_generate(std::span<const std::string> args);
 int run_make_model(std::span<const std::string> args);
 // `ladle export-gguf`: a checkpoint and its tokenizer as a GGUF file for llama.cpp.
 int run_export_gguf(std::span<const std::string> args);
+// `ladle tokenize`: a text's ids under a GGUF file's tokenizer, on one line.
+int run_tokenize(std::span<const std::string> args);
 // `ladle render-chat`: the prompt a Jinja chat template makes of a conversation.
 int run_render_chat(std::span<const std::string> args);
 

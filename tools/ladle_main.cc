@@ -22,6 +22,7 @@ constexpr Subcommand kSubcommands[] = {
     {"generate", ladle::tools::run_generate, "complete one prompt offline, streaming to stdout"},
     {"make-model", ladle::tools::run_make_model, "write a deterministic synthetic checkpoint (+ tokenizer)"},
     {"export-gguf", ladle::tools::run_export_gguf, "convert a checkpoint + tokenizer to GGUF for llama.cpp"},
+    {"tokenize", ladle::tools::run_tokenize, "print a text's token ids under a GGUF file's tokenizer"},
     {"render-chat", ladle::tools::run_render_chat, "print the prompt a Jinja chat template makes of a conversation"},
     {"bench", ladle::loadgen::run_bench, "load generator for any OpenAI-compatible server"},
     {"cancel-test", ladle::loadgen::run_cancel_test, "prove that dropped clients free their resources"},

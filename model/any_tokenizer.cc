@@ -1,0 +1,94 @@
+// AnyTokenizer: dispatch to the SentencePiece or byte-level BPE tokenizer (see any_tokenizer.h).
+#include "model/any_tokenizer.h"
+
+#include "model/gguf_tokenizer.h"
+#include "model/utf8.h"
+
+namespace ladle::model {
+
+std::vector<TokenId> AnyTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  if (const auto* b = bpe()) return b->encode(text, add_special, parse_special);
+  const Tokenizer& sp = *sentencepiece();
+  if (specials_.empty()) return sp.encode(text, /*bos=*/add_special, /*eos=*/false);
+  std::vector<TokenId> out;
+  if (add_special) out.push_back(sp.bos());
+  for (const SpecialTokens::Fragment& f : specials_.split(text, parse_special)) {
+    if (f.token) {
+      out.push_back(*f.token);
+    } else {
+      const std::vector<TokenId> ids = sp.encode(f.text, false, false);
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+  }
+  return out;
+}
+
+std::string_view AnyTokenizer::decode_piece(TokenId prev, TokenId id) const {
+  if (const auto* b = bpe()) return b->decode_piece(id);
+  const Tokenizer& t = *sentencepiece();
+  if (id < 0 || id >= t.vocab_size()) return {};
+  return t.decode_piece(prev, id);
+}
+
+std::string AnyTokenizer::decode(std::span<const TokenId> tokens, std::optional<TokenId> prev) const {
+  if (const auto* b = bpe()) return b->decode(tokens);
+  std::string bytes;
+  TokenId p = prev.value_or(-1);
+  for (TokenId id : tokens) {
+    bytes += decode_piece(p, id);
+    p = id;
+  }
+  return sanitize_utf8(bytes);
+}
+
+int AnyTokenizer::vocab_size() const {
+  return std::visit([](const auto& t) { return t.vocab_size(); }, impl_);
+}
+
+std::optional<TokenId> AnyTokenizer::bos() const {
+  if (const auto* b = bpe()) return b->bos();
+  return sentencepiece()->bos();
+}
+
+std::optional<TokenId> AnyTokenizer::eos() const {
+  if (const auto* b = bpe()) return b->eos();
+  return sentencepiece()->eos();
+}
+
+bool AnyTokenizer::is_end_of_generation(TokenId id) const {
+  if (const auto* b = bpe()) return b->is_end_of_generation(id);
+  return id == sentencepiece()->eos();
+}
+
+const char* AnyTokenizer::kind() const { return bpe() ? "gpt2" : "llama"; }
+
+Expected<AnyTokenizer> load_gguf_tokenizer(const GgufFile& f) {
+  auto kind = f.get_string("tokenizer.ggml.model");
+  if (!kind) return kind.error();
+  if (*kind == "gpt2") {
+    auto t = BpeTokenizer::from_gguf(f);
+    if (!t) return t.error();
+    return AnyTokenizer(std::move(*t));
+  }
+  if (*kind == "llama") {
+    const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
+    if (tokens == nullptr) return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": metadata key 'tokenizer.ggml.tokens' is missing");
+    if (tokens->count > std::uint64_t(INT32_MAX))
+      return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": tokenizer.ggml.tokens has too many entries");
+    auto t = llama_sentencepiece_tokenizer(f, int(tokens->count));
+    if (!t) return t.error();
+    // llama.cpp's token types: 2 unknown, 3 control, 4 user-defined (the reader checked the array).
+    std::vector<SpecialTokens::Token> specials;
+    if (const GgufValue* types = f.find("tokenizer.ggml.token_type")) {
+      for (std::uint64_t i = 0; i < tokens->count && i < types->count; ++i) {
+        const auto type = types->number(i).value_or(1);
+        if (type == 2 || type == 3 || type == 4) specials.push_back({TokenId(i), std::string(tokens->strings[i]), type == 4});
+      }
+    }
+    return AnyTokenizer(std::move(*t), SpecialTokens(std::move(specials)));
+  }
+  return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": tokenizer.ggml.model '" + std::string(*kind) +
+                                                     "' is not supported: ladle reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)");
+}
+
+}  // namespace ladle::model
