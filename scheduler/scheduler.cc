@@ -143,12 +143,12 @@ int Scheduler::step_budget() const {
 // it shifts both sides alike. Until the fit is ready (StepCostModel::kMinSteps steps) batch work
 // gets only the floor; with no interactive request running or waiting it gets the whole budget.
 // The default 0.2 is the goal (interactive ITL ≤ 1.2× alone). Its price: beside interactive
-// streams the batch runs at about F × (fixed / per_token + I) tokens a step (≈ 6 beside 8 streams
+// streams the batch runs at about F × (fixed / per_token + I) tokens a step (≈ 9 beside 8 streams
 // on 15M; the default floor's 16 is then larger) instead of every free slot, so total throughput
-// while people are served is below the engine's best. Measured on 15M, loaded, six rounds:
-// interactive ITL p99 with a 2,000-line batch 4.2-7.1× alone with the share off, 0.84-1.57× with
-// F = 0.2 in four rounds (3.6× and 6.0× in two); the throughput loss was under the noise
-// (BENCHMARKS.md). F = 0 leaves the batch only the floor then; a negative F turns the limit off.
+// while people are served is below the engine's best. Measured on 15M, loaded, ten rounds:
+// interactive ITL p99 with a 2,000-line batch 4.2-7.3× alone with the share off in eight, 0.81-1.57×
+// with F = 0.2 in six (3.6-7.3× in four: one slope for all tokens underestimates a decode row's
+// cost in a small step); the throughput loss was under the noise (BENCHMARKS.md). F = 0 leaves the batch only the floor then; a negative F turns the limit off.
 int Scheduler::batch_share_cap(int interactive_tokens) const {
   const bool interactive_work = num_running() > num_batch_running_ || num_waiting() > num_batch_waiting_;
   if (config_.batch_step_share < 0 || !interactive_work) return std::numeric_limits<int>::max();
