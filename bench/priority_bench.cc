@@ -5,6 +5,7 @@
 //                              [--prompt-len 32] [--new-tokens 64] [--batch-lines 2000]
 //                              [--batch-new-tokens 64] [--itl-target-ms 0[,X...]] [--threads 0]
 //                              [--max-running 0] [--batch-floor-share 0.0625]
+//                              [--batch-step-share 0.2[,F...]]
 //
 // Per shape, three runs on fresh engines:
 //  1. best: --batch-lines batch-class requests alone, all submitted at once: the engine's best
@@ -15,7 +16,8 @@
 //     text deliveries of a stream) at the client sink, p50 / p99, and output tok/s.
 //  3. with batch: the same clients while --batch-lines batch requests (submitted first, all at once)
 //     run; the window is the clients' run, and its output tok/s counts both classes. Repeated for
-//     every --itl-target-ms value, reporting the share of interactive ITLs over the target.
+//     every --batch-step-share value (negative: off) and every --itl-target-ms value, reporting the
+//     share of interactive ITLs over the target.
 // Reported: interactive TTFT p99 and ITL p99 with the batch over alone (goal ≤ 1.2×) and total
 // output tok/s with the batch over best (goal ≥ 0.9×).
 #include <algorithm>
@@ -50,6 +52,7 @@ struct Options {
   int clients = 8, requests_per_client = 8, prompt_len = 32, new_tokens = 64;
   int batch_lines = 2000, batch_new_tokens = 64, threads = 0, max_running = 0;
   std::string itl_targets = "0";
+  std::string step_shares = "0.2";
   double batch_floor_share = 1.0 / 16;
 };
 
@@ -109,7 +112,7 @@ struct Result {
 };
 
 std::unique_ptr<LlmEngine> make_engine(const std::string& path, const std::string& tok, const Options& o,
-                                       double itl_target_ms, TokenCounter* counter) {
+                                       double itl_target_ms, double step_share, TokenCounter* counter) {
   EngineConfig c;
   c.model_path = path;
   c.tokenizer_path = tok;
@@ -118,6 +121,7 @@ std::unique_ptr<LlmEngine> make_engine(const std::string& path, const std::strin
   c.max_waiting = o.batch_lines + o.clients + 16;
   c.itl_target_ms = itl_target_ms;
   c.batch_floor_share = o.batch_floor_share;
+  c.batch_step_share = step_share;
   auto e = LlmEngine::create(c, counter);
   if (!e) {
     std::fprintf(stderr, "%s\n", e.error().message.c_str());
@@ -129,9 +133,9 @@ std::unique_ptr<LlmEngine> make_engine(const std::string& path, const std::strin
 
 // Runs the interactive clients (and, with `batch`, the batch load submitted first) on a fresh engine.
 Result run(const std::string& path, const std::string& tok, int vocab, const Options& o, bool batch,
-           double itl_target_ms) {
+           double itl_target_ms, double step_share) {
   TokenCounter counter;
-  auto engine = make_engine(path, tok, o, itl_target_ms, &counter);
+  auto engine = make_engine(path, tok, o, itl_target_ms, step_share, &counter);
   std::mt19937 rng(7);
   auto null_sink = std::make_shared<NullSink>();
   if (batch)
@@ -171,7 +175,7 @@ Result run(const std::string& path, const std::string& tok, int vocab, const Opt
 // The batch alone: output tok/s over two waves of max-running requests.
 double best_throughput(const std::string& path, const std::string& tok, int vocab, const Options& o) {
   TokenCounter counter;
-  auto engine = make_engine(path, tok, o, 0, &counter);
+  auto engine = make_engine(path, tok, o, 0, 0.2, &counter);  // no interactive work: the share never applies
   const long tokens = 2L * engine->config().max_running * o.batch_new_tokens;
   std::mt19937 rng(7);
   auto null_sink = std::make_shared<NullSink>();
@@ -208,15 +212,17 @@ int main(int argc, char** argv) {
   flags.add("--threads", &o.threads, "compute threads (0: derive)");
   flags.add("--max-running", &o.max_running, "running sequences at most (0: derive)");
   flags.add("--batch-floor-share", &o.batch_floor_share, "share of each step kept for batch work");
+  flags.add("--batch-step-share", &o.step_shares,
+            "batch step shares for the with-batch runs, comma-separated (negative: off)");
   if (auto code = bench::parse_flags(flags, argc, argv)) return *code;
 
   std::printf("%d clients x %d requests (prompt %d, %d new tokens); %d batch lines (%d new tokens); "
               "batch floor share %g\n\n",
               o.clients, o.requests_per_client, o.prompt_len, o.new_tokens, o.batch_lines, o.batch_new_tokens,
               o.batch_floor_share);
-  std::printf("| shape | run | ITL target ms | TTFT ms p50 / p99 | ITL ms p50 / p99 | ITLs over target | "
+  std::printf("| shape | run | batch step share | ITL target ms | TTFT ms p50 / p99 | ITL ms p50 / p99 | ITLs over target | "
               "output tok/s | TTFT p99 / alone | ITL p99 / alone | tok/s / best |\n"
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const auto& shape : bench::split_commas(o.shapes)) {
     const model::ModelConfig mc = model::preset_config(shape).value_or(*model::preset_config("15m"));
     const std::string path = "/tmp/ladle_bench_" + shape + ".bin",
@@ -224,25 +230,28 @@ int main(int argc, char** argv) {
     if (!model::write_synthetic_checkpoint(path, mc, 1234) || !model::write_synthetic_tokenizer(tok, mc.vocab_size))
       return 1;
     const double best = best_throughput(path, tok, mc.vocab_size, o);
-    std::printf("| %s | batch alone (best) | - | - | - | - | %.0f | - | - | 1.00 |\n", shape.c_str(), best);
+    std::printf("| %s | batch alone (best) | - | - | - | - | - | %.0f | - | - | 1.00 |\n", shape.c_str(), best);
     std::fflush(stdout);
-    const Result alone = run(path, tok, mc.vocab_size, o, false, 0);
+    const Result alone = run(path, tok, mc.vocab_size, o, false, 0, 0.2);
     const double ttft99 = bench::percentile(alone.ttft_ms, 99), itl99 = bench::percentile(alone.itl_ms, 99);
-    std::printf("| %s | interactive alone | - | %.1f / %.1f | %.1f / %.1f | - | %.0f | 1.00 | 1.00 | %.2f |\n",
+    std::printf("| %s | interactive alone | - | - | %.1f / %.1f | %.1f / %.1f | - | %.0f | 1.00 | 1.00 | %.2f |\n",
                 shape.c_str(), bench::percentile(alone.ttft_ms, 50), ttft99, bench::percentile(alone.itl_ms, 50), itl99,
                 alone.tok_s, alone.tok_s / best);
     std::fflush(stdout);
-    for (const auto& target_s : bench::split_commas(o.itl_targets)) {
-      const double target = std::stod(target_s);
-      const Result with = run(path, tok, mc.vocab_size, o, true, target);
-      char over[32] = "-";
-      if (target > 0) std::snprintf(over, sizeof over, "%.1f %%", 100 * share_over(with.itl_ms, target));
-      std::printf("| %s | with batch | %s | %.1f / %.1f | %.1f / %.1f | %s | %.0f | %.2f | %.2f | %.2f |\n",
-                  shape.c_str(), target > 0 ? target_s.c_str() : "off", bench::percentile(with.ttft_ms, 50),
-                  bench::percentile(with.ttft_ms, 99), bench::percentile(with.itl_ms, 50),
-                  bench::percentile(with.itl_ms, 99), over, with.tok_s, bench::percentile(with.ttft_ms, 99) / ttft99,
-                  bench::percentile(with.itl_ms, 99) / itl99, with.tok_s / best);
-      std::fflush(stdout);
+    for (const auto& share_s : bench::split_commas(o.step_shares)) {
+      for (const auto& target_s : bench::split_commas(o.itl_targets)) {
+        const double share = std::stod(share_s), target = std::stod(target_s);
+        const Result with = run(path, tok, mc.vocab_size, o, true, target, share);
+        char over[32] = "-";
+        if (target > 0) std::snprintf(over, sizeof over, "%.1f %%", 100 * share_over(with.itl_ms, target));
+        std::printf("| %s | with batch | %s | %s | %.1f / %.1f | %.1f / %.1f | %s | %.0f | %.2f | %.2f | %.2f |\n",
+                    shape.c_str(), share < 0 ? "off" : share_s.c_str(), target > 0 ? target_s.c_str() : "off",
+                    bench::percentile(with.ttft_ms, 50), bench::percentile(with.ttft_ms, 99),
+                    bench::percentile(with.itl_ms, 50), bench::percentile(with.itl_ms, 99), over, with.tok_s,
+                    bench::percentile(with.ttft_ms, 99) / ttft99, bench::percentile(with.itl_ms, 99) / itl99,
+                    with.tok_s / best);
+        std::fflush(stdout);
+      }
     }
   }
   return 0;

@@ -26,6 +26,11 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--batch-floor-share", &c.batch_floor_share,
             "share of each step's tokens (at least one) and one running slot kept for batch-class requests "
             "while there are any, so that they progress under sustained interactive load (0: none)");
+  flags.add("--batch-step-share", &c.batch_step_share,
+            "while interactive requests run or wait, batch-class tokens may make a step at most this share longer "
+            "than its interactive tokens alone take, by the measured cost per token (0: batch gets only "
+            "--batch-floor-share then; negative: off, batch work fills what interactive work leaves; with no interactive "
+            "request batch work gets whole steps)");
   flags.add("--max-waiting", &c.max_waiting, "queued requests at most; beyond it requests are refused as overloaded");
   flags.add("--kv-cache-mb", &c.kv_cache_mb, "K/V cache size in MiB (0: derive from the model)");
   flags.add("--block-size", &c.block_size, "tokens per KV block");
@@ -80,6 +85,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (c.max_decode_deferral < 0) return bad("--max-decode-deferral must not be negative");
   if (!(c.itl_target_ms >= 0)) return bad("--itl-target-ms must not be negative");
   if (!(c.batch_floor_share >= 0 && c.batch_floor_share <= 0.5)) return bad("--batch-floor-share must be in [0, 0.5]");
+  if (!(c.batch_step_share <= 1000)) return bad("--batch-step-share must be at most 1000 (negative: off)");
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();

@@ -22,6 +22,10 @@ struct EngineConfig {
   double itl_target_ms = 0;
   // The share of each step's tokens kept for batch-class work while there is any (0: no floor).
   double batch_floor_share = 1.0 / 16;
+  // While interactive requests run or wait, batch tokens may lengthen a step by at most this share
+  // of its interactive tokens' predicted time (0: batch gets only the floor then; negative: off;
+  // scheduler.h).
+  double batch_step_share = 0.2;
   int max_waiting = 1024;      // queued requests at most; more are rejected as overloaded
   int kv_cache_mb = 0;         // K/V arena size in MiB (0: derive)
   int block_size = 16;         // tokens per KV block
@@ -34,7 +38,7 @@ struct EngineConfig {
 };
 
 // Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-decode-deferral,
-// --itl-target-ms, --batch-floor-share, --max-waiting,
+// --itl-target-ms, --batch-floor-share, --batch-step-share, --max-waiting,
 // --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights,
 // --kv-cache-dtype and --isa on
 // `flags`, writing to `config`.
@@ -48,7 +52,7 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //    floored at one full-context sequence.
 //  - threads: default_compute_threads(model, cores).
 // Fails when a given value is out of range (block size not in [1, 1024], negative counts, an ITL
-// target below 0, a batch floor share outside [0, 0.5], ...)
+// target below 0, a batch floor share outside [0, 0.5], a batch step share above 1000 or NaN, ...)
 // or --weights or --kv-cache-dtype is neither f32 nor f16, or --isa names a level this CPU lacks.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
 

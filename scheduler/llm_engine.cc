@@ -51,7 +51,7 @@ struct LlmEngine::Impl {
         pool(num_blocks, config.block_size, !config.no_prefix_caching),
         scheduler(SchedulerConfig{config.max_running, config.max_batched_tokens, model->config().seq_len,
                                   config.block_size, config.max_decode_deferral, config.itl_target_ms / 1e3,
-                                  config.batch_floor_share},
+                                  config.batch_floor_share, config.batch_step_share},
                   pool) {}
 
   // --- set once in create(), then read-only -------------------------------------------------
@@ -140,15 +140,15 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   if (screen_bytes > 0) std::snprintf(screen, sizeof screen, "%.1f MiB", double(screen_bytes) / (1 << 20));
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
-               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, itl-target-ms %g, batch-floor-share %g, "
+               "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, itl-target-ms %g, batch-floor-share %g, batch-step-share %g, "
                "threads %d, weights %s, isa %s, greedy "
                "argmax screen %s; warm-up %.0f ms\n",
                info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
                impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.max_decode_deferral,
-               impl->config.itl_target_ms, impl->config.batch_floor_share, impl->config.threads,
-               impl->config.weights.c_str(), info.isa.c_str(), screen, warm_ms);
+               impl->config.itl_target_ms, impl->config.batch_floor_share, impl->config.batch_step_share,
+               impl->config.threads, impl->config.weights.c_str(), info.isa.c_str(), screen, warm_ms);
   impl->publish_gauges();
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }

@@ -43,6 +43,11 @@ struct SchedulerConfig {
   // floor (batch work then waits for capacity interactive requests leave idle, which under
   // sustained interactive load may be never).
   double batch_floor_share = 1.0 / 16;
+  // --batch-step-share: while interactive requests run or wait, a step's batch tokens are cut so
+  // that the step is predicted (StepCostModel) to take at most (1 + share) × the time of its
+  // interactive tokens alone; never below the floor. 0: batch work gets only the floor then;
+  // negative: off (batch work fills what interactive work leaves).
+  double batch_step_share = 0.2;
 };
 
 // Token ids that end a generation unless ignore_eos (llama2.c's run.c stops on BOS too).
@@ -122,6 +127,10 @@ class Scheduler {
   void admit_waiting(ScheduleOutput& out, int& budget, int reserve, bool batch);
   // Tokens of a step of `total` kept for batch work (the floor), 0 when there is none.
   int batch_floor(int total) const;
+  // The most batch tokens a step holding `interactive_tokens` may add under batch_step_share
+  // (INT_MAX when the share is off or no interactive request runs or waits; 0 until the cost
+  // model is fitted).
+  int batch_share_cap(int interactive_tokens) const;
   // Preempts the worst running batch sequence for an interactive admission, sparing the floor's
   // one; false if there is none to preempt.
   bool preempt_batch_for(ScheduleOutput& out);

@@ -63,6 +63,17 @@ TEST(EngineConfigTest, ItlTargetAndBatchFloorAreRangeChecked) {
     ASSERT_FALSE(st);
     EXPECT_NE(st.error().message.find("--batch-floor-share"), std::string::npos);
   }
+  for (double bad : {std::nan(""), 1e6}) {
+    EngineConfig c;
+    c.batch_step_share = bad;
+    const auto st = resolve_engine_defaults(c, tiny);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("--batch-step-share"), std::string::npos);
+  }
+  for (double fine : {0.0, -1.0, 1000.0}) {
+    ok.batch_step_share = fine;
+    EXPECT_TRUE(resolve_engine_defaults(ok, tiny));
+  }
 }
 
 // --isa: every level this CPU has and "auto" pass; an unknown name and a level the CPU lacks are

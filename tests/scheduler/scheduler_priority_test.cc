@@ -1,6 +1,7 @@
 // Scheduler with request classes and priorities: interactive before batch, then vLLM's `priority`
 // (lower first), then arrival; batch sequences preempted first and never preempting interactive
-// ones; output unchanged by preemption; the ITL-target budget; the batch floor.
+// ones; output unchanged by preemption; the ITL-target budget; the batch floor; the batch step
+// share.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,9 +23,11 @@ using Ids = std::vector<RequestId>;
 constexpr auto kBatch = RequestClass::kBatch;
 constexpr auto kInteractive = RequestClass::kInteractive;
 
+// The batch step share is off here (the tests of the other rules); its own tests set it.
 SchedulerConfig config(int max_batched_tokens, int max_running, double floor_share = 0) {
   SchedulerConfig c = make_config(max_batched_tokens, max_running);
   c.batch_floor_share = floor_share;
+  c.batch_step_share = -1;
   return c;
 }
 
@@ -317,6 +320,105 @@ TEST(SchedulerPriorityTest, BatchFloorSlotIsNeverTakenByInteractiveAdmission) {
   step = run_step(s, model);
   EXPECT_TRUE(step.out.preempted.empty());  // interactive 4 waits rather than preempt the floor
   EXPECT_EQ(s.running_ids(), (Ids{3, 1}));
+}
+
+// --- The batch step share: batch tokens beside interactive ones, by the learned step cost ---
+
+// Interactive ids below 1000, batch ids from 1000.
+constexpr RequestId kFirstBatch = 1000;
+
+struct ClassTokens {
+  int interactive = 0, batch = 0;
+};
+
+ClassTokens class_tokens(const ScheduleOutput& out) {
+  ClassTokens t;
+  for (const auto& q : out.seqs) (q.id >= kFirstBatch ? t.batch : t.interactive) += q.num_new_tokens;
+  return t;
+}
+
+SchedulerConfig share_config(double share, double floor_share, double itl_target_s = 0) {
+  SchedulerConfig c = config(256, 64, floor_share);
+  c.batch_step_share = share;
+  c.itl_target_s = itl_target_s;
+  return c;
+}
+
+// `streams` interactive requests and `batch_lines` batch ones, 4-token prompts, 200 tokens each.
+void add_share_load(Scheduler& s, int streams, int batch_lines) {
+  for (int i = 0; i < streams; ++i) add(s, RequestId(1 + i), kInteractive, 0, 4, 200);
+  for (int i = 0; i < batch_lines; ++i) add(s, kFirstBatch + RequestId(i), kBatch, 0, 4, 200);
+}
+
+// The linear cost of teach_linear_cost (fixed / per_token = 6 tokens): with 9 streams decoding, a
+// step of 9 interactive tokens may add at most F × (6 + 9) batch tokens: 7 at F = 0.5, 3 at 0.25.
+TEST(SchedulerPriorityTest, BatchStepShareHoldsBatchTokensBesideInteractiveDecodes) {
+  for (const auto& [share, cap] : {std::pair{0.5, 7}, std::pair{0.25, 3}}) {
+    auto pool = make_pool(2048);
+    Scheduler s(share_config(share, 0), pool);
+    add_share_load(s, 9, 40);
+    FakeModel model(2048, 4);
+    teach_linear_cost(s);
+    const ClassTokens first = class_tokens(run_step(s, model).out);
+    EXPECT_EQ(first.interactive, 36);                  // the streams' prompts
+    EXPECT_NEAR(first.batch, share * (6 + 36), 1.0);  // beside them, F × (6 + 36)
+    for (int i = 0; i < 30; ++i) {
+      const ClassTokens t = class_tokens(run_step(s, model).out);
+      ASSERT_TRUE(s.check_invariants().ok());
+      EXPECT_EQ(t.interactive, 9) << "step " << i;
+      EXPECT_EQ(t.batch, cap) << "share " << share << ", step " << i;  // 40 batch lines want more
+    }
+  }
+}
+
+TEST(SchedulerPriorityTest, BatchGetsWholeStepsWhenNoInteractiveRequestRunsOrWaits) {
+  auto pool = make_pool(2048);
+  Scheduler s(share_config(0.45, 0), pool);
+  add_share_load(s, 0, 40);
+  FakeModel model(2048, 4);
+  teach_linear_cost(s);
+  EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 160);  // every 4-token prompt
+  EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 40);   // every decode
+  add(s, 1, kInteractive, 0, 4, 3);
+  EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 4);  // 0.45 × (6 + 4 prompt tokens)
+  EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 3);  // 0.45 × (6 + 1 decode)
+  EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 3);
+  ASSERT_EQ(s.find(1), nullptr);  // its 3 tokens are done
+  EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 40);
+}
+
+// F = 0: beside interactive work the batch gets exactly the floor (256 / 16 = 16 tokens), and
+// nothing without one; the floor also holds while the cost model is not fitted yet.
+TEST(SchedulerPriorityTest, BatchStepShareKeepsTheFloor) {
+  for (const auto& [floor_share, floor] : {std::pair{1.0 / 16, 16}, std::pair{0.0, 0}}) {
+    auto pool = make_pool(2048);
+    Scheduler s(share_config(0, floor_share), pool);
+    add_share_load(s, 9, 40);
+    FakeModel model(2048, 4);
+    teach_linear_cost(s);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(class_tokens(run_step(s, model).out).batch, floor) << floor_share;
+  }
+  auto pool = make_pool(2048);
+  Scheduler s(share_config(10, 1.0 / 16), pool);  // a huge share, but no fit yet
+  add_share_load(s, 9, 40);
+  FakeModel model(2048, 4);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(class_tokens(run_step(s, model).out).batch, 16);
+}
+
+// Both limits apply, the smaller wins: the ITL target's 34-token step leaves 25 tokens beside 9
+// streams; a share of 10 would allow 150, a share of 0.5 allows 7.
+TEST(SchedulerPriorityTest, BatchStepShareAndItlTargetTakeTheSmaller) {
+  for (const auto& [share, batch] : {std::pair{10.0, 25}, std::pair{0.5, 7}}) {
+    auto pool = make_pool(2048);
+    Scheduler s(share_config(share, 0, 0.0101), pool);
+    add_share_load(s, 9, 40);
+    FakeModel model(2048, 4);
+    teach_linear_cost(s);
+    for (int i = 0; i < 5; ++i) run_step(s, model);
+    const ClassTokens t = class_tokens(run_step(s, model).out);
+    EXPECT_EQ(t.interactive, 9);
+    EXPECT_EQ(t.batch, batch) << share;
+  }
 }
 
 }  // namespace
