@@ -341,8 +341,10 @@ void LlmEngine::Impl::fail_step(const std::string& what) {
     if (!st.finished) {  // else its finish was delivered (or thrown from) before
       st.finished = true;
       if (observer) observer->on_request_finished(request_stats(st, FinishReason::kError, now));
-      Finish f{FinishReason::kError, Usage{st.prompt_tokens, st.generated, st.cached_prompt_tokens},
-               "internal error: " + what};
+      Finish f;
+      f.reason = FinishReason::kError;
+      f.usage = Usage{st.prompt_tokens, st.generated, st.cached_prompt_tokens};
+      f.error_message = "internal error: " + what;
       if (auto sink = st.sink.lock()) {
         try {
           sink->on_finish(f);
