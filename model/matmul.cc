@@ -94,15 +94,9 @@ inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int 
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_setzero_ps();
   const std::size_t stride = std::size_t(K) * kPanel;
-  const int every = std::max(1, K / std::max(1, ahead.lines));
-  int due = every;
+  SpreadPrefetch spread(ahead, K);
   for (int k = 0; k < K; ++k) {
-    if (ahead.lines > 0 && --due == 0) {
-      _mm_prefetch(ahead.next, _MM_HINT_T0);
-      ahead.next += 64;
-      --ahead.lines;
-      due = every;
-    }
+    spread.step();
     if (self_ahead > 0 && k % (4 / sizeof(W)) == 0)
 #pragma GCC unroll 8
       for (int p = 0; p < (MR == 1 ? NP : 1); ++p)
@@ -120,7 +114,7 @@ inline void tile_avx2(const float* x, const W* w, float* y, int ldy, int K, int 
       for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_fmadd_ps(a, b[j], acc[i][j]);
     }
   }
-  for (int i = 0; i < ahead.lines; ++i) _mm_prefetch(ahead.next + std::size_t(i) * 64, _MM_HINT_T0);  // more lines than k
+  spread.finish();
   if (cols >= NP * kPanel) {
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)

@@ -43,6 +43,26 @@ struct Ahead {
   }
 };
 
+// A tile's share of the next panels' lines, fetched one at a time spread evenly over its K steps
+// (see the NOTE on tile_avx2): step() once per k, finish() after the loop for what K could not
+// spread (more lines than steps). Shared by the AVX2 and AVX-512 tiles.
+struct SpreadPrefetch {
+  Ahead ahead;
+  int every, due;
+  SpreadPrefetch(Ahead a, int K) : ahead(a), every(std::max(1, K / std::max(1, a.lines))), due(every) {}
+  [[gnu::always_inline]] inline void step() {
+    if (ahead.lines > 0 && --due == 0) {
+      __builtin_prefetch(ahead.next, 0, 3);  // _MM_HINT_T0
+      ahead.next += 64;
+      --ahead.lines;
+      due = every;
+    }
+  }
+  void finish() const {
+    for (int i = 0; i < ahead.lines; ++i) __builtin_prefetch(ahead.next + std::size_t(i) * 64, 0, 3);
+  }
+};
+
 // How many k steps ahead a tile reading a panel nobody prefetched fetches its own panel.
 inline constexpr int kSelfAhead = 32;
 
