@@ -1,6 +1,6 @@
 // unicode_class: what a byte-level BPE pre-tokenizer asks of a codepoint — its general category
 // class (\p{L}, \p{N}, \p{P}, \p{S}, \p{M}, \p{Z}, \p{C}, or unassigned) and whether it is white
-// space (\s) — and the UTF-8 decoding the pre-tokenizers walk text with.
+// space (\s). The pre-tokenizers walk text with utf8_codec.h, included here.
 //
 // The data is a generated table of ranges (model/unicode_table.cc, scripts/gen_unicode_table.py,
 // from Python's unicodedata; kUnicodeVersion says which Unicode). Free functions over immutable
@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "model/utf8_codec.h"
 
 namespace ladle::model {
 
@@ -46,18 +48,5 @@ std::uint16_t unicode_flags(std::uint32_t cp);
 inline bool is_letter(std::uint16_t f) { return f & kLetter; }
 inline bool is_number(std::uint16_t f) { return f & kNumber; }
 inline bool is_whitespace(std::uint16_t f) { return f & kWhitespace; }
-
-// The codepoint starting at text[pos] and its length in bytes. Ill-formed UTF-8 (a stray
-// continuation byte, a truncated sequence, an overlong form, a surrogate, beyond U+10FFFF) decodes
-// as U+FFFD of length 1, so that every byte of any input belongs to exactly one codepoint.
-// Precondition: pos < text.size().
-struct DecodedCodepoint {
-  std::uint32_t cp;
-  std::uint32_t len;
-};
-DecodedCodepoint decode_utf8(std::string_view text, std::size_t pos);
-
-// Appends the UTF-8 encoding of `cp` (<= U+10FFFF).
-void append_utf8(std::string& out, std::uint32_t cp);
 
 }  // namespace ladle::model

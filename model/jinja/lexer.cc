@@ -5,6 +5,7 @@
 
 #include "model/jinja/error.h"
 #include "model/jinja/unicode.h"
+#include "model/utf8_codec.h"
 
 namespace ladle::jinja {
 namespace {
@@ -147,7 +148,8 @@ std::string decode_string(std::string_view s, int line) {
         cp = cp * 16 + static_cast<std::uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
       }
       i += static_cast<std::size_t>(digits);
-      append_utf8(out, cp);
+      if (cp > 0x10FFFF) throw TemplateError("\\U escape beyond U+10FFFF in a string literal", line);
+      model::append_utf8(out, cp);
     };
     switch (c) {
       case 'n': out += '\n'; break;

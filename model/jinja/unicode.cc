@@ -1,17 +1,16 @@
 #include "model/jinja/unicode.h"
 
+#include "model/utf8_codec.h"
+
 namespace ladle::jinja {
 namespace {
 
-// Decodes the code point at s[i] (advancing i); bad bytes decode as themselves.
+// Decodes the code point at s[i] (advancing i); ill-formed bytes decode one by one as U+FFFD
+// (model/utf8_codec.h), so they are never taken for a space or a letter.
 std::uint32_t next_code_point(std::string_view s, std::size_t& i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  int len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 1;
-  if (i + static_cast<std::size_t>(len) > s.size()) len = 1;
-  std::uint32_t cp = len == 1 ? b : b & (0x7f >> len);
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0x3f);
-  i += static_cast<std::size_t>(len);
-  return cp;
+  const model::DecodedCodepoint d = model::decode_utf8(s, i);
+  i += d.len;
+  return d.cp;
 }
 
 std::uint32_t upper_cp(std::uint32_t c) {
@@ -48,30 +47,12 @@ std::string map_code_points(std::string_view s, F f) {
     std::uint32_t mapped = f(cp, n++, prev_cased);
     prev_cased = is_cased(cp);
     if (mapped == cp) out.append(s.substr(start, i - start));
-    else append_utf8(out, mapped);
+    else model::append_utf8(out, mapped);
   }
   return out;
 }
 
 }  // namespace
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
 
 std::vector<std::size_t> code_point_offsets(std::string_view s) {
   std::vector<std::size_t> out;
@@ -86,7 +67,7 @@ std::vector<std::size_t> code_point_offsets(std::string_view s) {
 
 std::size_t count_code_points(std::string_view s) {
   std::size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  for (std::size_t i = 0; i < s.size(); ++n) next_code_point(s, i);
   return n;
 }
 

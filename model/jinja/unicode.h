@@ -9,7 +9,6 @@
 
 namespace ladle::jinja {
 
-void append_utf8(std::string& out, std::uint32_t cp);
 // Byte offsets of each code point's start, plus s.size() at the end (size = code points + 1).
 std::vector<std::size_t> code_point_offsets(std::string_view s);
 std::size_t count_code_points(std::string_view s);

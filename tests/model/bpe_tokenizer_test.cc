@@ -132,7 +132,7 @@ struct Tiny {
   std::string pre = "gpt-2";  // "" leaves the key out
   std::vector<std::string> merges = {"a b"};
   bool with_merges = true;
-  std::optional<std::uint32_t> bos;
+  std::optional<std::uint32_t> bos = std::nullopt;
 };
 
 Expected<BpeTokenizer> load_tiny(const Tiny& spec) {

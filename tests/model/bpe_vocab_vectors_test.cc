@@ -81,7 +81,9 @@ void expect_cases(const AnyTokenizer& tok, const std::vector<Case>& cases, const
     const auto ids = tok.encode(cases[i].text, /*add_special=*/false, /*parse_special=*/false);
     EXPECT_EQ(ids, cases[i].ids) << what << " case " << i << ": '" << cases[i].text << "'";
     failures += ids != cases[i].ids;
-    if (tok.bpe()) EXPECT_EQ(tok.decode(ids), cases[i].text) << what << " case " << i;
+    if (tok.bpe()) {
+      EXPECT_EQ(tok.decode(ids), cases[i].text) << what << " case " << i;
+    }
   }
   EXPECT_EQ(failures, 0) << what;
 }
