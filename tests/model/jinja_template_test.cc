@@ -118,6 +118,14 @@ TEST(JinjaTemplate, FiltersTestsAndMethods) {
             "a b|['a', 'b', '', 'c']|['a', 'b']|ab|TrueTrue|10|['k']|a-b");
 }
 
+TEST(JinjaTemplate, IllFormedUtf8IsNeverASpaceOrHalfACharacter) {
+  // A stray continuation byte is one U+FFFD for length and strip (model/utf8_codec.h): 0x85 alone is
+  // not NEL, so strip() keeps it, while a real U+00A0 is Python whitespace and goes.
+  EXPECT_EQ(render("{{ '\x85" "a\xc2\xa0'.strip() }}"), "\x85" "a");
+  EXPECT_EQ(render("{{ '\xe4\xbd\xa0\x85' | length }}"), "2");
+  EXPECT_EQ(parse_error("{{ '\\U00110000' }}"), "line 1: \\U escape beyond U+10FFFF in a string literal");
+}
+
 TEST(JinjaTemplate, RuntimeErrorsNameTheProblemAndLine) {
   EXPECT_EQ(render("\n{{ x.y }}"), "RENDER ERROR: line 2: 'x' is undefined");
   EXPECT_EQ(render("{{ 'a' + 1 }}"), "RENDER ERROR: line 1: unsupported operand type(s) for +: 'str' and 'int'");
