@@ -7,7 +7,9 @@
 #   2. one replica (--threads 2) vs two (--threads 1 each) behind nginx, 32 streams.
 #   3. a multi-turn chat workload through nginx to two replicas, without and with
 #      X-Session-Affinity, alternated ROUNDS times: the prefix-cache hit rate.
-#   [SECTIONS="1 2 3"] bench/cluster_bench.sh [ROUNDS]   (default 2; needs build/ladle, nginx, prometheus)
+#   [SECTIONS="1 2 3"] [THREADS1=N] bench/cluster_bench.sh [ROUNDS]   (default 2; needs build/ladle,
+#   nginx, prometheus). THREADS1 sets section 1's replica --threads (default: the server's own
+#   choice, both cores): THREADS1=1 leaves a core to nginx and the load generator on both paths.
 # The model is the synthetic 15M shape (ladle make-model --preset 15m). Raw JSON goes to a
 # temporary folder named at the end.
 set -euo pipefail
@@ -41,10 +43,10 @@ PY
 }
 
 if want 1; then
-echo "## 1. direct vs through nginx (1 replica, 15M, default threads)"
+echo "## 1. direct vs through nginx (1 replica, 15M, $([ -n "${THREADS1:-}" ] && echo "--threads $THREADS1" || echo "default threads"))"
 echo "| path (round) | streams | ok | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | tok/s |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-cluster 1
+cluster 1 ${THREADS1:+--threads "$THREADS1"}
 for r in $(seq "$rounds"); do
   build/ladle bench --url "http://127.0.0.1:$((port + 1))" --concurrency 8,32 "${load[@]}" --seed "$r" \
     --json "$out/direct-$r.json" > /dev/null
