@@ -12,6 +12,9 @@
 #include <cstring>
 #include <utility>
 
+#include "model/ggml_dequantize.h"
+#include "model/q8_panels.h"
+
 namespace ladle::model {
 
 namespace {
@@ -36,11 +39,19 @@ void drop_pages(std::span<const float> run) {
 Expected<WeightType> parse_weight_type(std::string_view name) {
   if (name == "f32") return WeightType::kF32;
   if (name == "f16") return WeightType::kF16;
+  if (name == "q8") return WeightType::kQ8;
   return make_error(ErrorCode::kInvalidArgument,
-                    "--weights must be f32 or f16, not '" + std::string(name) + "'");
+                    "--weights must be f32, f16 or q8, not '" + std::string(name) + "'");
 }
 
-const char* weight_type_name(WeightType type) { return type == WeightType::kF16 ? "f16" : "f32"; }
+const char* weight_type_name(WeightType type) {
+  switch (type) {
+    case WeightType::kF16: return "f16";
+    case WeightType::kQ8: return "q8";
+    case WeightType::kF32: break;
+  }
+  return "f32";
+}
 
 Weights::Weights(Weights&& o) noexcept { *this = std::move(o); }
 
@@ -56,6 +67,7 @@ Weights& Weights::operator=(Weights&& o) noexcept {
     wcls_ = o.wcls_;
     type_ = o.type_;
     packed_ = std::move(o.packed_);
+    packed_bytes_ = std::exchange(o.packed_bytes_, 0);
     storage_ = std::move(o.storage_);
     droppable_ = std::move(o.droppable_);
   }
@@ -157,14 +169,17 @@ Weights Weights::from_views(const ModelConfig& config, Views views, std::shared_
   w.layers_ = std::move(views.layers);
   w.rms_final_ = views.rms_final;
   w.wcls_.f32 = views.classifier;
+  w.wcls_.ggml = views.classifier_ggml;
   w.storage_ = std::move(storage);
   w.droppable_ = std::move(droppable);
   return w;
 }
 
 std::size_t Weights::bytes_per_token() const {
+  const std::size_t row = std::size_t(config_.dim) * sizeof(float);
+  if (type_ == WeightType::kQ8) return packed_bytes_ + row;  // the panels with their scales
   const std::size_t width = type_ == WeightType::kF16 ? sizeof(Half) : sizeof(float);
-  return config_.matmul_params() * width + std::size_t(config_.dim) * sizeof(float);
+  return config_.matmul_params() * width + row;
 }
 
 std::vector<std::span<const float>> Weights::matmul_runs() const {
@@ -188,49 +203,91 @@ std::vector<Weights::Slot> Weights::matmul_slots() {
   return slots;
 }
 
+namespace {
+
+// Bytes of an [N × K] matrix's panels at `type`.
+std::size_t panel_bytes(WeightType type, int N, int K) {
+  switch (type) {
+    case WeightType::kQ8: return q8_packed_bytes(N, K);
+    case WeightType::kF16: return packed_elements(N, K) * sizeof(Half);
+    case WeightType::kF32: break;
+  }
+  return packed_elements(N, K) * sizeof(float);
+}
+
+}  // namespace
+
 Status Weights::convert(WeightType type) {
   if (type == type_ && packed_) return Ok{};
-  const std::size_t width = type == WeightType::kF16 ? sizeof(Half) : sizeof(float);
   auto slots = matmul_slots();
   // Each matrix starts on a 64-byte line.
   std::vector<std::size_t> offsets;
   std::size_t bytes = 0;
   for (const Slot& s : slots) {
     offsets.push_back(bytes);
-    bytes += (packed_elements(s.N, s.K) * width + 63) / 64 * 64;
+    bytes += (panel_bytes(type, s.N, s.K) + 63) / 64 * 64;
   }
   // Padding columns of partial panels stay 0 (the buffer comes zeroed).
   StreamedBuffer packed = allocate_streamed(bytes);
   if (!packed) return make_error(ErrorCode::kInternal, "cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
-  std::vector<float> panels;  // kF16: one matrix's fp32 panels before rounding
+  std::vector<float> widened;  // a matrix held as GGUF blocks, widened (kF32 / kF16)
+  std::vector<float> panels;   // kF16: one matrix's fp32 panels before rounding
   std::vector<PackedMatrix> views;
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const Slot& s = slots[i];
     char* at = static_cast<char*>(packed.get()) + offsets[i];
+    const GgmlRows& blocks = s.m->ggml;
+    if (type == WeightType::kQ8 && blocks.data != nullptr) {
+      q8_pack_ggml_rows(blocks.type, blocks.data, s.N, s.K, 0, reinterpret_cast<std::uint8_t*>(at));
+      views.push_back({nullptr, nullptr, s.N, s.K, nullptr, reinterpret_cast<const std::uint8_t*>(at)});
+      continue;
+    }
+    const float* rows = s.m->f32;
+    if (rows == nullptr) {
+      widened.resize(std::size_t(s.N) * s.K);
+      dequantize(blocks.type, blocks.data, widened.data(), widened.size());
+      rows = widened.data();
+    }
+    // Where the value at row n, column k came from, for an error.
+    auto where = [&](std::size_t n, std::size_t k) {
+      const float* value = rows + n * s.K + k;
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", double(*value));
+      // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
+      return std::string(text) + " (" +
+             (storage_ ? "row " + std::to_string(n) + ", column " + std::to_string(k) + " of matmul matrix " +
+                             std::to_string(i)
+                       : "float " + std::to_string(value - token_embedding_) + " after the header") +
+             ")";
+    };
+    if (type == WeightType::kQ8) {
+      if (const std::size_t bad = q8_pack_rows(rows, s.N, s.K, 0, reinterpret_cast<std::uint8_t*>(at));
+          bad < std::size_t(s.N) * s.K)
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--weights q8: weight value " + where(bad / s.K, bad % s.K) +
+                              " cannot be quantized (not finite, or its block's scale max|w|/127 exceeds a half's "
+                              "65504); use --weights f32");
+      views.push_back({nullptr, nullptr, s.N, s.K, nullptr, reinterpret_cast<const std::uint8_t*>(at)});
+      continue;
+    }
     if (type == WeightType::kF32) {
-      pack_rows(s.m->f32, s.N, s.K, 0, reinterpret_cast<float*>(at));
+      pack_rows(rows, s.N, s.K, 0, reinterpret_cast<float*>(at));
       views.push_back({reinterpret_cast<const float*>(at), nullptr, s.N, s.K});
       continue;
     }
     panels.assign(packed_elements(s.N, s.K), 0.0f);
-    pack_rows(s.m->f32, s.N, s.K, 0, panels.data());
+    pack_rows(rows, s.N, s.K, 0, panels.data());
     Half* out = reinterpret_cast<Half*>(at);
     if (const std::size_t bad = floats_to_halves(panels, {out, panels.size()}); bad < panels.size()) {
-      // Back from panel order to the value's place in the file.
+      // Back from panel order to the value's place in the matrix.
       const std::size_t n = bad / (std::size_t(s.K) * kPanel) * kPanel + bad % kPanel, k = bad / kPanel % s.K;
-      const float* value = s.m->f32 + n * s.K + k;
-      char text[32];
-      std::snprintf(text, sizeof text, "%g", double(*value));
-      // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
-      const std::string where = storage_ ? "row " + std::to_string(n) + ", column " + std::to_string(k) +
-                                               " of matmul matrix " + std::to_string(i)
-                                         : "float " + std::to_string(value - token_embedding_) + " after the header";
-      return make_error(ErrorCode::kInvalidArgument, std::string("--weights f16: weight value ") + text + " (" +
-                                                         where + ") does not fit a half (largest 65504); use --weights f32");
+      return make_error(ErrorCode::kInvalidArgument, "--weights f16: weight value " + where(n, k) +
+                                                         " does not fit a half (largest 65504); use --weights f32");
     }
     views.push_back({nullptr, out, s.N, s.K});
   }
   packed_ = std::move(packed);
+  packed_bytes_ = bytes;
   for (std::size_t i = 0; i < slots.size(); ++i) slots[i].m->packed = views[i];
   type_ = type;
   for (const auto& run : droppable_) drop_pages(run);
