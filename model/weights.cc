@@ -13,7 +13,9 @@
 #include <utility>
 
 #include "model/ggml_dequantize.h"
+#include "model/gguf_types.h"
 #include "model/q8_panels.h"
+#include "model/thread_pool.h"
 
 namespace ladle::model {
 
@@ -215,7 +217,69 @@ std::size_t panel_bytes(WeightType type, int N, int K) {
   return packed_elements(N, K) * sizeof(float);
 }
 
+// Bytes of one row of K values in ggml type `type` (a block type convert() reads).
+std::size_t ggml_row_bytes(std::uint32_t type, int K) {
+  const auto traits = ggml_type_traits(type);
+  return std::size_t(K) / traits->block_elements * traits->block_bytes;
+}
+
+// Rows of a matrix packed by one task of convert(): whole panels, so that pieces of one matrix
+// never share a panel, and small enough that the classifier spreads over every thread.
+constexpr int kPieceRows = 16 * kPanel;
+
 }  // namespace
+
+std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t index, int n0, int rows, char* at) const {
+  const int K = s.K;
+  const GgmlRows& blocks = s.m->ggml;
+  const std::size_t row_bytes = blocks.data != nullptr ? ggml_row_bytes(blocks.type, K) : 0;
+  if (type == WeightType::kQ8 && blocks.data != nullptr) {
+    q8_pack_ggml_rows(blocks.type, blocks.data + n0 * row_bytes, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
+    return {};
+  }
+  const float* src = s.m->f32 != nullptr ? s.m->f32 + std::size_t(n0) * K : nullptr;
+  std::vector<float> widened;  // rows held as GGUF blocks, widened
+  if (src == nullptr) {
+    widened.resize(std::size_t(rows) * K);
+    dequantize(blocks.type, blocks.data + n0 * row_bytes, widened.data(), widened.size());
+    src = widened.data();
+  }
+  // Where the value at row n (of this piece), column k came from, for an error.
+  auto where = [&](std::size_t n, std::size_t k) {
+    const float* value = src + n * K + k;
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", double(*value));
+    // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
+    return std::string(text) + " (" +
+           (storage_ ? "row " + std::to_string(n0 + n) + ", column " + std::to_string(k) + " of matmul matrix " +
+                           std::to_string(index)
+                     : "float " + std::to_string(value - token_embedding_) + " after the header") +
+           ")";
+  };
+  switch (type) {
+    case WeightType::kQ8:
+      if (const std::size_t bad = q8_pack_rows(src, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
+          bad < std::size_t(rows) * K)
+        return "--weights q8: weight value " + where(bad / K, bad % K) +
+               " cannot be quantized (not finite, or its block's scale max|w|/127 exceeds a half's 65504); use "
+               "--weights f32";
+      return {};
+    case WeightType::kF32:
+      pack_rows(src, rows, K, n0, reinterpret_cast<float*>(at));
+      return {};
+    case WeightType::kF16: break;
+  }
+  // The piece's own panels in fp32, then rounded into its place (panel n0 / kPanel onwards).
+  std::vector<float> panels(packed_elements(rows, K), 0.0f);
+  pack_rows(src, rows, K, 0, panels.data());
+  Half* out = reinterpret_cast<Half*>(at) + std::size_t(n0) * K;
+  if (const std::size_t bad = floats_to_halves(panels, {out, panels.size()}); bad < panels.size()) {
+    // Back from panel order to the value's place in the matrix.
+    const std::size_t n = bad / (std::size_t(K) * kPanel) * kPanel + bad % kPanel, k = bad / kPanel % K;
+    return "--weights f16: weight value " + where(n, k) + " does not fit a half (largest 65504); use --weights f32";
+  }
+  return {};
+}
 
 Status Weights::convert(WeightType type) {
   if (type == type_ && packed_) return Ok{};
@@ -230,65 +294,36 @@ Status Weights::convert(WeightType type) {
   // Padding columns of partial panels stay 0 (the buffer comes zeroed).
   StreamedBuffer packed = allocate_streamed(bytes);
   if (!packed) return make_error(ErrorCode::kInternal, "cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
-  std::vector<float> widened;  // a matrix held as GGUF blocks, widened (kF32 / kF16)
-  std::vector<float> panels;   // kF16: one matrix's fp32 panels before rounding
-  std::vector<PackedMatrix> views;
-  for (std::size_t i = 0; i < slots.size(); ++i) {
-    const Slot& s = slots[i];
-    char* at = static_cast<char*>(packed.get()) + offsets[i];
-    const GgmlRows& blocks = s.m->ggml;
-    if (type == WeightType::kQ8 && blocks.data != nullptr) {
-      q8_pack_ggml_rows(blocks.type, blocks.data, s.N, s.K, 0, reinterpret_cast<std::uint8_t*>(at));
-      views.push_back({nullptr, nullptr, s.N, s.K, nullptr, reinterpret_cast<const std::uint8_t*>(at)});
-      continue;
-    }
-    const float* rows = s.m->f32;
-    if (rows == nullptr) {
-      widened.resize(std::size_t(s.N) * s.K);
-      dequantize(blocks.type, blocks.data, widened.data(), widened.size());
-      rows = widened.data();
-    }
-    // Where the value at row n, column k came from, for an error.
-    auto where = [&](std::size_t n, std::size_t k) {
-      const float* value = rows + n * s.K + k;
-      char text[32];
-      std::snprintf(text, sizeof text, "%g", double(*value));
-      // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
-      return std::string(text) + " (" +
-             (storage_ ? "row " + std::to_string(n) + ", column " + std::to_string(k) + " of matmul matrix " +
-                             std::to_string(i)
-                       : "float " + std::to_string(value - token_embedding_) + " after the header") +
-             ")";
-    };
-    if (type == WeightType::kQ8) {
-      if (const std::size_t bad = q8_pack_rows(rows, s.N, s.K, 0, reinterpret_cast<std::uint8_t*>(at));
-          bad < std::size_t(s.N) * s.K)
-        return make_error(ErrorCode::kInvalidArgument,
-                          "--weights q8: weight value " + where(bad / s.K, bad % s.K) +
-                              " cannot be quantized (not finite, or its block's scale max|w|/127 exceeds a half's "
-                              "65504); use --weights f32");
-      views.push_back({nullptr, nullptr, s.N, s.K, nullptr, reinterpret_cast<const std::uint8_t*>(at)});
-      continue;
-    }
-    if (type == WeightType::kF32) {
-      pack_rows(rows, s.N, s.K, 0, reinterpret_cast<float*>(at));
-      views.push_back({reinterpret_cast<const float*>(at), nullptr, s.N, s.K});
-      continue;
-    }
-    panels.assign(packed_elements(s.N, s.K), 0.0f);
-    pack_rows(rows, s.N, s.K, 0, panels.data());
-    Half* out = reinterpret_cast<Half*>(at);
-    if (const std::size_t bad = floats_to_halves(panels, {out, panels.size()}); bad < panels.size()) {
-      // Back from panel order to the value's place in the matrix.
-      const std::size_t n = bad / (std::size_t(s.K) * kPanel) * kPanel + bad % kPanel, k = bad / kPanel % s.K;
-      return make_error(ErrorCode::kInvalidArgument, "--weights f16: weight value " + where(n, k) +
-                                                         " does not fit a half (largest 65504); use --weights f32");
-    }
-    views.push_back({nullptr, out, s.N, s.K});
-  }
+  // Pieces of kPieceRows rows, in file order, packed on every core.
+  // NOTE(weights): start-up. One thread packed the 110M shape in ~1.5 s before the first token (issue 23);
+  // the pieces are independent, so they spread over the cores (numbers in BENCHMARKS.md "int8 weights").
+  struct Piece {
+    std::size_t slot;
+    int n0, rows;
+  };
+  std::vector<Piece> pieces;
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    for (int n0 = 0; n0 < slots[i].N; n0 += kPieceRows) pieces.push_back({i, n0, std::min(kPieceRows, slots[i].N - n0)});
+  std::vector<std::string> errors(pieces.size());
+  ThreadPool pool(0);
+  pool.parallel_for(int(pieces.size()), [&](int t, int) {
+    const Piece& p = pieces[std::size_t(t)];
+    errors[std::size_t(t)] = pack_piece(type, slots[p.slot], p.slot, p.n0, p.rows,
+                                        static_cast<char*>(packed.get()) + offsets[p.slot]);
+  });
+  for (const std::string& e : errors)  // the first bad value in file order
+    if (!e.empty()) return make_error(ErrorCode::kInvalidArgument, e);
   packed_ = std::move(packed);
   packed_bytes_ = bytes;
-  for (std::size_t i = 0; i < slots.size(); ++i) slots[i].m->packed = views[i];
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    const Slot& s = slots[i];
+    const char* at = static_cast<const char*>(packed_.get()) + offsets[i];
+    PackedMatrix view{nullptr, nullptr, s.N, s.K};
+    if (type == WeightType::kQ8) view.q8 = reinterpret_cast<const std::uint8_t*>(at);
+    else if (type == WeightType::kF16) view.f16 = reinterpret_cast<const Half*>(at);
+    else view.f32 = reinterpret_cast<const float*>(at);
+    s.m->packed = view;
+  }
   type_ = type;
   for (const auto& run : droppable_) drop_pages(run);
   return Ok{};

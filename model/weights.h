@@ -132,6 +132,9 @@ class Weights {
     int N, K;
   };
   std::vector<Slot> matmul_slots();
+  // Packs rows [n0, n0 + rows) (a whole number of panels, or the last ones) of slot `index` into
+  // the matrix's panels at `at`; returns the error naming a value the type cannot hold, or "".
+  std::string pack_piece(WeightType type, const Slot& s, std::size_t index, int n0, int rows, char* at) const;
   // The checkpoint's fp32 matmul matrices as three contiguous runs (wq..wo of all layers, w1..w3
   // of all layers, the classifier unless it is the embedding): load()'s droppable_.
   std::vector<std::span<const float>> matmul_runs() const;
