@@ -7,12 +7,16 @@
 //
 // NOTE(q8): float widening, not int8 activations. llama.cpp quantizes x to Q8_0 too and sums
 // int8 × int8 products in int32 (VNNI), then scales per block; that rounds every activation to 8
-// bits (an extra error on top of the weights', ~0.4% relative per block) and makes a row's result
-// depend on how x was quantized, yet the kernel is bound by the weight bytes it streams, not by
-// arithmetic, in the regime q8 is for (one stream, W from memory). Widening q to float and using
-// the same fma tiles as f16 keeps the activations exact, the result identical on every ISA, and
-// batch invariance. Measured (AMD EPYC Zen 4, 2 vCPUs, loaded): see BENCHMARKS.md "int8 weights":
-// forward_bench 110M at one row, q8 vs f16; the figures are repeated in the NOTE on range_q8_avx512.
+// bits (an error on top of the weights') and makes a row's result depend on how its x was
+// quantized. Here q is widened to float (exact) and accumulated in fp32 fma chains, as the f16
+// kernels do: activations stay exact, every ISA gives the same bits, rows are batch invariant.
+// The single stream q8 is for is bound by the weight bytes, not by arithmetic, so widening costs
+// little there. forward_bench --shapes 110m --batches 1 --max-batch 1 --isa avx512 --greedy, three
+// alternated rounds (AMD EPYC Zen 4, 2 vCPUs, loaded: load average ~10): q8 44.5 / 55.7 / 55.2
+// tok/s (54-67 % of the read bandwidth probed in the same run), f16 44.5 / 25.9 / 32.3, f32
+// 21.6 / 16.8 / 22.6. At 32 rows (--batches 32, four rounds): q8 125 / 125 / 99 / 100, f16 133 /
+// 111 / 127 / 145. A VNNI kernel was not built to compare (it would cut the fmas at many rows,
+// where q8 is not the point: f16/f32 serve batches as fast).
 #include <algorithm>
 #include <cmath>
 #include <cstring>

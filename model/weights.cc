@@ -295,8 +295,12 @@ Status Weights::convert(WeightType type) {
   StreamedBuffer packed = allocate_streamed(bytes);
   if (!packed) return make_error(ErrorCode::kInternal, "cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
   // Pieces of kPieceRows rows, in file order, packed on every core.
-  // NOTE(weights): start-up. One thread packed the 110M shape in ~1.5 s before the first token (issue 23);
-  // the pieces are independent, so they spread over the cores (numbers in BENCHMARKS.md "int8 weights").
+  // NOTE(weights): start-up. One thread packed the 110M shape in ~0.5-2.6 s before the first token
+  // (issue 23: ~1.5 s); the pieces are independent, so they spread over the cores. Timed on the
+  // loaded Zen 4 (load average ~10 on 2 vCPUs), convert() alone, serial / parallel, two runs each:
+  // f32 2.7, 0.45, 0.63, 1.5 / 1.9, 1.6, 0.49, 2.3 s; f16 0.33, 0.35, 0.60, 0.45 / 0.49, 0.53,
+  // 0.50, 0.46; q8 0.51, 0.60, 0.86, 0.60 / 0.55, 0.74, 0.73, 0.63: no gain visible under that
+  // load (f32 is page faults of the mapping and of the new buffer); the quiet re-run decides.
   struct Piece {
     std::size_t slot;
     int n0, rows;
