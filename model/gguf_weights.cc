@@ -18,7 +18,8 @@ struct GgufStorage {
 };
 
 // One tensor the model needs: its name, the shape it must have (ggml order) and where its fp32
-// view goes; for a matmul matrix, where its Q8_0 / Q4_0 blocks go instead (kept_as_blocks).
+// view goes; for a matmul matrix or the embedding, where its Q8_0 / Q4_0 blocks go instead
+// (kept_as_blocks).
 struct Want {
   std::string name;
   std::vector<std::int64_t> ne;
@@ -27,8 +28,9 @@ struct Want {
   GgmlRows* blocks = nullptr;
 };
 
-// Matmul matrices of these types stay in the file: convert() packs their blocks (q8) or widens
-// one matrix at a time (f32, f16), so they cost no fp32 copy.
+// Matmul matrices and embeddings of these types stay in the file: convert() packs a matrix's
+// blocks (q8) or widens one matrix at a time (f32, f16), Weights::embedding_row() widens one row,
+// so they cost no fp32 copy.
 bool kept_as_blocks(std::uint32_t type) {
   return type == std::uint32_t(GgmlType::kQ8_0) || type == std::uint32_t(GgmlType::kQ4_0);
 }
@@ -37,7 +39,7 @@ std::vector<Want> wanted(const ModelConfig& c, Weights::Views& v) {
   const std::int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), voc = c.vocab_size;
   std::vector<Want> w;
   // A row-major [rows × cols] matrix is ggml's {cols, rows}: the same bytes.
-  w.push_back({"token_embd.weight", {d, voc}, &v.token_embedding, false});
+  w.push_back({"token_embd.weight", {d, voc}, &v.token_embedding, false, &v.token_embedding_ggml});
   v.layers.resize(std::size_t(c.n_layers));
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& lw = v.layers[std::size_t(l)];
@@ -112,8 +114,10 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
                           reinterpret_cast<std::uintptr_t>(t.data.data()) % alignof(float) == 0;
     if (want[i].blocks != nullptr && kept_as_blocks(t.type)) {
       *want[i].blocks = {t.type, t.data.data()};
-      // Read once by convert(); drop_pages only takes the span's page range.
-      if (f.mapped()) droppable.emplace_back(reinterpret_cast<const float*>(t.data.data()), t.data.size() / sizeof(float));
+      // A matrix's blocks are read once, by convert() (drop_pages takes only the span's page
+      // range); the embedding's rows every step.
+      if (want[i].matmul && f.mapped())
+        droppable.emplace_back(reinterpret_cast<const float*>(t.data.data()), t.data.size() / sizeof(float));
     } else if (in_place) {
       *want[i].view = reinterpret_cast<const float*>(t.data.data());
       // Only pages of a file mapping may be dropped: anywhere else MADV_DONTNEED would zero them.
@@ -126,7 +130,7 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
   }
   if (config.shared_classifier) {
     views.classifier = views.token_embedding;
-    if (kept_as_blocks(infos[0]->type)) views.classifier_ggml = {infos[0]->type, infos[0]->data.data()};  // token_embd
+    views.classifier_ggml = views.token_embedding_ggml;
   }
   return Weights::from_views(config, std::move(views), std::move(storage), std::move(droppable));
 }

@@ -64,6 +64,7 @@ Weights& Weights::operator=(Weights&& o) noexcept {
     map_ = std::exchange(o.map_, nullptr);
     map_bytes_ = std::exchange(o.map_bytes_, 0);
     token_embedding_ = o.token_embedding_;
+    embedding_ggml_ = o.embedding_ggml_;
     layers_ = std::move(o.layers_);
     rms_final_ = o.rms_final_;
     wcls_ = o.wcls_;
@@ -168,6 +169,7 @@ Weights Weights::from_views(const ModelConfig& config, Views views, std::shared_
   Weights w;
   w.config_ = config;
   w.token_embedding_ = views.token_embedding;
+  w.embedding_ggml_ = views.token_embedding_ggml;
   w.layers_ = std::move(views.layers);
   w.rms_final_ = views.rms_final;
   w.wcls_.f32 = views.classifier;
@@ -175,6 +177,17 @@ Weights Weights::from_views(const ModelConfig& config, Views views, std::shared_
   w.storage_ = std::move(storage);
   w.droppable_ = std::move(droppable);
   return w;
+}
+
+void Weights::embedding_row(int token, float* out) const {
+  const std::size_t dim = std::size_t(config_.dim);
+  if (token_embedding_ != nullptr) {
+    std::memcpy(out, token_embedding_ + std::size_t(token) * dim, dim * sizeof(float));
+    return;
+  }
+  const auto traits = ggml_type_traits(embedding_ggml_.type);
+  const std::size_t row_bytes = dim / traits->block_elements * traits->block_bytes;
+  dequantize(embedding_ggml_.type, embedding_ggml_.data + std::size_t(token) * row_bytes, out, dim);
 }
 
 std::size_t Weights::bytes_per_token() const {

@@ -78,7 +78,8 @@ class Weights {
   // live. `droppable` lists fp32 matmul matrices that lie in a read-only file mapping: convert()
   // lets the kernel drop their pages, as it does for a checkpoint's. Nothing else is dropped.
   struct Views {
-    const float* token_embedding = nullptr;  // [vocab × dim]
+    const float* token_embedding = nullptr;  // [vocab × dim]; null if token_embedding_ggml holds it
+    GgmlRows token_embedding_ggml;           // its Q8_0 / Q4_0 blocks, if the file has them
     std::vector<LayerWeights> layers;        // [n_layers], the Matrix::f32 views set
     const float* rms_final = nullptr;        // [dim]
     const float* classifier = nullptr;       // [vocab × dim]; the embedding when shared; null if
@@ -95,7 +96,11 @@ class Weights {
   ~Weights();
 
   const ModelConfig& config() const { return config_; }
-  const float* token_embedding() const { return token_embedding_; }  // [vocab × dim]
+  // [vocab × dim] in fp32; null for a GGUF whose embedding is Q8_0 / Q4_0 (it stays in the file's
+  // blocks): read rows with embedding_row().
+  const float* token_embedding() const { return token_embedding_; }
+  // out[0..dim) = the embedding row of `token` (< vocab), widened from the file's blocks if need be.
+  void embedding_row(int token, float* out) const;
   const LayerWeights& layer(int l) const { return layers_[l]; }
   const float* rms_final() const { return rms_final_; }              // [dim]
   // [vocab × dim]; with a shared classifier its f32 view is the token embedding itself.
@@ -143,6 +148,7 @@ class Weights {
   void* map_ = nullptr;
   std::size_t map_bytes_ = 0;
   const float* token_embedding_ = nullptr;
+  GgmlRows embedding_ggml_;  // when token_embedding_ is null
   std::vector<LayerWeights> layers_;  // [n_layers]
   const float* rms_final_ = nullptr;
   Matrix wcls_;

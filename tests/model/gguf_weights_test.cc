@@ -232,7 +232,14 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
       EXPECT_EQ(c.rope_theta, 500.0f);
       EXPECT_EQ(c.norm_eps, 1e-6f);
       EXPECT_EQ(c.shared_classifier, shared);
-      expect_values(w.token_embedding(), b.values.at("token_embd.weight"), "token_embd");
+      // The embedding: fp32 in place or widened, but Q8_0 / Q4_0 rows stay in the file's blocks
+      // and are widened one at a time.
+      const bool blocks = type == kTQ8_0 || type == kTQ4_0;
+      EXPECT_EQ(w.token_embedding() == nullptr, blocks);
+      if (!blocks) expect_values(w.token_embedding(), b.values.at("token_embd.weight"), "token_embd");
+      std::vector<float> rows(b.values.at("token_embd.weight").size());
+      for (int t = 0; t < c.vocab_size; ++t) w.embedding_row(t, rows.data() + std::size_t(t) * c.dim);
+      expect_values(rows.data(), b.values.at("token_embd.weight"), "token_embd rows");
       for (int i = 0; i < 2; ++i) {
         const LayerWeights& lw = w.layer(i);
         const std::string p = "blk." + std::to_string(i) + ".";
