@@ -3,7 +3,7 @@
 // fractions of the machine's sgemm peak and read bandwidth measured in the same run.
 //
 // usage: forward_bench [--shapes 15m,110m] [--ctx 96] [--min-time 1.0] [--rounds 1] [--threads 0] [--max-batch 64]
-//                      [--batches 1,32] [--weights f32|f16] [--kv-cache-dtype f32|f16] [--greedy]
+//                      [--batches 1,32] [--weights f32|f16|q8] [--kv-cache-dtype f32|f16] [--greedy]
 //                      [--prompt-steps 128,512,2048] [--isa avx2,avx512]  (--help lists them)
 // Decode steps are timed at each ISA level of --isa (default: every SIMD level of this CPU) side by
 // side, alternated within each round.
@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
   flags.add("--rounds", &o.rounds, "rounds over all batch sizes, each with its own sgemm peak and bandwidth probe");
   flags.add("--threads", &o.threads, "compute threads (0 = all cores)");
   flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
-  flags.add("--weights", &weights, "matmul weights: f32 or f16");
+  flags.add("--weights", &weights, "matmul weights: f32, f16 or q8");
   flags.add("--kv-cache-dtype", &kv_dtype, "K/V cache values: f32 or f16");
   flags.add("--greedy", &o.greedy,
             "also time the same steps as greedy ones (the argmax screen, model/argmax_screen.h, at up to 4 rows) "

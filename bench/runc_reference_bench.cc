@@ -9,7 +9,7 @@
 // one decode token per step and greedy argmax. The two alternate in rounds, so a noisy neighbour
 // hurts both alike; the ratio is the figure to read.
 //
-// usage: runc_reference_bench MODEL.bin [--tokens 256] [--rounds 3] [--threads 2] [--weights f32]
+// usage: runc_reference_bench MODEL.bin [--tokens 256] [--rounds 3] [--threads 2] [--weights f32|f16|q8]
 #include <omp.h>
 
 #include <chrono>
@@ -169,10 +169,18 @@ int main(int argc, char** argv) {
   }
   const std::string path = argv[1];
   int tokens = 256, rounds = 3, threads = 2;
+  ladle::model::WeightType weights = ladle::model::WeightType::kF32;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string f = argv[i];
     const int v = std::atoi(argv[i + 1]);
-    if (f == "--tokens") tokens = v;
+    if (f == "--weights") {
+      auto type = ladle::model::parse_weight_type(argv[i + 1]);
+      if (!type) {
+        std::fprintf(stderr, "%s\n", type.error().message.c_str());
+        return 2;
+      }
+      weights = *type;
+    } else if (f == "--tokens") tokens = v;
     else if (f == "--rounds") rounds = v;
     else if (f == "--threads") threads = v;
     else {
@@ -181,7 +189,7 @@ int main(int argc, char** argv) {
     }
   }
   auto ref_weights = Weights::load(path);
-  auto model = ladle::model::Transformer::load(path, {16, 1, threads});
+  auto model = ladle::model::Transformer::load(path, {16, 1, threads, weights});
   if (!ref_weights.ok() || !model.ok()) {
     std::fprintf(stderr, "cannot load %s\n", path.c_str());
     return 1;
@@ -190,8 +198,9 @@ int main(int argc, char** argv) {
   tokens = std::min(tokens, c.seq_len);
   omp_set_num_threads(threads);
   const double mb = double((*model)->weights().bytes_per_token()) / 1e6;
-  std::printf("%s: dim %d, %d layers, vocab %d; %d greedy tokens from BOS, %d threads, %.1f MB of weights per token\n",
-              path.c_str(), c.dim, c.n_layers, c.vocab_size, tokens, threads, mb);
+  std::printf("%s: dim %d, %d layers, vocab %d; %d greedy tokens from BOS, %d threads, %.1f MB of %s weights per token\n",
+              path.c_str(), c.dim, c.n_layers, c.vocab_size, tokens, threads, mb,
+              ladle::model::weight_type_name((*model)->weights().type()));
   std::printf("| round | run.c-style tok/s | ladle tok/s | ladle / run.c-style |\n| --- | --- | --- | --- |\n");
   for (int r = 1; r <= rounds; ++r) {
     const double ref = run_reference(*ref_weights, tokens);

@@ -33,6 +33,7 @@ constexpr int kMaxCandidateShare = 8;
 }  // namespace
 
 ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
+  if (w.q8 != nullptr) return;  // already one byte per weight: nothing to screen (see the header)
   assert((w.f32 != nullptr) != (w.f16 != nullptr) && w.i8 == nullptr);
   // Element i of w's panels as matmul reads it (a half widened exactly).
   auto at = [&w](std::size_t i) { return w.f32 != nullptr ? w.f32[i] : half_to_float(w.f16[i]); };

@@ -18,6 +18,11 @@
 // shape, 45% at 15M. Half weights are exact floats, so the same bound holds for them; the screen
 // reads half of a half classifier's bytes (11% fewer per token at 110M), and the Transformer uses
 // it there only for classifiers that stream from memory (RuntimeLimits::min_half_screen_bytes).
+//
+// NOTE(q8): with `--weights q8` the classifier itself is int8 (1.0625 bytes per weight), so a
+// screen would read as many bytes as the full product and then some: a q8 classifier builds no
+// screen (ready() stays false, argmax() declines, the Transformer computes the logits in full), and
+// greedy decoding takes the first maximum of the q8 logits, which is what sampling sees too.
 #pragma once
 
 #include <cstddef>
@@ -34,7 +39,8 @@ namespace ladle::model {
 class ArgmaxScreen {
  public:
   ArgmaxScreen() = default;  // decides nothing
-  // Builds the int8 panels and row scales of `w` (fp32 or half panels, which must outlive this).
+  // Builds the int8 panels and row scales of `w` (fp32 or half panels, which must outlive this);
+  // for q8 panels it builds nothing (see the NOTE above).
   explicit ArgmaxScreen(const PackedMatrix& w);
 
   bool ready() const { return q_ != nullptr; }

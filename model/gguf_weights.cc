@@ -18,35 +18,44 @@ struct GgufStorage {
 };
 
 // One tensor the model needs: its name, the shape it must have (ggml order) and where its fp32
-// view goes.
+// view goes; for a matmul matrix or the embedding, where its Q8_0 / Q4_0 blocks go instead
+// (kept_as_blocks).
 struct Want {
   std::string name;
   std::vector<std::int64_t> ne;
   const float** view;
   bool matmul;
+  GgmlRows* blocks = nullptr;
 };
+
+// Matmul matrices and embeddings of these types stay in the file: convert() packs a matrix's
+// blocks (q8) or widens one matrix at a time (f32, f16), Weights::embedding_row() widens one row,
+// so they cost no fp32 copy.
+bool kept_as_blocks(std::uint32_t type) {
+  return type == std::uint32_t(GgmlType::kQ8_0) || type == std::uint32_t(GgmlType::kQ4_0);
+}
 
 std::vector<Want> wanted(const ModelConfig& c, Weights::Views& v) {
   const std::int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), voc = c.vocab_size;
   std::vector<Want> w;
   // A row-major [rows × cols] matrix is ggml's {cols, rows}: the same bytes.
-  w.push_back({"token_embd.weight", {d, voc}, &v.token_embedding, false});
+  w.push_back({"token_embd.weight", {d, voc}, &v.token_embedding, false, &v.token_embedding_ggml});
   v.layers.resize(std::size_t(c.n_layers));
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& lw = v.layers[std::size_t(l)];
     const std::string b = "blk." + std::to_string(l) + ".";
     w.push_back({b + "attn_norm.weight", {d}, &lw.rms_att, false});
-    w.push_back({b + "attn_q.weight", {d, d}, &lw.wq.f32, true});
-    w.push_back({b + "attn_k.weight", {d, kv}, &lw.wk.f32, true});
-    w.push_back({b + "attn_v.weight", {d, kv}, &lw.wv.f32, true});
-    w.push_back({b + "attn_output.weight", {d, d}, &lw.wo.f32, true});
+    w.push_back({b + "attn_q.weight", {d, d}, &lw.wq.f32, true, &lw.wq.ggml});
+    w.push_back({b + "attn_k.weight", {d, kv}, &lw.wk.f32, true, &lw.wk.ggml});
+    w.push_back({b + "attn_v.weight", {d, kv}, &lw.wv.f32, true, &lw.wv.ggml});
+    w.push_back({b + "attn_output.weight", {d, d}, &lw.wo.f32, true, &lw.wo.ggml});
     w.push_back({b + "ffn_norm.weight", {d}, &lw.rms_ffn, false});
-    w.push_back({b + "ffn_gate.weight", {d, h}, &lw.w1.f32, true});
-    w.push_back({b + "ffn_down.weight", {h, d}, &lw.w2.f32, true});
-    w.push_back({b + "ffn_up.weight", {d, h}, &lw.w3.f32, true});
+    w.push_back({b + "ffn_gate.weight", {d, h}, &lw.w1.f32, true, &lw.w1.ggml});
+    w.push_back({b + "ffn_down.weight", {h, d}, &lw.w2.f32, true, &lw.w2.ggml});
+    w.push_back({b + "ffn_up.weight", {d, h}, &lw.w3.f32, true, &lw.w3.ggml});
   }
   w.push_back({"output_norm.weight", {d}, &v.rms_final, false});
-  if (!c.shared_classifier) w.push_back({"output.weight", {d, voc}, &v.classifier, true});
+  if (!c.shared_classifier) w.push_back({"output.weight", {d, voc}, &v.classifier, true, &v.classifier_ggml});
   return w;
 }
 
@@ -83,7 +92,7 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
                     ", which ladle does not read (it reads f32, f16, bf16, q8_0 and q4_0)");
     const bool in_place = t->type == std::uint32_t(GgmlType::kF32) &&
                           reinterpret_cast<std::uintptr_t>(t->data.data()) % alignof(float) == 0;
-    if (!in_place) widened_floats += t->num_elements;
+    if (!in_place && !(w.blocks != nullptr && kept_as_blocks(t->type))) widened_floats += t->num_elements;
     known.insert(t->name);
     infos.push_back(t);
   }
@@ -103,7 +112,13 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
     const auto n = std::size_t(t.num_elements);
     const bool in_place = t.type == std::uint32_t(GgmlType::kF32) &&
                           reinterpret_cast<std::uintptr_t>(t.data.data()) % alignof(float) == 0;
-    if (in_place) {
+    if (want[i].blocks != nullptr && kept_as_blocks(t.type)) {
+      *want[i].blocks = {t.type, t.data.data()};
+      // A matrix's blocks are read once, by convert() (drop_pages takes only the span's page
+      // range); the embedding's rows every step.
+      if (want[i].matmul && f.mapped())
+        droppable.emplace_back(reinterpret_cast<const float*>(t.data.data()), t.data.size() / sizeof(float));
+    } else if (in_place) {
       *want[i].view = reinterpret_cast<const float*>(t.data.data());
       // Only pages of a file mapping may be dropped: anywhere else MADV_DONTNEED would zero them.
       if (want[i].matmul && f.mapped()) droppable.emplace_back(*want[i].view, n);
@@ -113,7 +128,10 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
       next += n;
     }
   }
-  if (config.shared_classifier) views.classifier = views.token_embedding;
+  if (config.shared_classifier) {
+    views.classifier = views.token_embedding;
+    views.classifier_ggml = views.token_embedding_ggml;
+  }
   return Weights::from_views(config, std::move(views), std::move(storage), std::move(droppable));
 }
 

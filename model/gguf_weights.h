@@ -19,12 +19,15 @@ namespace ladle::model {
 
 // Weights over `file`'s tensors for `config` (from llama_config_from_gguf). F32 tensors are used
 // in place, in the mapping (4-byte aligned there: every tensor starts on the file's alignment);
-// F16, BF16, Q8_0 and Q4_0 ones are widened to fp32 at load (ggml_dequantize.h) into one owned
-// buffer. Refuses, naming the tensor: a missing one, one whose shape disagrees with the
-// hyperparameters, a type ladle cannot read, and a tensor the llama model does not have.
-// NOTE(gguf): memory. A non-F32 matrix costs its fp32 copy beside the packed panels convert()
-// makes (the 110M shape in Q8_0: ~440 MB of fp32 besides the packed copy), until matmul reads the
-// file's own formats.
+// Q8_0 and Q4_0 matmul matrices and token embeddings stay in the mapping as blocks
+// (Matrix::ggml, Views::token_embedding_ggml): convert() packs a matrix's blocks directly at q8
+// and widens one matrix at a time otherwise, Weights::embedding_row() widens one row; every other
+// non-F32 tensor is widened to fp32 at load (ggml_dequantize.h) into one owned buffer. Refuses,
+// naming the tensor: a missing one, one whose shape disagrees with the hyperparameters, a type
+// ladle cannot read, and a tensor the llama model does not have.
+// NOTE(gguf): memory. The 110M shape as a Q8_0 file (llama-quantize) with --weights q8 holds its
+// q8 panels (116 MB) and the file's embedding blocks (26 MB): 1.3 bytes per weight (peak RSS 241
+// MB); before, every tensor was widened to fp32 beside the packed copy (f16: peak 871 MB).
 Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, const ModelConfig& config);
 
 }  // namespace ladle::model

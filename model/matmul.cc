@@ -240,23 +240,40 @@ namespace {
 
 using kernels::RangeFn;
 
+// The portable kernel for W's element type (std::uint8_t: q8 panels).
+template <class W>
+RangeFn<W> portable_kernel() {
+  if constexpr (std::is_same_v<W, std::uint8_t>) return kernels::range_q8_portable;
+  else return kernels::range_portable<W>;
+}
+
 // The kernel for W's element type at the active ISA level (model/isa.h).
 template <class W>
 RangeFn<W> kernel() {
 #if defined(__x86_64__)
-  switch (active_isa()) {
-    case Isa::kAvx512: return kernels::range_avx512<W>;
-    case Isa::kAvx2: return kernels::range_avx2<W>;
-    case Isa::kPortable: break;
+  if constexpr (std::is_same_v<W, std::uint8_t>) {  // q8 panels
+    switch (active_isa()) {
+      case Isa::kAvx512: return kernels::range_q8_avx512;
+      case Isa::kAvx2: return kernels::range_q8_avx2;
+      case Isa::kPortable: break;
+    }
+  } else {
+    switch (active_isa()) {
+      case Isa::kAvx512: return kernels::range_avx512<W>;
+      case Isa::kAvx2: return kernels::range_avx2<W>;
+      case Isa::kPortable: break;
+    }
   }
 #endif
-  return kernels::range_portable<W>;
+  return portable_kernel<W>();
 }
 
-// Calls f(panels) with w's panels at their element type (the one of i8/f16/f32 that is set).
+// Calls f(panels) with w's panels at their element type (the one of q8/i8/f16/f32 that is set;
+// q8 as its bytes).
 template <class F>
 void with_panels(const PackedMatrix& w, F&& f) {
-  if (w.i8 != nullptr) f(w.i8);
+  if (w.q8 != nullptr) f(w.q8);
+  else if (w.i8 != nullptr) f(w.i8);
   else if (w.f16 != nullptr) f(w.f16);
   else f(w.f32);
 }
@@ -311,7 +328,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
-  with_panels(w, [&](auto* p) { kernels::range_portable(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
+  with_panels(w, [&](auto* p) { portable_kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
 }
 
 }  // namespace ladle::model

@@ -25,6 +25,14 @@
 // (vcvtph2ps, or the software conversion in the portable kernel) and then reduced in the very
 // same chain, so matmul on half panels is bit-identical to matmul on fp32 panels holding the
 // widened values: batch invariance and the AVX2/portable agreement carry over.
+//
+// NOTE(q8): block-quantized int8 W (`--weights q8`, model/q8_panels.h) cannot keep that chain: a
+// weight is q · d with d per block of 32 along K. Each output is instead, per block b in order,
+// partial_b = the fma chain of x[k] · q[k] over the block's k from 0 (q widened exactly), then
+// acc = fma(partial_b, d_b, acc) from acc = 0: again one fixed order that depends on neither M nor
+// the tile nor the ISA, so every level gives the portable kernel's bits and rows are batch
+// invariant. The choice against llama.cpp's int8 activations with integer dot products, and its
+// numbers, are in model/matmul_q8.cc.
 #pragma once
 
 #include <cstddef>
@@ -40,13 +48,14 @@ inline constexpr int kPanel = 16;
 
 // W [N × K] in panel layout: ceil(N / kPanel) panels of K rows × kPanel columns, panel p's row k
 // holding W[p·kPanel + c][k] for c = 0..kPanel-1 (columns at or past N hold 0). Exactly one of
-// f32/f16/i8 is set. A view: the storage belongs to whoever packed it (model::Weights, or the
+// f32/f16/i8/q8 is set. A view: the storage belongs to whoever packed it (model::Weights, or the
 // ArgmaxScreen for its int8 classifier).
 struct PackedMatrix {
   const float* f32 = nullptr;
   const Half* f16 = nullptr;
   int N = 0, K = 0;
   const std::int8_t* i8 = nullptr;  // small integers (the argmax screen's), widened exactly
+  const std::uint8_t* q8 = nullptr;  // int8 with a half scale per block of 32 along K (model/q8_panels.h)
 };
 
 // Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).

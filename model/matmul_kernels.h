@@ -63,6 +63,16 @@ struct SpreadPrefetch {
   }
 };
 
+// The q8 kernels (model/matmul_q8.cc, model/matmul_q8_avx512.cc): the same contract on the block-
+// quantized layout of model/q8_panels.h (`w` its bytes), each output the block chain of the NOTE
+// in model/matmul.h.
+void range_q8_portable(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin, int p_end);
+#if defined(__x86_64__)
+void range_q8_avx2(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin, int p_end);
+LADLE_AVX512 void range_q8_avx512(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin,
+                                  int p_end);
+#endif
+
 // How many k steps ahead a tile reading a panel nobody prefetched fetches its own panel.
 inline constexpr int kSelfAhead = 32;
 

@@ -119,8 +119,7 @@ Transformer::StepResult Transformer::run(const ForwardBatch& input, kvcache::KvS
   // Token embedding: copy each token's row.
   for (int t = 0; t < T; ++t) {
     assert(input.token_ids[t] >= 0 && input.token_ids[t] < c.vocab_size);
-    std::memcpy(x + std::size_t(t) * dim, weights_.token_embedding() + std::size_t(input.token_ids[t]) * dim,
-                dim * sizeof(float));
+    weights_.embedding_row(input.token_ids[t], x + std::size_t(t) * dim);
   }
 
   for (int l = 0; l < c.n_layers; ++l) {

@@ -12,6 +12,11 @@
 #include <cstring>
 #include <utility>
 
+#include "model/ggml_dequantize.h"
+#include "model/gguf_types.h"
+#include "model/q8_panels.h"
+#include "model/thread_pool.h"
+
 namespace ladle::model {
 
 namespace {
@@ -36,11 +41,19 @@ void drop_pages(std::span<const float> run) {
 Expected<WeightType> parse_weight_type(std::string_view name) {
   if (name == "f32") return WeightType::kF32;
   if (name == "f16") return WeightType::kF16;
+  if (name == "q8") return WeightType::kQ8;
   return make_error(ErrorCode::kInvalidArgument,
-                    "--weights must be f32 or f16, not '" + std::string(name) + "'");
+                    "--weights must be f32, f16 or q8, not '" + std::string(name) + "'");
 }
 
-const char* weight_type_name(WeightType type) { return type == WeightType::kF16 ? "f16" : "f32"; }
+const char* weight_type_name(WeightType type) {
+  switch (type) {
+    case WeightType::kF16: return "f16";
+    case WeightType::kQ8: return "q8";
+    case WeightType::kF32: break;
+  }
+  return "f32";
+}
 
 Weights::Weights(Weights&& o) noexcept { *this = std::move(o); }
 
@@ -51,11 +64,13 @@ Weights& Weights::operator=(Weights&& o) noexcept {
     map_ = std::exchange(o.map_, nullptr);
     map_bytes_ = std::exchange(o.map_bytes_, 0);
     token_embedding_ = o.token_embedding_;
+    embedding_ggml_ = o.embedding_ggml_;
     layers_ = std::move(o.layers_);
     rms_final_ = o.rms_final_;
     wcls_ = o.wcls_;
     type_ = o.type_;
     packed_ = std::move(o.packed_);
+    packed_bytes_ = std::exchange(o.packed_bytes_, 0);
     storage_ = std::move(o.storage_);
     droppable_ = std::move(o.droppable_);
   }
@@ -154,17 +169,32 @@ Weights Weights::from_views(const ModelConfig& config, Views views, std::shared_
   Weights w;
   w.config_ = config;
   w.token_embedding_ = views.token_embedding;
+  w.embedding_ggml_ = views.token_embedding_ggml;
   w.layers_ = std::move(views.layers);
   w.rms_final_ = views.rms_final;
   w.wcls_.f32 = views.classifier;
+  w.wcls_.ggml = views.classifier_ggml;
   w.storage_ = std::move(storage);
   w.droppable_ = std::move(droppable);
   return w;
 }
 
+void Weights::embedding_row(int token, float* out) const {
+  const std::size_t dim = std::size_t(config_.dim);
+  if (token_embedding_ != nullptr) {
+    std::memcpy(out, token_embedding_ + std::size_t(token) * dim, dim * sizeof(float));
+    return;
+  }
+  const auto traits = ggml_type_traits(embedding_ggml_.type);
+  const std::size_t row_bytes = dim / traits->block_elements * traits->block_bytes;
+  dequantize(embedding_ggml_.type, embedding_ggml_.data + std::size_t(token) * row_bytes, out, dim);
+}
+
 std::size_t Weights::bytes_per_token() const {
+  const std::size_t row = std::size_t(config_.dim) * sizeof(float);
+  if (type_ == WeightType::kQ8) return packed_bytes_ + row;  // the panels with their scales
   const std::size_t width = type_ == WeightType::kF16 ? sizeof(Half) : sizeof(float);
-  return config_.matmul_params() * width + std::size_t(config_.dim) * sizeof(float);
+  return config_.matmul_params() * width + row;
 }
 
 std::vector<std::span<const float>> Weights::matmul_runs() const {
@@ -188,50 +218,129 @@ std::vector<Weights::Slot> Weights::matmul_slots() {
   return slots;
 }
 
+namespace {
+
+// Bytes of an [N × K] matrix's panels at `type`.
+std::size_t panel_bytes(WeightType type, int N, int K) {
+  switch (type) {
+    case WeightType::kQ8: return q8_packed_bytes(N, K);
+    case WeightType::kF16: return packed_elements(N, K) * sizeof(Half);
+    case WeightType::kF32: break;
+  }
+  return packed_elements(N, K) * sizeof(float);
+}
+
+// Bytes of one row of K values in ggml type `type` (a block type convert() reads).
+std::size_t ggml_row_bytes(std::uint32_t type, int K) {
+  const auto traits = ggml_type_traits(type);
+  return std::size_t(K) / traits->block_elements * traits->block_bytes;
+}
+
+// Rows of a matrix packed by one task of convert(): whole panels, so that pieces of one matrix
+// never share a panel, and small enough that the classifier spreads over every thread.
+constexpr int kPieceRows = 16 * kPanel;
+
+}  // namespace
+
+std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t index, int n0, int rows, char* at) const {
+  const int K = s.K;
+  const GgmlRows& blocks = s.m->ggml;
+  const std::size_t row_bytes = blocks.data != nullptr ? ggml_row_bytes(blocks.type, K) : 0;
+  if (type == WeightType::kQ8 && blocks.data != nullptr) {
+    q8_pack_ggml_rows(blocks.type, blocks.data + n0 * row_bytes, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
+    return {};
+  }
+  const float* src = s.m->f32 != nullptr ? s.m->f32 + std::size_t(n0) * K : nullptr;
+  std::vector<float> widened;  // rows held as GGUF blocks, widened
+  if (src == nullptr) {
+    widened.resize(std::size_t(rows) * K);
+    dequantize(blocks.type, blocks.data + n0 * row_bytes, widened.data(), widened.size());
+    src = widened.data();
+  }
+  // Where the value at row n (of this piece), column k came from, for an error.
+  auto where = [&](std::size_t n, std::size_t k) {
+    const float* value = src + n * K + k;
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", double(*value));
+    // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
+    return std::string(text) + " (" +
+           (storage_ ? "row " + std::to_string(n0 + n) + ", column " + std::to_string(k) + " of matmul matrix " +
+                           std::to_string(index)
+                     : "float " + std::to_string(value - token_embedding_) + " after the header") +
+           ")";
+  };
+  switch (type) {
+    case WeightType::kQ8:
+      if (const std::size_t bad = q8_pack_rows(src, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
+          bad < std::size_t(rows) * K)
+        return "--weights q8: weight value " + where(bad / K, bad % K) +
+               " cannot be quantized (not finite, or its block's scale max|w|/127 exceeds a half's 65504); use "
+               "--weights f32";
+      return {};
+    case WeightType::kF32:
+      pack_rows(src, rows, K, n0, reinterpret_cast<float*>(at));
+      return {};
+    case WeightType::kF16: break;
+  }
+  // The piece's own panels in fp32, then rounded into its place (panel n0 / kPanel onwards).
+  std::vector<float> panels(packed_elements(rows, K), 0.0f);
+  pack_rows(src, rows, K, 0, panels.data());
+  Half* out = reinterpret_cast<Half*>(at) + std::size_t(n0) * K;
+  if (const std::size_t bad = floats_to_halves(panels, {out, panels.size()}); bad < panels.size()) {
+    // Back from panel order to the value's place in the matrix.
+    const std::size_t n = bad / (std::size_t(K) * kPanel) * kPanel + bad % kPanel, k = bad / kPanel % K;
+    return "--weights f16: weight value " + where(n, k) + " does not fit a half (largest 65504); use --weights f32";
+  }
+  return {};
+}
+
 Status Weights::convert(WeightType type) {
   if (type == type_ && packed_) return Ok{};
-  const std::size_t width = type == WeightType::kF16 ? sizeof(Half) : sizeof(float);
   auto slots = matmul_slots();
   // Each matrix starts on a 64-byte line.
   std::vector<std::size_t> offsets;
   std::size_t bytes = 0;
   for (const Slot& s : slots) {
     offsets.push_back(bytes);
-    bytes += (packed_elements(s.N, s.K) * width + 63) / 64 * 64;
+    bytes += (panel_bytes(type, s.N, s.K) + 63) / 64 * 64;
   }
   // Padding columns of partial panels stay 0 (the buffer comes zeroed).
   StreamedBuffer packed = allocate_streamed(bytes);
   if (!packed) return make_error(ErrorCode::kInternal, "cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
-  std::vector<float> panels;  // kF16: one matrix's fp32 panels before rounding
-  std::vector<PackedMatrix> views;
+  // Pieces of kPieceRows rows, in file order, packed on every core.
+  // NOTE(weights): start-up. One thread packed the 110M shape in ~0.5-2.6 s before the first token
+  // (issue 23: ~1.5 s); the pieces are independent, so they spread over the cores. Timed on the
+  // loaded Zen 4 (load average ~10 on 2 vCPUs), convert() alone, serial / parallel, two runs each:
+  // f32 2.7, 0.45, 0.63, 1.5 / 1.9, 1.6, 0.49, 2.3 s; f16 0.33, 0.35, 0.60, 0.45 / 0.49, 0.53,
+  // 0.50, 0.46; q8 0.51, 0.60, 0.86, 0.60 / 0.55, 0.74, 0.73, 0.63: no gain visible under that
+  // load (f32 is page faults of the mapping and of the new buffer); the quiet re-run decides.
+  struct Piece {
+    std::size_t slot;
+    int n0, rows;
+  };
+  std::vector<Piece> pieces;
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    for (int n0 = 0; n0 < slots[i].N; n0 += kPieceRows) pieces.push_back({i, n0, std::min(kPieceRows, slots[i].N - n0)});
+  std::vector<std::string> errors(pieces.size());
+  ThreadPool pool(0);
+  pool.parallel_for(int(pieces.size()), [&](int t, int) {
+    const Piece& p = pieces[std::size_t(t)];
+    errors[std::size_t(t)] = pack_piece(type, slots[p.slot], p.slot, p.n0, p.rows,
+                                        static_cast<char*>(packed.get()) + offsets[p.slot]);
+  });
+  for (const std::string& e : errors)  // the first bad value in file order
+    if (!e.empty()) return make_error(ErrorCode::kInvalidArgument, e);
+  packed_ = std::move(packed);
+  packed_bytes_ = bytes;
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const Slot& s = slots[i];
-    char* at = static_cast<char*>(packed.get()) + offsets[i];
-    if (type == WeightType::kF32) {
-      pack_rows(s.m->f32, s.N, s.K, 0, reinterpret_cast<float*>(at));
-      views.push_back({reinterpret_cast<const float*>(at), nullptr, s.N, s.K});
-      continue;
-    }
-    panels.assign(packed_elements(s.N, s.K), 0.0f);
-    pack_rows(s.m->f32, s.N, s.K, 0, panels.data());
-    Half* out = reinterpret_cast<Half*>(at);
-    if (const std::size_t bad = floats_to_halves(panels, {out, panels.size()}); bad < panels.size()) {
-      // Back from panel order to the value's place in the file.
-      const std::size_t n = bad / (std::size_t(s.K) * kPanel) * kPanel + bad % kPanel, k = bad / kPanel % s.K;
-      const float* value = s.m->f32 + n * s.K + k;
-      char text[32];
-      std::snprintf(text, sizeof text, "%g", double(*value));
-      // A checkpoint's floats follow the embedding in one mapping; a GGUF's tensors lie apart.
-      const std::string where = storage_ ? "row " + std::to_string(n) + ", column " + std::to_string(k) +
-                                               " of matmul matrix " + std::to_string(i)
-                                         : "float " + std::to_string(value - token_embedding_) + " after the header";
-      return make_error(ErrorCode::kInvalidArgument, std::string("--weights f16: weight value ") + text + " (" +
-                                                         where + ") does not fit a half (largest 65504); use --weights f32");
-    }
-    views.push_back({nullptr, out, s.N, s.K});
+    const char* at = static_cast<const char*>(packed_.get()) + offsets[i];
+    PackedMatrix view{nullptr, nullptr, s.N, s.K};
+    if (type == WeightType::kQ8) view.q8 = reinterpret_cast<const std::uint8_t*>(at);
+    else if (type == WeightType::kF16) view.f16 = reinterpret_cast<const Half*>(at);
+    else view.f32 = reinterpret_cast<const float*>(at);
+    s.m->packed = view;
   }
-  packed_ = std::move(packed);
-  for (std::size_t i = 0; i < slots.size(); ++i) slots[i].m->packed = views[i];
   type_ = type;
   for (const auto& run : droppable_) drop_pages(run);
   return Ok{};

@@ -24,18 +24,33 @@
 namespace ladle::model {
 
 // How the matrices that matmul reads are held: kF32 keeps the checkpoint's floats (run.c-exact);
-// kF16 rounds each to an IEEE half at load (half the bytes per token, nearest even). Either way
-// they are repacked into matmul's panel layout. Embedding rows and RMS weights are fp32 in both.
-enum class WeightType { kF32, kF16 };
+// kF16 rounds each to an IEEE half at load (half the bytes per token, nearest even); kQ8 holds
+// ggml's Q8_0 numbers (int8 with a half scale per block of 32 along K, model/q8_panels.h: 1.0625
+// bytes per weight), quantized at load as llama.cpp's quantize_row_q8_0_ref does, or a GGUF's
+// Q8_0 / Q4_0 blocks as they are. Whatever the type they are repacked into matmul's panel layout.
+// Embedding rows and RMS weights are fp32 in all of them.
+enum class WeightType { kF32, kF16, kQ8 };
 
-// "f32" or "f16"; anything else is kInvalidArgument with a message listing the accepted names.
+// "f32", "f16" or "q8"; anything else is kInvalidArgument with a message listing the accepted names.
 Expected<WeightType> parse_weight_type(std::string_view name);
 const char* weight_type_name(WeightType type);
 
+// A matrix held in a GGUF file's own block format (ggml type Q8_0 or Q4_0), row-major: N rows of
+// K / 32 blocks.
+struct GgmlRows {
+  std::uint32_t type = 0;
+  const std::byte* data = nullptr;  // null: none
+};
+
 // One weight matrix [out × in].
 struct Matrix {
-  const float* f32 = nullptr;  // the checkpoint's values, row-major: always set (a view into the mapping)
-  PackedMatrix packed;         // the panels matmul reads, at the weights' type: set by convert()
+  // The values, row-major: a view into the checkpoint's mapping (or a GGUF's fp32 tensors or
+  // widened embedding); null for a GGUF matrix held only in its blocks (`ggml`).
+  const float* f32 = nullptr;
+  PackedMatrix packed;  // the panels matmul reads, at the weights' type: set by convert()
+  // The GGUF file's Q8_0 / Q4_0 blocks of this matrix, if it has them: convert(kQ8) packs from
+  // them (not from f32, which re-quantizing could change), kF32/kF16 widen them when f32 is null.
+  GgmlRows ggml;
 };
 
 // Views for one layer.
@@ -63,10 +78,13 @@ class Weights {
   // live. `droppable` lists fp32 matmul matrices that lie in a read-only file mapping: convert()
   // lets the kernel drop their pages, as it does for a checkpoint's. Nothing else is dropped.
   struct Views {
-    const float* token_embedding = nullptr;  // [vocab × dim]
+    const float* token_embedding = nullptr;  // [vocab × dim]; null if token_embedding_ggml holds it
+    GgmlRows token_embedding_ggml;           // its Q8_0 / Q4_0 blocks, if the file has them
     std::vector<LayerWeights> layers;        // [n_layers], the Matrix::f32 views set
     const float* rms_final = nullptr;        // [dim]
-    const float* classifier = nullptr;       // [vocab × dim]; the embedding when shared
+    const float* classifier = nullptr;       // [vocab × dim]; the embedding when shared; null if
+                                             // classifier_ggml holds it
+    GgmlRows classifier_ggml;                // its Q8_0 / Q4_0 blocks, if the file has them
   };
   static Weights from_views(const ModelConfig& config, Views views, std::shared_ptr<const void> storage,
                             std::vector<std::span<const float>> droppable);
@@ -78,7 +96,11 @@ class Weights {
   ~Weights();
 
   const ModelConfig& config() const { return config_; }
-  const float* token_embedding() const { return token_embedding_; }  // [vocab × dim]
+  // [vocab × dim] in fp32; null for a GGUF whose embedding is Q8_0 / Q4_0 (it stays in the file's
+  // blocks): read rows with embedding_row().
+  const float* token_embedding() const { return token_embedding_; }
+  // out[0..dim) = the embedding row of `token` (< vocab), widened from the file's blocks if need be.
+  void embedding_row(int token, float* out) const;
   const LayerWeights& layer(int l) const { return layers_[l]; }
   const float* rms_final() const { return rms_final_; }              // [dim]
   // [vocab × dim]; with a shared classifier its f32 view is the token embedding itself.
@@ -87,6 +109,8 @@ class Weights {
   // Bytes of weights read per decoded token (every matrix once at its type's width, plus one fp32
   // embedding row).
   std::size_t bytes_per_token() const;
+  // Bytes of the packed panels convert() made (0 before).
+  std::size_t packed_bytes() const { return packed_bytes_; }
 
   // Packs the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) into
   // one owned, 64-byte-aligned buffer of matmul panels at `type` and sets every Matrix::packed;
@@ -95,7 +119,9 @@ class Weights {
   // the other type repacks; with the same type it does nothing. A value whose half is not finite
   // (|x| >= 65520 rounds to inf, or inf/NaN in the file) is refused with kInvalidArgument, leaving
   // the weights as they were: clamping would silently change the model, and llama2.c checkpoints
-  // stay far inside the half range.
+  // stay far inside the half range. kQ8 likewise refuses a value that is not finite or whose
+  // block's scale overflows a half. A matrix held as GGUF blocks is packed from them: directly at
+  // kQ8 (the same int8 and scales), widened one matrix at a time at kF32/kF16.
   // NOTE(model): memory. The packed copy takes the place of the matrices' mapped pages (same bytes
   // at kF32, half at kF16); with a shared classifier it is one extra vocab × dim matrix, since the
   // embedding table stays in the mapping for its row lookups (+37 MB fp32 for stories15M, +98 MB
@@ -111,6 +137,9 @@ class Weights {
     int N, K;
   };
   std::vector<Slot> matmul_slots();
+  // Packs rows [n0, n0 + rows) (a whole number of panels, or the last ones) of slot `index` into
+  // the matrix's panels at `at`; returns the error naming a value the type cannot hold, or "".
+  std::string pack_piece(WeightType type, const Slot& s, std::size_t index, int n0, int rows, char* at) const;
   // The checkpoint's fp32 matmul matrices as three contiguous runs (wq..wo of all layers, w1..w3
   // of all layers, the classifier unless it is the embedding): load()'s droppable_.
   std::vector<std::span<const float>> matmul_runs() const;
@@ -119,11 +148,13 @@ class Weights {
   void* map_ = nullptr;
   std::size_t map_bytes_ = 0;
   const float* token_embedding_ = nullptr;
+  GgmlRows embedding_ggml_;  // when token_embedding_ is null
   std::vector<LayerWeights> layers_;  // [n_layers]
   const float* rms_final_ = nullptr;
   Matrix wcls_;
   WeightType type_ = WeightType::kF32;
   StreamedBuffer packed_;  // the panels of every matrix, in matmul_slots() order
+  std::size_t packed_bytes_ = 0;
   std::shared_ptr<const void> storage_;  // from_views(): what the views point into
   std::vector<std::span<const float>> droppable_;  // fp32 matrices in a file mapping, dropped by convert()
 };

@@ -42,8 +42,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
             "the classifier's bytes with fp32 weights, half of them with f16 (there only for a classifier of 32 MiB or "
             "more); it needs 1 byte per classifier weight of memory)");
   flags.add("--weights", &c.weights,
-            "matmul weights: f32 (the checkpoint's values) or f16 (a half copy: half the bytes per token, "
-            "rounded)");
+            "matmul weights: f32 (the checkpoint's values), f16 (a half copy: half the bytes per token, "
+            "rounded) or q8 (llama.cpp's Q8_0: int8 with a scale per 32 weights, ~1.06 bytes per weight; a GGUF's "
+            "Q8_0/Q4_0 blocks are used as they are)");
   flags.add("--kv-cache-dtype", &c.kv_cache_dtype,
             "K/V cache values: f32 (exact) or f16 (rounded; half the bytes per token, so twice the tokens in "
             "--kv-cache-mb and half the bytes decode attention reads)");

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "model/gguf_config.h"
 #include "model/gguf_file.h"
@@ -82,10 +83,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_refusal(weights.error());
     return 0;
   }
-  // Every view is readable: touch the first and last float of the embedding and the classifier.
+  // Every view is readable: the first and last embedding rows, the classifier's last float (or
+  // byte, when it stays in Q8_0 / Q4_0 blocks), the final norm.
   const std::size_t n = std::size_t(config->vocab_size) * std::size_t(config->dim);
-  volatile float sink = weights->token_embedding()[0] + weights->token_embedding()[n - 1] +
-                        weights->classifier().f32[n - 1] + weights->rms_final()[config->dim - 1];
+  std::vector<float> row(std::size_t(config->dim));
+  weights->embedding_row(0, row.data());
+  float touched = row[0];
+  weights->embedding_row(config->vocab_size - 1, row.data());
+  touched += row.back();
+  const model::Matrix& cls = weights->classifier();
+  if (cls.f32 != nullptr) touched += cls.f32[n - 1];
+  else touched += float(std::to_integer<int>(cls.ggml.data[0]));
+  volatile float sink = touched + weights->rms_final()[config->dim - 1];
   (void)sink;
   return 0;
 }

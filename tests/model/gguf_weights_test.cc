@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "model/ggml_dequantize.h"
 #include "model/gguf_config.h"
 #include "model/half.h"
+#include "model/q8_panels.h"
 #include "tests/model/gguf_builder.h"
 
 namespace ladle::model {
@@ -189,6 +191,29 @@ void expect_values(const float* got, const std::vector<float>& want, const std::
     ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i])) << what << " element " << i;
 }
 
+// A matmul matrix: Q8_0 / Q4_0 ones stay in the file's blocks (no fp32 copy), the rest have fp32
+// views; either way holding exactly `want`.
+void expect_matrix(const Matrix& m, const std::vector<float>& want, std::uint32_t type, const std::string& what) {
+  if (type != kTQ8_0 && type != kTQ4_0) {
+    EXPECT_EQ(m.ggml.data, nullptr) << what;
+    return expect_values(m.f32, want, what);
+  }
+  EXPECT_EQ(m.f32, nullptr) << what << ": a block matrix has no fp32 copy";
+  ASSERT_EQ(m.ggml.type, type) << what;
+  std::vector<float> widened(want.size());
+  dequantize(m.ggml.type, m.ggml.data, widened.data(), widened.size());
+  expect_values(widened.data(), want, what);
+}
+
+// Every packed q8 value of `m` [N × K] is want's (Q8_0 / Q4_0 blocks are copied, not requantized).
+void expect_q8_panels(const Matrix& m, const std::vector<float>& want, const std::string& what) {
+  ASSERT_NE(m.packed.q8, nullptr) << what;
+  const int N = m.packed.N, K = m.packed.K;
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k)
+      ASSERT_EQ(q8_value(m.packed.q8, K, n, k), want[std::size_t(n) * K + k]) << what << " at " << n << "," << k;
+}
+
 TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
   for (std::uint32_t type : {kTF32, kTF16, kTBF16, kTQ8_0, kTQ4_0})
     for (bool shared : {true, false}) {
@@ -207,23 +232,30 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
       EXPECT_EQ(c.rope_theta, 500.0f);
       EXPECT_EQ(c.norm_eps, 1e-6f);
       EXPECT_EQ(c.shared_classifier, shared);
-      expect_values(w.token_embedding(), b.values.at("token_embd.weight"), "token_embd");
+      // The embedding: fp32 in place or widened, but Q8_0 / Q4_0 rows stay in the file's blocks
+      // and are widened one at a time.
+      const bool blocks = type == kTQ8_0 || type == kTQ4_0;
+      EXPECT_EQ(w.token_embedding() == nullptr, blocks);
+      if (!blocks) expect_values(w.token_embedding(), b.values.at("token_embd.weight"), "token_embd");
+      std::vector<float> rows(b.values.at("token_embd.weight").size());
+      for (int t = 0; t < c.vocab_size; ++t) w.embedding_row(t, rows.data() + std::size_t(t) * c.dim);
+      expect_values(rows.data(), b.values.at("token_embd.weight"), "token_embd rows");
       for (int i = 0; i < 2; ++i) {
         const LayerWeights& lw = w.layer(i);
         const std::string p = "blk." + std::to_string(i) + ".";
         expect_values(lw.rms_att, b.values.at(p + "attn_norm.weight"), p + "attn_norm");
-        expect_values(lw.wq.f32, b.values.at(p + "attn_q.weight"), p + "attn_q");
-        expect_values(lw.wk.f32, b.values.at(p + "attn_k.weight"), p + "attn_k");
-        expect_values(lw.wv.f32, b.values.at(p + "attn_v.weight"), p + "attn_v");
-        expect_values(lw.wo.f32, b.values.at(p + "attn_output.weight"), p + "attn_output");
+        expect_matrix(lw.wq, b.values.at(p + "attn_q.weight"), type, p + "attn_q");
+        expect_matrix(lw.wk, b.values.at(p + "attn_k.weight"), type, p + "attn_k");
+        expect_matrix(lw.wv, b.values.at(p + "attn_v.weight"), type, p + "attn_v");
+        expect_matrix(lw.wo, b.values.at(p + "attn_output.weight"), type, p + "attn_output");
         expect_values(lw.rms_ffn, b.values.at(p + "ffn_norm.weight"), p + "ffn_norm");
-        expect_values(lw.w1.f32, b.values.at(p + "ffn_gate.weight"), p + "ffn_gate");
-        expect_values(lw.w2.f32, b.values.at(p + "ffn_down.weight"), p + "ffn_down");
-        expect_values(lw.w3.f32, b.values.at(p + "ffn_up.weight"), p + "ffn_up");
+        expect_matrix(lw.w1, b.values.at(p + "ffn_gate.weight"), type, p + "ffn_gate");
+        expect_matrix(lw.w2, b.values.at(p + "ffn_down.weight"), type, p + "ffn_down");
+        expect_matrix(lw.w3, b.values.at(p + "ffn_up.weight"), type, p + "ffn_up");
       }
       expect_values(w.rms_final(), b.values.at("output_norm.weight"), "output_norm");
       if (shared) EXPECT_EQ(w.classifier().f32, w.token_embedding());
-      else expect_values(w.classifier().f32, b.values.at("output.weight"), "output");
+      else expect_matrix(w.classifier(), b.values.at("output.weight"), type, "output");
       // F32 tensors are used in place, in the file's bytes.
       if (type == kTF32) {
         const auto* q = l.file->find_tensor("blk.1.attn_q.weight");
@@ -233,7 +265,14 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
       Weights moved = std::move(*l.weights);
       ASSERT_TRUE(moved.convert(WeightType::kF16).ok());
       EXPECT_NE(moved.layer(0).w2.packed.f16, nullptr);
-      expect_values(moved.layer(1).w3.f32, b.values.at("blk.1.ffn_up.weight"), "ffn_up after convert");
+      expect_matrix(moved.layer(1).w3, b.values.at("blk.1.ffn_up.weight"), type, "ffn_up after convert");
+      // q8 panels straight from Q8_0 / Q4_0 blocks hold the file's values exactly, the tied
+      // classifier's from token_embd's blocks too.
+      ASSERT_TRUE(moved.convert(WeightType::kQ8).ok());
+      if (type == kTQ8_0 || type == kTQ4_0) {
+        expect_q8_panels(moved.layer(1).w3, b.values.at("blk.1.ffn_up.weight"), "ffn_up as q8");
+        expect_q8_panels(moved.classifier(), b.values.at(shared ? "token_embd.weight" : "output.weight"), "classifier as q8");
+      }
     }
 }
 

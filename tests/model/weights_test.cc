@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/checkpoint_writer.h"
+#include "model/q8_panels.h"
 
 namespace ladle::model {
 namespace {
@@ -95,10 +96,20 @@ TEST(Weights, RefusesBadFiles) {
 
 // The panels of matrix `m` [rows × cols] hold every value at its panel place (matmul.h), as the
 // float itself (kF32) or its half rounded to nearest even (kF16), and 0 in the padding columns.
+// kQ8: the bytes q8_pack_rows makes of the matrix (its own tests check those numbers).
 void expect_panels(const Matrix& m, int rows, int cols, WeightType type, const std::string& what) {
   const PackedMatrix& p = m.packed;
   ASSERT_EQ(p.N, rows) << what;
   ASSERT_EQ(p.K, cols) << what;
+  if (type == WeightType::kQ8) {
+    ASSERT_TRUE(p.q8 != nullptr && p.f32 == nullptr && p.f16 == nullptr) << what;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.q8) % 64, 0u) << what;
+    std::vector<std::uint8_t> want(q8_packed_bytes(rows, cols), 0);
+    ASSERT_EQ(q8_pack_rows(m.f32, rows, cols, 0, want.data()), std::size_t(rows) * cols);
+    ASSERT_EQ(0, std::memcmp(p.q8, want.data(), want.size())) << what;
+    return;
+  }
+  ASSERT_EQ(p.q8, nullptr) << what;
   ASSERT_EQ(p.f16 == nullptr, type == WeightType::kF32) << what;
   ASSERT_EQ(p.f32 == nullptr, type == WeightType::kF16) << what;
   const void* data = p.f16 ? static_cast<const void*>(p.f16) : static_cast<const void*>(p.f32);
@@ -148,6 +159,12 @@ TEST(Weights, PacksMatmulMatricesAtEitherTypeAndBack) {
     expect_all_panels(moved, WeightType::kF16);
     EXPECT_EQ(moved.classifier().f32, shared ? moved.token_embedding() : moved.rms_final() + 16 + 8 * 4);
     EXPECT_EQ(moved.layer(0).rms_att[3], 1.0f);  // norms stay fp32
+    ASSERT_TRUE(moved.convert(WeightType::kQ8).ok());
+    EXPECT_EQ(moved.type(), WeightType::kQ8);
+    expect_all_panels(moved, WeightType::kQ8);
+    // Matrices at 1 byte plus a half scale per 32, panel-padded, plus the embedding row.
+    EXPECT_EQ(moved.bytes_per_token(), moved.packed_bytes() + 16 * 4);
+    EXPECT_LT(moved.bytes_per_token(), c.matmul_params() * 2);
     ASSERT_TRUE(moved.convert(WeightType::kF32).ok());
     expect_all_panels(moved, WeightType::kF32);
     EXPECT_EQ(moved.bytes_per_token(), f32_bytes);
@@ -173,6 +190,17 @@ TEST(Weights, RefusesValuesBeyondTheHalfRange) {
       << st.error().message;  // its place in the file, not in the panels
   EXPECT_NE(st.error().message.find("--weights f32"), std::string::npos) << st.error().message;
   EXPECT_EQ(w->type(), WeightType::kF32);  // unchanged
+  // q8 takes it (a block scale of 65520/127), but not a value whose block scale is past a half.
+  EXPECT_TRUE(w->convert(WeightType::kQ8).ok());
+  const float huge = 1e7f;
+  std::memcpy(bytes.data() + 28 + 4 * w2_float, &huge, 4);
+  write_all(bad, bytes);
+  auto w8 = Weights::load(bad);
+  ASSERT_TRUE(w8.ok());
+  const Status st8 = w8->convert(WeightType::kQ8);
+  ASSERT_FALSE(st8.ok());
+  EXPECT_NE(st8.error().message.find("--weights q8: weight value 1e+07 (float " + std::to_string(w2_float) + " "),
+            std::string::npos) << st8.error().message;
   EXPECT_EQ(w->layer(0).wq.packed.f16, nullptr);
   // 65504 itself (the largest half) is accepted.
   const float largest = 65504.0f;
@@ -187,12 +215,14 @@ TEST(Weights, RefusesValuesBeyondTheHalfRange) {
 TEST(Weights, ParsesWeightTypeNames) {
   EXPECT_EQ(*parse_weight_type("f32"), WeightType::kF32);
   EXPECT_EQ(*parse_weight_type("f16"), WeightType::kF16);
-  for (const char* bad : {"", "fp16", "F16", "bf16", "f8"}) {
+  EXPECT_EQ(*parse_weight_type("q8"), WeightType::kQ8);
+  for (const char* bad : {"", "fp16", "F16", "bf16", "f8", "q8_0", "Q8"}) {
     auto t = parse_weight_type(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(t.error().message.find("f32 or f16"), std::string::npos) << t.error().message;
+    EXPECT_NE(t.error().message.find("f32, f16 or q8"), std::string::npos) << t.error().message;
   }
+  EXPECT_STREQ(weight_type_name(WeightType::kQ8), "q8");
   EXPECT_STREQ(weight_type_name(WeightType::kF16), "f16");
   EXPECT_STREQ(weight_type_name(WeightType::kF32), "f32");
 }

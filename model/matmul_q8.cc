@@ -1,0 +1,175 @@
+// matmul_q8: the portable and AVX2 kernels on block-quantized int8 panels (model/q8_panels.h),
+// `--weights q8`; the AVX-512 one is model/matmul_q8_avx512.cc. model/matmul.cc dispatches.
+//
+// Every output is the block chain of the NOTE(q8) in model/matmul.h: per block of 32 along K,
+// partial = fma chain of x[k] · q[k] from 0, then acc = fma(partial, d, acc). All kernels compute
+// exactly those fmas, so they give the same bits, for any M.
+//
+// NOTE(q8): float widening, not int8 activations. llama.cpp quantizes x to Q8_0 too and sums
+// int8 × int8 products in int32 (VNNI), then scales per block; that rounds every activation to 8
+// bits (an error on top of the weights') and makes a row's result depend on how its x was
+// quantized. Here q is widened to float (exact) and accumulated in fp32 fma chains, as the f16
+// kernels do: activations stay exact, every ISA gives the same bits, rows are batch invariant.
+// The single stream q8 is for is bound by the weight bytes, not by arithmetic, so widening costs
+// little there. forward_bench --shapes 110m --batches 1 --max-batch 1 --isa avx512 --greedy, three
+// alternated rounds (AMD EPYC Zen 4, 2 vCPUs, loaded: load average ~10): q8 44.5 / 55.7 / 55.2
+// tok/s (54-67 % of the read bandwidth probed in the same run), f16 44.5 / 25.9 / 32.3, f32
+// 21.6 / 16.8 / 22.6. At 32 rows (--batches 32, four rounds): q8 125 / 125 / 99 / 100, f16 133 /
+// 111 / 127 / 145. A VNNI kernel was not built to compare (it would cut the fmas at many rows,
+// where q8 is not the point: f16/f32 serve batches as fast).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model/matmul_kernels.h"
+#include "model/q8_panels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace ladle::model::kernels {
+
+void range_q8_portable(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin, int p_end) {
+  const std::size_t stride = q8_panel_bytes(K);
+  for (int p = p_begin; p < p_end; ++p) {
+    const std::uint8_t* panel = w + std::size_t(p) * stride;
+    const int cols = std::min(kPanel, N - p * kPanel);
+    for (int m = 0; m < M; ++m) {
+      float acc[kPanel] = {};
+      const float* xr = x + std::size_t(m) * K;
+      const std::uint8_t* block = panel;
+      for (int k0 = 0; k0 < K; k0 += kQ8Block, block += kQ8BlockBytes) {
+        const int kn = std::min(kQ8Block, K - k0);
+        float part[kPanel] = {};
+        for (int k = 0; k < kn; ++k)
+          for (int c = 0; c < kPanel; ++c)
+            part[c] = std::fma(xr[k0 + k], float(std::int8_t(block[std::size_t(k) * kPanel + c])), part[c]);
+        Half d[kPanel];
+        std::memcpy(d, block + std::size_t(kn) * kPanel, sizeof d);
+        for (int c = 0; c < kPanel; ++c) acc[c] = std::fma(part[c], half_to_float(d[c]), acc[c]);
+      }
+      std::memcpy(y + std::size_t(m) * N + std::size_t(p) * kPanel, acc, std::size_t(cols) * sizeof(float));
+    }
+  }
+}
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace {
+
+inline __m256 widen8(const std::uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m256 scales8(const std::uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Lanes [0, n) of a store mask (n clamped to 0..8).
+inline __m256i lanes_below(int n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
+}
+
+// Bytes ahead of its current row that a one-row tile prefetches in each of its panels.
+constexpr std::size_t kAheadBytes = 1024;
+
+// y[0..MR) × [0..min(cols, NP·kPanel)) (row stride ldy) for the MR rows of x (row stride K) and
+// the NP consecutive q8 panels at `w` (panel stride q8_panel_bytes(K)). The partial sums of a
+// block live in registers (MR·2·NP of them); the accumulators, touched once per block, in `acc`.
+template <int MR, int NP, bool kPrefetch = false>
+inline void tile_q8_avx2(const float* x, const std::uint8_t* w, float* y, int ldy, int K, int cols) {
+  constexpr int NV = 2 * NP;
+  const std::size_t stride = q8_panel_bytes(K);
+  __m256 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_setzero_ps();
+  const std::uint8_t* block = w;
+  for (int k0 = 0; k0 < K; k0 += kQ8Block, block += kQ8BlockBytes) {
+    const int kn = std::min(kQ8Block, K - k0);
+    __m256 part[MR][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) part[i][j] = _mm256_setzero_ps();
+    for (int k = 0; k < kn; ++k) {
+      const std::uint8_t* row = block + std::size_t(k) * kPanel;
+      if constexpr (kPrefetch)
+        if (k % 4 == 0)
+#pragma GCC unroll 8
+          for (int p = 0; p < NP; ++p) _mm_prefetch(reinterpret_cast<const char*>(row + p * stride + kAheadBytes), _MM_HINT_T0);
+      __m256 b[NV];
+#pragma GCC unroll 8
+      for (int p = 0; p < NP; ++p) {
+        b[2 * p] = widen8(row + p * stride);
+        b[2 * p + 1] = widen8(row + p * stride + 8);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m256 a = _mm256_broadcast_ss(x + std::size_t(i) * K + k0 + k);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) part[i][j] = _mm256_fmadd_ps(a, b[j], part[i][j]);
+      }
+    }
+    const std::uint8_t* scales = block + std::size_t(kn) * kPanel;
+#pragma GCC unroll 8
+    for (int p = 0; p < NP; ++p) {
+      const __m256 d0 = scales8(scales + p * stride), d1 = scales8(scales + p * stride + 16);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        acc[i][2 * p] = _mm256_fmadd_ps(part[i][2 * p], d0, acc[i][2 * p]);
+        acc[i][2 * p + 1] = _mm256_fmadd_ps(part[i][2 * p + 1], d1, acc[i][2 * p + 1]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      float* out = y + std::size_t(i) * ldy + 8 * j;
+      if (cols >= NP * kPanel) _mm256_storeu_ps(out, acc[i][j]);
+      else if (8 * j < cols) _mm256_maskstore_ps(out, lanes_below(cols - 8 * j), acc[i][j]);
+    }
+}
+
+}  // namespace
+
+void range_q8_avx2(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin, int p_end) {
+  const std::size_t stride = q8_panel_bytes(K);
+  int p = p_begin;
+  if (M == 1) {
+    // One row (single-stream decode): W streams from memory once; two panels per tile keep four
+    // fma chains in flight and fit the 16 registers; each panel prefetched kAheadBytes ahead.
+    for (; p + 2 <= p_end; p += 2) tile_q8_avx2<1, 2, true>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
+    for (; p < p_end; ++p) tile_q8_avx2<1, 1, true>(x, w + p * stride, y + p * kPanel, N, K, N - p * kPanel);
+    return;
+  }
+  // Tiles of 6 rows × one panel (12 partial sums + 2 weight vectors + 1 broadcast = 15 of the 16
+  // registers), then the last M % 6 rows.
+  for (; p < p_end; ++p) {
+    const std::uint8_t* wp = w + p * stride;
+    const int cols = N - p * kPanel;
+    int m = 0;
+    for (; m + 6 <= M; m += 6)
+      tile_q8_avx2<6, 1>(x + std::size_t(m) * K, wp, y + std::size_t(m) * N + p * kPanel, N, K, cols);
+    const float* xm = x + std::size_t(m) * K;
+    float* ym = y + std::size_t(m) * N + p * kPanel;
+    switch (M - m) {
+      case 0: break;
+      case 1: tile_q8_avx2<1, 1>(xm, wp, ym, N, K, cols); break;
+      case 2: tile_q8_avx2<2, 1>(xm, wp, ym, N, K, cols); break;
+      case 3: tile_q8_avx2<3, 1>(xm, wp, ym, N, K, cols); break;
+      case 4: tile_q8_avx2<4, 1>(xm, wp, ym, N, K, cols); break;
+      default: tile_q8_avx2<5, 1>(xm, wp, ym, N, K, cols); break;
+    }
+  }
+}
+
+#pragma GCC pop_options
+#endif
+
+}  // namespace ladle::model::kernels

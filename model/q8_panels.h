@@ -1,0 +1,55 @@
+// q8_panels: the block-quantized int8 panel layout matmul reads for `--weights q8` (ggml's Q8_0
+// numbers in matmul's panel order), and the three ways to fill it: quantizing fp32 rows exactly as
+// ggml's quantize_row_q8_0_ref does, and copying a GGUF's Q8_0 or Q4_0 blocks as they are.
+//
+// Layout of an [N × K] matrix: ceil(N / kPanel) panels, each of ceil(K / kQ8Block) blocks of
+// kQ8Block rows along K (the last block may be shorter: K need not be a multiple of 32, e.g.
+// stories260K's hidden 172). A block of kn rows is kn × kPanel int8 (row k holding column c's
+// q[k] at k·kPanel + c, as the other panel layouts), then kPanel halves: column c's scale d.
+// W[n][k] = q · d exactly (a float product of an int8 and a half needs at most 19 bits). Columns
+// at or past N hold q = 0, d = 0.
+//
+// NOTE(q8): scales as halves, not floats: ggml stores d as a half (quantize_row_q8_0_ref rounds
+// d = amax/127 to half, yet computes q with the float 1/d), so a Q8_0 GGUF and a checkpoint
+// quantized here give the same numbers; 1.0625 bytes per weight like ggml's block_q8_0.
+//
+// Free functions, no state; any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/half.h"
+#include "model/matmul.h"
+
+namespace ladle::model {
+
+inline constexpr int kQ8Block = 32;
+// Bytes of one whole block of one panel: kQ8Block × kPanel int8 + kPanel half scales.
+inline constexpr std::size_t kQ8BlockBytes = std::size_t(kQ8Block) * kPanel + kPanel * sizeof(Half);
+
+inline int q8_blocks(int K) { return (K + kQ8Block - 1) / kQ8Block; }
+// Bytes of one panel (K rows) and of the whole [N × K] matrix.
+inline std::size_t q8_panel_bytes(int K) {
+  return std::size_t(K) * kPanel + std::size_t(q8_blocks(K)) * kPanel * sizeof(Half);
+}
+std::size_t q8_packed_bytes(int N, int K);
+
+// Quantizes the `rows` rows of w [rows × K] (llama2.c layout) block by block along K as
+// quantize_row_q8_0_ref: amax = max|x|, d = amax / 127, q = roundf(x · (d ? 1/d : 0)), d stored as
+// a half; writes them as output columns n0..n0+rows-1 of the q8 layout at `packed` (an N × K
+// matrix, N >= n0 + rows; a zeroed buffer). Returns rows·K if every value fits, else the index
+// (r·K + k) of the first value that does not: inf, NaN, or a block whose d overflows a half
+// (amax >= 65520·127); that block is left zero.
+std::size_t q8_pack_rows(const float* w, int rows, int K, int n0, std::uint8_t* packed);
+
+// Copies `rows` rows of ggml blocks (ggml type Q8_0 or Q4_0, ggml-common.h's block_q8_0 /
+// block_q4_0; K a multiple of 32; `src` may be unaligned) into columns n0.. of the q8 layout:
+// Q8_0 as is, Q4_0's nibbles as q − 8 with the same d. The values are exactly what
+// ggml_dequantize.h widens them to. Any other type is a programming error (checked by callers).
+void q8_pack_ggml_rows(std::uint32_t type, const std::byte* src, int rows, int K, int n0, std::uint8_t* packed);
+
+// W[n][k] as the layout holds it (q · d), for tests.
+float q8_value(const std::uint8_t* packed, int K, int n, int k);
+
+}  // namespace ladle::model
