@@ -125,6 +125,18 @@ TEST(SyntheticGguf, Qwen2CopiesTheChatTemplateAndWritesBiases) {
   EXPECT_EQ(m.find_tensor("blk.1.attn_k.bias")->shape(), "[16]");
   EXPECT_EQ(m.find_tensor("blk.1.attn_v.bias")->shape(), "[16]");
   EXPECT_EQ(m.find_tensor("output.weight")->shape(), "[64, " + std::to_string(s->config.vocab_size) + "]");
+  // The model layer reads it as qwen2: biases in every layer's views, RoPE over halves.
+  auto shared = std::make_shared<const model::GgufFile>(open_gguf(o.out));
+  auto cfg = model::llama_config_from_gguf(*shared);
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_TRUE(cfg->qkv_bias);
+  EXPECT_EQ(cfg->rope_style, model::RopeStyle::kHalves);
+  EXPECT_FALSE(cfg->shared_classifier);
+  auto w = model::llama_weights_from_gguf(shared, *cfg);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(static_cast<const void*>(w->layer(1).bk), static_cast<const void*>(shared->find_tensor("blk.1.attn_k.bias")->data.data()));
+  EXPECT_EQ(static_cast<const void*>(w->layer(0).bq), static_cast<const void*>(shared->find_tensor("blk.0.attn_q.bias")->data.data()));
+  EXPECT_EQ(static_cast<const void*>(w->layer(0).bv), static_cast<const void*>(shared->find_tensor("blk.0.attn_v.bias")->data.data()));
 }
 
 // The same draws at every type: F16 and BF16 hold the F32 file's values rounded (nearest even).
