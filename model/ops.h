@@ -41,6 +41,7 @@ class RopeTable {
   // adjacent (x[2i], x[2i+1]) or the halves' (x[i], x[i + head_dim/2]), as the style says.
   void apply(std::span<float> vec, int pos) const;
   int head_dim() const { return head_dim_; }
+  std::size_t bytes() const { return table_.size() * sizeof(float); }
 
  private:
   int head_dim_ = 0;

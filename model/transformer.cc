@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "model/attention.h"
@@ -37,7 +38,26 @@ Expected<std::unique_ptr<Transformer>> Transformer::create(Weights weights, Runt
     return make_error(ErrorCode::kInvalidArgument, "runtime limits: max_batch_tokens and max_seqs must be positive");
   if (limits.max_seqs > limits.max_batch_tokens) limits.max_seqs = limits.max_batch_tokens;
   if (auto st = weights.convert(limits.weights); !st) return st.error();
-  return std::unique_ptr<Transformer>(new Transformer(std::move(weights), limits));
+  std::unique_ptr<Transformer> model(new Transformer(std::move(weights), limits));
+  // NOTE(model): the one line the model layer prints: what a model costs is known only once its
+  // matrices are packed and its buffers allocated, and a server sizes its KV cache from what is left.
+  std::fprintf(stderr, "ladle: model memory: %s\n",
+               model->memory().describe(weight_type_name(model->weights().type())).c_str());
+  return model;
+}
+
+ModelMemory Transformer::memory() const {
+  const ModelConfig& c = config();
+  ModelMemory m;
+  // bytes_per_token() counts every matrix once at its type's width plus one embedding row.
+  m.packed_weights = weights_.bytes_per_token() - std::size_t(c.dim) * sizeof(float);
+  m.embedding = std::size_t(c.vocab_size) * c.dim * sizeof(float);
+  for (const std::vector<float>* b : {&x_, &xb_, &xb2_, &q_, &k_, &v_, &att_out_, &hb_, &hb2_, &final_, &logits_})
+    m.step_buffers += b->capacity() * sizeof(float);
+  m.step_buffers += row_seq_.capacity() * sizeof(std::int32_t) + rope_.bytes();
+  m.argmax_screen = screen_.bytes();
+  m.resident = process_resident_bytes();
+  return m;
 }
 
 Transformer::Transformer(Weights weights, RuntimeLimits limits)

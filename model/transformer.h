@@ -19,6 +19,7 @@
 #include "model/argmax_screen.h"
 #include "model/config.h"
 #include "model/forward_batch.h"
+#include "model/model_memory.h"
 #include "model/ops.h"
 #include "model/thread_pool.h"
 #include "model/weights.h"
@@ -95,6 +96,9 @@ class Transformer {
   int num_threads() const { return pool_.num_threads(); }
   // Memory held by the classifier's ArgmaxScreen; 0 when there is none (off, or f16 weights).
   std::size_t argmax_screen_bytes() const { return screen_.bytes(); }
+  // What the model holds before a KV cache: packed weights, embedding, step buffers, screen, and
+  // the process's resident set now. create() logs it to stderr ("ladle: model memory: ...").
+  ModelMemory memory() const;
 
  private:
   Transformer(Weights weights, RuntimeLimits limits);
