@@ -40,15 +40,18 @@ std::vector<Want> wanted(const ModelConfig& c, Weights::Views& v) {
     w.push_back({b + "attn_k.weight", {d, kv}, &lw.wk.f32, true});
     w.push_back({b + "attn_v.weight", {d, kv}, &lw.wv.f32, true});
     w.push_back({b + "attn_output.weight", {d, d}, &lw.wo.f32, true});
-    if (c.qkv_bias) {
-      w.push_back({b + "attn_q.bias", {d}, &lw.bq, false});
-      w.push_back({b + "attn_k.bias", {kv}, &lw.bk, false});
-      w.push_back({b + "attn_v.bias", {kv}, &lw.bv, false});
-    }
     w.push_back({b + "ffn_norm.weight", {d}, &lw.rms_ffn, false});
     w.push_back({b + "ffn_gate.weight", {d, h}, &lw.w1.f32, true});
     w.push_back({b + "ffn_down.weight", {h, d}, &lw.w2.f32, true});
     w.push_back({b + "ffn_up.weight", {d, h}, &lw.w3.f32, true});
+  }
+  // Q/K/V biases (qwen2), 1-D like the norms.
+  for (int l = 0; c.qkv_bias && l < c.n_layers; ++l) {
+    LayerWeights& lw = v.layers[std::size_t(l)];
+    const std::string b = "blk." + std::to_string(l) + ".";
+    w.push_back({b + "attn_q.bias", {d}, &lw.bq, false});
+    w.push_back({b + "attn_k.bias", {kv}, &lw.bk, false});
+    w.push_back({b + "attn_v.bias", {kv}, &lw.bv, false});
   }
   w.push_back({"output_norm.weight", {d}, &v.rms_final, false});
   if (!c.shared_classifier) w.push_back({"output.weight", {d, voc}, &v.classifier, true});
