@@ -116,7 +116,8 @@ struct LlamaCppRun {
 };
 
 LlamaCppRun llama_completion(const std::string& model, const std::string& prompt, int n) {
-  const std::string out = temp("lcpp.out"), err = temp("lcpp.err");
+  // Files of this model's own: ctest runs the cases as parallel processes.
+  const std::string out = model + ".lcpp.out", err = model + ".lcpp.err";
   const std::string cmd = kLlamaCpp + "/llama-completion -m " + model + " -p '" + prompt + "' -n " + std::to_string(n) +
                           " --temp 0 --ignore-eos -no-cnv -sp --no-display-prompt --verbose-prompt --no-warmup -t 2 -c 256"
                           " > " + out + " 2> " + err;
