@@ -201,8 +201,8 @@ TEST(LlmEngine, SubmitRejectsWhatCanNeverRun) {
 TEST(LlmEngine, TokenizeRejectsInvalidUtf8AndDetokenizeRoundTrips) {
   auto engine = make_engine(real_model_config());
   ASSERT_TRUE(engine);
-  EXPECT_FALSE(engine->tokenize("bad \xff byte", true).ok());
-  auto ids = engine->tokenize("Once upon a time", true);
+  EXPECT_FALSE(engine->tokenize("bad \xff byte", true, true).ok());
+  auto ids = engine->tokenize("Once upon a time", true, true);
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<TokenId>{1, 403, 407, 261, 378}));
   EXPECT_EQ(*engine->detokenize(*ids), "Once upon a time");
