@@ -40,6 +40,11 @@ std::vector<Want> wanted(const ModelConfig& c, Weights::Views& v) {
     w.push_back({b + "attn_k.weight", {d, kv}, &lw.wk.f32, true});
     w.push_back({b + "attn_v.weight", {d, kv}, &lw.wv.f32, true});
     w.push_back({b + "attn_output.weight", {d, d}, &lw.wo.f32, true});
+    if (c.qkv_bias) {
+      w.push_back({b + "attn_q.bias", {d}, &lw.bq, false});
+      w.push_back({b + "attn_k.bias", {kv}, &lw.bk, false});
+      w.push_back({b + "attn_v.bias", {kv}, &lw.bv, false});
+    }
     w.push_back({b + "ffn_norm.weight", {d}, &lw.rms_ffn, false});
     w.push_back({b + "ffn_gate.weight", {d, h}, &lw.w1.f32, true});
     w.push_back({b + "ffn_down.weight", {h, d}, &lw.w2.f32, true});
@@ -87,6 +92,8 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
     known.insert(t->name);
     infos.push_back(t);
   }
+  // Llama 3.1's RoPE factors are the config's (gguf_config.h), read there.
+  if (!config.rope_freq_factors.empty()) known.insert("rope_freqs.weight");
   for (const GgufTensorInfo& t : f.tensors())
     if (!known.count(t.name))
       return refuse("tensor '" + std::string(t.name) + "' is not part of a llama model as ladle runs it (" +

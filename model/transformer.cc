@@ -18,6 +18,12 @@ void project(const float* x, const Matrix& w, float* y, int M, int N, int K, Thr
   matmul(x, w.packed, y, M, pool);
 }
 
+// y[t] += bias for each of the T rows of y [T × n].
+void add_rows(float* y, const float* bias, int T, int n) {
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < n; ++i) y[std::size_t(t) * n + i] += bias[i];
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<Transformer>> Transformer::load(const std::string& path, RuntimeLimits limits) {
@@ -38,7 +44,7 @@ Transformer::Transformer(Weights weights, RuntimeLimits limits)
     : weights_(std::move(weights)), limits_(limits), pool_(limits.threads) {
   const ModelConfig& c = weights_.config();
   const std::size_t T = limits_.max_batch_tokens, S = limits_.max_seqs;
-  rope_ = RopeTable(c.seq_len, c.head_dim(), c.rope_theta);
+  rope_ = RopeTable(c);
   x_.resize(T * c.dim);
   xb_.resize(T * c.dim);
   xb2_.resize(T * c.dim);
@@ -148,6 +154,12 @@ Transformer::StepResult Transformer::run(const ForwardBatch& input, kvcache::KvS
     project(xb_.data(), w.wq, q_.data(), T, dim, dim, &pool_);
     project(xb_.data(), w.wk, k_.data(), T, kv_dim, dim, &pool_);
     project(xb_.data(), w.wv, v_.data(), T, kv_dim, dim, &pool_);
+    // Q/K/V biases (qwen2).
+    if (c.qkv_bias) {
+      add_rows(q_.data(), w.bq, T, dim);
+      add_rows(k_.data(), w.bk, T, kv_dim);
+      add_rows(v_.data(), w.bv, T, kv_dim);
+    }
     // RoPE on q and k at each row's position, then K/V into the paged cache.
     for (int t = 0; t < T; ++t) {
       rope_.apply({q_.data() + std::size_t(t) * dim, std::size_t(dim)}, cur->positions[t]);

@@ -1,4 +1,6 @@
-// Transformer: the llama2.c model as one batched forward step over a paged KV cache.
+// Transformer: the llama2.c model as one batched forward step over a paged KV cache, with what
+// the GGUF architectures add to its recipe (ModelConfig: Q/K/V biases, RoPE over halves or with
+// scaled frequencies; config.h).
 //
 // Owns the mapped Weights, the thread pool and every scratch buffer (allocated once at load for
 // RuntimeLimits::max_batch_tokens rows). forward() must be called from one thread at a time (the
