@@ -8,6 +8,7 @@
 //     `ladle tokenize` does (special tokens parsed, one BOS): POST /tokenize {messages} and
 //     usage.prompt_tokens agree with it (Llama 3's template is given with --chat-template, the
 //     vocabulary GGUF having none; Qwen's is the GGUF's own);
+//   - /tokenize and /detokenize round-trip text under the BPE vocabulary;
 //   - generation stops at the end-of-turn token (<|eot_id|>, <|im_end|>), which is neither EOS nor
 //     streamed. To make the model say it without faking anything, a copy of the model has the
 //     classifier rows of its greedy first token and of the end-of-turn token swapped: its most
@@ -119,6 +120,16 @@ for (const f of families) {
         assert.ok(ref.rendered.startsWith('<|im_start|>system\nYou are terse.<|im_end|>\n'), ref.rendered);
       }
       assert.ok(tokens.includes(eot), 'the template\'s end-of-turn texts are special tokens');
+    });
+    await check(`${f.name}: /tokenize and /detokenize round-trip text through the byte-level BPE`, async () => {
+      const text = ' Hello 日本語 🦙 naïve';
+      const post = (path, body) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
+      const { tokens } = await post('/tokenize', { content: text, add_special_tokens: false });
+      assert.equal((await post('/detokenize', { tokens })).content, text);
+      // Special tokens print nothing (as in a stream): the conversation's ids give its words only.
+      const { tokens: chat } = await post('/tokenize', { messages });
+      const back = (await post('/detokenize', { tokens: chat })).content;
+      assert.ok(back.includes(messages[1].content) && !back.includes('<|'), back);
     });
     await check(`${f.name}: the greedy first token is known (and is not the end of turn)`, async () => {
       const one = await client.chat.completions.create({ ...base, max_tokens: 1, logprobs: true });
