@@ -7,7 +7,8 @@
 //   - the prompt the server gives the model is `ladle render-chat`'s text tokenized as
 //     `ladle tokenize` does (special tokens parsed, one BOS): POST /tokenize {messages} and
 //     usage.prompt_tokens agree with it (Llama 3's template is given with --chat-template, the
-//     vocabulary GGUF having none; Qwen's is the GGUF's own);
+//     vocabulary GGUF having none; Qwen's is the GGUF's own), and Messages (count_tokens) and
+//     Responses count the same prompt for the same conversation;
 //   - /tokenize and /detokenize round-trip text under the BPE vocabulary;
 //   - generation stops at the end-of-turn token (<|eot_id|>, <|im_end|>), which is neither EOS nor
 //     streamed. To make the model say it without faking anything, a copy of the model has the
@@ -121,9 +122,16 @@ for (const f of families) {
       }
       assert.ok(tokens.includes(eot), 'the template\'s end-of-turn texts are special tokens');
     });
+    const post = (path, body) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
+    await check(`${f.name}: Messages and Responses render the conversation with the same template`, async () => {
+      const count = await post('/v1/messages/count_tokens', { model: 'm', system: messages[0].content, messages: [messages[1]] });
+      assert.equal(count.input_tokens, ref.ids.length, JSON.stringify(count));
+      const r = await post('/v1/responses', { model: 'm', instructions: messages[0].content, input: messages[1].content,
+                                              max_output_tokens: 1, temperature: 0 });
+      assert.equal(r.usage.input_tokens, ref.ids.length, JSON.stringify(r.usage));
+    });
     await check(`${f.name}: /tokenize and /detokenize round-trip text through the byte-level BPE`, async () => {
       const text = ' Hello 日本語 🦙 naïve';
-      const post = (path, body) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
       const { tokens } = await post('/tokenize', { content: text, add_special_tokens: false });
       assert.equal((await post('/detokenize', { tokens })).content, text);
       // Special tokens print nothing (as in a stream): the conversation's ids give its words only.
