@@ -27,6 +27,7 @@
 #include <string>
 
 #include "model/checkpoint_writer.h"
+#include "model/ggml_dequantize.h"
 #include "model/model_file.h"
 #include "model/tokenizer_writer.h"
 
@@ -57,6 +58,30 @@ void expect_floats(const float* got, const float* want, std::size_t n, const std
     ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i])) << what << " element " << i;
 }
 
+// A matrix's n values: its fp32 view, or its GGUF blocks (Q8_0 / Q4_0 stay in the file) widened.
+std::vector<float> values(const model::Matrix& m, std::size_t n) {
+  std::vector<float> out(n);
+  if (m.f32) std::copy(m.f32, m.f32 + n, out.begin());
+  else if (m.ggml.data) model::dequantize(m.ggml.type, m.ggml.data, out.data(), n);
+  else out.clear();
+  return out;
+}
+
+// The token embedding, row by row as the forward pass reads it.
+std::vector<float> embedding(const model::Weights& w) {
+  const std::size_t d = w.config().dim, v = w.config().vocab_size;
+  std::vector<float> out(v * d);
+  for (std::size_t t = 0; t < v; ++t) w.embedding_row(int(t), out.data() + t * d);
+  return out;
+}
+
+void expect_same(const model::Matrix& got, const model::Matrix& want, std::size_t n, const std::string& what) {
+  const std::vector<float> g = values(got, n), w = values(want, n);
+  ASSERT_EQ(g.size(), n) << what << ": neither fp32 values nor blocks";
+  ASSERT_EQ(w.size(), n) << what << ": neither fp32 values nor blocks";
+  expect_floats(g.data(), w.data(), n, what);
+}
+
 // Every weight of `q` equals `p`'s, bit for bit (a tied classifier compares as the embedding).
 void expect_same_weights(const model::Weights& p, const model::Weights& q, const std::string& what) {
   const model::ModelConfig& x = p.config();
@@ -64,21 +89,23 @@ void expect_same_weights(const model::Weights& p, const model::Weights& q, const
   ASSERT_EQ(q.config().hidden_dim, x.hidden_dim) << what;
   ASSERT_EQ(q.config().n_layers, x.n_layers) << what;
   const std::size_t d = x.dim, h = x.hidden_dim, kv = x.kv_dim(), v = x.vocab_size;
-  expect_floats(q.token_embedding(), p.token_embedding(), v * d, what + " token_embd");
-  expect_floats(q.classifier().f32, p.classifier().f32, v * d, what + " output");
+  expect_floats(embedding(q).data(), embedding(p).data(), v * d, what + " token_embd");
+  // A tied classifier is the embedding, compared above.
+  if (!p.config().shared_classifier && !q.config().shared_classifier)
+    expect_same(q.classifier(), p.classifier(), v * d, what + " output");
   expect_floats(q.rms_final(), p.rms_final(), d, what + " output_norm");
   for (int l = 0; l < x.n_layers; ++l) {
     const model::LayerWeights &s = p.layer(l), &t = q.layer(l);
     const std::string b = what + " blk." + std::to_string(l) + ".";
     expect_floats(t.rms_att, s.rms_att, d, b + "attn_norm");
-    expect_floats(t.wq.f32, s.wq.f32, d * d, b + "attn_q");
-    expect_floats(t.wk.f32, s.wk.f32, kv * d, b + "attn_k");
-    expect_floats(t.wv.f32, s.wv.f32, kv * d, b + "attn_v");
-    expect_floats(t.wo.f32, s.wo.f32, d * d, b + "attn_output");
+    expect_same(t.wq, s.wq, d * d, b + "attn_q");
+    expect_same(t.wk, s.wk, kv * d, b + "attn_k");
+    expect_same(t.wv, s.wv, kv * d, b + "attn_v");
+    expect_same(t.wo, s.wo, d * d, b + "attn_output");
     expect_floats(t.rms_ffn, s.rms_ffn, d, b + "ffn_norm");
-    expect_floats(t.w1.f32, s.w1.f32, h * d, b + "ffn_gate");
-    expect_floats(t.w2.f32, s.w2.f32, d * h, b + "ffn_down");
-    expect_floats(t.w3.f32, s.w3.f32, h * d, b + "ffn_up");
+    expect_same(t.w1, s.w1, h * d, b + "ffn_gate");
+    expect_same(t.w2, s.w2, d * h, b + "ffn_down");
+    expect_same(t.w3, s.w3, h * d, b + "ffn_up");
   }
 }
 
