@@ -35,16 +35,16 @@ struct GenerationRequest {
 };
 
 struct ModelInfo {
-  std::string name;        // file name of the checkpoint, used as the API's model id
+  std::string name{};      // file name of the checkpoint, used as the API's model id
   int vocab_size = 0;
   int context_length = 0;  // max positions per sequence
   int dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
   int kv_blocks_total = 0;
   int block_size = 0;
-  std::optional<TokenId> bos;  // the tokenizer's BOS, if it has one
-  std::string tokenizer;       // "llama" (SentencePiece) or "gpt2" (byte-level BPE)
-  std::string chat_template;   // "plain" (llama2.c's), or where the Jinja one came from: "gguf", a file
-  std::string isa;  // the kernels' ISA level (model/isa.h): portable, avx2 or avx512
+  std::optional<TokenId> bos{};  // the tokenizer's BOS, if it has one
+  std::string tokenizer{};       // "llama" (SentencePiece) or "gpt2" (byte-level BPE)
+  std::string chat_template{};   // "plain" (llama2.c's), or where the Jinja one came from: "gguf", a file
+  std::string isa{};  // the kernels' ISA level (model/isa.h): portable, avx2 or avx512
 };
 
 class Engine {

@@ -29,8 +29,8 @@ struct Usage {
 struct Finish {
   FinishReason reason = FinishReason::kStop;
   Usage usage;
-  std::string error_message;  // set when reason == kError
-  std::string stop_sequence;  // kStop by a stop string: that string (empty: the model's EOS)
+  std::string error_message{};  // set when reason == kError
+  std::string stop_sequence{};  // kStop by a stop string: that string (empty: the model's EOS)
   bool context_full = false;  // kLength because the context was full, not max_tokens
 };
 

@@ -35,8 +35,8 @@ class EventOut {
 // Everything a generation produced, for non-streamed replies and snapshots.
 struct GenerationOutput {
   std::string text;
-  std::vector<scheduler::TokenLogprob> logprobs;  // when asked for
-  std::vector<scheduler::TokenLogprob> prompt_logprobs;  // echo with logprobs
+  std::vector<scheduler::TokenLogprob> logprobs{};  // when asked for
+  std::vector<scheduler::TokenLogprob> prompt_logprobs{};  // echo with logprobs
   int cached_prompt_tokens = 0;
 };
 

@@ -62,7 +62,7 @@ TEST(HandlersTest, PrepareGenerationTokenizesAndSetsContext) {
   EXPECT_EQ(g.request.prompt_tokens, (std::vector<TokenId>{1, 'a' + 3, 'b' + 3}));
   EXPECT_EQ(g.request.params.max_tokens, 3);
   EXPECT_TRUE(g.stream);
-  const auto reply = nlohmann::json::parse(g.encoder->reply({"xy"}, scheduler::Finish{}).body);
+  const auto reply = nlohmann::json::parse(g.encoder->reply({.text = "xy"}, scheduler::Finish{}).body);
   EXPECT_EQ(reply["id"], "cmpl-9");
   EXPECT_EQ(reply["model"], "fake-model");
   EXPECT_EQ(reply["created"], 11);

@@ -183,12 +183,12 @@ TEST(OpenAiApiTest, ChunksAndFullResponses) {
 
   ResponseContext cmpl{Endpoint::kCompletions, "cmpl-2", "m", 1, false};
   EXPECT_EQ(json::parse(delta_chunk_json(cmpl, "x", true))["choices"][0]["text"], "x");
-  auto full = json::parse(full_response_json(cmpl, "abc", {scheduler::FinishReason::kStop, usage, ""}));
+  auto full = json::parse(full_response_json(cmpl, "abc", {.reason = scheduler::FinishReason::kStop, .usage = usage}));
   EXPECT_EQ(full["object"], "text_completion");
   EXPECT_EQ(full["choices"][0]["text"], "abc");
   EXPECT_EQ(full["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(full["usage"]["completion_tokens"], 3);
-  auto chat_full = json::parse(full_response_json(chat, "abc", {scheduler::FinishReason::kStop, usage, ""}));
+  auto chat_full = json::parse(full_response_json(chat, "abc", {.reason = scheduler::FinishReason::kStop, .usage = usage}));
   EXPECT_EQ(chat_full["choices"][0]["message"]["content"], "abc");
   EXPECT_EQ(chat_full["object"], "chat.completion");
 }

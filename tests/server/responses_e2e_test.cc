@@ -198,7 +198,7 @@ TEST_F(ResponsesE2eTest, DeleteUnknownAndMalformedIds) {
   auto d = call(http::verb::delete_, "/v1/responses/" + id);
   ASSERT_EQ(d.status, 200u);
   EXPECT_EQ(json::parse(d.body)["deleted"], true);
-  for (const std::string target : std::vector<std::string>{"/v1/responses/" + id, "/v1/responses/resp_nope", "/v1/responses/resp_nope?stream=true"}) {
+  for (const std::string& target : std::vector<std::string>{"/v1/responses/" + id, "/v1/responses/resp_nope", "/v1/responses/resp_nope?stream=true"}) {
     auto r = call(http::verb::get, target);
     EXPECT_EQ(r.status, 404u) << target;
     EXPECT_TRUE(json::parse(r.body)["error"].contains("message"));
