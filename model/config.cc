@@ -19,6 +19,12 @@ Status ModelConfig::validate() const {
     return bad("n_kv_heads (" + std::to_string(n_kv_heads) + ") does not divide n_heads (" +
                std::to_string(n_heads) + ")");
   if (head_dim() % 2 != 0) return bad("head size " + std::to_string(head_dim()) + " is odd (RoPE needs pairs)");
+  if (!rope_freq_factors.empty() && int(rope_freq_factors.size()) != head_dim() / 2)
+    return bad(std::to_string(rope_freq_factors.size()) + " RoPE frequency factors for a head of " +
+               std::to_string(head_dim()) + " (one per pair expected)");
+  for (float f : rope_freq_factors)
+    if (!(f > 0 && f < 1e30f)) return bad("a RoPE frequency factor is not positive and finite");
+  if (!(rope_freq_scale > 0 && rope_freq_scale < 1e30f)) return bad("the RoPE frequency scale is not positive and finite");
   // Guard the size arithmetic against absurd headers before anyone multiplies them.
   if (dim > (1 << 16) || hidden_dim > (1 << 18) || n_layers > 1024 || vocab_size > (1 << 22) ||
       seq_len > (1 << 22))

@@ -54,6 +54,14 @@ std::vector<Want> wanted(const ModelConfig& c, Weights::Views& v) {
     w.push_back({b + "ffn_down.weight", {h, d}, &lw.w2.f32, true, &lw.w2.ggml});
     w.push_back({b + "ffn_up.weight", {d, h}, &lw.w3.f32, true, &lw.w3.ggml});
   }
+  // Q/K/V biases (qwen2), 1-D like the norms.
+  for (int l = 0; c.qkv_bias && l < c.n_layers; ++l) {
+    LayerWeights& lw = v.layers[std::size_t(l)];
+    const std::string b = "blk." + std::to_string(l) + ".";
+    w.push_back({b + "attn_q.bias", {d}, &lw.bq, false});
+    w.push_back({b + "attn_k.bias", {kv}, &lw.bk, false});
+    w.push_back({b + "attn_v.bias", {kv}, &lw.bv, false});
+  }
   w.push_back({"output_norm.weight", {d}, &v.rms_final, false});
   if (!c.shared_classifier) w.push_back({"output.weight", {d, voc}, &v.classifier, true, &v.classifier_ggml});
   return w;
@@ -96,6 +104,8 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
     known.insert(t->name);
     infos.push_back(t);
   }
+  // Llama 3.1's RoPE factors are the config's (gguf_config.h), read there.
+  if (!config.rope_freq_factors.empty()) known.insert("rope_freqs.weight");
   for (const GgufTensorInfo& t : f.tensors())
     if (!known.count(t.name))
       return refuse("tensor '" + std::string(t.name) + "' is not part of a llama model as ladle runs it (" +

@@ -1,11 +1,13 @@
-// gguf_weights: the tensors of a llama GGUF file as model::Weights, under llama.cpp's names
-// (token_embd, blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / ffn_norm / ffn_gate /
-// ffn_down / ffn_up, output_norm, output). A free function; any thread.
+// gguf_weights: the tensors of a llama or qwen2 GGUF file as model::Weights, under llama.cpp's
+// names (token_embd, blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / ffn_norm /
+// ffn_gate / ffn_down / ffn_up, the attn_q / attn_k / attn_v biases when config.qkv_bias,
+// output_norm, output; rope_freqs is the config's). A free function; any thread.
 //
 // NOTE(gguf): no permutation of attn_q / attn_k rows. llama.cpp's "llama" graph rotates adjacent
 // pairs (LLAMA_ROPE_TYPE_NORM), as llama2.c and ladle do; the permutation in llama.cpp's Hugging
 // Face converter only undoes Hugging Face's half-split layout on the way in, so a GGUF file already
 // holds rows in the order ladle computes with (and ladle's export-gguf writes them unpermuted).
+// "qwen2" files keep Hugging Face's order, which its NEOX RoPE (config.rope_style kHalves) reads.
 #pragma once
 
 #include <memory>

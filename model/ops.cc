@@ -62,26 +62,38 @@ void silu_mul(std::span<float> a, std::span<const float> b) {
   else silu_mul_avx2(a.data(), b.data(), a.size());
 }
 
-RopeTable::RopeTable(int seq_len, int head_dim, float theta) : head_dim_(head_dim) {
+RopeTable::RopeTable(int seq_len, int head_dim, float theta, RopeStyle style, float freq_scale,
+                     std::span<const float> factors)
+    : head_dim_(head_dim), style_(style) {
+  assert(factors.empty() || int(factors.size()) == head_dim / 2);
   table_.resize(std::size_t(seq_len) * head_dim);
   for (int pos = 0; pos < seq_len; ++pos)
     for (int i = 0; i < head_dim; i += 2) {
       const float freq = 1.0f / std::pow(theta, float(i) / float(head_dim));
-      const float val = float(pos) * freq;
+      float val = float(pos) * freq;
+      if (!factors.empty()) val /= factors[std::size_t(i / 2)];
+      if (freq_scale != 1.0f) val *= freq_scale;
       table_[std::size_t(pos) * head_dim + i] = std::cos(val);
       table_[std::size_t(pos) * head_dim + i + 1] = std::sin(val);
     }
 }
 
+RopeTable::RopeTable(const ModelConfig& c)
+    : RopeTable(c.seq_len, c.head_dim(), c.rope_theta, c.rope_style, c.rope_freq_scale, c.rope_freq_factors) {}
+
 void RopeTable::apply(std::span<float> vec, int pos) const {
   assert(vec.size() % head_dim_ == 0);
   const float* row = table_.data() + std::size_t(pos) * head_dim_;
+  // Pair i is (x[lo], x[hi]): adjacent, or half a head apart.
+  const int half = head_dim_ / 2;
+  const bool halves = style_ == RopeStyle::kHalves;
   for (std::size_t h = 0; h < vec.size(); h += head_dim_)
-    for (int i = 0; i < head_dim_; i += 2) {
-      const float fcr = row[i], fci = row[i + 1];
-      const float v0 = vec[h + i], v1 = vec[h + i + 1];
-      vec[h + i] = v0 * fcr - v1 * fci;
-      vec[h + i + 1] = v0 * fci + v1 * fcr;
+    for (int i = 0; i < half; ++i) {
+      const float fcr = row[2 * i], fci = row[2 * i + 1];
+      const std::size_t lo = h + (halves ? i : 2 * i), hi = lo + (halves ? half : 1);
+      const float v0 = vec[lo], v1 = vec[hi];
+      vec[lo] = v0 * fcr - v1 * fci;
+      vec[hi] = v0 * fci + v1 * fcr;
     }
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "model/attention.h"
@@ -18,6 +19,12 @@ void project(const float* x, const Matrix& w, float* y, int M, int N, int K, Thr
   matmul(x, w.packed, y, M, pool);
 }
 
+// y[t] += bias for each of the T rows of y [T × n].
+void add_rows(float* y, const float* bias, int T, int n) {
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < n; ++i) y[std::size_t(t) * n + i] += bias[i];
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<Transformer>> Transformer::load(const std::string& path, RuntimeLimits limits) {
@@ -31,14 +38,33 @@ Expected<std::unique_ptr<Transformer>> Transformer::create(Weights weights, Runt
     return make_error(ErrorCode::kInvalidArgument, "runtime limits: max_batch_tokens and max_seqs must be positive");
   if (limits.max_seqs > limits.max_batch_tokens) limits.max_seqs = limits.max_batch_tokens;
   if (auto st = weights.convert(limits.weights); !st) return st.error();
-  return std::unique_ptr<Transformer>(new Transformer(std::move(weights), limits));
+  std::unique_ptr<Transformer> model(new Transformer(std::move(weights), limits));
+  // NOTE(model): the one line the model layer prints: what a model costs is known only once its
+  // matrices are packed and its buffers allocated, and a server sizes its KV cache from what is left.
+  std::fprintf(stderr, "ladle: model memory: %s\n",
+               model->memory().describe(weight_type_name(model->weights().type())).c_str());
+  return model;
+}
+
+ModelMemory Transformer::memory() const {
+  const ModelConfig& c = config();
+  ModelMemory m;
+  // bytes_per_token() counts every matrix once at its type's width plus one embedding row.
+  m.packed_weights = weights_.bytes_per_token() - std::size_t(c.dim) * sizeof(float);
+  m.embedding = std::size_t(c.vocab_size) * c.dim * sizeof(float);
+  for (const std::vector<float>* b : {&x_, &xb_, &xb2_, &q_, &k_, &v_, &att_out_, &hb_, &hb2_, &final_, &logits_})
+    m.step_buffers += b->capacity() * sizeof(float);
+  m.step_buffers += row_seq_.capacity() * sizeof(std::int32_t) + rope_.bytes();
+  m.argmax_screen = screen_.bytes();
+  m.resident = process_resident_bytes();
+  return m;
 }
 
 Transformer::Transformer(Weights weights, RuntimeLimits limits)
     : weights_(std::move(weights)), limits_(limits), pool_(limits.threads) {
   const ModelConfig& c = weights_.config();
   const std::size_t T = limits_.max_batch_tokens, S = limits_.max_seqs;
-  rope_ = RopeTable(c.seq_len, c.head_dim(), c.rope_theta);
+  rope_ = RopeTable(c);
   x_.resize(T * c.dim);
   xb_.resize(T * c.dim);
   xb2_.resize(T * c.dim);
@@ -147,6 +173,12 @@ Transformer::StepResult Transformer::run(const ForwardBatch& input, kvcache::KvS
     project(xb_.data(), w.wq, q_.data(), T, dim, dim, &pool_);
     project(xb_.data(), w.wk, k_.data(), T, kv_dim, dim, &pool_);
     project(xb_.data(), w.wv, v_.data(), T, kv_dim, dim, &pool_);
+    // Q/K/V biases (qwen2).
+    if (c.qkv_bias) {
+      add_rows(q_.data(), w.bq, T, dim);
+      add_rows(k_.data(), w.bk, T, kv_dim);
+      add_rows(v_.data(), w.bv, T, kv_dim);
+    }
     // RoPE on q and k at each row's position, then K/V into the paged cache.
     for (int t = 0; t < T; ++t) {
       rope_.apply({q_.data() + std::size_t(t) * dim, std::size_t(dim)}, cur->positions[t]);

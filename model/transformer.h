@@ -1,4 +1,6 @@
-// Transformer: the llama2.c model as one batched forward step over a paged KV cache.
+// Transformer: the llama2.c model as one batched forward step over a paged KV cache, with what
+// the GGUF architectures add to its recipe (ModelConfig: Q/K/V biases, RoPE over halves or with
+// scaled frequencies; config.h).
 //
 // Owns the mapped Weights, the thread pool and every scratch buffer (allocated once at load for
 // RuntimeLimits::max_batch_tokens rows). forward() must be called from one thread at a time (the
@@ -17,6 +19,7 @@
 #include "model/argmax_screen.h"
 #include "model/config.h"
 #include "model/forward_batch.h"
+#include "model/model_memory.h"
 #include "model/ops.h"
 #include "model/thread_pool.h"
 #include "model/weights.h"
@@ -93,6 +96,9 @@ class Transformer {
   int num_threads() const { return pool_.num_threads(); }
   // Memory held by the classifier's ArgmaxScreen; 0 when there is none (off, or f16 weights).
   std::size_t argmax_screen_bytes() const { return screen_.bytes(); }
+  // What the model holds before a KV cache: packed weights, embedding, step buffers, screen, and
+  // the process's resident set now. create() logs it to stderr ("ladle: model memory: ...").
+  ModelMemory memory() const;
 
  private:
   Transformer(Weights weights, RuntimeLimits limits);

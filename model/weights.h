@@ -60,6 +60,9 @@ struct LayerWeights {
   Matrix wk;                       // [kv_dim × dim]
   Matrix wv;                       // [kv_dim × dim]
   Matrix wo;                       // [dim × dim]
+  const float* bq = nullptr;       // [dim] Q bias when config.qkv_bias, else null
+  const float* bk = nullptr;       // [kv_dim] K bias, likewise
+  const float* bv = nullptr;       // [kv_dim] V bias, likewise
   const float* rms_ffn = nullptr;  // [dim]
   Matrix w1;                       // [hidden × dim]
   Matrix w2;                       // [dim × hidden]

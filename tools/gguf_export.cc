@@ -41,10 +41,10 @@ struct GgufVocab {
 // templates look them up as "<s>" / "</s>", so they go back to SentencePiece's spelling. Every
 // other space becomes "▁" again: llama.cpp's SPM tokenizer escapes the input's spaces to "▁" before
 // matching pieces, so pieces kept with " " would never match. Byte pieces contain no space.
-GgufVocab gguf_vocab(const model::Tokenizer& tok) {
+GgufVocab gguf_vocab(std::span<const std::string> pieces, std::span<const float> scores) {
   GgufVocab v;
-  for (TokenId id = 0; id < tok.vocab_size(); ++id) {
-    const std::string& piece = tok.piece(id);
+  for (TokenId id = 0; id < TokenId(pieces.size()); ++id) {
+    const std::string& piece = pieces[std::size_t(id)];
     std::string text;
     std::int32_t type = kNormal;
     if (id == model::Tokenizer::kBos || id == model::Tokenizer::kEos) {
@@ -61,14 +61,14 @@ GgufVocab gguf_vocab(const model::Tokenizer& tok) {
       if (id == kUnknownToken) type = kUnknown;
     }
     v.tokens.push_back(std::move(text));
-    v.scores.push_back(tok.score(id));
+    v.scores.push_back(scores[std::size_t(id)]);
     v.types.push_back(type);
   }
   return v;
 }
 
 void add_metadata(GgufWriter& out, const model::ModelConfig& c, const std::string& name, GgmlType type,
-                  const GgufVocab& vocab) {
+                  std::span<const std::string> pieces, std::span<const float> scores) {
   out.add_string("general.architecture", "llama");
   out.add_string("general.name", name);
   out.add_u32("general.file_type", type == GgmlType::kF16 ? 1 : 0);  // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
@@ -82,15 +82,7 @@ void add_metadata(GgufWriter& out, const model::ModelConfig& c, const std::strin
   out.add_u32("llama.attention.head_count_kv", std::uint32_t(c.n_kv_heads));
   out.add_f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
   out.add_u32("llama.vocab_size", std::uint32_t(c.vocab_size));
-  out.add_string("tokenizer.ggml.model", "llama");
-  out.add_strings("tokenizer.ggml.tokens", vocab.tokens);
-  out.add_f32s("tokenizer.ggml.scores", vocab.scores);
-  out.add_i32s("tokenizer.ggml.token_type", vocab.types);
-  out.add_u32("tokenizer.ggml.bos_token_id", model::Tokenizer::kBos);
-  out.add_u32("tokenizer.ggml.eos_token_id", model::Tokenizer::kEos);
-  out.add_u32("tokenizer.ggml.unknown_token_id", kUnknownToken);
-  out.add_bool("tokenizer.ggml.add_bos_token", true);   // run.c and ladle prepend BOS to every prompt
-  out.add_bool("tokenizer.ggml.add_eos_token", false);
+  add_sentencepiece_vocab(out, pieces, scores);
 }
 
 // One tensor to write: llama.cpp's name, ggml shape, type in the file, and its floats in the
@@ -168,6 +160,19 @@ Status check_output_path(const GgufExportOptions& o) {
 
 }  // namespace
 
+void add_sentencepiece_vocab(GgufWriter& out, std::span<const std::string> pieces, std::span<const float> scores) {
+  const GgufVocab vocab = gguf_vocab(pieces, scores);
+  out.add_string("tokenizer.ggml.model", "llama");
+  out.add_strings("tokenizer.ggml.tokens", vocab.tokens);
+  out.add_f32s("tokenizer.ggml.scores", vocab.scores);
+  out.add_i32s("tokenizer.ggml.token_type", vocab.types);
+  out.add_u32("tokenizer.ggml.bos_token_id", model::Tokenizer::kBos);
+  out.add_u32("tokenizer.ggml.eos_token_id", model::Tokenizer::kEos);
+  out.add_u32("tokenizer.ggml.unknown_token_id", kUnknownToken);
+  out.add_bool("tokenizer.ggml.add_bos_token", true);   // run.c and ladle prepend BOS to every prompt
+  out.add_bool("tokenizer.ggml.add_eos_token", false);
+}
+
 Expected<GgmlType> parse_gguf_type(std::string_view name) {
   if (name == "f32") return GgmlType::kF32;
   if (name == "f16") return GgmlType::kF16;
@@ -187,7 +192,13 @@ Expected<GgufExportSummary> export_gguf(const GgufExportOptions& o) {
 
   const std::string name = o.name.empty() ? std::filesystem::path(o.checkpoint).stem().string() : o.name;
   GgufWriter out;
-  add_metadata(out, cfg, name, o.type, gguf_vocab(*tokenizer));
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  for (TokenId id = 0; id < tokenizer->vocab_size(); ++id) {
+    pieces.push_back(tokenizer->piece(id));
+    scores.push_back(tokenizer->score(id));
+  }
+  add_metadata(out, cfg, name, o.type, pieces, scores);
   const std::vector<TensorSource> tensors = tensor_sources(*weights, o.type);
   for (const TensorSource& t : tensors) out.add_tensor(t.name, t.ne, t.type);
   if (auto st = out.open(o.out); !st.ok()) return st.error();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,10 @@ struct GgufExportSummary {
   std::size_t num_tensors = 0;
   std::uint64_t file_bytes = 0;
 };
+
+// The tokenizer.ggml.* keys of a llama2.c vocabulary (tokenizer.bin's pieces and scores, BOS 1,
+// EOS 2, unknown 0, bytes "<0xNN>") as a SentencePiece ("llama") tokenizer that llama.cpp reads.
+void add_sentencepiece_vocab(GgufWriter& out, std::span<const std::string> pieces, std::span<const float> scores);
 
 // "f32" or "f16"; anything else is kInvalidArgument with a message naming both.
 Expected<GgmlType> parse_gguf_type(std::string_view name);

@@ -90,6 +90,16 @@ void GgufWriter::add_i32s(std::string_view key, std::span<const std::int32_t> va
   metadata_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
 }
 
+void GgufWriter::add_value(std::string_view key, const model::GgufValue& value) {
+  if (value.is_array()) begin_array(key, GgufValueType(value.element_type), value.count);
+  else begin_kv(key, GgufValueType(value.type));
+  if (value.element_type == std::uint32_t(GgufValueType::kString)) {
+    for (std::string_view s : value.strings) append_string(metadata_, s);
+  } else {
+    metadata_.append(reinterpret_cast<const char*>(value.fixed.data()), value.fixed.size());
+  }
+}
+
 void GgufWriter::add_tensor(std::string_view name, std::vector<std::int64_t> ne, GgmlType type) {
   auto note = [&](const std::string& what) {
     if (setup_error_.empty()) setup_error_ = "tensor '" + std::string(name) + "': " + what;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kvcache/expected.h"
+#include "model/gguf_file.h"
 #include "model/gguf_types.h"
 #include "model/replacing_file.h"
 
@@ -56,6 +57,9 @@ class GgufWriter {
   void add_strings(std::string_view key, std::span<const std::string> values);
   void add_f32s(std::string_view key, std::span<const float> values);
   void add_i32s(std::string_view key, std::span<const std::int32_t> values);
+  // A value as another file holds it (model/gguf_file.h), copied type for type: scalars and
+  // arrays of any element type, so that keys pass from one GGUF to another unchanged.
+  void add_value(std::string_view key, const model::GgufValue& value);
 
   // Declares the next tensor: `ne` in ggml order (ne[0] innermost; a row-major [rows × cols]
   // matrix is {cols, rows}), 1 to 4 positive dimensions. Its data offset is the padded end of the

@@ -1,7 +1,7 @@
 // llama_config_from_gguf + llama_weights_from_gguf: a llama GGUF written by the test's own builder
 // (F32, F16, BF16, Q8_0 and Q4_0 matrices; tied and untied classifier) loads with every tensor's
 // values where the Weights say, widened exactly as ggml does; and each kind of file ladle cannot
-// run (another architecture, partial or scaled RoPE, experts, a missing, misshapen, unknown-type
+// run (another architecture, partial or YaRN-scaled RoPE, biases in part of the layers, experts, a missing, misshapen, unknown-type
 // or extra tensor) is refused with a message naming it.
 #include "model/gguf_weights.h"
 
@@ -283,10 +283,10 @@ TEST(GgufWeights, RefusesWhatLadleCannotRun) {
     EXPECT_EQ(e.rfind("gguf m.gguf: ", 0), 0u) << e;
   };
   const Spec c = spec(small(false));
-  expect(with_arch(c, "qwen2"), "unsupported architecture 'qwen2': ladle runs general.architecture 'llama'");
+  expect(with_arch(c, "gemma"), "unsupported architecture 'gemma': ladle runs general.architecture 'llama' and 'qwen2'");
   expect(with_more(c, [](GgufBuilder& g) { g.u32("llama.rope.dimension_count", 8); }),
          "llama.rope.dimension_count is 8 but the head size is 16");
-  expect(with_more(c, [](GgufBuilder& g) { g.str("llama.rope.scaling.type", "linear"); }), "llama.rope.scaling.type 'linear'");
+  expect(with_more(c, [](GgufBuilder& g) { g.str("llama.rope.scaling.type", "yarn"); }), "llama.rope.scaling.type 'yarn'");
   expect(with_more(c, [](GgufBuilder& g) { g.u32("llama.expert_count", 8); }), "not MoE");
   expect(with_more(c, [](GgufBuilder& g) { g.u32("llama.vocab_size", 41); }),
          "llama.vocab_size is 41 but token_embd.weight has 40 rows");
@@ -305,7 +305,11 @@ TEST(GgufWeights, RefusesWhatLadleCannotRun) {
          "tensor 'blk.0.attn_v.weight' has shape [256, 8]");
   expect(retyped(c, "blk.0.attn_v.weight", kTQ4_K), "not a multiple of its block of 256");
   expect(with_more(c, [](GgufBuilder& g) { g.tensor("rope_freqs.weight", {8}, 0, std::vector<std::byte>(32)); }),
-         "tensor 'rope_freqs.weight' is not part of a llama model");
+         "tensor 'rope_freqs.weight' holds a factor that is not positive and finite");
+  expect(with_more(c, [](GgufBuilder& g) { g.tensor("rope_freqs.weight", {16}, 0, std::vector<std::byte>(64)); }),
+         "tensor 'rope_freqs.weight' has shape [16], expected [8]");
+  expect(with_more(c, [](GgufBuilder& g) { g.tensor("blk.0.attn_q.bias", {64}, 0, std::vector<std::byte>(256)); }),
+         "tensor 'blk.0.attn_k.bias' is missing: ladle runs Q/K/V biases in all layers or in none");
   expect(with_arch(c, ""), "unsupported architecture ''");
 }
 

@@ -123,5 +123,32 @@ TEST(Ops, RopeRotatesPairsByPositionTimesFrequency) {
   EXPECT_EQ(same, orig);
 }
 
+// qwen2's RoPE (llama.cpp's NEOX, Hugging Face's rotate_half): pair i is (x[i], x[i + d/2]), at
+// the same frequencies; Llama 3.1's factors divide each pair's angle, a linear scale multiplies it.
+TEST(Ops, RopeOverHalvesWithFactorsAndScale) {
+  const int head_dim = 16, heads = 2, pos = 29;
+  const std::vector<float> factors = {1, 1, 1, 1.5f, 2, 4, 8, 8};
+  RopeTable rope(64, head_dim, 500000.0f, RopeStyle::kHalves, 0.25f, factors);
+  auto v = random_vec(head_dim * heads, 7);
+  auto orig = v;
+  rope.apply(v, pos);
+  const int half = head_dim / 2;
+  for (int h = 0; h < heads; ++h)
+    for (int i = 0; i < half; ++i) {
+      const double angle = pos * std::pow(500000.0, -2.0 * i / head_dim) / factors[i] * 0.25;
+      const double x0 = orig[h * head_dim + i], x1 = orig[h * head_dim + i + half];
+      EXPECT_NEAR(v[h * head_dim + i], x0 * std::cos(angle) - x1 * std::sin(angle), 2e-5) << h << " " << i;
+      EXPECT_NEAR(v[h * head_dim + i + half], x0 * std::sin(angle) + x1 * std::cos(angle), 2e-5) << h << " " << i;
+    }
+  // The defaults are exactly the adjacent-pairs table (llama2.c's bits).
+  ModelConfig c;
+  c.seq_len = 64; c.dim = 64; c.n_heads = 4;
+  RopeTable a(c), b(64, 16, 10000.0f);
+  auto x = random_vec(64, 8), y = x;
+  a.apply(x, 63);
+  b.apply(y, 63);
+  EXPECT_EQ(x, y);
+}
+
 }  // namespace
 }  // namespace ladle::model
