@@ -55,9 +55,34 @@ std::optional<TokenId> AnyTokenizer::eos() const {
   return sentencepiece()->eos();
 }
 
+bool AnyTokenizer::add_bos() const {
+  if (const auto* b = bpe()) return b->add_bos();
+  return true;
+}
+
+bool AnyTokenizer::add_eos() const {
+  const auto* b = bpe();
+  return b != nullptr && b->add_eos();
+}
+
 bool AnyTokenizer::is_end_of_generation(TokenId id) const {
   if (const auto* b = bpe()) return b->is_end_of_generation(id);
   return id == sentencepiece()->eos();
+}
+
+std::vector<TokenId> AnyTokenizer::end_of_generation() const {
+  if (const auto* b = bpe()) return b->end_of_generation();
+  return {sentencepiece()->eos()};
+}
+
+std::string AnyTokenizer::token_text(TokenId id) const {
+  if (id < 0 || id >= vocab_size()) return {};
+  if (const auto* b = bpe()) {
+    const auto type = b->token_type(id);
+    if (type == BpeTokenizer::TokenType::kControl || type == BpeTokenizer::TokenType::kUnknown) return b->token_text(id);
+    return std::string(b->decode_piece(id));
+  }
+  return sentencepiece()->piece(id);  // spaces as " " (the "▁" was undone at load)
 }
 
 const char* AnyTokenizer::kind() const { return bpe() ? "gpt2" : "llama"; }

@@ -47,8 +47,18 @@ class AnyTokenizer {
   int vocab_size() const;
   std::optional<TokenId> bos() const;
   std::optional<TokenId> eos() const;
+  // Whether encode(..., add_special = true, ...) puts BOS first (SentencePiece: always).
+  bool add_bos() const;
+  // Whether it puts EOS last (SentencePiece: never).
+  bool add_eos() const;
   // Whether generating `id` ends the turn: EOS, and byte-level BPE's end-of-turn tokens.
   bool is_end_of_generation(TokenId id) const;
+  // The ids is_end_of_generation() holds for, ascending.
+  std::vector<TokenId> end_of_generation() const;
+  // The text a chat template knows token `id` by (its bos_token / eos_token): a special token's
+  // spelling ("<|begin_of_text|>", "<s>"), a normal one's decoded bytes; "" out of range. As
+  // llama.cpp's token_to_piece with `special`.
+  std::string token_text(TokenId id) const;
   // "llama" (SentencePiece) or "gpt2" (byte-level BPE), as tokenizer.ggml.model spells them.
   const char* kind() const;
 

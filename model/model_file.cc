@@ -8,7 +8,6 @@
 
 #include "model/gguf_config.h"
 #include "model/gguf_file.h"
-#include "model/gguf_tokenizer.h"
 #include "model/gguf_weights.h"
 
 namespace ladle::model {
@@ -20,11 +19,21 @@ Expected<LoadedModel> load_gguf(const std::string& path) {
   auto shared = std::make_shared<const GgufFile>(std::move(*file));
   auto config = llama_config_from_gguf(*shared);
   if (!config) return config.error();
-  auto tokenizer = tokenizer_from_gguf(*shared, config->vocab_size);
+  auto tokenizer = load_gguf_tokenizer(*shared);
   if (!tokenizer) return tokenizer.error();
+  if (tokenizer->vocab_size() != config->vocab_size)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "gguf " + shared->name() + ": the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                          " tokens but token_embd.weight has " + std::to_string(config->vocab_size) + " rows");
+  std::string chat_template;
+  if (shared->find("tokenizer.chat_template") != nullptr) {
+    auto t = shared->get_string("tokenizer.chat_template");
+    if (!t) return t.error();
+    chat_template = std::string(*t);
+  }
   auto weights = llama_weights_from_gguf(shared, *config);
   if (!weights) return weights.error();
-  return LoadedModel{std::move(*weights), std::move(*tokenizer), "gguf"};
+  return LoadedModel{std::move(*weights), std::move(*tokenizer), std::move(chat_template), "gguf"};
 }
 
 }  // namespace
@@ -51,7 +60,7 @@ Expected<LoadedModel> load_model(const std::string& model_path, const std::strin
                                    : (std::filesystem::path(model_path).parent_path() / "tokenizer.bin").string();
   auto tokenizer = Tokenizer::load(tok_path, weights->config().vocab_size);
   if (!tokenizer) return tokenizer.error();
-  return LoadedModel{std::move(*weights), std::move(*tokenizer), "llama2.c"};
+  return LoadedModel{std::move(*weights), AnyTokenizer(std::move(*tokenizer)), "", "llama2.c"};
 }
 
 }  // namespace ladle::model

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "kvcache/expected.h"
-#include "model/tokenizer.h"
+#include "model/any_tokenizer.h"
 #include "model/weights.h"
 
 namespace ladle::model {
@@ -17,14 +17,16 @@ bool is_gguf_file(const std::string& path);
 
 struct LoadedModel {
   Weights weights;
-  Tokenizer tokenizer;
-  const char* format;  // "gguf" or "llama2.c"
+  AnyTokenizer tokenizer;
+  std::string chat_template;  // the GGUF's tokenizer.chat_template (Jinja source); "" when none
+  const char* format;         // "gguf" or "llama2.c"
 };
 
 // Loads the weights (not yet converted: Transformer::create does that) and the tokenizer.
-// A GGUF model (gguf_file.h, gguf_config.h, gguf_weights.h, gguf_tokenizer.h) takes its tokenizer
-// from its metadata, and `tokenizer_path` must then be empty (a separate tokenizer would be a
-// second, possibly different vocabulary: refused). A checkpoint takes `tokenizer_path`, or
+// A GGUF model (gguf_file.h, gguf_config.h, gguf_weights.h, any_tokenizer.h) takes its tokenizer
+// (SentencePiece or byte-level BPE) and chat template from its metadata, and `tokenizer_path` must
+// then be empty (a separate tokenizer would be a second, possibly different vocabulary: refused);
+// its vocabulary must hold exactly the embedding's rows. A checkpoint takes `tokenizer_path`, or
 // tokenizer.bin beside it when that is empty. Errors name the file and the problem.
 Expected<LoadedModel> load_model(const std::string& model_path, const std::string& tokenizer_path);
 

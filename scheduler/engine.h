@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 
 #include "kvcache/expected.h"
 #include "kvcache/ids.h"
+#include "scheduler/chat_message.h"
 #include "scheduler/sampling_params.h"
 #include "scheduler/token_sink.h"
 
@@ -39,6 +41,9 @@ struct ModelInfo {
   int dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
   int kv_blocks_total = 0;
   int block_size = 0;
+  std::optional<TokenId> bos;  // the tokenizer's BOS, if it has one
+  std::string tokenizer;       // "llama" (SentencePiece) or "gpt2" (byte-level BPE)
+  std::string chat_template;   // "plain" (llama2.c's), or where the Jinja one came from: "gguf", a file
   std::string isa;  // the kernels' ISA level (model/isa.h): portable, avx2 or avx512
 };
 
@@ -59,9 +64,18 @@ class Engine {
   // Unknown or finished ids are ignored.
   virtual void cancel(RequestId id) = 0;
 
-  // Text → token ids as llama2.c encodes a prompt (BOS and the dummy-prefix space when add_bos).
-  // Fails with kInvalidArgument on invalid UTF-8.
-  virtual Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos) const = 0;
+  // Text → token ids under the model's tokenizer. add_special: BOS (and EOS) as the tokenizer says
+  // (llama2.c's: BOS, and run.c's dummy-prefix space). parse_special: special tokens spelled in the
+  // text ("<|im_start|>", "<|eot_id|>") become their ids, as llama.cpp's server and vLLM do
+  // (a llama2.c vocabulary has none). Fails with kInvalidArgument on invalid UTF-8.
+  virtual Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_special, bool parse_special) const = 0;
+  // A conversation → its prompt's token ids: rendered by the model's chat template
+  // (scheduler/chat_template.h), then tokenized with special tokens parsed and BOS as the tokenizer
+  // says. With `continue_last` a last assistant message is left open for the model to continue.
+  // Fails with kInvalidArgument when the template refuses the conversation (its message) or on
+  // invalid UTF-8.
+  virtual Expected<std::vector<TokenId>> tokenize_chat(std::span<const ChatMessage> messages,
+                                                       bool continue_last) const = 0;
   // Token ids → text (byte pieces joined; invalid UTF-8 replaced by U+FFFD). Ids out of range fail.
   virtual Expected<std::string> detokenize(std::span<const TokenId> tokens) const = 0;
 

@@ -14,6 +14,9 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("-m,--model", &c.model_path,
             "llama2.c checkpoint (.bin), or a llama GGUF file (F32/F16/BF16/Q8_0/Q4_0 tensors) with its own tokenizer");
   flags.add("-z,--tokenizer", &c.tokenizer_path, "llama2.c tokenizer.bin of a checkpoint (default: next to the model)");
+  flags.add("--chat-template", &c.chat_template_path,
+            "Jinja chat template (.jinja) for chat requests, overriding the GGUF's tokenizer.chat_template "
+            "(default: the model's own; llama2.c checkpoints: the plain \"User: ...\" template)");
   flags.add("--max-running", &c.max_running, "running sequences at most per step (0: derive)");
   flags.add("--max-batched-tokens", &c.max_batched_tokens, "tokens computed per step at most (0: derive)");
   flags.add("--max-decode-deferral", &c.max_decode_deferral,

@@ -14,6 +14,9 @@ namespace ladle::scheduler {
 struct EngineConfig {
   std::string model_path;
   std::string tokenizer_path;
+  // A Jinja chat template file overriding the model's own (a GGUF's tokenizer.chat_template, or
+  // llama2.c's plain template); "" keeps the model's.
+  std::string chat_template_path;
   int max_running = 0;         // running sequences at most (0: derive)
   int max_batched_tokens = 0;  // tokens computed per step at most (0: derive)
   int max_decode_deferral = 16;  // steps a decode may be passed over for waiting prompts (0: never)
@@ -37,7 +40,7 @@ struct EngineConfig {
   std::string isa = "auto";  // kernels' ISA level (model/isa.h): auto, portable, avx2 or avx512
 };
 
-// Registers --model, --tokenizer, --max-running, --max-batched-tokens, --max-decode-deferral,
+// Registers --model, --tokenizer, --chat-template, --max-running, --max-batched-tokens, --max-decode-deferral,
 // --itl-target-ms, --batch-floor-share, --batch-step-share, --max-waiting,
 // --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights,
 // --kv-cache-dtype and --isa on

@@ -8,8 +8,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -17,11 +19,12 @@
 #include "kvcache/kv_store.h"
 #include "model/model_file.h"
 #include "model/isa.h"
-#include "model/tokenizer.h"
+#include "model/any_tokenizer.h"
 #include "model/transformer.h"
 #include "model/weights.h"
 #include "model/utf8.h"
 #include "scheduler/batch_builder.h"
+#include "scheduler/chat_template.h"
 #include "scheduler/logit_rows.h"
 #include "scheduler/request_state.h"
 #include "scheduler/scheduler.h"
@@ -30,6 +33,39 @@ namespace ladle::scheduler {
 namespace {
 
 int blocks_for(int tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
+
+// The tokens that end a generation: the tokenizer's end-of-generation set (EOS, and byte-level
+// BPE's end-of-turn tokens: <|eot_id|>, <|im_end|>, tokenizer.ggml.eot_token_id, ... as llama.cpp
+// finds them), and for SentencePiece BOS too, as llama2.c's run.c stops on it.
+std::vector<TokenId> stop_tokens_of(const model::AnyTokenizer& tok) {
+  std::vector<TokenId> stop = tok.end_of_generation();
+  if (tok.sentencepiece() != nullptr) stop.insert(stop.begin(), tok.sentencepiece()->bos());
+  return stop;
+}
+
+// The chat template: --chat-template FILE, else the GGUF's own, else llama2.c's plain one. Sets
+// `origin` to where it came from ("plain", "gguf" or the file).
+Expected<ChatTemplate> load_chat_template(const EngineConfig& config, const model::LoadedModel& loaded,
+                                          std::string& origin) {
+  std::string source = loaded.chat_template;
+  origin = source.empty() ? "plain" : "gguf";
+  if (!config.chat_template_path.empty()) {
+    std::ifstream in(config.chat_template_path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || in.bad()) return make_error(ErrorCode::kInvalidArgument, "--chat-template " + config.chat_template_path + ": cannot read the file");
+    source = text.str();
+    origin = config.chat_template_path;
+  }
+  if (source.empty()) return ChatTemplate();
+  const model::AnyTokenizer& tok = loaded.tokenizer;
+  auto chat = ChatTemplate::jinja(source, tok.bos() ? tok.token_text(*tok.bos()) : "", tok.eos() ? tok.token_text(*tok.eos()) : "");
+  if (!chat)
+    return make_error(ErrorCode::kInvalidArgument, "the chat template of " +
+                                                        (origin == "gguf" ? config.model_path + " (tokenizer.chat_template)" : origin) +
+                                                        " cannot be used: " + chat.error().message);
+  return chat;
+}
 
 }  // namespace
 
@@ -41,24 +77,28 @@ struct LlmEngine::Impl {
     Clock::time_point arrival;
   };
 
-  Impl(EngineConfig c, EngineObserver* obs, std::unique_ptr<model::Transformer> m, model::Tokenizer t,
-       const kvcache::KvShape& kv_shape, int num_blocks)
+  Impl(EngineConfig c, EngineObserver* obs, std::unique_ptr<model::Transformer> m, model::AnyTokenizer t,
+       ChatTemplate chat_template, const kvcache::KvShape& kv_shape, int num_blocks)
       : config(std::move(c)),
         observer(obs),
         model(std::move(m)),
         tokenizer(std::move(t)),
+        chat(std::move(chat_template)),
+        stop_tokens(stop_tokens_of(tokenizer)),
         kv(kv_shape, num_blocks),
         pool(num_blocks, config.block_size, !config.no_prefix_caching),
         scheduler(SchedulerConfig{config.max_running, config.max_batched_tokens, model->config().seq_len,
                                   config.block_size, config.max_decode_deferral, config.itl_target_ms / 1e3,
-                                  config.batch_floor_share, config.batch_step_share},
+                                  config.batch_floor_share, config.batch_step_share, stop_tokens},
                   pool) {}
 
   // --- set once in create(), then read-only -------------------------------------------------
   EngineConfig config;
   EngineObserver* observer;  // may be null
   std::unique_ptr<model::Transformer> model;
-  model::Tokenizer tokenizer;
+  model::AnyTokenizer tokenizer;
+  ChatTemplate chat;
+  std::vector<TokenId> stop_tokens;  // end a generation (unless ignore_eos) and print nothing
   ModelInfo info;
 
   // --- step thread only ------------------------------------------------------------------------
@@ -104,6 +144,9 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   // A llama2.c checkpoint with its tokenizer.bin (default: beside it), or a GGUF file with its own.
   auto loaded = model::load_model(config.model_path, config.tokenizer_path);
   if (!loaded) return loaded.error();
+  std::string chat_origin;
+  auto chat = load_chat_template(config, *loaded, chat_origin);
+  if (!chat) return chat.error();
   const model::ModelConfig mc = loaded->weights.config();
   // The shape decides the defaults, which decide the model's buffer sizes.
   if (auto st = resolve_engine_defaults(config, mc); !st) return st.error();
@@ -121,7 +164,7 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
     return make_error(ErrorCode::kInvalidArgument, "--kv-cache-mb is too small for even one block");
 
   auto impl = std::make_unique<Impl>(std::move(config), observer, std::move(*model), std::move(loaded->tokenizer),
-                                     shape, num_blocks);
+                                     std::move(*chat), shape, num_blocks);
   ModelInfo& info = impl->info;
   info.name = std::filesystem::path(impl->config.model_path).filename().string();
   info.vocab_size = mc.vocab_size;
@@ -134,16 +177,20 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   info.kv_blocks_total = num_blocks;
   info.block_size = impl->config.block_size;
   info.isa = model::isa_name(model::active_isa());
+  info.bos = impl->tokenizer.bos();
+  info.tokenizer = impl->tokenizer.kind();
+  info.chat_template = chat_origin;
   const double warm_ms = impl->warm_up();
   const std::size_t screen_bytes = impl->model->argmax_screen_bytes();
   char screen[32] = "off";
   if (screen_bytes > 0) std::snprintf(screen, sizeof screen, "%.1f MiB", double(screen_bytes) / (1 << 20));
   std::fprintf(stderr,
-               "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d, context %d); KV cache %d MiB = %d "
+               "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d %s, chat template %s, context %d); KV cache %d MiB = %d "
                "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, itl-target-ms %g, batch-floor-share %g, batch-step-share %g, "
                "threads %d, weights %s, isa %s, greedy "
                "argmax screen %s; warm-up %.0f ms\n",
-               info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, mc.seq_len,
+               info.name.c_str(), mc.dim, mc.n_layers, mc.n_heads, mc.n_kv_heads, mc.vocab_size, info.tokenizer.c_str(),
+               info.chat_template.c_str(), mc.seq_len,
                impl->config.kv_cache_mb, num_blocks, info.block_size, num_blocks * info.block_size,
                impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.max_decode_deferral,
@@ -268,16 +315,37 @@ void LlmEngine::cancel(RequestId id) {
   impl_->wake.notify_one();
 }
 
-Expected<std::vector<TokenId>> LlmEngine::tokenize(std::string_view text, bool add_bos) const {
+Expected<std::vector<TokenId>> LlmEngine::tokenize(std::string_view text, bool add_special, bool parse_special) const {
   if (!model::is_valid_utf8(text)) return make_error(ErrorCode::kInvalidArgument, "the text is not valid UTF-8");
-  return impl_->tokenizer.encode(text, add_bos, false);
+  return impl_->tokenizer.encode(text, add_special, parse_special);
+}
+
+// NOTE(chat): BOS, as llama.cpp's common_chat_templates_apply does it. A template that writes the
+// BOS text itself (Llama 3's "{{ bos_token }}") for a tokenizer that adds BOS would otherwise give
+// the prompt two BOS tokens: the rendered text loses its leading BOS text and the tokenizer adds
+// the one BOS (likewise a trailing EOS text when the tokenizer adds EOS). A template that writes no
+// BOS gets the tokenizer's; one whose tokenizer adds none (Qwen) keeps whatever it wrote, parsed as
+// a special token. So the ids are those of the rendered text (`ladle render-chat`) with its
+// special tokens parsed, plus BOS first when the tokenizer adds it and the text has none.
+Expected<std::vector<TokenId>> LlmEngine::tokenize_chat(std::span<const ChatMessage> messages, bool continue_last) const {
+  auto text = impl_->chat.render(messages, continue_last);
+  if (!text) return text.error();
+  std::string_view prompt = *text;
+  const std::string &bos = impl_->chat.bos_text(), &eos = impl_->chat.eos_text();
+  if (impl_->tokenizer.add_bos() && !bos.empty() && prompt.starts_with(bos)) prompt.remove_prefix(bos.size());
+  if (impl_->tokenizer.add_eos() && !eos.empty() && prompt.ends_with(eos)) prompt.remove_suffix(eos.size());
+  return tokenize(prompt, /*add_special=*/true, /*parse_special=*/true);
 }
 
 std::string LlmEngine::token_bytes(TokenId id) const {
-  // Ids below the byte pieces are <unk>, BOS and EOS: control tokens, with no text of their own.
-  if (id < model::Tokenizer::kFirstByteToken || id >= impl_->info.vocab_size) return {};
-  // Any predecessor but BOS: the piece as stored, leading space included; "<0xXX>" is its byte.
-  return std::string(impl_->tokenizer.decode_piece(model::Tokenizer::kEos, id));
+  if (id < 0 || id >= impl_->info.vocab_size) return {};
+  if (impl_->tokenizer.sentencepiece() != nullptr) {
+    // Ids below the byte pieces are <unk>, BOS and EOS: control tokens, with no text of their own.
+    if (id < model::Tokenizer::kFirstByteToken) return {};
+    // Any predecessor but BOS: the piece as stored, leading space included; "<0xXX>" is its byte.
+    return std::string(impl_->tokenizer.decode_piece(model::Tokenizer::kEos, id));
+  }
+  return std::string(impl_->tokenizer.decode_piece(0, id));  // byte-level BPE: control tokens are ""
 }
 
 Expected<std::string> LlmEngine::detokenize(std::span<const TokenId> tokens) const {
@@ -286,9 +354,12 @@ Expected<std::string> LlmEngine::detokenize(std::span<const TokenId> tokens) con
       return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(t) + " is out of range");
   std::string out;
   TokenId prev = 0;
+  const auto& stop = impl_->stop_tokens;
   for (TokenId t : tokens) {
-    // BOS/EOS are control tokens: they print nothing, but a BOS still strips the next leading space.
-    if (t != model::Tokenizer::kBos && t != model::Tokenizer::kEos) out += impl_->tokenizer.decode_piece(prev, t);
+    // BOS and the stop tokens print nothing (byte-level BPE's control tokens decode to "" anyway),
+    // but a SentencePiece BOS still strips the next leading space.
+    if (t != impl_->info.bos && std::find(stop.begin(), stop.end(), t) == stop.end())
+      out += impl_->tokenizer.decode_piece(prev, t);
     prev = t;
   }
   return model::sanitize_utf8(out);
@@ -503,9 +574,9 @@ void LlmEngine::Impl::emit_token(RequestState& st, TokenId token, Clock::time_po
     if (auto sink = st.sink.lock()) sink->on_logprobs(st.logprobs);
   }
 
-  // BOS/EOS are control tokens: they print nothing (as vLLM's skip_special_tokens), and unless the
-  // request ignores them the scheduler has already finished it.
-  if (token == model::Tokenizer::kBos || token == model::Tokenizer::kEos) return;
+  // Stop tokens (EOS, end of turn; llama2.c's BOS) print nothing (as vLLM's skip_special_tokens),
+  // and unless the request ignores them the scheduler has already finished it.
+  if (scheduler.is_stop_token(token)) return;
   TextStream::Step piece = st.text.push(token);
   auto sink = st.sink.lock();
   if (!sink) {  // the client is gone: free everything now

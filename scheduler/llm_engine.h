@@ -27,10 +27,11 @@ class LlmEngine final : public Engine {
 
   Expected<RequestId> submit(GenerationRequest request, std::weak_ptr<TokenSink> sink) override;
   void cancel(RequestId id) override;
-  Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos) const override;
+  Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_special, bool parse_special) const override;
+  Expected<std::vector<TokenId>> tokenize_chat(std::span<const ChatMessage> messages, bool continue_last) const override;
   Expected<std::string> detokenize(std::span<const TokenId> tokens) const override;
   // The vocabulary piece as stored (leading space included), a byte piece "<0xXX>" as its one raw
-  // byte; "" for <unk>, BOS and EOS and for ids out of range.
+  // byte; "" for <unk>, BOS and EOS (byte-level BPE: control tokens) and for ids out of range.
   std::string token_bytes(TokenId id) const override;
   const ModelInfo& model_info() const override;
 

@@ -21,7 +21,7 @@ inline double seconds_between(Clock::time_point a, Clock::time_point b) {
 }
 
 struct RequestState {
-  RequestState(RequestId id_, const model::Tokenizer& tok, const GenerationRequest& req,
+  RequestState(RequestId id_, const model::AnyTokenizer& tok, const GenerationRequest& req,
                std::weak_ptr<TokenSink> sink_, std::uint64_t seed, Clock::time_point arrival_)
       : id(id_),
         sink(std::move(sink_)),

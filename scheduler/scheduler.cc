@@ -326,7 +326,7 @@ UpdateOutput Scheduler::update(const ScheduleOutput& out, std::span<const TokenI
 }
 
 std::optional<FinishReason> Scheduler::check_stop(const Sequence& seq, TokenId token) const {
-  if (!seq.ignore_eos() && (token == kBosToken || token == kEosToken)) return FinishReason::kStop;
+  if (!seq.ignore_eos() && is_stop_token(token)) return FinishReason::kStop;
   if (seq.num_generated_tokens() >= seq.max_tokens()) return FinishReason::kLength;
   if (seq.num_tokens() >= max_len_) return FinishReason::kLength;
   return std::nullopt;

@@ -8,6 +8,7 @@
 // Thread: the engine thread only; no locking.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -25,6 +26,10 @@
 #include "scheduler/step_cost_model.h"
 
 namespace ladle::scheduler {
+
+// llama2.c's BOS and EOS (tokenizer.bin: ids 1 and 2).
+inline constexpr TokenId kBosToken = 1;
+inline constexpr TokenId kEosToken = 2;
 
 struct SchedulerConfig {
   int max_running = 64;          // sequences holding KV and computing at once
@@ -48,11 +53,11 @@ struct SchedulerConfig {
   // interactive tokens alone; never below the floor. 0: batch work gets only the floor then;
   // negative: off (batch work fills what interactive work leaves).
   double batch_step_share = 0.2;
+  // Token ids that end a generation unless ignore_eos: the model's end-of-generation set (EOS and
+  // end-of-turn tokens such as <|eot_id|>, <|im_end|>); the default is llama2.c's, whose run.c
+  // stops on BOS too. Few: a linear search.
+  std::vector<TokenId> stop_tokens = {kBosToken, kEosToken};
 };
-
-// Token ids that end a generation unless ignore_eos (llama2.c's run.c stops on BOS too).
-inline constexpr TokenId kBosToken = 1;
-inline constexpr TokenId kEosToken = 2;
 
 class Scheduler {
  public:
@@ -77,7 +82,7 @@ class Scheduler {
 
   // Applies one step's results: `sampled[i]` is the token for the i-th entry of out.seqs with
   // samples == true. Advances computed counts, appends sampled tokens, registers newly full blocks
-  // in the prefix cache, and finishes sequences on BOS/EOS unless ignore_eos (stop; the token is
+  // in the prefix cache, and finishes sequences on a stop token (config().stop_tokens) unless ignore_eos (stop; the token is
   // appended and counts as generated), max_tokens generated (length), or the context limit
   // (length). The context limit is min(max_model_len, the pool's capacity in tokens), so a lone
   // sequence always fits. Finished sequences leave running and free their blocks before returning.
@@ -107,6 +112,10 @@ class Scheduler {
   // Positions a sequence may reach: min(max_model_len, pool capacity in tokens).
   int max_sequence_len() const { return max_len_; }
   const SchedulerConfig& config() const { return config_; }
+  // Whether `token` is one of config().stop_tokens.
+  bool is_stop_token(TokenId token) const {
+    return std::find(config_.stop_tokens.begin(), config_.stop_tokens.end(), token) != config_.stop_tokens.end();
+  }
   const kvcache::BlockPool& pool() const { return pool_; }
   // Running ids in rank order (the order steps serve them), waiting ids front to back (tests).
   std::vector<RequestId> running_ids() const;

@@ -8,7 +8,7 @@
 
 namespace ladle::scheduler {
 
-TextStream::TextStream(const model::Tokenizer& tok, TokenId prev, std::vector<std::string> stop_strings)
+TextStream::TextStream(const model::AnyTokenizer& tok, TokenId prev, std::vector<std::string> stop_strings)
     : tok_(&tok), prev_(prev) {
   for (std::string& s : stop_strings) {
     if (s.empty()) continue;

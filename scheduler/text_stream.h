@@ -1,11 +1,12 @@
 // TextStream: turns one request's generated token ids into the text deltas its client may see.
 //
 // Owned by the request's Sequence (one per request) and driven only from the engine's step thread;
-// not thread-safe. It applies, in order: run.c's decode of each token after its predecessor,
+// not thread-safe. It applies, in order: the tokenizer's decode of each token after its predecessor
+// (run.c's for SentencePiece; byte-level BPE tokens are raw bytes, often part of a character),
 // UTF-8 assembly (bytes of an unfinished character are held until it completes; ill-formed bytes
 // become U+FFFD), and stop-string holdback (text that could still be the start of a stop string is
 // held until it can no longer match). Every delta is therefore valid UTF-8, the concatenation of
-// all deltas equals Tokenizer::decode() of the tokens when no stop string fires, and a stop string
+// all deltas equals AnyTokenizer::decode() of the tokens when no stop string fires, and a stop string
 // (and everything after it) is never released.
 #pragma once
 
@@ -13,7 +14,7 @@
 #include <vector>
 
 #include "kvcache/ids.h"
-#include "model/tokenizer.h"
+#include "model/any_tokenizer.h"
 
 namespace ladle::scheduler {
 
@@ -22,7 +23,7 @@ class TextStream {
   // `tok` must outlive the stream. `prev` is the token before the first generated one (the last
   // prompt token), which decides run.c's leading-space strip after BOS. Empty stop strings are
   // ignored; stop strings are matched against the sanitized text.
-  TextStream(const model::Tokenizer& tok, TokenId prev, std::vector<std::string> stop_strings);
+  TextStream(const model::AnyTokenizer& tok, TokenId prev, std::vector<std::string> stop_strings);
 
   struct Step {
     std::string text;      // newly releasable text; may be empty
@@ -51,7 +52,7 @@ class TextStream {
   // Moves held_[0, n) to released_ and returns it; keeps the rest held.
   std::string release(std::size_t n);
 
-  const model::Tokenizer* tok_;
+  const model::AnyTokenizer* tok_;
   TokenId prev_;
   std::vector<std::string> stop_strings_;
   std::string pending_bytes_;  // raw bytes of an unfinished UTF-8 character (at most 3)

@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "server/chat_template.h"
 #include "server/json_fields.h"
 
 namespace ladle::server {
@@ -60,7 +59,9 @@ std::optional<ApiError> read_text(const json& content, const char* param, std::s
 }
 
 std::optional<ApiError> read_conversation(const json& body, AnthropicRequest& r) {
-  std::vector<ChatMessage> messages;
+  using scheduler::ChatMessage;
+  using scheduler::ChatRole;
+  std::vector<ChatMessage>& messages = r.messages;
   if (auto it = body.find("system"); it != body.end() && !it->is_null()) {
     ChatMessage system{ChatRole::kSystem, ""};
     if (auto e = read_text(*it, "system", system.text, /*drop_billing_header=*/true)) return e;
@@ -81,7 +82,6 @@ std::optional<ApiError> read_conversation(const json& body, AnthropicRequest& r)
     if (auto e = read_text(*content, "messages", msg.text, false)) return e;
     messages.push_back(std::move(msg));
   }
-  r.prompt = render_chat(messages, /*continue_last=*/true);
   return std::nullopt;
 }
 

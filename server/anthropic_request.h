@@ -17,6 +17,9 @@
 #include <string_view>
 #include <variant>
 
+#include <vector>
+
+#include "scheduler/chat_message.h"
 #include "scheduler/sampling_params.h"
 #include "server/api_error.h"
 
@@ -24,7 +27,8 @@ namespace ladle::server {
 
 struct AnthropicRequest {
   std::string model;
-  std::string prompt;  // the conversation rendered by the chat template
+  // The conversation, for the engine's chat template (a last assistant message is continued).
+  std::vector<scheduler::ChatMessage> messages;
   scheduler::SamplingParams params;
   bool stream = false;
   int priority = 0;  // vLLM's extension: lower runs first among interactive requests (README)

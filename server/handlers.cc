@@ -43,16 +43,29 @@ HttpReply handle_tokenize(const scheduler::Engine& engine, std::string_view body
   ApiError error;
   auto j = parse_object(body, error);
   if (!j) return error_reply(error);
-  const char* key = j->contains("prompt") ? "prompt" : "content";
-  auto it = j->find(key);
-  if (it == j->end() || !it->is_string()) return error_reply(invalid_param("prompt", "prompt must be a string"));
-  bool add_bos = true;
-  if (auto b = j->find("add_special_tokens"); b != j->end()) {
-    if (!b->is_boolean()) return error_reply(invalid_param("add_special_tokens", "add_special_tokens must be a boolean"));
-    add_bos = b->get<bool>();
+  bool flags[2] = {true, true};  // add_special_tokens, parse_special
+  for (int i = 0; i < 2; ++i) {
+    const char* name = i == 0 ? "add_special_tokens" : "parse_special";
+    if (auto b = j->find(name); b != j->end()) {
+      if (!b->is_boolean()) return error_reply(invalid_param(name, std::string(name) + " must be a boolean"));
+      flags[i] = b->get<bool>();
+    }
   }
-  auto tokens = engine.tokenize(it->get_ref<const std::string&>(), add_bos);
-  if (!tokens) return error_reply(api_error_from(tokens.error(), "prompt"));
+  Expected<std::vector<TokenId>> tokens = std::vector<TokenId>();
+  const char* param = "prompt";
+  if (auto m = j->find("messages"); m != j->end()) {  // a conversation, as chat completions render it
+    param = "messages";
+    std::vector<scheduler::ChatMessage> messages;
+    if (auto e = read_chat_messages(*m, messages)) return error_reply(*e);
+    tokens = engine.tokenize_chat(messages, /*continue_last=*/false);
+  } else {
+    const char* key = j->contains("prompt") ? "prompt" : "content";
+    auto it = j->find(key);
+    if (it == j->end() || !it->is_string())
+      return error_reply(invalid_param("prompt", "prompt must be a string (or messages a list of chat messages)"));
+    tokens = engine.tokenize(it->get_ref<const std::string&>(), flags[0], flags[1]);
+  }
+  if (!tokens) return error_reply(api_error_from(tokens.error(), param));
   json out = {{"tokens", *tokens},
               {"count", tokens->size()},
               {"max_model_len", engine.model_info().context_length}};
@@ -80,10 +93,10 @@ HttpReply handle_detokenize(const scheduler::Engine& engine, std::string_view bo
 
 namespace {
 
-// The prompt's tokens (BOS first), refused when they leave no room in the context.
-std::variant<std::vector<TokenId>, ApiError> tokenize_prompt(const scheduler::Engine& engine, const std::string& prompt,
-                                                             const char* param) {
-  auto tokens = engine.tokenize(prompt, /*add_bos=*/true);
+// A prompt's tokens (from Engine::tokenize or tokenize_chat), refused when they leave no room in
+// the context.
+std::variant<std::vector<TokenId>, ApiError> checked_prompt(const scheduler::Engine& engine,
+                                                            Expected<std::vector<TokenId>> tokens, const char* param) {
   if (!tokens) return api_error_from(tokens.error(), param);
   const int context = engine.model_info().context_length;
   if (static_cast<int>(tokens->size()) >= context) {
@@ -125,7 +138,10 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
     }
     tokens = *req.prompt_tokens;
   } else {
-    auto t = tokenize_prompt(engine, req.prompt, prompt_param);
+    auto t = checked_prompt(engine,
+                            endpoint == Endpoint::kChat ? engine.tokenize_chat(req.messages, /*continue_last=*/false)
+                                                        : engine.tokenize(req.prompt, /*add_special=*/true, /*parse_special=*/true),
+                            prompt_param);
     if (auto* e = std::get_if<ApiError>(&t)) return *e;
     tokens = std::move(std::get<std::vector<TokenId>>(t));
   }
@@ -139,7 +155,7 @@ std::variant<GenerationJob, ApiError> prepare_generation(const scheduler::Engine
   if (req.echo) {  // the prompt as sent (a token prompt as its text)
     auto text = req.prompt_tokens ? engine.detokenize(job.request.prompt_tokens) : Expected<std::string>(req.prompt);
     if (!text) return api_error_from(text.error(), prompt_param);
-    echo = OpenAiEncoder::Echo{std::move(*text), job.request.prompt_tokens};
+    echo = OpenAiEncoder::Echo{std::move(*text), job.request.prompt_tokens, info.bos};
   }
   job.encoder = std::make_unique<OpenAiEncoder>(
       ResponseContext{endpoint, std::move(response_id), info.name, created, req.include_usage}, logprobs,
@@ -153,7 +169,7 @@ std::variant<GenerationJob, ApiError> prepare_messages(const scheduler::Engine& 
   auto parsed = parse_messages_request(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   auto& req = std::get<AnthropicRequest>(parsed);
-  auto tokens = tokenize_prompt(engine, req.prompt, "messages");
+  auto tokens = checked_prompt(engine, engine.tokenize_chat(req.messages, /*continue_last=*/true), "messages");
   if (auto* e = std::get_if<ApiError>(&tokens)) return *e;
   GenerationJob job;
   job.request.prompt_tokens = std::move(std::get<std::vector<TokenId>>(tokens));
@@ -168,7 +184,7 @@ std::variant<GenerationJob, ApiError> prepare_messages(const scheduler::Engine& 
 std::variant<HttpReply, ApiError> handle_count_tokens(const scheduler::Engine& engine, std::string_view body) {
   auto parsed = parse_count_tokens_request(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
-  auto tokens = engine.tokenize(std::get<AnthropicRequest>(parsed).prompt, /*add_bos=*/true);
+  auto tokens = engine.tokenize_chat(std::get<AnthropicRequest>(parsed).messages, /*continue_last=*/true);
   if (!tokens) return api_error_from(tokens.error(), "messages");
   return json_reply(200, dump({{"input_tokens", tokens->size()}}));
 }
@@ -180,7 +196,7 @@ std::variant<GenerationJob, BackgroundJob, ApiError> prepare_responses(const sch
   auto parsed = parse_responses_request(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   auto& req = std::get<ResponsesRequest>(parsed);
-  auto tokens = tokenize_prompt(engine, req.prompt, "input");
+  auto tokens = checked_prompt(engine, engine.tokenize_chat(req.messages, /*continue_last=*/false), "input");
   if (auto* e = std::get_if<ApiError>(&tokens)) return *e;
   scheduler::GenerationRequest request;
   request.prompt_tokens = std::move(std::get<std::vector<TokenId>>(tokens));

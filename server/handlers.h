@@ -45,8 +45,9 @@ HttpReply handle_models(const scheduler::ModelInfo& info, std::int64_t created);
 HttpReply handle_model(const scheduler::ModelInfo& info, std::string_view id, std::int64_t created);
 // GET /health: 200 {"status":"ok"} when ready, 503 {"status":"loading"|"draining"} otherwise.
 HttpReply handle_health(Health health);
-// POST /tokenize {"prompt"|"content": str, "add_special_tokens": bool=true}
-//   → {"tokens": [...], "count": n, "max_model_len": ctx}.
+// POST /tokenize {"prompt"|"content": str, "add_special_tokens": bool=true, "parse_special": bool=true}
+//   or {"messages": [chat messages]} (the ids chat completions give the conversation: the model's
+//   chat template, Engine::tokenize_chat) → {"tokens": [...], "count": n, "max_model_len": ctx}.
 HttpReply handle_tokenize(const scheduler::Engine& engine, std::string_view body);
 // POST /detokenize {"tokens": [int...]} → {"prompt": text, "content": text}.
 HttpReply handle_detokenize(const scheduler::Engine& engine, std::string_view body);

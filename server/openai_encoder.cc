@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/tokenizer.h"
 #include "model/utf8.h"
 #include "server/json_fields.h"
 
@@ -130,7 +129,7 @@ json OpenAiEncoder::prompt_logprobs_json(std::span<const scheduler::TokenLogprob
   json obj = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
               {"text_offset", json::array()}};
   const auto& ids = echo_->tokens;
-  if (!ids.empty() && ids.front() != model::Tokenizer::kBos) append_legacy(obj, ids.front(), nullptr);
+  if (!ids.empty() && ids.front() != echo_->bos) append_legacy(obj, ids.front(), nullptr);
   for (const auto& t : tokens) append_legacy(obj, t.token, &t);
   return obj;
 }

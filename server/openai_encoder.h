@@ -63,6 +63,7 @@ class OpenAiEncoder final : public StreamEncoder {
   struct Echo {
     std::string text;
     std::vector<TokenId> tokens;
+    std::optional<TokenId> bos;  // the model's BOS (ModelInfo::bos): not listed when it comes first
   };
 
   // `token_bytes` is needed only when the request asked for log-probabilities.

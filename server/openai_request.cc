@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "server/chat_template.h"
 #include "server/json_fields.h"
 
 namespace ladle::server {
@@ -142,6 +141,9 @@ constexpr FieldRule kFields[] = {
 
 std::string unrecognized(const std::string& key) { return "Unrecognized request argument supplied: " + key; }
 
+using scheduler::ChatMessage;
+using scheduler::ChatRole;
+
 std::optional<ApiError> read_message(const json& m, std::vector<ChatMessage>& out) {
   if (!m.is_object()) return invalid_param("messages", "each message must be an object");
   auto role = m.find("role");
@@ -198,16 +200,18 @@ std::optional<ApiError> read_prompt(const json& body, CompletionRequest& r) {
   }
   auto it = body.find("messages");
   if (it == body.end() || it->is_null()) return invalid_param("messages", "messages is required");
-  if (!it->is_array() || it->empty())
-    return invalid_param("messages", "messages must be a non-empty array");
-  std::vector<ChatMessage> messages;
-  for (const auto& m : *it)
-    if (auto e = read_message(m, messages)) return e;
-  r.prompt = render_chat(messages);
-  return std::nullopt;
+  return read_chat_messages(*it, r.messages);
 }
 
 }  // namespace
+
+std::optional<ApiError> read_chat_messages(const json& messages, std::vector<ChatMessage>& out) {
+  if (!messages.is_array() || messages.empty())
+    return invalid_param("messages", "messages must be a non-empty array");
+  for (const auto& m : messages)
+    if (auto e = read_message(m, out)) return e;
+  return std::nullopt;
+}
 
 std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_view body,
                                                                    Endpoint endpoint) {

@@ -1,8 +1,9 @@
 // OpenAI completions and chat completions requests: a JSON body → CompletionRequest, validated.
 // Pure functions, no I/O and no engine. (The replies are openai_encoder.h's.)
 //
-// Chat messages are rendered by chat_template.h; content may be a string or an array of
-// {"type":"text","text":...} parts, which are concatenated; "developer" renders as System.
+// Chat messages are kept as ChatMessages for the engine's chat template (Engine::tokenize_chat);
+// content may be a string or an array of {"type":"text","text":...} parts, which are
+// concatenated; "developer" is a system message.
 //
 // Thread-safety: stateless; call from anywhere.
 #pragma once
@@ -14,6 +15,9 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "scheduler/chat_message.h"
 #include "scheduler/sampling_params.h"
 #include "server/api_error.h"
 
@@ -23,7 +27,8 @@ enum class Endpoint { kCompletions, kChat };
 
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::kCompletions;
-  std::string prompt;  // the completion prompt, or the chat messages rendered by the template
+  std::string prompt;  // the completion prompt (/v1/completions)
+  std::vector<scheduler::ChatMessage> messages;  // the conversation (/v1/chat/completions)
   // /v1/completions only: a prompt given as token ids (used as they are, no BOS added); `prompt`
   // is then empty. Ids are checked against the vocabulary by prepare_generation.
   std::optional<std::vector<std::int32_t>> prompt_tokens;
@@ -44,5 +49,9 @@ struct CompletionRequest {
 // set to anything but its neutral value.
 std::variant<CompletionRequest, ApiError> parse_completion_request(std::string_view body,
                                                                    Endpoint endpoint);
+
+// Chat completions' `messages` (a non-empty array of {role, content}) appended to `out`, or the
+// ApiError naming what is wrong; also POST /tokenize's.
+std::optional<ApiError> read_chat_messages(const nlohmann::json& messages, std::vector<scheduler::ChatMessage>& out);
 
 }  // namespace ladle::server

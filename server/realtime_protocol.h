@@ -15,9 +15,12 @@
 #include <string_view>
 #include <variant>
 
-#include "server/chat_template.h"
+#include "scheduler/chat_message.h"
 
 namespace ladle::server {
+
+using scheduler::ChatMessage;
+using scheduler::ChatRole;
 
 // Settings a session.update sets for the session, or a response.create for one response.
 struct RealtimeSettings {

@@ -151,7 +151,7 @@ void RealtimeSession::create_response(const ClientEvent& e) {
   const auto instructions = e.settings.instructions ? e.settings.instructions : settings_.instructions;
   if (instructions && !instructions->empty()) messages.push_back({ChatRole::kSystem, *instructions});
   for (const auto& item : items_) messages.push_back(item.message);
-  auto tokens = engine->tokenize(render_chat(messages), /*add_bos=*/true);
+  auto tokens = engine->tokenize_chat(messages, /*continue_last=*/false);
   if (!tokens) return send_error("invalid_value", tokens.error().message, e.event_id);
   const int context = engine->model_info().context_length;
   if (static_cast<int>(tokens->size()) >= context)

@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "server/chat_template.h"
 #include "server/json_fields.h"
 
 namespace ladle::server {
@@ -63,7 +62,9 @@ std::optional<ApiError> read_content(const json& content, std::string& out) {
 }
 
 std::optional<ApiError> read_input(const json& body, ResponsesRequest& r) {
-  std::vector<ChatMessage> messages;
+  using scheduler::ChatMessage;
+  using scheduler::ChatRole;
+  std::vector<ChatMessage>& messages = r.messages;
   if (r.instructions) messages.push_back({ChatRole::kSystem, *r.instructions});
   auto it = body.find("input");
   if (it == body.end() || it->is_null()) return invalid_param("input", "input is required");
@@ -88,7 +89,6 @@ std::optional<ApiError> read_input(const json& body, ResponsesRequest& r) {
   } else {
     return invalid_param("input", "input must be a string or a non-empty list of items");
   }
-  r.prompt = render_chat(messages);
   return std::nullopt;
 }
 

@@ -17,6 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <vector>
+
+#include "scheduler/chat_message.h"
 #include "scheduler/sampling_params.h"
 #include "server/api_error.h"
 
@@ -24,7 +27,7 @@ namespace ladle::server {
 
 struct ResponsesRequest {
   std::string model;
-  std::string prompt;  // the conversation rendered by the chat template
+  std::vector<scheduler::ChatMessage> messages;  // the conversation, for the engine's chat template
   std::optional<std::string> instructions;
   scheduler::SamplingParams params;
   bool max_tokens_given = false;  // without max_output_tokens the context is the limit

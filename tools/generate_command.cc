@@ -102,7 +102,7 @@ int run_generate(std::span<const std::string> args) {
     std::fprintf(stderr, "ladle generate: %s\n", engine.error().message.c_str());
     return 1;
   }
-  auto prompt = (*engine)->tokenize(o.prompt, /*add_bos=*/true);
+  auto prompt = (*engine)->tokenize(o.prompt, /*add_special=*/true, /*parse_special=*/true);
   if (!prompt) {
     std::fprintf(stderr, "ladle generate: %s\n", prompt.error().message.c_str());
     return 1;

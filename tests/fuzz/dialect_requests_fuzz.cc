@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/utf8.h"
+#include "scheduler/chat_template.h"
 #include "server/anthropic_encoder.h"
 #include "server/anthropic_request.h"
 #include "server/openai_encoder.h"
@@ -30,10 +31,12 @@ void check_refusal(const server::ApiError& e, bool anthropic) {
   if (j.is_discarded() || !j.contains("error")) std::abort();
 }
 
-void check_prompt(const std::string& prompt, const scheduler::SamplingParams& params) {
+void check_prompt(const std::vector<scheduler::ChatMessage>& messages, const scheduler::SamplingParams& params) {
   if (!params.validate().ok()) std::abort();
-  if (!model::is_valid_utf8(prompt)) std::abort();
-  if (prompt.find("Assistant:") == std::string::npos) std::abort();
+  if (messages.empty()) std::abort();
+  for (const auto& m : messages)
+    if (!model::is_valid_utf8(m.text)) std::abort();
+  if (!model::is_valid_utf8(scheduler::render_plain_chat(messages, true))) std::abort();
 }
 
 }  // namespace
@@ -47,14 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto parsed = data[0] % 4 == 0 ? server::parse_messages_request(body) : server::parse_count_tokens_request(body);
       if (auto* e = std::get_if<server::ApiError>(&parsed)) return check_refusal(*e, true), 0;
       const auto& r = std::get<server::AnthropicRequest>(parsed);
-      check_prompt(r.prompt, data[0] % 4 == 0 ? r.params : scheduler::SamplingParams{});
+      check_prompt(r.messages, data[0] % 4 == 0 ? r.params : scheduler::SamplingParams{});
       break;
     }
     case 2: {
       auto parsed = server::parse_responses_request(body);
       if (auto* e = std::get_if<server::ApiError>(&parsed)) return check_refusal(*e, false), 0;
       const auto& r = std::get<server::ResponsesRequest>(parsed);
-      check_prompt(r.prompt, r.params);
+      check_prompt(r.messages, r.params);
       if (r.background && !r.store) std::abort();
       break;
     }

@@ -33,6 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!req.params.validate().ok()) std::abort();
   if (!model::is_valid_utf8(req.prompt)) std::abort();
   if (req.prompt_tokens && endpoint == server::Endpoint::kChat) std::abort();
-  if (endpoint == server::Endpoint::kChat && !req.prompt.ends_with("Assistant:")) std::abort();
+  if (endpoint == server::Endpoint::kChat && req.messages.empty()) std::abort();
+  for (const auto& m : req.messages)
+    if (!model::is_valid_utf8(m.text)) std::abort();
   return 0;
 }

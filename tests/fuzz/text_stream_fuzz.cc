@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/any_tokenizer.h"
 #include "model/tokenizer.h"
 #include "model/utf8.h"
 #include "scheduler/text_stream.h"
@@ -25,8 +26,8 @@ using namespace ladle;
 
 namespace {
 
-const model::Tokenizer& tokenizer() {
-  static const model::Tokenizer* tok = [] {
+const model::AnyTokenizer& tokenizer() {
+  static const model::AnyTokenizer* tok = [] {
     const char* env = std::getenv("LADLE_FUZZ_TOKENIZER");
     const std::string path = env ? env : std::string(LADLE_MODELS_DIR) + "/tok512.bin";
     auto t = model::Tokenizer::load(path, 512);
@@ -34,7 +35,7 @@ const model::Tokenizer& tokenizer() {
       std::fprintf(stderr, "text_stream_fuzz: cannot load %s: %s\n", path.c_str(), t.error().message.c_str());
       std::abort();
     }
-    return new model::Tokenizer(std::move(*t));
+    return new model::AnyTokenizer(std::move(*t));
   }();
   return *tok;
 }
@@ -49,7 +50,7 @@ bool contains_any(std::string_view s, const std::vector<std::string>& stops) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const model::Tokenizer& tok = tokenizer();
+  const model::AnyTokenizer& tok = tokenizer();
   std::size_t pos = 1;
   std::vector<std::string> stops;
   for (int i = 0; i < (data[0] & 3) && pos < size; ++i) {

@@ -220,7 +220,7 @@ TEST(LlmEngineLogprobs, TokenBytesAreTheRawPieces) {
   // Joined, a text's tokens give back its bytes (with the tokenizer's dummy-prefix space), byte
   // fallbacks of characters outside the vocabulary included.
   for (std::string text : {"Once upon a time, Lily saw a cat.", "caf\xC3\xA9 \xE2\x98\x95 \xF0\x9F\x98\x80!"}) {
-    const auto tokens = engine->tokenize(text, false);
+    const auto tokens = engine->tokenize(text, false, true);
     ASSERT_TRUE(tokens.ok());
     std::string joined;
     for (TokenId t : *tokens) joined += engine->token_bytes(t);

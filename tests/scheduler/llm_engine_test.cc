@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -201,12 +203,47 @@ TEST(LlmEngine, SubmitRejectsWhatCanNeverRun) {
 TEST(LlmEngine, TokenizeRejectsInvalidUtf8AndDetokenizeRoundTrips) {
   auto engine = make_engine(real_model_config());
   ASSERT_TRUE(engine);
-  EXPECT_FALSE(engine->tokenize("bad \xff byte", true).ok());
-  auto ids = engine->tokenize("Once upon a time", true);
+  EXPECT_FALSE(engine->tokenize("bad \xff byte", true, true).ok());
+  auto ids = engine->tokenize("Once upon a time", true, true);
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<TokenId>{1, 403, 407, 261, 378}));
   EXPECT_EQ(*engine->detokenize(*ids), "Once upon a time");
   EXPECT_FALSE(engine->detokenize(std::vector<TokenId>{100000}).ok());
+}
+
+// llama2.c checkpoints keep the plain template; --chat-template replaces it with a Jinja file, whose
+// text is what tokenize_chat tokenizes (tok512 has no special tokens: BOS is the tokenizer's); a
+// template the interpreter cannot run, or a missing file, fails the load naming it.
+TEST(LlmEngine, ChatTemplateIsThePlainOneOrTheGivenFile) {
+  auto plain = make_engine(real_model_config());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->model_info().chat_template, "plain");
+  const std::vector<ChatMessage> conversation = {{ChatRole::kSystem, "Be kind."}, {ChatRole::kUser, "Once upon"}};
+  EXPECT_EQ(*plain->tokenize_chat(conversation, false),
+            *plain->tokenize("System: Be kind.\nUser: Once upon\nAssistant:", true, true));
+
+  const std::string path = ::testing::TempDir() + "/ladle_chat_template_test.jinja";
+  std::ofstream(path) << "{% for m in messages %}{{ m['role'] | upper }}: {{ m['content'] }}\n{% endfor %}"
+                         "{% if add_generation_prompt %}Story:{% endif %}";
+  EngineConfig c = real_model_config();
+  c.chat_template_path = path;
+  auto jinja = make_engine(c);
+  ASSERT_TRUE(jinja);
+  EXPECT_EQ(jinja->model_info().chat_template, path);
+  const auto ids = jinja->tokenize_chat(conversation, false);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, *jinja->tokenize("SYSTEM: Be kind.\nUSER: Once upon\nStory:", true, true));
+  EXPECT_EQ(ids->front(), 1);  // BOS
+
+  std::ofstream(path) << "{% include 'other.jinja' %}";
+  auto bad = LlmEngine::create(c, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(path), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("include"), std::string::npos) << bad.error().message;
+  std::remove(path.c_str());
+  auto missing = LlmEngine::create(c, nullptr);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("--chat-template"), std::string::npos) << missing.error().message;
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ inline std::unique_ptr<LlmEngine> make_engine(EngineConfig c, EngineObserver* ob
 inline GenerationRequest make_request(const Engine& engine, const std::string& prompt, int max_tokens,
                                float temperature = 0, std::uint64_t seed = 1) {
   GenerationRequest r;
-  r.prompt_tokens = *engine.tokenize(prompt, true);
+  r.prompt_tokens = *engine.tokenize(prompt, true, true);
   r.params.temperature = temperature;
   r.params.max_tokens = max_tokens;
   r.params.seed = seed;

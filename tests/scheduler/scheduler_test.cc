@@ -241,6 +241,28 @@ TEST(SchedulerTest, StopsOnEosAndBosUnlessIgnored) {
   expect_ok(s);
 }
 
+// A model's own end-of-generation set (a byte-level BPE vocabulary's EOS and end-of-turn ids)
+// replaces llama2.c's BOS/EOS: its ids stop, 1 and 2 are ordinary tokens.
+TEST(SchedulerTest, StopsOnTheConfiguredStopTokens) {
+  auto pool = make_pool(8);
+  SchedulerConfig c = make_config();
+  c.stop_tokens = {128001, 128009};  // Llama 3's <|end_of_text|>, <|eot_id|>
+  Scheduler s(c, pool);
+  s.add(1, make_tokens(3), 10, false);
+  s.add(2, make_tokens(3, 50), 10, false);
+  s.add(3, make_tokens(3, 80), 10, /*ignore_eos=*/true);
+  auto out = s.schedule();
+  const std::vector<TokenId> sampled = {128009, kEosToken, 128009};
+  const UpdateOutput u = s.update(out, sampled);
+  ASSERT_EQ(u.finished.size(), 1u);
+  EXPECT_EQ(u.finished[0].id, 1u);
+  EXPECT_EQ(u.finished[0].reason, FinishReason::kStop);
+  EXPECT_TRUE(s.is_stop_token(128001));
+  EXPECT_FALSE(s.is_stop_token(kEosToken));
+  EXPECT_EQ(s.num_running(), 2);
+  expect_ok(s);
+}
+
 TEST(SchedulerTest, ContextLimitFinishesWithLength) {
   auto pool = make_pool(8);
   Scheduler s(make_config(64, 8, 4, /*max_model_len=*/12), pool);

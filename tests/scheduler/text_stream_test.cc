@@ -6,21 +6,33 @@
 #include <algorithm>
 #include <random>
 
+#include "model/any_tokenizer.h"
+#include "model/gguf_file.h"
 #include "model/tokenizer.h"
 #include "model/utf8.h"
 
 namespace ladle::scheduler {
 namespace {
 
+using model::AnyTokenizer;
 using model::Tokenizer;
 
-const Tokenizer& tok512() {
-  static const Tokenizer t = Tokenizer::load(std::string(LADLE_MODELS_DIR) + "/tok512.bin", 512).value();
+const AnyTokenizer& tok512() {
+  static const AnyTokenizer t = Tokenizer::load(std::string(LADLE_MODELS_DIR) + "/tok512.bin", 512).value();
   return t;
 }
 
-const Tokenizer& tok32k() {
-  static const Tokenizer t = Tokenizer::load(std::string(LADLE_MODELS_DIR) + "/tokenizer32k.bin", 32000).value();
+const AnyTokenizer& tok32k() {
+  static const AnyTokenizer t = Tokenizer::load(std::string(LADLE_MODELS_DIR) + "/tokenizer32k.bin", 32000).value();
+  return t;
+}
+
+// Llama 3's byte-level BPE vocabulary (a GGUF of llama.cpp's).
+const AnyTokenizer& llama3() {
+  static const AnyTokenizer t = [] {
+    auto file = model::GgufFile::open(std::string(LADLE_VOCAB_DIR) + "/ggml-vocab-llama-bpe.gguf");
+    return model::load_gguf_tokenizer(file.value()).value();
+  }();
   return t;
 }
 
@@ -39,7 +51,7 @@ struct StreamRun {
   int stopped_at = -1;  // index of the token whose push reported the stop
 };
 
-StreamRun stream(const Tokenizer& tok, TokenId prev, const std::vector<TokenId>& ids, std::vector<std::string> stops) {
+StreamRun stream(const AnyTokenizer& tok, TokenId prev, const std::vector<TokenId>& ids, std::vector<std::string> stops) {
   TextStream ts(tok, prev, std::move(stops));
   StreamRun run;
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -80,6 +92,24 @@ TEST(TextStream, EmojiSplitOverByteTokensIsHeldUntilComplete) {
   EXPECT_NE(std::find(run.deltas.begin(), run.deltas.end(), "\xE6\x97\xA5"), run.deltas.end());
 }
 
+// Byte-level BPE (Llama 3): a rare character's bytes are spread over tokens that each decode to
+// part of it; the stream releases only whole characters, and the deltas add up to decode().
+TEST(TextStream, ByteLevelBpeTokensSplittingACharacterAreHeldUntilComplete) {
+  const std::string text = "Ok \xF0\x9F\xA6\x99 \xE4\xB9\x82\xE9\xBE\x98 caf\xC3\xA9 \xF0\x90\x8C\xB0!";  // 🦙 乂龘 café 𐌰
+  const std::vector<TokenId> ids = llama3().encode(text, false, false);
+  int partial = 0;  // tokens that are not whole characters on their own
+  for (TokenId id : ids) partial += !model::is_valid_utf8(llama3().decode_piece(0, id));
+  ASSERT_GT(partial, 0) << "the text no longer splits a character over tokens";
+  const StreamRun run = stream(llama3(), 0, ids, {});
+  for (const std::string& d : run.deltas) EXPECT_TRUE(model::is_valid_utf8(d)) << testing::PrintToString(d);
+  EXPECT_EQ(run.text, text);
+  EXPECT_EQ(run.text, llama3().decode(ids));
+  // A stop string that ends inside a split character still never leaks a byte of it.
+  const StreamRun stopped = stream(llama3(), 0, ids, {"\xE9\xBE\x98"});
+  EXPECT_EQ(stopped.text, "Ok \xF0\x9F\xA6\x99 \xE4\xB9\x82");
+  for (const std::string& d : stopped.deltas) EXPECT_TRUE(model::is_valid_utf8(d));
+}
+
 TEST(TextStream, InvalidBytesBecomeReplacementAndUnfinishedTailIsFlushed) {
   const TokenId b = Tokenizer::kFirstByteToken;
   TextStream ts(tok512(), 426, {});
@@ -96,7 +126,7 @@ TEST(TextStream, InvalidBytesBecomeReplacementAndUnfinishedTailIsFlushed) {
 // the deltas add up to decode().
 TEST(TextStream, RandomTokensMatchDecode) {
   std::mt19937 rng(5);
-  for (const Tokenizer* tok : {&tok512(), &tok32k()}) {
+  for (const AnyTokenizer* tok : {&tok512(), &tok32k()}) {
     for (int iter = 0; iter < 300; ++iter) {
       std::vector<TokenId> ids;
       for (int i = static_cast<int>(rng() % 30); i > 0; --i) {

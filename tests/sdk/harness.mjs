@@ -16,8 +16,10 @@ process.on('exit', () => {
 
 // Starts `ladle serve` on a free port with extra flags (and LADLE_API_KEY when apiKey is set);
 // resolves with { child, url } once it says it is listening and ready.
+// (A GGUF model carries its own tokenizer: leave `tokenizer` out.)
 export function startServer(ladle, { model, tokenizer, apiKey = '', flags = [] }) {
-  const child = spawn(ladle, ['serve', '--model', model, '--tokenizer', tokenizer, '--port', '0', ...flags],
+  const tok = tokenizer ? ['--tokenizer', tokenizer] : [];
+  const child = spawn(ladle, ['serve', '--model', model, ...tok, '--port', '0', ...flags],
                       { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, LADLE_API_KEY: apiKey } });
   children.add(child);
   child.on('exit', () => children.delete(child));

@@ -36,6 +36,24 @@ TEST(HandlersTest, TokenizeDetokenize) {
   EXPECT_EQ(handle_detokenize(engine, R"({"tokens":"x"})").status, 400u);
 }
 
+// /tokenize with messages gives the ids chat completions submit for the same conversation.
+TEST(HandlersTest, TokenizeMessagesAsChatCompletionsDo) {
+  testing::FakeEngine engine;
+  const std::string messages = R"([{"role":"system","content":"S"},{"role":"user","content":"Hi"}])";
+  auto tok = handle_tokenize(engine, R"({"messages":)" + messages + "}");
+  ASSERT_EQ(tok.status, 200u) << tok.body;
+  auto job = prepare_generation(engine, R"({"messages":)" + messages + "}", Endpoint::kChat, "chatcmpl-1", 0);
+  ASSERT_TRUE(std::holds_alternative<GenerationJob>(job));
+  const auto& ids = std::get<GenerationJob>(job).request.prompt_tokens;
+  EXPECT_EQ(json::parse(tok.body)["tokens"], json(ids));
+  EXPECT_EQ(ids, *engine.tokenize("System: S\nUser: Hi\nAssistant:", true, true));
+  auto bad = handle_tokenize(engine, R"({"messages":[{"role":"wizard","content":"x"}]})");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(json::parse(bad.body)["error"]["param"], "messages");
+  EXPECT_EQ(handle_tokenize(engine, R"({"messages":[]})").status, 400u);
+  EXPECT_EQ(handle_tokenize(engine, R"({"content":"a","parse_special":"yes"})").status, 400u);
+}
+
 TEST(HandlersTest, PrepareGenerationTokenizesAndSetsContext) {
   testing::FakeEngine engine;
   auto job = prepare_generation(engine, R"({"prompt":"ab","max_tokens":3,"stream":true})", Endpoint::kCompletions, "cmpl-9", 11);

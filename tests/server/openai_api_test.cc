@@ -1,9 +1,11 @@
-#include "server/openai_encoder.h"
 #include "server/openai_request.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+
+#include "scheduler/chat_template.h"
+#include "server/openai_encoder.h"
 
 namespace ladle::server {
 namespace {
@@ -52,7 +54,7 @@ TEST(OpenAiApiTest, ChatTemplateAndMaxCompletionTokens) {
   auto r = parse_ok(R"({"messages":[{"role":"system","content":"S"},{"role":"user","content":[{"type":"text","text":"U"}]},
                                     {"role":"assistant","content":"A"},{"role":"user","content":"Q"}],
                         "max_completion_tokens":4})", Endpoint::kChat);
-  EXPECT_EQ(r.prompt, "System: S\nUser: U\nAssistant: A\nUser: Q\nAssistant:");
+  EXPECT_EQ(scheduler::render_plain_chat(r.messages), "System: S\nUser: U\nAssistant: A\nUser: Q\nAssistant:");
   EXPECT_EQ(r.params.max_tokens, 4);
 }
 

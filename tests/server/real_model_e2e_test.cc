@@ -78,7 +78,7 @@ class RealModelTest : public ::testing::Test {
     server_.reset();
   }
   std::string engine_greedy(const std::string& prompt, int max_tokens) {
-    auto tokens = engine_->tokenize(prompt, true);
+    auto tokens = engine_->tokenize(prompt, true, true);
     EXPECT_TRUE(tokens.ok());
     scheduler::GenerationRequest req{*tokens, {}};
     req.params.temperature = 0;
@@ -337,7 +337,7 @@ class SlowPrefillTest : public SlowModelTest {
 TEST_F(SlowPrefillTest, DisconnectDuringLongPrefillFreesEverything) {
   std::string prompt;
   for (int i = 0; i < 16; ++i) prompt += "Lily and Tom went to the park to play with a big red ball. ";
-  const std::size_t n = engine_->tokenize(prompt, true)->size();
+  const std::size_t n = engine_->tokenize(prompt, true, true)->size();
   ASSERT_TRUE(n > 250 && n < 1000) << n;
   t::net::io_context ioc;
   auto socket = t::connect_to(ioc, server_->port());

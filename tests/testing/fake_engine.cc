@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/utf8.h"
+#include "scheduler/chat_template.h"
 
 namespace ladle::testing {
 namespace {
@@ -54,12 +55,17 @@ void FakeEngine::cancel(RequestId id) {
   cv_.notify_all();
 }
 
-Expected<std::vector<TokenId>> FakeEngine::tokenize(std::string_view text, bool add_bos) const {
+Expected<std::vector<TokenId>> FakeEngine::tokenize(std::string_view text, bool add_special, bool) const {
   if (!model::is_valid_utf8(text)) return make_error(ErrorCode::kInvalidArgument, "prompt is not valid UTF-8");
   std::vector<TokenId> out;
-  if (add_bos) out.push_back(kBos);
+  if (add_special) out.push_back(kBos);
   for (unsigned char c : text) out.push_back(static_cast<TokenId>(c) + kByteOffset);
   return out;
+}
+
+Expected<std::vector<TokenId>> FakeEngine::tokenize_chat(std::span<const scheduler::ChatMessage> messages,
+                                                         bool continue_last) const {
+  return tokenize(scheduler::render_plain_chat(messages, continue_last), true, true);
 }
 
 Expected<std::string> FakeEngine::detokenize(std::span<const TokenId> tokens) const {

@@ -42,7 +42,11 @@ class FakeEngine final : public scheduler::Engine {
 
   Expected<RequestId> submit(scheduler::GenerationRequest request, std::weak_ptr<scheduler::TokenSink> sink) override;
   void cancel(RequestId id) override;
-  Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_bos) const override;
+  // One id per byte (BOS first with add_special); no special tokens.
+  Expected<std::vector<TokenId>> tokenize(std::string_view text, bool add_special, bool parse_special) const override;
+  // The plain template (scheduler/chat_template.h), tokenized as above with BOS.
+  Expected<std::vector<TokenId>> tokenize_chat(std::span<const scheduler::ChatMessage> messages,
+                                               bool continue_last) const override;
   Expected<std::string> detokenize(std::span<const TokenId> tokens) const override;
   const scheduler::ModelInfo& model_info() const override { return info_; }
 
