@@ -97,7 +97,8 @@ Expected<Weights> llama_weights_from_gguf(std::shared_ptr<const GgufFile> file, 
                     shape_text(w.ne) + " (ggml order: the contiguous dimension first)");
     if (!can_dequantize(t->type))
       return refuse("tensor '" + w.name + "' has type " + ggml_type_name(t->type) +
-                    ", which ladle does not read (it reads f32, f16, bf16, q8_0 and q4_0)");
+                    ", which ladle does not read (it reads f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                    "q4_K, q5_K and q6_K)");
     const bool in_place = t->type == std::uint32_t(GgmlType::kF32) &&
                           reinterpret_cast<std::uintptr_t>(t->data.data()) % alignof(float) == 0;
     if (!in_place && !(w.blocks != nullptr && kept_as_blocks(t->type))) widened_floats += t->num_elements;

@@ -12,7 +12,7 @@ namespace ladle::scheduler {
 
 void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("-m,--model", &c.model_path,
-            "llama2.c checkpoint (.bin), or a llama GGUF file (F32/F16/BF16/Q8_0/Q4_0 tensors) with its own tokenizer");
+            "llama2.c checkpoint (.bin), or a llama GGUF file (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K tensors) with its own tokenizer");
   flags.add("-z,--tokenizer", &c.tokenizer_path, "llama2.c tokenizer.bin of a checkpoint (default: next to the model)");
   flags.add("--chat-template", &c.chat_template_path,
             "Jinja chat template (.jinja) for chat requests, overriding the GGUF's tokenizer.chat_template "

@@ -506,7 +506,7 @@ void LlmEngine::Impl::step() {
 
   // The step's cost as the streams in it see it, schedule to demultiplex (--itl-target-ms).
   const double duration = seconds_between(t0, Clock::now());
-  scheduler.cost_model().observe(out.num_batched_tokens, duration);
+  scheduler.cost_model().observe(out.num_batched_tokens, out.num_sampled_rows, duration);
   if (observer) {
     const auto stats = pool.stats();
     CounterDeltas d;

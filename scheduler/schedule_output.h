@@ -25,6 +25,7 @@ struct ScheduleOutput {
   int num_batched_tokens = 0;           // sum of num_new_tokens
   int num_prefill_tokens = 0;           // of which prompt (or recomputed) tokens
   int num_decode_tokens = 0;            // of which single-token decode steps
+  int num_sampled_rows = 0;             // entries with `samples` (a decode, or a prompt's last chunk)
   bool empty() const { return seqs.empty(); }
 };
 

@@ -95,7 +95,7 @@ ScheduleOutput Scheduler::schedule() {
     admit_waiting(out, budget, reserve, /*batch=*/false);
   }
   schedule_deferred(out, budget, deferred);
-  budget = std::min(budget + floor, std::max(floor, batch_share_cap(out.num_batched_tokens)));
+  budget = std::min(budget + floor, std::max(floor, batch_share_cap(out)));
   schedule_running(out, budget, nullptr, /*batch=*/true);
   if (out.preempted.empty()) admit_waiting(out, budget, 0, /*batch=*/true);
   assert(check_invariants().ok());
@@ -124,39 +124,64 @@ int Scheduler::step_budget() const {
     else prompt_pending = true;
   }
   if (streams == 0 && num_batch_running_ + num_batch_waiting_ == 0) return most;
-  const auto fit = cost_model_.tokens_within(config_.itl_target_s);
+  const int floor_row = floor_on() && num_batch_running_ + num_batch_waiting_ > 0 ? 1 : 0;
+  // Sampled rows of such a step: one per stream, the prompt's last chunk, the floor's sequence.
+  const auto fit = cost_model_.tokens_within(config_.itl_target_s, streams + (prompt_pending ? 1 : 0) + floor_row);
   if (!fit) return most;
-  const int least = streams + (prompt_pending ? config_.block_size : 1) +
-                    (floor_on() && num_batch_running_ + num_batch_waiting_ > 0 ? 1 : 0);
+  const int least = streams + (prompt_pending ? config_.block_size : 1) + floor_row;
   return std::clamp(*fit, std::min(most, least), most);
 }
 
 // NOTE(scheduler): the batch step share (--batch-step-share F, default 0.2). On a CPU a step's
-// time grows with its rows (StepCostModel: fixed + per_token × tokens), so batch rows beside
-// interactive ones lengthen every stream's ITL and every prompt's TTFT: measured on 15M (loaded),
-// a batch filling the free slots made interactive ITL p99 7.2× and TTFT p99 3.7× alone
-// (BENCHMARKS.md, issue 19). So while any interactive request runs or waits, the batch tokens B of
-// a step holding I interactive tokens obey fixed + per_token × (I + B) ≤ (1 + F) × (fixed +
-// per_token × I), i.e. B ≤ F × (fixed / per_token + I): the streams' steps are at most F longer
-// than without the batch, whatever the model and machine (a relative budget; --itl-target-ms, an
-// absolute one, still caps the whole step: the smaller wins). The margin for scatter is left out:
-// it shifts both sides alike. Until the fit is ready (StepCostModel::kMinSteps steps) batch work
-// gets only the floor; with no interactive request running or waiting it gets the whole budget.
-// The default 0.2 is the issue's goal (interactive ITL ≤ 1.2× alone). Its price: beside interactive
-// streams the batch runs at about F × (fixed / per_token + I) tokens a step (≈ 9 beside 8 streams
-// on 15M; the default floor's 16 is then larger) instead of every free slot, so total throughput
-// while people are served is below the engine's best. Measured on 15M, loaded, ten rounds:
-// interactive ITL p99 with a 2,000-line batch 4.2-7.3× alone with the share off in eight, 0.81-1.57×
-// with F = 0.2 in six (3.6-7.3× in four: one slope for all tokens underestimates a decode row's
-// cost in a small step); the throughput loss was under the noise (BENCHMARKS.md). F = 0 leaves the batch only the floor then; a negative F turns the limit off.
-int Scheduler::batch_share_cap(int interactive_tokens) const {
+// time grows with its rows (StepCostModel: fixed + per_token × tokens + per_sampled_row × sampled
+// rows), so batch rows beside interactive ones lengthen every stream's ITL and every prompt's TTFT:
+// measured on 15M (loaded), a batch filling the free slots made interactive ITL p99 7.2× and TTFT
+// p99 3.7× alone (BENCHMARKS.md, issue 19). So while any interactive request runs or waits, the
+// batch work of a step holding interactive work of cost C_I (its tokens and sampled rows, by the
+// fit) may cost at most F × C_I more: the streams' steps are at most F longer than without the
+// batch, whatever the model and machine (a relative budget; --itl-target-ms, an absolute one,
+// still caps the whole step: the smaller wins). The batch sequences are costed one by one in the
+// order the step would take them (running ones, then waiting prompts): a decode costs a token and
+// a sampled row, a prompt chunk its tokens and, if it ends the prompt, a row; a chunk that does
+// not fit whole is cut to the tokens that do (with no row). The token count reached is the batch
+// class's budget. The margin for scatter is left out: it shifts both sides alike. Until the fit is
+// ready (StepCostModel::kMinSteps steps) batch work gets only the floor; with no interactive
+// request running or waiting it gets the whole budget. The default 0.2 is the issue's goal
+// (interactive ITL ≤ 1.2× alone). Its price: beside interactive streams the batch runs a few rows
+// a step (F × C_I / (per_token + per_sampled_row) decodes) instead of every free slot, so total
+// throughput while people are served is below the engine's best. With one slope for tokens and
+// rows (before the row term), measured on 15M, loaded, ten rounds: interactive ITL p99 with a
+// 2,000-line batch 4.2-7.3× alone with the share off in eight, 0.81-1.57× with F = 0.2 in six
+// (3.6-7.3× in four: the one slope underestimated a decode row's cost in a small step); the
+// throughput loss was under the noise (BENCHMARKS.md). F = 0 leaves the batch only the floor then;
+// a negative F turns the limit off. The floor (--batch-floor-share) is granted on top of the share,
+// so beside a few streams it, not F, can decide the batch's rows.
+int Scheduler::batch_share_cap(const ScheduleOutput& out) const {
+  constexpr int kNoCap = std::numeric_limits<int>::max();
   const bool interactive_work = num_running() > num_batch_running_ || num_waiting() > num_batch_waiting_;
-  if (config_.batch_step_share < 0 || !interactive_work) return std::numeric_limits<int>::max();
-  const auto base = cost_model_.predict(interactive_tokens);
-  const double per_token = cost_model_.seconds_per_token();
+  if (config_.batch_step_share < 0 || !interactive_work) return kNoCap;
+  const auto base = cost_model_.predict(out.num_batched_tokens, out.num_sampled_rows);
+  const double per_token = cost_model_.seconds_per_token(), per_row = cost_model_.seconds_per_sampled_row();
   if (!base || !(per_token > 0)) return 0;
-  const double cap = config_.batch_step_share * *base / per_token;
-  return cap >= config_.max_batched_tokens ? config_.max_batched_tokens : int(cap);
+  double left = config_.batch_step_share * *base;  // seconds the batch work may add
+  int tokens = 0;
+  // Whole remaining work `n` of a sequence (ending in a sampled row) if it fits, else the tokens that
+  // do without the row; false once the step is full.
+  auto take = [&](int n) {
+    const double whole = per_token * n + per_row;
+    if (whole <= left) {
+      tokens += n;
+      left -= whole;
+      return tokens < config_.max_batched_tokens;
+    }
+    tokens += std::clamp(int(left / per_token), 0, n - 1);
+    return false;
+  };
+  for (std::size_t i = std::size_t(num_running() - num_batch_running_); i < running_.size(); ++i)
+    if (!take(running_[i]->num_tokens() - running_[i]->num_computed_tokens())) return tokens;
+  for (std::size_t i = std::size_t(num_waiting() - num_batch_waiting_); i < waiting_.size(); ++i)
+    if (!take(waiting_[i]->num_tokens())) return tokens;
+  return kNoCap;  // all batch work fits
 }
 
 int Scheduler::batch_floor(int total) const {
@@ -294,6 +319,7 @@ void Scheduler::record(ScheduleOutput& out, const Sequence& seq, int n) const {
   const bool samples = before + n == seq.num_tokens();
   out.seqs.push_back(ScheduledSequence{seq.id(), n, before, samples});
   out.num_batched_tokens += n;
+  out.num_sampled_rows += samples ? 1 : 0;
   const bool decode = n == 1 && is_decoding(seq);
   (decode ? out.num_decode_tokens : out.num_prefill_tokens) += n;
 }

@@ -101,8 +101,8 @@ class Scheduler {
   // Of those, batch-class sequences.
   int num_batch_running() const { return num_batch_running_; }
   int num_batch_waiting() const { return num_batch_waiting_; }
-  // The learned cost of a step (--itl-target-ms). The engine feeds it each step's tokens and
-  // duration; tests feed it fabricated ones.
+  // The learned cost of a step (--itl-target-ms, --batch-step-share). The engine feeds it each
+  // step's tokens, sampled rows and duration; tests feed it fabricated ones.
   StepCostModel& cost_model() { return cost_model_; }
   const StepCostModel& cost_model() const { return cost_model_; }
   // The tokens the next schedule() may compute at most: max_batched_tokens, or less with an ITL
@@ -136,10 +136,11 @@ class Scheduler {
   void admit_waiting(ScheduleOutput& out, int& budget, int reserve, bool batch);
   // Tokens of a step of `total` kept for batch work (the floor), 0 when there is none.
   int batch_floor(int total) const;
-  // The most batch tokens a step holding `interactive_tokens` may add under batch_step_share
-  // (INT_MAX when the share is off or no interactive request runs or waits; 0 until the cost
-  // model is fitted).
-  int batch_share_cap(int interactive_tokens) const;
+  // The most batch tokens a step holding the interactive work of `out` may add under
+  // batch_step_share, costed row by row in the order the batch sequences would be scheduled
+  // (INT_MAX when the share is off, no interactive request runs or waits, or all batch work fits;
+  // 0 until the cost model is fitted).
+  int batch_share_cap(const ScheduleOutput& out) const;
   // Preempts the worst running batch sequence for an interactive admission, sparing the floor's
   // one; false if there is none to preempt.
   bool preempt_batch_for(ScheduleOutput& out);

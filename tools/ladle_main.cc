@@ -33,7 +33,8 @@ void print_usage(std::FILE* out) {
   for (const auto& s : kSubcommands) std::fprintf(out, "  %-12s %s\n", s.name, s.summary);
   std::fprintf(out,
                "\nModels (serve, generate: --model FILE): a llama2.c checkpoint with its tokenizer.bin, or a\n"
-               "llama-architecture GGUF file (v2/v3; F32, F16, BF16, Q8_0 or Q4_0 tensors) with its own tokenizer.\n");
+               "llama-architecture GGUF file (v2/v3; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 or the K-quants\n"
+               "Q4_K, Q5_K, Q6_K of Q4_K_M / Q5_K_M files) with its own tokenizer.\n");
 }
 
 }  // namespace

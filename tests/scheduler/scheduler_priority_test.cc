@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "scheduler/scheduler.h"
 #include "tests/testing/builders.h"
@@ -190,10 +191,11 @@ TEST(SchedulerPriorityTest, BatchPreemptedMidDecodeGeneratesTheSameTokens) {
   EXPECT_EQ(m2.num_unwritten_reads(), 0);
 }
 
-// A linear cost: 1.5 ms a step plus 0.25 ms a token, so 34 tokens fit in 10.1 ms.
+// A linear cost: 1.5 ms a step plus 0.25 ms a token, so 34 tokens fit in 10.1 ms (one sampled row
+// a step: the model has no row cost).
 void teach_linear_cost(Scheduler& s) {
   for (int tokens : {1, 9, 33, 64, 2, 17})
-    s.cost_model().observe(tokens, 0.0015 + 0.00025 * tokens);
+    s.cost_model().observe(tokens, 1, 0.0015 + 0.00025 * tokens);
 }
 
 TEST(SchedulerPriorityTest, ItlTargetSizesStepsThatHoldInteractiveDecodes) {
@@ -214,7 +216,7 @@ TEST(SchedulerPriorityTest, ItlTargetSizesStepsThatHoldInteractiveDecodes) {
   EXPECT_EQ(step.out.num_decode_tokens, 1);
   // The cost doubles (a busier machine): the budget follows the measurements.
   for (int i = 0; i < 200; ++i)
-    for (int tokens : {1, 16, 34}) s.cost_model().observe(tokens, 2 * (0.0015 + 0.00025 * tokens));
+    for (int tokens : {1, 16, 34}) s.cost_model().observe(tokens, 1, 2 * (0.0015 + 0.00025 * tokens));
   EXPECT_EQ(s.step_budget(), 14);  // (10.1 - 3) / 0.5
 }
 
@@ -369,6 +371,50 @@ TEST(SchedulerPriorityTest, BatchStepShareHoldsBatchTokensBesideInteractiveDecod
       EXPECT_EQ(t.batch, cap) << "share " << share << ", step " << i;  // 40 batch lines want more
     }
   }
+}
+
+// A cost with a sampled-row term: 1.5 ms a step, 0.1 ms a token, 0.3 ms more a sampled row (a
+// decode costs 0.4 ms, a 4-token prompt 0.7 ms).
+void teach_row_cost(Scheduler& s) {
+  for (const auto& [tokens, rows] : {std::pair{1, 1}, {9, 9}, {33, 1}, {64, 2}, {2, 2}, {17, 9}, {40, 8}, {12, 12}})
+    s.cost_model().observe(tokens, rows, 0.0015 + 0.0001 * tokens + 0.0003 * rows);
+}
+
+// Batch decodes cost their rows: beside 9 decoding streams (1.5 + 0.9 + 2.7 = 5.1 ms) F = 0.25
+// allows 1.275 ms of batch work, 3 decodes (1.2 ms), not the 12 tokens a per-token count gives.
+TEST(SchedulerPriorityTest, BatchStepShareCostsBatchDecodesByTheirRows) {
+  auto pool = make_pool(2048);
+  Scheduler s(share_config(0.25, 0), pool);
+  add_share_load(s, 9, 40);
+  FakeModel model(2048, 4);
+  teach_row_cost(s);
+  // The streams' prompts (36 tokens, 9 rows: 7.8 ms) allow 1.95 ms: two 4-token prompts whole
+  // (0.7 ms each) and 3 tokens of a third (no row).
+  const ClassTokens first = class_tokens(run_step(s, model).out);
+  EXPECT_EQ(first.interactive, 36);
+  EXPECT_EQ(first.batch, 11);
+  for (int i = 0; i < 30; ++i) {
+    const auto step = run_step(s, model);
+    const ClassTokens t = class_tokens(step.out);
+    ASSERT_TRUE(s.check_invariants().ok());
+    EXPECT_EQ(t.interactive, 9) << "step " << i;
+    EXPECT_EQ(t.batch, 3) << "step " << i;  // two decodes and the third prompt's last token, then three decodes
+    const double alone = *s.cost_model().predict(9, 9);
+    EXPECT_LE(*s.cost_model().predict(step.out.num_batched_tokens, step.out.num_sampled_rows), 1.25 * alone + 1e-12);
+  }
+}
+
+// The ITL target counts the streams' sampled rows: 9 decoding streams leave (10.15 - 1.5 - 2.7) /
+// 0.1 = 59 tokens in 10.15 ms, not the 86 a step without rows would take.
+TEST(SchedulerPriorityTest, ItlTargetCountsTheStreamsSampledRows) {
+  auto pool = make_pool(2048);
+  Scheduler s(share_config(-1, 0, 0.01015), pool);
+  add_share_load(s, 9, 0);
+  FakeModel model(2048, 4);
+  teach_row_cost(s);
+  EXPECT_LT(s.cost_model().scatter_seconds(), 1e-12);
+  run_step(s, model);  // the prompts
+  EXPECT_EQ(s.step_budget(), 59);
 }
 
 TEST(SchedulerPriorityTest, BatchGetsWholeStepsWhenNoInteractiveRequestRunsOrWaits) {
