@@ -1,6 +1,8 @@
 // AnyTokenizer: dispatch to the SentencePiece or byte-level BPE tokenizer (see any_tokenizer.h).
 #include "model/any_tokenizer.h"
 
+#include <algorithm>
+
 #include "model/gguf_tokenizer.h"
 #include "model/utf8.h"
 
@@ -9,9 +11,9 @@ namespace ladle::model {
 std::vector<TokenId> AnyTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
   if (const auto* b = bpe()) return b->encode(text, add_special, parse_special);
   const Tokenizer& sp = *sentencepiece();
-  if (specials_.empty()) return sp.encode(text, /*bos=*/add_special, /*eos=*/false);
+  if (specials_.empty()) return sp.encode(text, add_special && sp_.add_bos, add_special && sp_.add_eos);
   std::vector<TokenId> out;
-  if (add_special) out.push_back(sp.bos());
+  if (add_special && sp_.add_bos) out.push_back(sp.bos());
   for (const SpecialTokens::Fragment& f : specials_.split(text, parse_special)) {
     if (f.token) {
       out.push_back(*f.token);
@@ -20,6 +22,7 @@ std::vector<TokenId> AnyTokenizer::encode(std::string_view text, bool add_specia
       out.insert(out.end(), ids.begin(), ids.end());
     }
   }
+  if (add_special && sp_.add_eos) out.push_back(sp.eos());
   return out;
 }
 
@@ -57,22 +60,24 @@ std::optional<TokenId> AnyTokenizer::eos() const {
 
 bool AnyTokenizer::add_bos() const {
   if (const auto* b = bpe()) return b->add_bos();
-  return true;
+  return sp_.add_bos;
 }
 
 bool AnyTokenizer::add_eos() const {
-  const auto* b = bpe();
-  return b != nullptr && b->add_eos();
+  if (const auto* b = bpe()) return b->add_eos();
+  return sp_.add_eos;
 }
 
 bool AnyTokenizer::is_end_of_generation(TokenId id) const {
   if (const auto* b = bpe()) return b->is_end_of_generation(id);
-  return id == sentencepiece()->eos();
+  if (sp_.end_of_generation.empty()) return id == sentencepiece()->eos();
+  return std::binary_search(sp_.end_of_generation.begin(), sp_.end_of_generation.end(), id);
 }
 
 std::vector<TokenId> AnyTokenizer::end_of_generation() const {
   if (const auto* b = bpe()) return b->end_of_generation();
-  return {sentencepiece()->eos()};
+  if (sp_.end_of_generation.empty()) return {sentencepiece()->eos()};
+  return sp_.end_of_generation;
 }
 
 std::string AnyTokenizer::token_text(TokenId id) const {
@@ -86,6 +91,43 @@ std::string AnyTokenizer::token_text(TokenId id) const {
 }
 
 const char* AnyTokenizer::kind() const { return bpe() ? "gpt2" : "llama"; }
+
+namespace {
+
+// A GGUF SentencePiece vocabulary's flags and end-of-generation set, as llama.cpp reads them:
+// add_bos_token (default true), add_eos_token (default false); EOS, eot/eom_token_id, and the
+// control tokens spelled as an end-of-turn text (Gemma's <end_of_turn>, Phi-3's <|end|>).
+Expected<SentencePieceOptions> sentencepiece_options(const GgufFile& f, const Tokenizer& t,
+                                                                   const std::vector<SpecialTokens::Token>& specials) {
+  SentencePieceOptions o;
+  for (auto [key, out] : {std::pair{"tokenizer.ggml.add_bos_token", &o.add_bos}, std::pair{"tokenizer.ggml.add_eos_token", &o.add_eos}}) {
+    if (f.find(key) == nullptr) continue;
+    auto v = f.get_bool(key);
+    if (!v) return v.error();
+    *out = *v;
+  }
+  std::vector<TokenId> eog = {t.eos()};
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    if (f.find(key) == nullptr) continue;
+    auto id = f.get_uint(key);
+    if (!id) return id.error();
+    if (*id >= std::uint64_t(t.vocab_size()))
+      return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": " + key + " is " + std::to_string(*id) +
+                                                         ", outside the vocabulary");
+    eog.push_back(TokenId(*id));
+  }
+  for (const SpecialTokens::Token& s : specials) {
+    if (s.always) continue;  // user-defined tokens are text; control ones may end a turn
+    for (auto texts : {end_of_turn_texts(), end_of_generation_texts()})
+      if (std::find(texts.begin(), texts.end(), s.text) != texts.end()) eog.push_back(s.id);
+  }
+  std::sort(eog.begin(), eog.end());
+  eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
+  o.end_of_generation = std::move(eog);
+  return o;
+}
+
+}  // namespace
 
 Expected<AnyTokenizer> load_gguf_tokenizer(const GgufFile& f) {
   auto kind = f.get_string("tokenizer.ggml.model");
@@ -110,7 +152,9 @@ Expected<AnyTokenizer> load_gguf_tokenizer(const GgufFile& f) {
         if (type == 2 || type == 3 || type == 4) specials.push_back({TokenId(i), std::string(tokens->strings[i]), type == 4});
       }
     }
-    return AnyTokenizer(std::move(*t), SpecialTokens(std::move(specials)));
+    auto options = sentencepiece_options(f, *t, specials);
+    if (!options) return options.error();
+    return AnyTokenizer(std::move(*t), SpecialTokens(std::move(specials)), std::move(*options));
   }
   return make_error(ErrorCode::kInvalidArgument, "gguf " + f.name() + ": tokenizer.ggml.model '" + std::string(*kind) +
                                                      "' is not supported: ladle reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)");

@@ -24,14 +24,24 @@
 
 namespace ladle::model {
 
+// What a GGUF says of a SentencePiece vocabulary beyond its pieces (a tokenizer.bin: the defaults,
+// run.c's BOS first and EOS ending generation).
+struct SentencePieceOptions {
+  bool add_bos = true, add_eos = false;  // tokenizer.ggml.add_bos_token / add_eos_token
+  // Sorted ids that end generation (EOS, tokenizer.ggml.eot/eom_token_id, control tokens spelled
+  // as special_tokens.h's end-of-turn texts); empty: EOS alone.
+  std::vector<TokenId> end_of_generation;
+};
+
 class AnyTokenizer {
  public:
   // A SentencePiece tokenizer with, for a GGUF vocabulary, its control, unknown and user-defined
   // tokens (a tokenizer.bin has none: the text is never cut).
-  AnyTokenizer(Tokenizer t, SpecialTokens specials = {}) : impl_(std::move(t)), specials_(std::move(specials)) {}  // NOLINT
+  AnyTokenizer(Tokenizer t, SpecialTokens specials = {}, SentencePieceOptions options = {})  // NOLINT
+      : impl_(std::move(t)), specials_(std::move(specials)), sp_(std::move(options)) {}
   AnyTokenizer(BpeTokenizer t) : impl_(std::move(t)) {}  // NOLINT: implicit by design
 
-  // Text → ids. add_special: BOS (and EOS) as the vocabulary says (SentencePiece: BOS, never EOS).
+  // Text → ids. add_special: BOS (and EOS) as the vocabulary says (a tokenizer.bin: BOS).
   // parse_special: control tokens spelled in the text become their ids (user-defined ones always
   // do); SentencePiece then encodes each piece of text between them with its dummy-prefix space,
   // as llama.cpp does.
@@ -47,11 +57,11 @@ class AnyTokenizer {
   int vocab_size() const;
   std::optional<TokenId> bos() const;
   std::optional<TokenId> eos() const;
-  // Whether encode(..., add_special = true, ...) puts BOS first (SentencePiece: always).
+  // Whether encode(..., add_special = true, ...) puts BOS first.
   bool add_bos() const;
-  // Whether it puts EOS last (SentencePiece: never).
+  // Whether it puts EOS last.
   bool add_eos() const;
-  // Whether generating `id` ends the turn: EOS, and byte-level BPE's end-of-turn tokens.
+  // Whether generating `id` ends the turn: EOS, and the end-of-turn tokens.
   bool is_end_of_generation(TokenId id) const;
   // The ids is_end_of_generation() holds for, ascending.
   std::vector<TokenId> end_of_generation() const;
@@ -68,6 +78,7 @@ class AnyTokenizer {
  private:
   std::variant<Tokenizer, BpeTokenizer> impl_;
   SpecialTokens specials_;  // SentencePiece only (BpeTokenizer keeps its own)
+  SentencePieceOptions sp_;  // SentencePiece only
 };
 
 // The tokenizer a GGUF file carries, by tokenizer.ggml.model: "llama" (gguf_tokenizer.h, with the

@@ -13,17 +13,6 @@ namespace {
 
 Error invalid(const std::string& what) { return make_error(ErrorCode::kInvalidArgument, what); }
 
-// Texts llama.cpp takes for end-of-turn tokens (llama-vocab.cpp's EOT and EOG lists), in the order
-// EOT is picked when the file names none: such a token is made a control token and ends
-// generation.
-constexpr std::string_view kEndOfTurnTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
-    "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<end_of_utterance>",
-};
-constexpr std::string_view kEndOfGenerationTexts[] = {
-    "<|eom_id|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "[EOS]", "</s>", "<eos>", "<turn|>",
-    "<|tool_response>", "[e~[",
-};
 
 // The bytes a normal token's alphabet spelling stands for, as llama.cpp's llama_decode_text (a
 // character outside the alphabet is kept with llama.cpp's "[UNK_BYTE_0x..]" marker).
@@ -109,13 +98,15 @@ Expected<BpeTokenizer> BpeTokenizer::from_vocab(Vocab v) {
     if (id) t.types_[std::size_t(*id)] = TokenType::kControl;
     return id;
   };
-  for (std::string_view text : kEndOfTurnTexts) {
+  // A token spelled as one of special_tokens.h's end-of-turn texts is made a control token and
+  // ends generation.
+  for (std::string_view text : end_of_turn_texts()) {
     if (auto id = end_of_turn(text)) {
       if (!t.eot_) t.eot_ = id;
       eog.push_back(*id);
     }
   }
-  for (std::string_view text : kEndOfGenerationTexts) {
+  for (std::string_view text : end_of_generation_texts()) {
     if (auto id = end_of_turn(text)) eog.push_back(*id);
   }
   if (!t.eom_) t.eom_ = t.find("<|eom_id|>");

@@ -91,22 +91,14 @@ Expected<Tokenizer> llama_sentencepiece_tokenizer(const GgufFile& f, int vocab_s
     }
   }
 
-  // The specials and flags the engine can honour (see the NOTE in the header).
-  for (auto [key, want] : {std::pair{"tokenizer.ggml.bos_token_id", Tokenizer::kBos},
-                           std::pair{"tokenizer.ggml.eos_token_id", Tokenizer::kEos}}) {
+  // BOS and EOS (llama.cpp's defaults 1 and 2); from_vocab refuses ids outside the vocabulary.
+  for (auto [key, out] : {std::pair{"tokenizer.ggml.bos_token_id", &v.bos}, std::pair{"tokenizer.ggml.eos_token_id", &v.eos}}) {
     if (f.find(key) == nullptr) continue;
     auto id = f.get_uint(key);
     if (!id) return id.error();
-    if (*id != std::uint64_t(want))
-      return refuse(f, std::string(key) + " is " + std::to_string(*id) + ": ladle's engine takes BOS = 1 and EOS = 2");
+    if (*id >= n) return refuse(f, std::string(key) + " is " + std::to_string(*id) + ", outside the vocabulary of " + std::to_string(n));
+    *out = TokenId(*id);
   }
-  auto add_bos = flag(f, "tokenizer.ggml.add_bos_token", true);
-  if (!add_bos) return add_bos.error();
-  auto add_eos = flag(f, "tokenizer.ggml.add_eos_token", false);
-  if (!add_eos) return add_eos.error();
-  if (!*add_bos || *add_eos)
-    return refuse(f, "tokenizer.ggml.add_bos_token false or add_eos_token true: ladle's engine always starts a prompt "
-                     "with BOS and ends it without EOS");
   auto prefix = flag(f, "tokenizer.ggml.add_space_prefix", true);
   if (!prefix) return prefix.error();
   v.add_dummy_prefix = *prefix;

@@ -18,13 +18,11 @@ Expected<Tokenizer> tokenizer_from_gguf(const GgufFile& file, int vocab_size);
 
 // tokenizer.ggml.model = "llama": tokens (strings, "▁" for a space), scores (f32) and token_type
 // (i32: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte; all normal when absent),
-// bos/eos_token_id (default 1/2), add_bos_token (default true), add_eos_token (default false),
-// add_space_prefix (default true). The result encodes like ladle's tokenizer.bin path on the same
-// vocabulary (llama2.c's tokenizer.py wrote "▁" as " "), except that control, unknown, unused and
-// byte pieces are never produced from text, as in SentencePiece.
-// NOTE(gguf): the engine and scheduler still take BOS = 1 and EOS = 2 and always prepend BOS (as
-// run.c does), so a file with other ids, add_bos_token false or add_eos_token true is refused here
-// rather than served wrong; issue 24's tokenizers carry their own ids through.
+// bos/eos_token_id (default 1/2), add_space_prefix (default true). The result encodes like ladle's
+// tokenizer.bin path on the same vocabulary (llama2.c's tokenizer.py wrote "▁" as " "), except that
+// control, unknown, unused and byte pieces are never produced from text, as in SentencePiece.
+// add_bos_token/add_eos_token and the end-of-turn tokens are the AnyTokenizer's
+// (any_tokenizer.h: load_gguf_tokenizer).
 Expected<Tokenizer> llama_sentencepiece_tokenizer(const GgufFile& file, int vocab_size);
 
 }  // namespace ladle::model

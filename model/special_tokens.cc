@@ -4,6 +4,21 @@
 #include <algorithm>
 
 namespace ladle::model {
+namespace {
+
+constexpr std::string_view kEndOfTurnTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
+    "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<end_of_utterance>",
+};
+constexpr std::string_view kEndOfGenerationTexts[] = {
+    "<|eom_id|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "[EOS]", "</s>", "<eos>", "<turn|>",
+    "<|tool_response>", "[e~[",
+};
+
+}  // namespace
+
+std::span<const std::string_view> end_of_turn_texts() { return kEndOfTurnTexts; }
+std::span<const std::string_view> end_of_generation_texts() { return kEndOfGenerationTexts; }
 
 SpecialTokens::SpecialTokens(std::vector<Token> tokens) {
   std::erase_if(tokens, [](const Token& t) { return t.text.empty(); });

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,11 @@
 #include "kvcache/ids.h"
 
 namespace ladle::model {
+
+// Texts llama.cpp takes for end-of-turn tokens (llama-vocab.cpp's EOT and EOG lists), in the order
+// EOT is picked when the file names none, and for the other end-of-generation tokens.
+std::span<const std::string_view> end_of_turn_texts();
+std::span<const std::string_view> end_of_generation_texts();
 
 class SpecialTokens {
  public:

@@ -1,6 +1,8 @@
 // ChatTemplate: the plain template or a Jinja one (see chat_template.h).
 #include "scheduler/chat_template.h"
 
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 namespace ladle::scheduler {
@@ -53,6 +55,28 @@ Expected<std::string> ChatTemplate::render(std::span<const ChatMessage> messages
   if (continue_last && !messages.empty() && messages.back().role == ChatRole::kAssistant)
     return jinja_->render_continuing(turns);
   return jinja_->render(turns, /*add_generation_prompt=*/true);
+}
+
+Expected<ChatTemplate> select_chat_template(const std::string& path, const std::string& model_source,
+                                            const std::string& model_path, std::string bos_text, std::string eos_text,
+                                            std::string& origin) {
+  std::string source = model_source;
+  origin = source.empty() ? "plain" : "gguf";
+  if (!path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || in.bad()) return make_error(ErrorCode::kInvalidArgument, "--chat-template " + path + ": cannot read the file");
+    source = text.str();
+    origin = path;
+  }
+  if (source.empty()) return ChatTemplate();
+  auto chat = ChatTemplate::jinja(source, std::move(bos_text), std::move(eos_text));
+  if (!chat)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the chat template of " + (path.empty() ? model_path + " (tokenizer.chat_template)" : path) +
+                          " cannot be used: " + chat.error().message);
+  return chat;
 }
 
 }  // namespace ladle::scheduler

@@ -30,6 +30,16 @@ namespace ladle::scheduler {
 // The plain template of llama2.c checkpoints (above).
 std::string render_plain_chat(std::span<const ChatMessage> messages, bool continue_last = false);
 
+class ChatTemplate;
+
+// The template a model is served with: the Jinja file `path` when given (--chat-template), else
+// `model_source` (a GGUF's tokenizer.chat_template) when not empty, else the plain template.
+// `bos_text`/`eos_text` are the tokenizer's. Sets `origin` to "plain", "gguf" or `path`. Errors
+// (kInvalidArgument) name the file, or `model_path`'s tokenizer.chat_template, and the problem.
+Expected<ChatTemplate> select_chat_template(const std::string& path, const std::string& model_source,
+                                            const std::string& model_path, std::string bos_text, std::string eos_text,
+                                            std::string& origin);
+
 class ChatTemplate {
  public:
   // The plain template.

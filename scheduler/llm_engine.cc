@@ -8,10 +8,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -43,29 +41,6 @@ std::vector<TokenId> stop_tokens_of(const model::AnyTokenizer& tok) {
   return stop;
 }
 
-// The chat template: --chat-template FILE, else the GGUF's own, else llama2.c's plain one. Sets
-// `origin` to where it came from ("plain", "gguf" or the file).
-Expected<ChatTemplate> load_chat_template(const EngineConfig& config, const model::LoadedModel& loaded,
-                                          std::string& origin) {
-  std::string source = loaded.chat_template;
-  origin = source.empty() ? "plain" : "gguf";
-  if (!config.chat_template_path.empty()) {
-    std::ifstream in(config.chat_template_path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in || in.bad()) return make_error(ErrorCode::kInvalidArgument, "--chat-template " + config.chat_template_path + ": cannot read the file");
-    source = text.str();
-    origin = config.chat_template_path;
-  }
-  if (source.empty()) return ChatTemplate();
-  const model::AnyTokenizer& tok = loaded.tokenizer;
-  auto chat = ChatTemplate::jinja(source, tok.bos() ? tok.token_text(*tok.bos()) : "", tok.eos() ? tok.token_text(*tok.eos()) : "");
-  if (!chat)
-    return make_error(ErrorCode::kInvalidArgument, "the chat template of " +
-                                                        (origin == "gguf" ? config.model_path + " (tokenizer.chat_template)" : origin) +
-                                                        " cannot be used: " + chat.error().message);
-  return chat;
-}
 
 }  // namespace
 
@@ -144,8 +119,11 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   // A llama2.c checkpoint with its tokenizer.bin (default: beside it), or a GGUF file with its own.
   auto loaded = model::load_model(config.model_path, config.tokenizer_path);
   if (!loaded) return loaded.error();
+  const model::AnyTokenizer& tok = loaded->tokenizer;
   std::string chat_origin;
-  auto chat = load_chat_template(config, *loaded, chat_origin);
+  auto chat = select_chat_template(config.chat_template_path, loaded->chat_template, config.model_path,
+                                   tok.bos() ? tok.token_text(*tok.bos()) : "", tok.eos() ? tok.token_text(*tok.eos()) : "",
+                                   chat_origin);
   if (!chat) return chat.error();
   const model::ModelConfig mc = loaded->weights.config();
   // The shape decides the defaults, which decide the model's buffer sizes.

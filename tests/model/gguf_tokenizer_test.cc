@@ -5,6 +5,8 @@
 // and every tokenizer ladle cannot honour is refused by name.
 #include "model/gguf_tokenizer.h"
 
+#include "model/any_tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -152,13 +154,15 @@ TEST(GgufTokenizer, RefusesWhatLadleCannotHonour) {
   expect([&](GgufBuilder& g) { add_vocab(g, bin, [](auto& tokens, auto&) { tokens[3 + 0x41] = "A?"; }); }, 512,
          "no byte piece <0x41>");
   expect([&](GgufBuilder& g) {
-    add_vocab(g, bin);
-    g.boolean("tokenizer.ggml.add_bos_token", false);
-  }, 512, "add_bos_token false");
+    std::vector<std::string> tokens;
+    std::vector<float> scores;
+    for (TokenId id = 0; id < 512; ++id) tokens.push_back(bin.piece(id)), scores.push_back(bin.score(id));
+    g.str("tokenizer.ggml.model", "llama").strs("tokenizer.ggml.tokens", tokens);
+    g.array<float>("tokenizer.ggml.scores", kF32, scores).u32("tokenizer.ggml.bos_token_id", 512);
+  }, 512, "tokenizer.ggml.bos_token_id is 512, outside the vocabulary");
 }
 
-TEST(GgufTokenizer, RefusesOtherSpecialIds) {
-  // The builder writes bos/eos ids; a second vocabulary builder with other ids.
+TEST(GgufTokenizer, TakesItsOwnSpecialIds) {
   const Tokenizer bin = bin_tokenizer("tok512.bin", 512);
   GgufBuilder g;
   std::vector<std::string> tokens;
@@ -167,8 +171,38 @@ TEST(GgufTokenizer, RefusesOtherSpecialIds) {
   g.str("tokenizer.ggml.model", "llama").strs("tokenizer.ggml.tokens", tokens);
   g.array<float>("tokenizer.ggml.scores", kF32, scores).u32("tokenizer.ggml.eos_token_id", 7);
   auto t = from(g, 512);
-  ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().message.find("tokenizer.ggml.eos_token_id is 7"), std::string::npos) << t.error().message;
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->eos(), 7);
+  EXPECT_EQ(t->bos(), Tokenizer::kBos);  // llama.cpp's default
+}
+
+// add_bos_token / add_eos_token and the end-of-turn tokens, as the engine gets them (AnyTokenizer):
+// a Gemma-like vocabulary with a control <end_of_turn>, no BOS added, EOS added.
+TEST(GgufTokenizer, FlagsAndEndOfTurnTokensReachTheAnyTokenizer) {
+  const Tokenizer bin = bin_tokenizer("tok512.bin", 512);
+  GgufBuilder g;
+  add_vocab(g, bin, [](auto& tokens, auto& types) {
+    tokens[300] = "<end_of_turn>", types[300] = 3;
+    tokens[301] = "<|end|>", types[301] = 4;  // user-defined: text, not an end of turn
+  });
+  g.boolean("tokenizer.ggml.add_bos_token", false).boolean("tokenizer.ggml.add_eos_token", true);
+  g.u32("tokenizer.ggml.eom_token_id", 42);
+  const auto bytes = g.build();
+  auto f = GgufFile::parse(bytes, "v.gguf");
+  ASSERT_TRUE(f.ok());
+  auto t = load_gguf_tokenizer(*f);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_FALSE(t->add_bos());
+  EXPECT_TRUE(t->add_eos());
+  const auto ids = t->encode("Once<end_of_turn>", true, true);
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_NE(ids.front(), Tokenizer::kBos);
+  EXPECT_EQ(ids.back(), Tokenizer::kEos);
+  EXPECT_EQ(ids[ids.size() - 2], 300);
+  EXPECT_EQ(t->end_of_generation(), (std::vector<TokenId>{Tokenizer::kEos, 42, 300}));
+  EXPECT_TRUE(t->is_end_of_generation(300));
+  EXPECT_FALSE(t->is_end_of_generation(301));
+  EXPECT_EQ(t->encode("Once", false, false), bin.encode("Once", false, false));
 }
 
 }  // namespace

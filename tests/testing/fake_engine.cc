@@ -17,6 +17,9 @@ FakeEngine::FakeEngine(FakeEngineOptions options) : options_(std::move(options))
   info_.name = "fake-model";
   info_.vocab_size = 256 + kByteOffset;
   info_.context_length = options_.context_length;
+  info_.bos = kBos;
+  info_.tokenizer = "fake";
+  info_.chat_template = "plain";
   info_.dim = 8;
   info_.n_layers = 1;
   info_.n_heads = 1;
