@@ -19,7 +19,9 @@
 //     every --batch-step-share value (negative: off) and every --itl-target-ms value, reporting the
 //     share of interactive ITLs over the target.
 // Reported: interactive TTFT p99 and ITL p99 with the batch over alone (goal ≤ 1.2×) and total
-// output tok/s with the batch over best (goal ≥ 0.9×).
+// output tok/s with the batch over best (goal ≥ 0.9×). On stderr after runs 2 and 3: the run's
+// step times fitted by the engine's StepCostModel (every step weighted alike): fixed, per token,
+// per sampled row.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -36,6 +38,7 @@
 #include "model/tokenizer_writer.h"
 #include "scheduler/flag_set.h"
 #include "scheduler/llm_engine.h"
+#include "scheduler/step_cost_model.h"
 
 namespace {
 
@@ -56,7 +59,8 @@ struct Options {
   double batch_floor_share = 1.0 / 16;
 };
 
-// Generated tokens by class, from the engine's observer.
+// Generated tokens, from the engine's observer, and a fit of the run's step times (every step
+// weighted alike) by the engine's own cost model: what a token and a sampled row cost here.
 class TokenCounter final : public EngineObserver {
  public:
   void on_request_rejected(ErrorCode) override {}
@@ -64,9 +68,10 @@ class TokenCounter final : public EngineObserver {
   void on_next_token(RequestId, double) override { tokens.fetch_add(1, std::memory_order_relaxed); }
   void on_batch_token(RequestId) override { tokens.fetch_add(1, std::memory_order_relaxed); }
   void on_request_finished(const RequestStats&) override {}
-  void on_step(const StepStats&, const CounterDeltas&) override {}
+  void on_step(const StepStats& st, const CounterDeltas&) override { fit.observe(st.batch_tokens, st.sampled_rows, st.duration); }
   void on_gauges(const EngineGauges&) override {}
   std::atomic<long> tokens{0};
+  StepCostModel fit{1.0};  // engine thread; read once the engine has stopped
 };
 
 // A streaming client's sink: when each piece of text arrived, and when it finished.
@@ -169,6 +174,10 @@ Result run(const std::string& path, const std::string& tok, int vocab, const Opt
   const auto t1 = Clock::now();
   r.tok_s = double(counter.tokens.load() - tokens0) / (ms_between(t0, t1) / 1e3);
   engine->stop();
+  const StepCostModel& f = counter.fit;
+  std::fprintf(stderr, "step cost fit over the run's %d steps: %.3f ms + %.4f ms a token + %.4f ms a sampled row (scatter %.3f ms)\n",
+               f.num_observations(), 1e3 * f.fixed_seconds(), 1e3 * f.seconds_per_token(),
+               1e3 * f.seconds_per_sampled_row(), 1e3 * f.scatter_seconds());
   return r;
 }
 

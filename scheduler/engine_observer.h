@@ -36,6 +36,7 @@ struct StepStats {
   int prefill_tokens = 0;
   int decode_tokens = 0;
   int dropped_tokens = 0;  // of batch_tokens, rows of requests cancelled mid-step and left out from then on
+  int sampled_rows = 0;    // tokens whose logits were sampled (each decode, a prompt's last chunk)
 };
 
 // Levels at one instant; reported after every step and after every inbox drain, so that they

@@ -497,7 +497,7 @@ void LlmEngine::Impl::step() {
     last_preemptions = scheduler.num_preemptions();
     admitted_prompt_tokens = 0;
     observer->on_step(StepStats{duration, out.num_batched_tokens, out.num_prefill_tokens,
-                                out.num_decode_tokens, dropped_tokens},
+                                out.num_decode_tokens, dropped_tokens, out.num_sampled_rows},
                       d);
   }
   publish_gauges();

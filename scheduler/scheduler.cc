@@ -153,9 +153,12 @@ int Scheduler::step_budget() const {
 // rows (before the row term), measured on 15M, loaded, ten rounds: interactive ITL p99 with a
 // 2,000-line batch 4.2-7.3× alone with the share off in eight, 0.81-1.57× with F = 0.2 in six
 // (3.6-7.3× in four: the one slope underestimated a decode row's cost in a small step); the
-// throughput loss was under the noise (BENCHMARKS.md). F = 0 leaves the batch only the floor then;
-// a negative F turns the limit off. The floor (--batch-floor-share) is granted on top of the share,
-// so beside a few streams it, not F, can decide the batch's rows.
+// throughput loss was under the noise (BENCHMARKS.md). With the row term, a floor of 2 tokens
+// so that F acts alone, five alternated rounds (loaded): 0.74-1.37× against 0.96-3.68× with one
+// slope, batch output lower (median 0.35 of best against 0.49). F = 0 leaves the batch only the
+// floor then; a negative F turns the limit off. The floor (--batch-floor-share) is granted on top
+// of the share, so beside a few streams it, not F, can decide the batch's rows (the default 1/16
+// of a 256-token step is 16 decode rows on 15M: F changed nothing there in the same rounds).
 int Scheduler::batch_share_cap(const ScheduleOutput& out) const {
   constexpr int kNoCap = std::numeric_limits<int>::max();
   const bool interactive_work = num_running() > num_batch_running_ || num_waiting() > num_batch_waiting_;

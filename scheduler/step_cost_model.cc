@@ -33,7 +33,9 @@ void StepCostModel::observe(int tokens, int sampled_rows, double seconds) {
 // token) and the sampler. With one slope fitted mostly on large prompt chunks, the fit read
 // fixed 3.8 ms + 0.095 ms a token on 15M (loaded), so 9 batch decode rows beside 8 streams were
 // predicted to lengthen the step by 20 %; they lengthened it by 60 % (3.2 → 5.1 ms), and the
-// batch step share missed its goal (BENCHMARKS.md, issue 19).
+// batch step share missed its goal (BENCHMARKS.md, issue 19). Fitted with the row term over a
+// run of 8 interactive streams alone on 15M (loaded): 4.45 ms + 0.26 ms a token + 0.53 ms a
+// sampled row, so a decode row costs three prompt tokens.
 //
 // A steady load runs steps of nearly one shape (8 streams decoding: 8 tokens, 8 sampled rows, over
 // and over), which says nothing about the slopes, and pure decode steps (tokens = rows) cannot tell

@@ -57,6 +57,31 @@ void expect_floats(const float* got, const float* want, std::size_t n, const std
     ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i])) << what << " element " << i;
 }
 
+// Every weight of `q` equals `p`'s, bit for bit (a tied classifier compares as the embedding).
+void expect_same_weights(const model::Weights& p, const model::Weights& q, const std::string& what) {
+  const model::ModelConfig& x = p.config();
+  ASSERT_EQ(q.config().dim, x.dim) << what;
+  ASSERT_EQ(q.config().hidden_dim, x.hidden_dim) << what;
+  ASSERT_EQ(q.config().n_layers, x.n_layers) << what;
+  const std::size_t d = x.dim, h = x.hidden_dim, kv = x.kv_dim(), v = x.vocab_size;
+  expect_floats(q.token_embedding(), p.token_embedding(), v * d, what + " token_embd");
+  expect_floats(q.classifier().f32, p.classifier().f32, v * d, what + " output");
+  expect_floats(q.rms_final(), p.rms_final(), d, what + " output_norm");
+  for (int l = 0; l < x.n_layers; ++l) {
+    const model::LayerWeights &s = p.layer(l), &t = q.layer(l);
+    const std::string b = what + " blk." + std::to_string(l) + ".";
+    expect_floats(t.rms_att, s.rms_att, d, b + "attn_norm");
+    expect_floats(t.wq.f32, s.wq.f32, d * d, b + "attn_q");
+    expect_floats(t.wk.f32, s.wk.f32, kv * d, b + "attn_k");
+    expect_floats(t.wv.f32, s.wv.f32, kv * d, b + "attn_v");
+    expect_floats(t.wo.f32, s.wo.f32, d * d, b + "attn_output");
+    expect_floats(t.rms_ffn, s.rms_ffn, d, b + "ffn_norm");
+    expect_floats(t.w1.f32, s.w1.f32, h * d, b + "ffn_gate");
+    expect_floats(t.w2.f32, s.w2.f32, d * h, b + "ffn_down");
+    expect_floats(t.w3.f32, s.w3.f32, h * d, b + "ffn_up");
+  }
+}
+
 // The GGUF model equals the checkpoint: config (but the converter's context of 128 and its
 // separate classifier), every weight, the tokenizer's ids.
 void expect_same_model(const std::string& bin, const std::string& tok, const std::string& gguf) {
@@ -75,23 +100,7 @@ void expect_same_model(const std::string& bin, const std::string& tok, const std
   EXPECT_FALSE(y.shared_classifier);  // the converter writes output.weight
   EXPECT_EQ(y.rope_theta, x.rope_theta);
   EXPECT_EQ(y.norm_eps, x.norm_eps);
-  const std::size_t d = x.dim, h = x.hidden_dim, kv = x.kv_dim(), v = x.vocab_size;
-  const model::Weights &p = a->weights, &q = b->weights;
-  expect_floats(q.token_embedding(), p.token_embedding(), v * d, "token_embd");
-  expect_floats(q.classifier().f32, p.classifier().f32, v * d, "output");
-  expect_floats(q.rms_final(), p.rms_final(), d, "output_norm");
-  for (int l = 0; l < x.n_layers; ++l) {
-    const model::LayerWeights &s = p.layer(l), &t = q.layer(l);
-    expect_floats(t.rms_att, s.rms_att, d, "attn_norm");
-    expect_floats(t.wq.f32, s.wq.f32, d * d, "attn_q");
-    expect_floats(t.wk.f32, s.wk.f32, kv * d, "attn_k");
-    expect_floats(t.wv.f32, s.wv.f32, kv * d, "attn_v");
-    expect_floats(t.wo.f32, s.wo.f32, d * d, "attn_output");
-    expect_floats(t.rms_ffn, s.rms_ffn, d, "ffn_norm");
-    expect_floats(t.w1.f32, s.w1.f32, h * d, "ffn_gate");
-    expect_floats(t.w2.f32, s.w2.f32, d * h, "ffn_down");
-    expect_floats(t.w3.f32, s.w3.f32, h * d, "ffn_up");
-  }
+  expect_same_weights(a->weights, b->weights, "");
   for (const char* text : {"Once upon a time", "Lily's \"big\" day — naïve 🙂\n", " x"})
     EXPECT_EQ(b->tokenizer.encode(text, true, false), a->tokenizer.encode(text, true, false)) << text;
 }
@@ -129,31 +138,6 @@ TEST(GgufLlamaCpp, Stories260KConvertedByLlamaCpp) {
   ASSERT_TRUE(std::filesystem::exists(gguf)) << "the converter wrote nothing";
   expect_same_model(bin, tok, gguf);
   expect_same_text(bin, tok, gguf, 120, 250);  // 5 prompt + 120 new tokens: within its context of 128
-}
-
-// Every weight of `a` and `b`, bit for bit (the same shapes and classifier sharing).
-void expect_same_weights(const model::Weights& p, const model::Weights& q, const std::string& what) {
-  const model::ModelConfig& x = p.config();
-  ASSERT_EQ(q.config().dim, x.dim) << what;
-  ASSERT_EQ(q.config().hidden_dim, x.hidden_dim) << what;
-  ASSERT_EQ(q.config().shared_classifier, x.shared_classifier) << what;
-  const std::size_t d = x.dim, h = x.hidden_dim, kv = x.kv_dim(), v = x.vocab_size;
-  expect_floats(q.token_embedding(), p.token_embedding(), v * d, what + " token_embd");
-  expect_floats(q.classifier().f32, p.classifier().f32, v * d, what + " output");
-  expect_floats(q.rms_final(), p.rms_final(), d, what + " output_norm");
-  for (int l = 0; l < x.n_layers; ++l) {
-    const model::LayerWeights &s = p.layer(l), &t = q.layer(l);
-    const std::string b = what + " blk." + std::to_string(l) + ".";
-    expect_floats(t.rms_att, s.rms_att, d, b + "attn_norm");
-    expect_floats(t.wq.f32, s.wq.f32, d * d, b + "attn_q");
-    expect_floats(t.wk.f32, s.wk.f32, kv * d, b + "attn_k");
-    expect_floats(t.wv.f32, s.wv.f32, kv * d, b + "attn_v");
-    expect_floats(t.wo.f32, s.wo.f32, d * d, b + "attn_output");
-    expect_floats(t.rms_ffn, s.rms_ffn, d, b + "ffn_norm");
-    expect_floats(t.w1.f32, s.w1.f32, h * d, b + "ffn_gate");
-    expect_floats(t.w2.f32, s.w2.f32, d * h, b + "ffn_down");
-    expect_floats(t.w3.f32, s.w3.f32, h * d, b + "ffn_up");
-  }
 }
 
 // The ggml types llama-quantize wrote into `gguf`, from its log ("converting to q4_K").
