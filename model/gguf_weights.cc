@@ -18,8 +18,7 @@ struct GgufStorage {
 };
 
 // One tensor the model needs: its name, the shape it must have (ggml order) and where its fp32
-// view goes; for a matmul matrix or the embedding, where its Q8_0 / Q4_0 blocks go instead
-// (kept_as_blocks).
+// view goes; for a matmul matrix or the embedding, where its blocks go instead (kept_as_blocks).
 struct Want {
   std::string name;
   std::vector<std::int64_t> ne;
@@ -28,12 +27,12 @@ struct Want {
   GgmlRows* blocks = nullptr;
 };
 
-// Matmul matrices and embeddings of these types stay in the file: convert() packs a matrix's
-// blocks (q8) or widens one matrix at a time (f32, f16), Weights::embedding_row() widens one row,
-// so they cost no fp32 copy.
-bool kept_as_blocks(std::uint32_t type) {
-  return type == std::uint32_t(GgmlType::kQ8_0) || type == std::uint32_t(GgmlType::kQ4_0);
-}
+// Matmul matrices and embeddings of every type but F32 stay in the file: convert() packs a
+// matrix's Q8_0 / Q4_0 blocks as they are (q8) or widens one matrix at a time (f32, f16, and q8
+// from the other types: F16, BF16, the K-quants, ...), Weights::embedding_row() widens one row, so
+// they cost no fp32 copy. (Before, a Q4_K_M file of the Llama-3.2-1B shape held 4.5 GB of widened
+// fp32 for its whole life: BENCHMARKS.md, "Llama-3.2-1B shape".)
+bool kept_as_blocks(std::uint32_t type) { return type != std::uint32_t(GgmlType::kF32); }
 
 std::vector<Want> wanted(const ModelConfig& c, Weights::Views& v) {
   const std::int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), voc = c.vocab_size;

@@ -21,10 +21,11 @@ namespace ladle::model {
 
 // Weights over `file`'s tensors for `config` (from llama_config_from_gguf). F32 tensors are used
 // in place, in the mapping (4-byte aligned there: every tensor starts on the file's alignment);
-// Q8_0 and Q4_0 matmul matrices and token embeddings stay in the mapping as blocks
-// (Matrix::ggml, Views::token_embedding_ggml): convert() packs a matrix's blocks directly at q8
-// and widens one matrix at a time otherwise, Weights::embedding_row() widens one row; every other
-// non-F32 tensor is widened to fp32 at load (ggml_dequantize.h) into one owned buffer. Refuses,
+// matmul matrices and token embeddings of every other type stay in the mapping as blocks
+// (Matrix::ggml, Views::token_embedding_ggml): convert() packs Q8_0 / Q4_0 blocks directly at q8
+// and widens one matrix at a time otherwise (ggml_dequantize.h; at q8 then quantized as a
+// checkpoint's), Weights::embedding_row() widens one row; the small non-F32 rest (norms, biases)
+// is widened to fp32 at load into one owned buffer. Refuses,
 // naming the tensor: a missing one, one whose shape disagrees with the hyperparameters, a type
 // ladle cannot read, and a tensor the llama model does not have.
 // NOTE(gguf): memory. The 110M shape as a Q8_0 file (llama-quantize) with --weights q8 holds its

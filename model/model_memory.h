@@ -11,7 +11,7 @@ namespace ladle::model {
 
 struct ModelMemory {
   std::size_t packed_weights = 0;  // the matmul matrices' panels at the weights' type (owned)
-  std::size_t embedding = 0;       // the fp32 token embedding read by row (mapped, or widened at load)
+  std::size_t embedding = 0;       // the token embedding read by row: fp32 (mapped or widened) or the file's blocks
   std::size_t step_buffers = 0;    // activations, logits and the RoPE table (owned)
   std::size_t argmax_screen = 0;   // the classifier's int8 screen (owned), 0 if none
   // The process's resident set after load (/proc/self/statm): every page the model touched, the

@@ -82,6 +82,10 @@ std::size_t q8_pack_rows(const float* w, int rows, int K, int n0, std::uint8_t* 
   return bad;
 }
 
+bool q8_copies_ggml(std::uint32_t type) {
+  return type == std::uint32_t(GgmlType::kQ8_0) || type == std::uint32_t(GgmlType::kQ4_0);
+}
+
 void q8_pack_ggml_rows(std::uint32_t type, const std::byte* src, int rows, int K, int n0, std::uint8_t* packed) {
   assert(K % kQ8Block == 0);
   const bool q4 = type == std::uint32_t(GgmlType::kQ4_0);

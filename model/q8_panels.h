@@ -48,6 +48,9 @@ std::size_t q8_pack_rows(const float* w, int rows, int K, int n0, std::uint8_t* 
 // Q8_0 as is, Q4_0's nibbles as q − 8 with the same d. The values are exactly what
 // ggml_dequantize.h widens them to. Any other type is a programming error (checked by callers).
 void q8_pack_ggml_rows(std::uint32_t type, const std::byte* src, int rows, int K, int n0, std::uint8_t* packed);
+// Whether q8_pack_ggml_rows reads ggml type `type` (Q8_0, Q4_0): their values are int8 times the
+// block's half scale exactly. Other types are widened and quantized as q8_pack_rows does.
+bool q8_copies_ggml(std::uint32_t type);
 
 // W[n][k] as the layout holds it (q · d), for tests.
 float q8_value(const std::uint8_t* packed, int K, int n, int k);

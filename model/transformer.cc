@@ -51,7 +51,7 @@ ModelMemory Transformer::memory() const {
   ModelMemory m;
   // bytes_per_token() counts every matrix once at its type's width plus one embedding row.
   m.packed_weights = weights_.bytes_per_token() - std::size_t(c.dim) * sizeof(float);
-  m.embedding = std::size_t(c.vocab_size) * c.dim * sizeof(float);
+  m.embedding = weights_.embedding_bytes();
   for (const std::vector<float>* b : {&x_, &xb_, &xb2_, &q_, &k_, &v_, &att_out_, &hb_, &hb2_, &final_, &logits_})
     m.step_buffers += b->capacity() * sizeof(float);
   m.step_buffers += row_seq_.capacity() * sizeof(std::int32_t) + rope_.bytes();

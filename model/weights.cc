@@ -190,6 +190,13 @@ void Weights::embedding_row(int token, float* out) const {
   dequantize(embedding_ggml_.type, embedding_ggml_.data + std::size_t(token) * row_bytes, out, dim);
 }
 
+std::size_t Weights::embedding_bytes() const {
+  const std::size_t dim = std::size_t(config_.dim), vocab = std::size_t(config_.vocab_size);
+  if (token_embedding_ != nullptr) return vocab * dim * sizeof(float);
+  const auto traits = ggml_type_traits(embedding_ggml_.type);
+  return vocab * (dim / traits->block_elements * traits->block_bytes);
+}
+
 std::size_t Weights::bytes_per_token() const {
   const std::size_t row = std::size_t(config_.dim) * sizeof(float);
   if (type_ == WeightType::kQ8) return packed_bytes_ + row;  // the panels with their scales
@@ -246,7 +253,7 @@ std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t inde
   const int K = s.K;
   const GgmlRows& blocks = s.m->ggml;
   const std::size_t row_bytes = blocks.data != nullptr ? ggml_row_bytes(blocks.type, K) : 0;
-  if (type == WeightType::kQ8 && blocks.data != nullptr) {
+  if (type == WeightType::kQ8 && blocks.data != nullptr && q8_copies_ggml(blocks.type)) {
     q8_pack_ggml_rows(blocks.type, blocks.data + n0 * row_bytes, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
     return {};
   }

@@ -104,6 +104,8 @@ class Weights {
   const float* token_embedding() const { return token_embedding_; }
   // out[0..dim) = the embedding row of `token` (< vocab), widened from the file's blocks if need be.
   void embedding_row(int token, float* out) const;
+  // Bytes of the token embedding as held: fp32, or the file's blocks (a Q4_K table is ~1/7 of it).
+  std::size_t embedding_bytes() const;
   const LayerWeights& layer(int l) const { return layers_[l]; }
   const float* rms_final() const { return rms_final_; }              // [dim]
   // [vocab × dim]; with a shared classifier its f32 view is the token embedding itself.

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <random>
@@ -191,10 +193,10 @@ void expect_values(const float* got, const std::vector<float>& want, const std::
     ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i])) << what << " element " << i;
 }
 
-// A matmul matrix: Q8_0 / Q4_0 ones stay in the file's blocks (no fp32 copy), the rest have fp32
-// views; either way holding exactly `want`.
+// A matmul matrix: F32 ones are used in place, every other type stays in the file's blocks (no
+// fp32 copy); either way holding exactly `want`.
 void expect_matrix(const Matrix& m, const std::vector<float>& want, std::uint32_t type, const std::string& what) {
-  if (type != kTQ8_0 && type != kTQ4_0) {
+  if (type == kTF32) {
     EXPECT_EQ(m.ggml.data, nullptr) << what;
     return expect_values(m.f32, want, what);
   }
@@ -212,6 +214,20 @@ void expect_q8_panels(const Matrix& m, const std::vector<float>& want, const std
   for (int n = 0; n < N; ++n)
     for (int k = 0; k < K; ++k)
       ASSERT_EQ(q8_value(m.packed.q8, K, n, k), want[std::size_t(n) * K + k]) << what << " at " << n << "," << k;
+}
+
+// Every packed q8 value of `m` [N × K] is within half a quantization step of want's, plus what
+// storing the step as a half costs (|q| ≤ 127 times its rounding, 2^-11 of it): 0.57 steps.
+void expect_q8_near(const Matrix& m, const std::vector<float>& want, const std::string& what) {
+  ASSERT_NE(m.packed.q8, nullptr) << what;
+  const int N = m.packed.N, K = m.packed.K;
+  for (int n = 0; n < N; ++n) {
+    float amax = 0;
+    for (int k = 0; k < K; ++k) amax = std::max(amax, std::abs(want[std::size_t(n) * K + k]));
+    for (int k = 0; k < K; ++k)
+      ASSERT_NEAR(q8_value(m.packed.q8, K, n, k), want[std::size_t(n) * K + k], amax / 127 * 0.57f + 1e-6f)
+          << what << " at " << n << "," << k;
+  }
 }
 
 TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
@@ -232,9 +248,9 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
       EXPECT_EQ(c.rope_theta, 500.0f);
       EXPECT_EQ(c.norm_eps, 1e-6f);
       EXPECT_EQ(c.shared_classifier, shared);
-      // The embedding: fp32 in place or widened, but Q8_0 / Q4_0 rows stay in the file's blocks
-      // and are widened one at a time.
-      const bool blocks = type == kTQ8_0 || type == kTQ4_0;
+      // The embedding: F32 in place; any other type's rows stay in the file's blocks and are
+      // widened one at a time.
+      const bool blocks = type != kTF32;
       EXPECT_EQ(w.token_embedding() == nullptr, blocks);
       if (!blocks) expect_values(w.token_embedding(), b.values.at("token_embd.weight"), "token_embd");
       std::vector<float> rows(b.values.at("token_embd.weight").size());
@@ -272,6 +288,10 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
       if (type == kTQ8_0 || type == kTQ4_0) {
         expect_q8_panels(moved.layer(1).w3, b.values.at("blk.1.ffn_up.weight"), "ffn_up as q8");
         expect_q8_panels(moved.classifier(), b.values.at(shared ? "token_embd.weight" : "output.weight"), "classifier as q8");
+      } else {
+        // Other types are widened one matrix at a time and quantized: near the file's values
+        // (a step is at most the row's largest |w| / 127).
+        expect_q8_near(moved.layer(1).w3, b.values.at("blk.1.ffn_up.weight"), "ffn_up as q8");
       }
     }
 }
