@@ -5,6 +5,7 @@
 // untied classifiers). Also the command-line refusals of a GGUF with --tokenizer or a bad file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "model/checkpoint_writer.h"
+#include "model/ggml_dequantize.h"
 #include "model/half.h"
 #include "model/model_file.h"
 #include "model/tokenizer_writer.h"
@@ -63,6 +65,32 @@ void expect_tensor(const float* got, const float* want, std::size_t n, GgmlType 
   }
 }
 
+// A matrix's n values as the GGUF holds them: an F32 view, or its F16 blocks widened.
+std::vector<float> values(const model::Matrix& m, std::size_t n) {
+  std::vector<float> out(n);
+  if (m.f32) std::copy(m.f32, m.f32 + n, out.begin());
+  else if (m.ggml.data) model::dequantize(m.ggml.type, m.ggml.data, out.data(), n);
+  else out.clear();
+  return out;
+}
+
+// The token embedding, row by row as the forward pass reads it.
+std::vector<float> embedding(const Weights& w) {
+  const std::size_t d = w.config().dim, v = w.config().vocab_size;
+  std::vector<float> out(v * d);
+  for (std::size_t t = 0; t < v; ++t) w.embedding_row(int(t), out.data() + t * d);
+  return out;
+}
+
+void expect_matrix(const model::Matrix& got, const model::Matrix& want, std::size_t n, GgmlType type,
+                   const std::string& what) {
+  const std::vector<float> g = values(got, n);
+  ASSERT_EQ(g.size(), n) << what << ": neither fp32 values nor blocks";
+  // F32 tensors are used in place; F16 ones stay in the file's blocks (no fp32 copy).
+  EXPECT_EQ(got.f32 == nullptr, type != GgmlType::kF32) << what;
+  expect_tensor(g.data(), want.f32, n, type, what);
+}
+
 void expect_same_model(const model::LoadedModel& bin, const model::LoadedModel& gguf, GgmlType type) {
   const ModelConfig &a = bin.weights.config(), &b = gguf.weights.config();
   EXPECT_EQ(std::string(gguf.format), "gguf");
@@ -78,24 +106,25 @@ void expect_same_model(const model::LoadedModel& bin, const model::LoadedModel& 
   EXPECT_EQ(b.norm_eps, a.norm_eps);
   const std::size_t d = a.dim, h = a.hidden_dim, kv = a.kv_dim(), v = a.vocab_size;
   const Weights &x = bin.weights, &y = gguf.weights;
-  expect_tensor(y.token_embedding(), x.token_embedding(), v * d, type, "token_embd");
+  expect_tensor(embedding(y).data(), x.token_embedding(), v * d, type, "token_embd");
   for (int l = 0; l < a.n_layers; ++l) {
     const model::LayerWeights &p = x.layer(l), &q = y.layer(l);
     const std::string n = "layer " + std::to_string(l) + " ";
     expect_tensor(q.rms_att, p.rms_att, d, GgmlType::kF32, n + "rms_att");  // norms stay F32
-    expect_tensor(q.wq.f32, p.wq.f32, d * d, type, n + "wq");
-    expect_tensor(q.wk.f32, p.wk.f32, kv * d, type, n + "wk");
-    expect_tensor(q.wv.f32, p.wv.f32, kv * d, type, n + "wv");
-    expect_tensor(q.wo.f32, p.wo.f32, d * d, type, n + "wo");
+    expect_matrix(q.wq, p.wq, d * d, type, n + "wq");
+    expect_matrix(q.wk, p.wk, kv * d, type, n + "wk");
+    expect_matrix(q.wv, p.wv, kv * d, type, n + "wv");
+    expect_matrix(q.wo, p.wo, d * d, type, n + "wo");
     expect_tensor(q.rms_ffn, p.rms_ffn, d, GgmlType::kF32, n + "rms_ffn");
-    expect_tensor(q.w1.f32, p.w1.f32, h * d, type, n + "w1");
-    expect_tensor(q.w2.f32, p.w2.f32, d * h, type, n + "w2");
-    expect_tensor(q.w3.f32, p.w3.f32, h * d, type, n + "w3");
+    expect_matrix(q.w1, p.w1, h * d, type, n + "w1");
+    expect_matrix(q.w2, p.w2, d * h, type, n + "w2");
+    expect_matrix(q.w3, p.w3, h * d, type, n + "w3");
   }
   expect_tensor(y.rms_final(), x.rms_final(), d, GgmlType::kF32, "rms_final");
-  expect_tensor(y.classifier().f32, x.classifier().f32, v * d, type, "classifier");
   if (a.shared_classifier) {
-    EXPECT_EQ(y.classifier().f32, y.token_embedding());
+    EXPECT_EQ(y.classifier().f32, y.token_embedding());  // the embedding, compared above
+  } else {
+    expect_matrix(y.classifier(), x.classifier(), v * d, type, "classifier");
   }
   for (const char* text : {"Once upon a time", "a dog, a cat; 42 — ünïcödé 🙂", ""})
     EXPECT_EQ(gguf.tokenizer.encode(text, true, false), bin.tokenizer.encode(text, true, false)) << text;

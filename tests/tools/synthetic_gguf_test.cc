@@ -44,7 +44,8 @@ model::GgufFile open_gguf(const std::string& path) {
 
 bool same_value(const model::GgufValue& a, const model::GgufValue& b) {
   return a.type == b.type && a.element_type == b.element_type && a.count == b.count && a.strings == b.strings &&
-         a.fixed.size() == b.fixed.size() && std::memcmp(a.fixed.data(), b.fixed.data(), a.fixed.size()) == 0;
+         a.fixed.size() == b.fixed.size() &&
+         (a.fixed.empty() || std::memcmp(a.fixed.data(), b.fixed.data(), a.fixed.size()) == 0);
 }
 
 // Every tokenizer.* key of the vocabulary is in the model with the same type and value, and the
