@@ -16,6 +16,7 @@
 #include "model/matmul.h"
 #include "model/q8_panels.h"
 #include "tests/testing/isa_levels.h"
+#include "tests/testing/random_values.h"
 
 namespace ladle::model {
 namespace {
@@ -23,13 +24,7 @@ namespace {
 class MatmulQ8 : public testing::IsaLevelTest {};
 LADLE_INSTANTIATE_ISA_LEVELS(MatmulQ8);
 
-std::vector<float> random_vec(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using ladle::testing::random_vec;
 
 // W [N × K] quantized into q8 panels (owning the storage).
 struct Q8 {

@@ -16,6 +16,7 @@
 
 #include "model/isa.h"
 #include "tests/testing/isa_levels.h"
+#include "tests/testing/random_values.h"
 
 namespace ladle::model {
 namespace {
@@ -39,13 +40,7 @@ std::vector<int> many_ms(int N, int K) {
 // would take minutes: that kernel has no register tiles, each row is computed by the same loop.
 bool too_slow_for_portable(int N, int K) { return active_isa() == Isa::kPortable && long(N) * K > 100'000; }
 
-std::vector<float> random_vec(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using ladle::testing::random_vec;
 
 // W [N × K] in llama2.c's layout, packed into matmul's panels (owning the storage).
 template <class T>

@@ -12,17 +12,12 @@
 
 #include "model/isa.h"
 #include "tests/testing/isa_levels.h"
+#include "tests/testing/random_values.h"
 
 namespace ladle::model {
 namespace {
 
-std::vector<float> random_vec(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using ladle::testing::random_vec;
 
 TEST(Ops, RmsNormMatchesReference) {
   auto x = random_vec(288, 1, 3.0f), w = random_vec(288, 2);
