@@ -134,6 +134,17 @@ std::vector<std::vector<float>> alone(Transformer& m, kvcache::KvStore& kv, cons
   return out;
 }
 
+// A synthetic GQA checkpoint (dim 96, 6 query heads over 2 KV heads, untied classifier) written
+// to the temporary folder as `name`, with weights from `seed`; its path, or "" if it could not be
+// written.
+std::string write_gqa_checkpoint(const std::string& name, std::uint64_t seed) {
+  ModelConfig cfg;
+  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
+  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
+  const std::string path = ::testing::TempDir() + "/" + name;
+  return write_synthetic_checkpoint(path, cfg, seed).ok() ? path : "";
+}
+
 void expect_invariant(const std::string& path, int threads, WeightType weights = WeightType::kF32,
                       kvcache::KvDtype kv_dtype = kvcache::KvDtype::kF32) {
   RuntimeLimits limits{96, 8, threads, weights};
@@ -251,11 +262,9 @@ TEST(TransformerGolden, HalfKvCacheStaysCloseToFp32) {
 }
 
 TEST_P(TransformerBatchAtLevel, MixedBatchesEqualSequencesAloneOnSyntheticGqaModel) {
-  ModelConfig cfg;
-  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
-  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
-  const std::string path = ::testing::TempDir() + "/ladle_gqa_" + isa_name(GetParam()) + ".bin";  // one per level (ctest -j)
-  ASSERT_TRUE(write_synthetic_checkpoint(path, cfg, 3).ok());
+  // One file per level: ctest -j runs the levels' instances side by side.
+  const std::string path = write_gqa_checkpoint("ladle_gqa_" + std::string(isa_name(GetParam())) + ".bin", 3);
+  ASSERT_FALSE(path.empty());
   expect_invariant(path, 2);
   expect_invariant(path, 1);
 }
@@ -306,11 +315,8 @@ TEST(TransformerBatch, DroppedSlicesLeaveNoTrace) {
 
 TEST_P(TransformerBatchAtLevel, HalfWeightsMixedBatchesEqualSequencesAlone) {
   expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kF16);
-  ModelConfig cfg;
-  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
-  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
-  const std::string path = ::testing::TempDir() + "/ladle_gqa_f16_" + isa_name(GetParam()) + ".bin";
-  ASSERT_TRUE(write_synthetic_checkpoint(path, cfg, 5).ok());
+  const std::string path = write_gqa_checkpoint("ladle_gqa_f16_" + std::string(isa_name(GetParam())) + ".bin", 5);
+  ASSERT_FALSE(path.empty());
   expect_invariant(path, 2, WeightType::kF16);
 }
 
@@ -318,12 +324,8 @@ TEST_P(TransformerBatchAtLevel, HalfWeightsMixedBatchesEqualSequencesAlone) {
 // batch invariance, on stories260K (K = 172: a short last block) and a GQA shape.
 TEST_P(TransformerBatchAtLevel, Q8WeightsMixedBatchesEqualSequencesAlone) {
   expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kQ8);
-  ModelConfig cfg;
-  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
-  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
-  // One file per level: ctest -j runs the levels' instances side by side.
-  const std::string path = ::testing::TempDir() + "/ladle_gqa_q8_" + isa_name(GetParam()) + ".bin";
-  ASSERT_TRUE(write_synthetic_checkpoint(path, cfg, 6).ok());
+  const std::string path = write_gqa_checkpoint("ladle_gqa_q8_" + std::string(isa_name(GetParam())) + ".bin", 6);
+  ASSERT_FALSE(path.empty());
   expect_invariant(path, 2, WeightType::kQ8);
 }
 
@@ -417,11 +419,8 @@ LADLE_INSTANTIATE_ISA_LEVELS(TransformerAtLevel);
 
 TEST_P(TransformerAtLevel, ForwardStepsGiveThePortableBits) {
   if (GetParam() == Isa::kPortable) GTEST_SKIP() << "the portable build is the reference here";
-  ModelConfig cfg;
-  cfg.dim = 96; cfg.hidden_dim = 204; cfg.n_layers = 2; cfg.n_heads = 6; cfg.n_kv_heads = 2;
-  cfg.vocab_size = 300; cfg.seq_len = 64; cfg.shared_classifier = false;
-  const std::string synthetic = ::testing::TempDir() + "/ladle_levels.bin";
-  ASSERT_TRUE(write_synthetic_checkpoint(synthetic, cfg, 9).ok());
+  const std::string synthetic = write_gqa_checkpoint("ladle_levels.bin", 9);
+  ASSERT_FALSE(synthetic.empty());
   for (const std::string& path : {kModels + "/stories260K.bin", synthetic})
     for (const WeightType weights : {WeightType::kF32, WeightType::kF16})
       for (const kvcache::KvDtype kv : {kvcache::KvDtype::kF32, kvcache::KvDtype::kF16}) {
