@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -102,12 +103,13 @@ TEST(LlmEngine, AGoneSinkCancelsItsRequest) {
 
 
 // A request cancelled while its long prefill chunk is being computed leaves the step at the next
-// layer boundary, and its blocks are released there and then. Whether a given cancel lands
-// mid-step is timing, so the test tries cancels at spread-out moments until one does — seen as a
-// step reporting the prompt's rows as dropped, after the request's finish — and checks on every
-// attempt that a cancel landing mid-step leaves no token (one landing later, on a loaded machine,
-// may not), that nothing leaks, and that a request decoding alongside produces exactly its solo
-// text.
+// layer boundary, and its blocks are released there and then. The first attempt cancels from the
+// sink's on_admitted, which the engine calls after scheduling the prompt and before its forward
+// call, so that cancel lands inside the prompt's step on any machine: the step must report the
+// prompt's rows as dropped, after the request's finish. The other attempts cancel from this
+// thread at spread-out moments (landing before, inside or after the step, as timing falls) and
+// check on each that a cancel landing mid-step leaves no token, that nothing leaks, and that a
+// request decoding alongside produces exactly its solo text.
 TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
   EngineConfig c = real_model_config();
   c.max_batched_tokens = 512;  // the whole long prompt is one chunk
@@ -130,16 +132,25 @@ TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
     if (e.kind == E::kStep && e.step.prefill_tokens >= prompt_len / 2) step_seconds = e.step.duration;
   ASSERT_GT(step_seconds, 0);
 
-  bool dropped = false;
-  for (int attempt = 0; attempt < 40 && !dropped; ++attempt) {
+  bool dropped_in_step = false;  // by the attempt whose cancel comes from on_admitted
+  for (int attempt = 0; attempt < 9; ++attempt) {
     auto ps = std::make_shared<CollectingSink>();
     ASSERT_TRUE(engine->submit(partner, ps).ok());
     std::this_thread::sleep_for(2ms);  // the partner is decoding
     const std::size_t before = obs.events().size();
     auto ls = std::make_shared<CollectingSink>();
-    RequestId id = *engine->submit(long_prompt, ls);
-    std::this_thread::sleep_for(std::chrono::duration<double>(step_seconds * (attempt % 8) / 8.0));
-    engine->cancel(id);
+    std::atomic<RequestId> id{0};
+    if (attempt == 0) {
+      ls->admitted = [&] {
+        while (id.load() == 0) std::this_thread::yield();  // submit has not returned yet
+        engine->cancel(id.load());
+      };
+    }
+    id = *engine->submit(long_prompt, ls);
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(step_seconds * (attempt - 1) / 8.0));
+      engine->cancel(id);
+    }
     ASSERT_TRUE(ls->wait());
     ASSERT_TRUE(ps->wait());
     EXPECT_EQ(ps->text(), solo) << "attempt " << attempt;
@@ -166,9 +177,9 @@ TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
       EXPECT_EQ(f.reason, FinishReason::kCancelled);
       EXPECT_EQ(f.usage.completion_tokens, 0);
     }
-    dropped |= dropped_here;
+    if (attempt == 0) dropped_in_step = dropped_here;
   }
-  EXPECT_TRUE(dropped) << "no cancel landed inside the prompt's step in 40 attempts";
+  EXPECT_TRUE(dropped_in_step) << "a cancel made after the prompt was scheduled did not drop it from its step";
   const auto g = engine->gauges();
   EXPECT_EQ(g.num_running, 0);
   EXPECT_EQ(g.kv_blocks_used, 0);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,24 @@ class ClassObserver final : public EngineObserver {
   void on_request_rejected(ErrorCode) override {}
   void on_first_token(RequestId, double) override { ++interactive_tokens; }
   void on_next_token(RequestId, double) override { ++interactive_tokens; }
-  void on_batch_token(RequestId) override { ++batch_tokens; }
+  void on_batch_token(RequestId) override {
+    if (++batch_tokens != pause_at) return;
+    std::unique_lock lock(mu_);  // hold the engine here until the test lets it go
+    paused_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+  // The engine thread stops inside the pause_at-th batch token until release().
+  void wait_paused() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return paused_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int pause_at = -1;
   void on_request_finished(const RequestStats& s) override {
     (s.request_class == RequestClass::kBatch ? batch_finished : interactive_finished)++;
   }
@@ -34,6 +53,11 @@ class ClassObserver final : public EngineObserver {
   std::atomic<int> interactive_tokens{0}, batch_tokens{0}, interactive_finished{0}, batch_finished{0};
   std::atomic<int> most_batch_running{0}, most_batch_waiting{0};
   std::atomic<std::uint64_t> preemptions{0};
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool paused_ = false, released_ = false;
 };
 
 TEST(LlmEnginePriority, BatchPreemptedByInteractiveArrivalsKeepsItsOutput) {
@@ -60,20 +84,23 @@ TEST(LlmEnginePriority, BatchPreemptedByInteractiveArrivalsKeepsItsOutput) {
   for (const auto& r : batch) expected_batch.push_back(run_alone(*roomy, r));
   for (const auto& r : interactive) expected_interactive.push_back(run_alone(*roomy, r));
 
+  // The interactive requests arrive mid-decode, while the engine is held at the 160th batch token
+  // (about 40 each; none is done): on a loaded machine a sleeping test thread could otherwise
+  // wake to find the batch requests nearly finished and nothing left to preempt.
+  obs.pause_at = 4 * 40;
   std::vector<std::shared_ptr<CollectingSink>> batch_sinks, interactive_sinks;
   for (const auto& r : batch) {
     batch_sinks.push_back(std::make_shared<CollectingSink>());
     ASSERT_TRUE(engine->submit(r, batch_sinks.back()).ok());
   }
-  // Mid-decode: every batch request has streamed some text, none is done.
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (obs.batch_tokens.load() < 4 * 40 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
-  ASSERT_LT(obs.batch_tokens.load(), 4 * kTokens);
+  obs.wait_paused();
   for (const auto& r : interactive) {
     interactive_sinks.push_back(std::make_shared<CollectingSink>());
-    ASSERT_TRUE(engine->submit(r, interactive_sinks.back()).ok());
+    const bool ok = engine->submit(r, interactive_sinks.back()).ok();
+    if (!ok) obs.release();
+    ASSERT_TRUE(ok);
   }
+  obs.release();
   for (std::size_t i = 0; i < interactive.size(); ++i) {
     ASSERT_TRUE(interactive_sinks[i]->wait());
     EXPECT_EQ(interactive_sinks[i]->text(), expected_interactive[i].text) << kPrompts[4 + i];

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,9 +20,14 @@ namespace ladle::scheduler::testing_real {
 
 using namespace std::chrono_literals;
 
-// Collects one request's output; wait() blocks until on_finish.
+// Collects one request's output; wait() blocks until on_finish. `admitted`, when set, runs on the
+// engine thread as the request is first scheduled, just before its first forward call.
 class CollectingSink final : public TokenSink {
  public:
+  std::function<void()> admitted;
+  void on_admitted(int) override {
+    if (admitted) admitted();
+  }
   void on_delta(std::string_view text, int num_tokens) override {
     std::lock_guard lock(mu_);
     text_ += text;
