@@ -1,11 +1,21 @@
 #include "model/replacing_file.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
 namespace ladle::model {
 
-ReplacingFile::ReplacingFile(std::string path) : path_(std::move(path)), temp_(path_ + ".partial") {
+namespace {
+std::string temporary_name(const std::string& path) {
+  static std::atomic<unsigned> count{0};
+  return path + ".partial-" + std::to_string(::getpid()) + "-" + std::to_string(count++);
+}
+}  // namespace
+
+ReplacingFile::ReplacingFile(std::string path) : path_(std::move(path)), temp_(temporary_name(path_)) {
   file_ = std::fopen(temp_.c_str(), "wb");
   if (file_ == nullptr) open_errno_ = errno;
 }

@@ -1,4 +1,4 @@
-// ReplacingFile: writes a file as "<path>.partial" and renames it over `path` only once it is
+// ReplacingFile: writes a file as "<path>.partial-<pid>-<n>" and renames it over `path` only once it is
 // complete. Used by every file ladle writes (checkpoints, tokenizers, GGUF exports).
 //
 // NOTE(model): why not write in place. `ladle serve` maps its checkpoint (the embedding table is
@@ -7,8 +7,10 @@
 // the same path, or the benchmarks regenerating their models) killed the server with "Bus error".
 // A rename leaves the old inode, and so every existing mapping of it, intact; readers that open the
 // path later see either the old file or the complete new one, never half of it; and a failed write
-// leaves no file that looks complete. (Two writers of one path at once share the ".partial" name:
-// not supported.)
+// leaves no file that looks complete. Each writer has its own temporary name (process id and a
+// per-process count), so writers of one path at once (test processes making the same synthetic
+// model) each write a whole file and the last rename wins; with one shared name, one writer's
+// rename took the file the other was still writing, and the other's rename failed.
 //
 // One object per file being written; not shared between threads.
 #pragma once
@@ -22,13 +24,13 @@ namespace ladle::model {
 
 class ReplacingFile {
  public:
-  // Creates "<path>.partial" for writing; opened() says whether that worked.
+  // Creates "<path>.partial-<pid>-<n>" for writing; opened() says whether that worked.
   explicit ReplacingFile(std::string path);
   ~ReplacingFile();  // removes the temporary file unless commit() succeeded
   ReplacingFile(const ReplacingFile&) = delete;
   ReplacingFile& operator=(const ReplacingFile&) = delete;
 
-  // Ok, or "cannot create <path>.partial: <reason>".
+  // Ok, or "cannot create <path>.partial-<pid>-<n>: <reason>".
   Status opened() const;
   std::FILE* get() const { return file_; }
   const std::string& temp_path() const { return temp_; }

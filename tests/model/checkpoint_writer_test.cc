@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/sampler.h"
+#include "model/replacing_file.h"
 #include "model/tokenizer_writer.h"
 #include "model/transformer.h"
 
@@ -98,6 +99,30 @@ TEST(CheckpointWriter, RewritingAMappedCheckpointLeavesTheMappingWhole) {
   bad.n_kv_heads = 3;
   EXPECT_FALSE(write_synthetic_checkpoint(path, bad, 3).ok());
   EXPECT_EQ(read_all(path).size(), 28 + smaller.checkpoint_floats() * 4);
+  EXPECT_EQ(0, partial_files(dir));
+}
+
+// Two writers of one path at once (test processes making the same synthetic model) each write a
+// whole file under their own temporary name; both commits succeed and the last one wins. With one
+// shared temporary name the second writer truncated the first one's file, and its own rename
+// then failed: the first rename had taken the file away.
+TEST(ReplacingFile, TwoWritersOfOnePathAtOnceBothCommit) {
+  const std::string dir = ::testing::TempDir() + "/replace_two";
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/m.bin";
+  ReplacingFile a(path), b(path);
+  ASSERT_TRUE(a.opened().ok());
+  ASSERT_TRUE(b.opened().ok());
+  EXPECT_NE(a.temp_path(), b.temp_path());
+  ASSERT_EQ(std::fputs("first writer", a.get()), 1);
+  ASSERT_EQ(std::fputs("second", b.get()), 1);
+  ASSERT_TRUE(a.commit().ok());
+  const auto first = read_all(path);
+  EXPECT_EQ(std::string(first.begin(), first.end()), "first writer");
+  const Status second = b.commit();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  const auto last = read_all(path);
+  EXPECT_EQ(std::string(last.begin(), last.end()), "second");
   EXPECT_EQ(0, partial_files(dir));
 }
 
