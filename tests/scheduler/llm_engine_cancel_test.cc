@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,13 +104,14 @@ TEST(LlmEngine, AGoneSinkCancelsItsRequest) {
 
 
 // A request cancelled while its long prefill chunk is being computed leaves the step at the next
-// layer boundary, and its blocks are released there and then. The first attempt cancels from the
-// sink's on_admitted, which the engine calls after scheduling the prompt and before its forward
-// call, so that cancel lands inside the prompt's step on any machine: the step must report the
-// prompt's rows as dropped, after the request's finish. The other attempts cancel from this
-// thread at spread-out moments (landing before, inside or after the step, as timing falls) and
-// check on each that a cancel landing mid-step leaves no token, that nothing leaks, and that a
-// request decoding alongside produces exactly its solo text.
+// layer boundary, and its blocks are released there and then. The first attempt makes that happen
+// on any machine: the engine is held in the partner's first delta while the prompt is submitted,
+// so the next step holds the partner's decode and the whole prompt; and the cancel comes from the
+// prompt's on_admitted, which the engine calls after scheduling it and before the forward call.
+// That step must report the prompt's rows as dropped, after the request's finish. The other
+// attempts cancel from this thread at spread-out moments (landing before, inside or after the
+// step, as timing falls) and check on each that a cancel landing mid-step leaves no token, that
+// nothing leaks, and that the request decoding alongside produces exactly its solo text.
 TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
   EngineConfig c = real_model_config();
   c.max_batched_tokens = 512;  // the whole long prompt is one chunk
@@ -118,7 +120,7 @@ TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
   auto engine = make_engine(c, &obs);
   ASSERT_TRUE(engine);
   using E = RecordingObserver::Event;
-  auto partner = make_request(*engine, "Once upon a time", 60);
+  auto partner = make_request(*engine, "Once upon a time", 200);
   partner.params.ignore_eos = true;
   const std::string solo = run_alone(*engine, partner).text;
   const auto long_prompt = make_request(*engine, long_prefix(), 10);
@@ -132,22 +134,32 @@ TEST(LlmEngine, CancellingALongPrefillDropsItMidStepWithoutHarmingOthers) {
     if (e.kind == E::kStep && e.step.prefill_tokens >= prompt_len / 2) step_seconds = e.step.duration;
   ASSERT_GT(step_seconds, 0);
 
-  bool dropped_in_step = false;  // by the attempt whose cancel comes from on_admitted
+  bool dropped_in_step = false;  // by the first attempt, whose cancel comes from on_admitted
   for (int attempt = 0; attempt < 9; ++attempt) {
     auto ps = std::make_shared<CollectingSink>();
-    ASSERT_TRUE(engine->submit(partner, ps).ok());
-    std::this_thread::sleep_for(2ms);  // the partner is decoding
-    const std::size_t before = obs.events().size();
     auto ls = std::make_shared<CollectingSink>();
     std::atomic<RequestId> id{0};
+    std::promise<void> decoding, submitted;
     if (attempt == 0) {
-      ls->admitted = [&] {
-        while (id.load() == 0) std::this_thread::yield();  // submit has not returned yet
-        engine->cancel(id.load());
+      ps->delta = [&, first = true]() mutable {
+        if (!first) return;
+        first = false;
+        decoding.set_value();
+        submitted.get_future().wait();  // the engine waits here until the prompt is in its inbox
       };
+      ls->admitted = [&] { engine->cancel(id.load()); };
     }
+    ASSERT_TRUE(engine->submit(partner, ps).ok());
+    if (attempt == 0) {
+      decoding.get_future().wait();
+    } else {
+      std::this_thread::sleep_for(2ms);  // the partner is decoding, unless this machine is slow
+    }
+    const std::size_t before = obs.events().size();
     id = *engine->submit(long_prompt, ls);
-    if (attempt > 0) {
+    if (attempt == 0) {
+      submitted.set_value();
+    } else {
       std::this_thread::sleep_for(std::chrono::duration<double>(step_seconds * (attempt - 1) / 8.0));
       engine->cancel(id);
     }

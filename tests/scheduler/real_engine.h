@@ -20,18 +20,22 @@ namespace ladle::scheduler::testing_real {
 
 using namespace std::chrono_literals;
 
-// Collects one request's output; wait() blocks until on_finish. `admitted`, when set, runs on the
-// engine thread as the request is first scheduled, just before its first forward call.
+// Collects one request's output; wait() blocks until on_finish. The hooks, when set, run on the
+// engine thread: `admitted` as the request is first scheduled, just before its first forward
+// call; `delta` after each delta is collected (a test may hold the engine there).
 class CollectingSink final : public TokenSink {
  public:
-  std::function<void()> admitted;
+  std::function<void()> admitted, delta;
   void on_admitted(int) override {
     if (admitted) admitted();
   }
   void on_delta(std::string_view text, int num_tokens) override {
-    std::lock_guard lock(mu_);
-    text_ += text;
-    ++num_deltas_;
+    {
+      std::lock_guard lock(mu_);
+      text_ += text;
+      ++num_deltas_;
+    }
+    if (delta) delta();
   }
   void on_finish(const Finish& f) override {
     std::lock_guard lock(mu_);
