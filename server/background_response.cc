@@ -19,11 +19,12 @@ std::optional<ApiError> BackgroundResponse::start(scheduler::GenerationRequest r
   // NOTE(server): self_ keeps `weak` alive until the finish, also for a response deleted (and so
   // cancelled) while running.
   self_ = shared_from_this();
+  state_.generation_started();  // before the engine has it, as HttpStream::start
   if (auto error = generation_.submit(std::move(request), strand_, wake, state_.wake_queue())) {
+    state_.generation_ended();
     self_.reset();
     return error;
   }
-  state_.generation_started();
   if (state_.metrics()) state_.metrics()->on_background_started();
   std::lock_guard lock(mu_);
   encoder_->accepted(log_);

@@ -23,9 +23,13 @@ std::optional<ApiError> HttpStream::start(scheduler::GenerationRequest request) 
     if (auto self = weak.lock()) static_cast<HttpStream&>(*self).pump();
   };
   submitted_at_ = std::chrono::steady_clock::now();
-  if (auto error = generation_.submit(std::move(request), socket_.get_executor(), wake, state_.wake_queue()))
-    return error;
+  // Counted before the engine has it: a drain starting on another I/O thread in between would see
+  // nothing in flight and stop the server under a live request.
   state_.generation_started();
+  if (auto error = generation_.submit(std::move(request), socket_.get_executor(), wake, state_.wake_queue())) {
+    state_.generation_ended();
+    return error;
+  }
   if (stream_) {
     std::string head;
     for (const auto& [name, value] : headers_) head += name + ": " + value + "\r\n";

@@ -169,12 +169,13 @@ void RealtimeSession::create_response(const ClientEvent& e) {
   auto wake = [weak] {
     if (auto self = weak.lock()) self->pump();
   };
+  state_.generation_started();  // before the engine has it, as HttpStream::start
   if (auto error = generation_->submit(std::move(request), ws_.get_executor(), wake, state_.wake_queue())) {
+    state_.generation_ended();
     generation_.reset();
     encoder_.reset();
     return send_error(error->status == 429 ? "rate_limit_exceeded" : "invalid_value", error->message, e.event_id);
   }
-  state_.generation_started();
   encoder_->accepted(*this);
   flush();
 }
