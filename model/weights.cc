@@ -337,6 +337,7 @@ Status Weights::convert(WeightType type) {
   });
   for (const std::string& e : errors)  // the first bad value in file order
     if (!e.empty()) return make_error(ErrorCode::kInvalidArgument, e);
+  advise_huge_pages(packed);  // now that it is written (streamed_buffer.h)
   packed_ = std::move(packed);
   packed_bytes_ = bytes;
   for (std::size_t i = 0; i < slots.size(); ++i) {
