@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "model/ggml_dequantize.h"
@@ -257,12 +258,21 @@ std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t inde
     q8_pack_ggml_rows(blocks.type, blocks.data + n0 * row_bytes, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
     return {};
   }
+  if (s.m->f32 == nullptr && rows > kPanel) {
+    // Widened one panel at a time, so that its floats are still in the core's cache when packed.
+    // NOTE(weights): start-up. A whole piece (256 rows: 8 MiB of floats at K = 8192) widened first
+    // was read back from beyond L2; one panel (≤ 512 KiB) is not. Q4_K_M file of the Llama-3.2-1B
+    // shape, `--weights q8`: see BENCHMARKS.md, "Load time to first token".
+    for (int r = 0; r < rows; r += kPanel)
+      if (std::string e = pack_piece(type, s, index, n0 + r, std::min(kPanel, rows - r), at); !e.empty()) return e;
+    return {};
+  }
   const float* src = s.m->f32 != nullptr ? s.m->f32 + std::size_t(n0) * K : nullptr;
-  std::vector<float> widened;  // rows held as GGUF blocks, widened
+  std::unique_ptr<float[]> widened;  // rows held as GGUF blocks, widened (not zero-filled first)
   if (src == nullptr) {
-    widened.resize(std::size_t(rows) * K);
-    dequantize(blocks.type, blocks.data + n0 * row_bytes, widened.data(), widened.size());
-    src = widened.data();
+    widened.reset(new float[std::size_t(rows) * K]);
+    dequantize(blocks.type, blocks.data + n0 * row_bytes, widened.get(), std::size_t(rows) * K);
+    src = widened.get();
   }
   // Where the value at row n (of this piece), column k came from, for an error.
   auto where = [&](std::size_t n, std::size_t k) {
