@@ -28,6 +28,14 @@ StreamedBuffer allocate_streamed(std::size_t bytes) {
   return StreamedBuffer(reinterpret_cast<void*>(at), UnmapDeleter{size});
 }
 
+void populate_streamed(const StreamedBuffer& buffer, std::size_t from, std::size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  if (buffer && bytes > 0) ::madvise(static_cast<char*>(buffer.get()) + from, bytes, MADV_POPULATE_WRITE);
+#else
+  (void)buffer, (void)from, (void)bytes;
+#endif
+}
+
 void advise_huge_pages(const StreamedBuffer& buffer) {
   if (buffer && buffer.get_deleter().bytes >= kHuge) ::madvise(buffer.get(), buffer.get_deleter().bytes, MADV_HUGEPAGE);
 }

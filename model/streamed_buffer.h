@@ -31,6 +31,10 @@ using StreamedBuffer = std::unique_ptr<void, UnmapDeleter>;
 // At least `bytes` (and at least 64), zero-filled; null if the allocation fails.
 StreamedBuffer allocate_streamed(std::size_t bytes);
 
+// Faults in the pages of bytes [from, from + bytes) of the buffer for writing, in one call
+// (MADV_POPULATE_WRITE); where the kernel cannot (before Linux 5.14), the writes fault them in.
+void populate_streamed(const StreamedBuffer& buffer, std::size_t from, std::size_t bytes);
+
 // Asks for transparent huge pages behind a buffer of 2 MiB or more (a no-op below, or where the
 // kernel has none); call it once the buffer is written.
 void advise_huge_pages(const StreamedBuffer& buffer);

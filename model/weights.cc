@@ -16,6 +16,7 @@
 #include "model/ggml_dequantize.h"
 #include "model/gguf_types.h"
 #include "model/q8_panels.h"
+#include "model/streamed_buffer.h"
 #include "model/thread_pool.h"
 
 namespace ladle::model {
@@ -340,6 +341,16 @@ Status Weights::convert(WeightType type) {
     for (int n0 = 0; n0 < slots[i].N; n0 += kPieceRows) pieces.push_back({i, n0, std::min(kPieceRows, slots[i].N - n0)});
   std::vector<std::string> errors(pieces.size());
   ThreadPool pool(0);
+  // The buffer's pages faulted in up front, 2 MiB per call on every core, rather than one fault
+  // per 4 KiB page as the pieces first write them.
+  // NOTE(weights): start-up. 1B Q8_0 file, `ladle generate --weights q8 -n 1`, alternated three
+  // times (loaded Zen 4): system time 1.07-1.31 s without, 0.86-0.89 s with.
+  constexpr std::size_t kPopulateChunk = std::size_t(2) << 20;
+  const std::size_t mapped = packed.get_deleter().bytes;
+  pool.parallel_for(int((mapped + kPopulateChunk - 1) / kPopulateChunk), [&](int t, int) {
+    const std::size_t from = std::size_t(t) * kPopulateChunk;
+    populate_streamed(packed, from, std::min(kPopulateChunk, mapped - from));
+  });
   pool.parallel_for(int(pieces.size()), [&](int t, int) {
     const Piece& p = pieces[std::size_t(t)];
     errors[std::size_t(t)] = pack_piece(type, slots[p.slot], p.slot, p.n0, p.rows,
