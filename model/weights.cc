@@ -261,9 +261,10 @@ std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t inde
   }
   if (s.m->f32 == nullptr && rows > kPanel) {
     // Widened one panel at a time, so that its floats are still in the core's cache when packed.
-    // NOTE(weights): start-up. A whole piece (256 rows: 8 MiB of floats at K = 8192) widened first
-    // was read back from beyond L2; one panel (≤ 512 KiB) is not. Q4_K_M file of the Llama-3.2-1B
-    // shape, `--weights q8`: see BENCHMARKS.md, "Load time to first token".
+    // NOTE(weights): start-up. A whole piece widened first holds 256 rows (8 MiB of floats at
+    // K = 8192, beyond L2) per thread, one panel ≤ 512 KiB. On its own this changed nothing visible
+    // in loading the Llama-3.2-1B-shaped Q4_K_M file with `--weights q8` (the quantizer 39 → 41 %
+    // of the CPU samples, one loaded run each); kept for the smaller buffer.
     for (int r = 0; r < rows; r += kPanel)
       if (std::string e = pack_piece(type, s, index, n0 + r, std::min(kPanel, rows - r), at); !e.empty()) return e;
     return {};
