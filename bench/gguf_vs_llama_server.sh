@@ -11,6 +11,8 @@
 # Optional environment (defaults: the real shape and load):
 #   LAYERS=16 DIM=2048 HIDDEN=8192 HEADS=32 KV_HEADS=8  the model's shape (e.g. LAYERS=2 DIM=256
 #     HIDDEN=1024 HEADS=4 KV_HEADS=2 for a check of the script end to end in a minute)
+#   MODELS_DIR=OUT_DIR  where the GGUF files are made, or found and reused when they are there
+#     (the F16 file takes ~1 min to write and each llama-quantize run about as long)
 #   QUANTS="Q8_0 Q4_K_M"  CONCURRENCY="1 8 32"  INPUT_LEN=32  OUTPUT_LEN=64
 #   REQS_PER_STREAM=1  requests per level = streams x this (one wave), but at least MIN_REQUESTS=4
 #   Q4KM_WEIGHTS=q8  ladle's --weights for the Q4_K_M file (see BENCHMARKS.md: its K-quant blocks
@@ -40,7 +42,9 @@ for c in $levels; do [ "$c" -gt "$max_c" ] && max_c=$c; done
 slot_ctx=128
 
 tag=l${layers}d${dim}
-f16="$out/gg-$tag-F16.gguf"
+models=$(realpath -m "${MODELS_DIR:-$out}")
+mkdir -p "$models"
+f16="$models/gg-$tag-F16.gguf"
 # Llama 3.2 1B: RoPE base 500000 with the llama3 scaling (factor 32, low 1, high 4, original 8192),
 # tied embedding. The context length is 8192 here (the real model's 131072 changes nothing measured).
 [ -f "$f16" ] || $L make-model --format gguf --arch llama --vocab "$vocab" --dim "$dim" --hidden "$hidden" \
@@ -48,7 +52,7 @@ f16="$out/gg-$tag-F16.gguf"
   --rope-scaling llama3 --rope-factor 32 --rope-low-freq-factor 1 --rope-high-freq-factor 4 \
   --rope-original-context 8192 --type f16 --out "$f16"
 for q in $quants; do
-  [ -f "$out/gg-$tag-$q.gguf" ] || "$bin/llama-quantize" "$f16" "$out/gg-$tag-$q.gguf" "$q" > "$out/gg-$tag-$q.quantize.log" 2>&1
+  [ -f "$models/gg-$tag-$q.gguf" ] || "$bin/llama-quantize" "$f16" "$models/gg-$tag-$q.gguf" "$q" > "$models/gg-$tag-$q.quantize.log" 2>&1
 done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -95,7 +99,7 @@ serve_and_bench() {
 }
 
 for q in $quants; do
-  gguf="$out/gg-$tag-$q.gguf"
+  gguf="$models/gg-$tag-$q.gguf"
   w=q8
   [ "$q" = Q4_K_M ] && w=${Q4KM_WEIGHTS:-q8}
   port=$(free_port)

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The queue-time and TTFT floor of an idle server, and what the first requests after `ready` pay.
 
-    bench/idle_floor.py LADLE MODEL TOKENIZER [--first 3] [--later 20] [--gap 0.1]
+    bench/idle_floor.py LADLE MODEL TOKENIZER [--first 3] [--later 20] [--gap 0.1] [-- SERVE_FLAGS...]
+
+TOKENIZER `-` for a GGUF file (its own vocabulary); SERVE_FLAGS go to `ladle serve` as they are
+(e.g. `-- --weights q8 --threads 2`).
 
 Starts `LADLE serve` on the model, sends FIRST sequential completions (8 greedy tokens) right after
 it reports ready, waits a second, then LATER completions GAP seconds apart. After each request it
@@ -9,16 +12,19 @@ reads the server's own ladle_request_queue_time_seconds and ladle_time_to_first_
 (sum deltas, so each figure is that one request's), and prints one table row per phase: every
 value, the median and the max, in microseconds.
 """
-import argparse, json, re, socket, statistics, subprocess, time, urllib.request
+import argparse, json, re, socket, statistics, subprocess, sys, time, urllib.request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("ladle"); ap.add_argument("model"); ap.add_argument("tokenizer")
 ap.add_argument("--first", type=int, default=3); ap.add_argument("--later", type=int, default=20)
 ap.add_argument("--gap", type=float, default=0.1)
-a = ap.parse_args()
+argv = sys.argv[1:]
+serve_flags = argv[argv.index("--") + 1:] if "--" in argv else []
+a = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
 
 s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-server = subprocess.Popen([a.ladle, "serve", "--model", a.model, "--tokenizer", a.tokenizer, "--port", str(port)],
+tokenizer = [] if a.tokenizer == "-" else ["--tokenizer", a.tokenizer]
+server = subprocess.Popen([a.ladle, "serve", "--model", a.model, *tokenizer, "--port", str(port), *serve_flags],
                           stderr=subprocess.PIPE, text=True)
 for line in server.stderr:
     if "ready" in line:

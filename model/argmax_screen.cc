@@ -76,6 +76,7 @@ ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
       bound_[std::size_t(row)] = double(s) * (0.501 + 2 * 127 * gamma * (1 + 1e-6)) * (1 + std::ldexp(1.0, -20));
     }
   }
+  advise_huge_pages(q_);
 }
 
 std::size_t ArgmaxScreen::bytes() const {

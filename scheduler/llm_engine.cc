@@ -87,21 +87,31 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }
 
-// NOTE(engine): warm-up. Before the first request, one full-budget prompt step and one greedy
-// decode step run on KV blocks that no sequence holds yet (the pool hands out the lowest first,
-// so the first request reuses them; a block's slots are always written before they are read, and
-// only blocks a sequence filled are ever cached, so what the warm-up leaves there is never seen).
-// The first request then does not pay for the first touch of the step buffers' and those blocks'
-// pages, or for the kernels' cold code and caches; llama.cpp's server warms up the same way by
-// default. Measured on 110M f32 (`/tmp/s9/cold.sh`: fresh servers, six one-client requests each,
-// builds alternated, 2 × 3 servers each): without it the first request's TTFT was the slowest in
-// every server, 6-82 ms above the median of the other five; with it, -9 to +10 ms. It costs
-// ~0.3 s at start-up on 110M, 25 ms on stories260K.
+// NOTE(engine): warm-up. Before the first request, one short prompt step and one greedy decode
+// step run on KV blocks that no sequence holds yet (the pool hands out the lowest first, so the
+// first request reuses them; a block's slots are always written before they are read, and only
+// blocks a sequence filled are ever cached, so what the warm-up leaves there is never seen). The
+// first request then does not pay for the first touch of those blocks' pages, of the packed
+// weights' and the file's pages (every step reads every matrix), or for the kernels' cold code and
+// caches; llama.cpp's server warms up the same way by default. Measured on 110M f32
+// (`/tmp/s9/cold.sh`: fresh servers, six one-client requests each, builds alternated, 2 × 3
+// servers each): without it the first request's TTFT was the slowest in every server, 6-82 ms
+// above the median of the other five; with it, -9 to +10 ms.
+// The prompt step is kWarmUpTokens long, not the whole --max-batched-tokens budget: the step
+// buffers and the KV arena come zero-filled (already touched) at allocation, and a step of 16 rows
+// runs the same batched kernels as one of 128, so the rest of a full-budget step was compute the
+// first request never needed. Llama-3.2-1B shape, Q8_0 file, `--weights q8`, `ladle serve` on the
+// loaded Zen 4 (load average 6-9), three servers each: the full 128-token step took 4.6-9.6 s
+// (1.5-1.7 s quiet: 44 % of the process's CPU samples), the 16-token one 0.8-1.3 s; 110M
+// checkpoint 170-300 ms → 26-58 ms. The first requests' queue time and TTFT: BENCHMARKS.md, "Idle
+// server".
+constexpr int kWarmUpTokens = 16;
+
 // Returns its duration in ms.
 double LlmEngine::Impl::warm_up() {
   const auto t0 = Clock::now();
   const int bs = config.block_size, seq_len = model->config().seq_len;
-  const int T = std::min({config.max_batched_tokens, seq_len - 1, kv.num_blocks() * bs - 1});
+  const int T = std::min({config.max_batched_tokens, kWarmUpTokens, seq_len - 1, kv.num_blocks() * bs - 1});
   if (T < 1) return 0;
   model::SequenceSlice slice;
   for (int b = 0; b < blocks_for(T + 1, bs); ++b) slice.block_table.push_back(BlockId(b));

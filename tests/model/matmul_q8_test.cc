@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "model/ggml_dequantize.h"
@@ -87,11 +88,12 @@ TEST(Q8Quantize, GivesGgmlQ8_0Numbers) {
   EXPECT_EQ(q8_value(bytes.data(), 32, 0, 3), 0.0f);
   EXPECT_EQ(q8_value(bytes.data(), 32, 0, 4), -127.0f);
   // Random rows: d is the half of amax/127, q = roundf(x · (1/d)) with the float d (ggml's id).
-  const int K = 100;  // three whole blocks and a short one
-  const auto r = random_vec(std::size_t(3) * K, 21, 0.05f);
-  std::vector<std::uint8_t> packed(q8_packed_bytes(3, K), 0);
-  ASSERT_EQ(q8_pack_rows(r.data(), 3, K, 0, packed.data()), std::size_t(3) * K);
-  for (int n = 0; n < 3; ++n)
+  // 19 rows: one whole panel (gathered and transposed) and three columns of the next.
+  const int K = 100, N = 19;  // three whole blocks and a short one
+  const auto r = random_vec(std::size_t(N) * K, 21, 0.05f);
+  std::vector<std::uint8_t> packed(q8_packed_bytes(N, K), 0);
+  ASSERT_EQ(q8_pack_rows(r.data(), N, K, 0, packed.data()), std::size_t(N) * K);
+  for (int n = 0; n < N; ++n)
     for (int k0 = 0; k0 < K; k0 += 32) {
       const int kn = std::min(32, K - k0);
       float amax = 0;
@@ -118,8 +120,11 @@ TEST(Q8Quantize, RefusesWhatAHalfScaleCannotHold) {
 
 // GGUF blocks copied into the panels hold the values ggml_dequantize widens them to.
 TEST(Q8Quantize, GgmlBlocksLandAsTheirDequantizedValues) {
-  const int rows = 19, K = 96;
+  const int K = 96;
   std::mt19937 rng(5);
+  // Columns 5..23 (parts of two panels, stored column by column) and 16..55 (two whole panels,
+  // gathered and transposed, and half of a third).
+  for (const auto& [n0, rows] : {std::pair{5, 19}, std::pair{16, 40}})
   for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     const std::size_t block = type == GgmlType::kQ8_0 ? 34 : 18;
     std::vector<std::byte> src(std::size_t(rows) * K / 32 * block);
@@ -130,12 +135,14 @@ TEST(Q8Quantize, GgmlBlocksLandAsTheirDequantizedValues) {
     }
     std::vector<float> want(std::size_t(rows) * K);
     dequantize(std::uint32_t(type), src.data(), want.data(), want.size());
-    std::vector<std::uint8_t> packed(q8_packed_bytes(rows + 5, K), 0);
-    q8_pack_ggml_rows(std::uint32_t(type), src.data(), rows, K, 5, packed.data());  // at a column offset
+    std::vector<std::uint8_t> packed(q8_packed_bytes(rows + n0, K), 0);
+    q8_pack_ggml_rows(std::uint32_t(type), src.data(), rows, K, n0, packed.data());  // at a column offset
     for (int r = 0; r < rows; ++r)
       for (int k = 0; k < K; ++k)
-        ASSERT_EQ(q8_value(packed.data(), K, 5 + r, k), want[std::size_t(r) * K + k])
-            << ggml_type_name(std::uint32_t(type)) << " row " << r << " k " << k;
+        ASSERT_EQ(q8_value(packed.data(), K, n0 + r, k), want[std::size_t(r) * K + k])
+            << ggml_type_name(std::uint32_t(type)) << " row " << r << " k " << k << " n0 " << n0;
+    for (int n = 0; n < n0; ++n)  // the columns before n0 stay untouched (zero)
+      for (int k = 0; k < K; ++k) ASSERT_EQ(q8_value(packed.data(), K, n, k), 0.0f) << "column " << n;
   }
 }
 
