@@ -40,6 +40,7 @@ struct Options {
   int threads = 0;
   int max_batch = 64;
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
+  ladle::model::Q8Activations q8_activations = ladle::model::Q8Activations::kInt8;
   ladle::kvcache::KvDtype kv_dtype = ladle::kvcache::KvDtype::kF32;
   bool greedy = false;   // also time greedy steps (the argmax screen), alternating with full logits
   std::vector<int> prompt_steps;  // tokens per prompt step (--prompt-steps); empty: decode steps
@@ -122,7 +123,9 @@ GreedyPair time_greedy_pair(ladle::model::Transformer& m, ladle::kvcache::KvStor
 }
 
 void run_shape(const std::string& name, const Options& o) {
-  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {256, o.max_batch, o.threads, o.weights});
+  ladle::model::RuntimeLimits limits{256, o.max_batch, o.threads, o.weights};
+  limits.q8_activations = o.q8_activations;
+  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), limits);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.error().message.c_str());
     std::exit(1);
@@ -177,9 +180,11 @@ void run_shape(const std::string& name, const Options& o) {
   const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
   std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads, its %s kernel) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]\n",
               o.rounds, openblas_get_corename(), peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str());
-  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
+  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s%s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
+              m.weights().type() != ladle::model::WeightType::kQ8 ? ""
+              : o.q8_activations == ladle::model::Q8Activations::kInt8 ? " (int8 activations)" : " (float activations)",
               ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx, o.ctx + max_steps);
   std::printf("%8s %8s %12s %12s %10s %10s %12s %10s", "tokens", "isa", "tok/s best", "median", "GFLOP/s", "of peak",
               "(median)", "of bw");
@@ -210,7 +215,9 @@ void run_prompt_steps(const std::string& name, const Options& o) {
   constexpr int kPromptLen = 32, bs = 16;
   const int max_tokens = *std::max_element(o.prompt_steps.begin(), o.prompt_steps.end());
   const int max_prompts = max_tokens / kPromptLen, blocks_per_prompt = kPromptLen / bs;
-  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {max_tokens, max_prompts, o.threads, o.weights});
+  ladle::model::RuntimeLimits limits{max_tokens, max_prompts, o.threads, o.weights};
+  limits.q8_activations = o.q8_activations;
+  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), limits);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.error().message.c_str());
     std::exit(1);
@@ -267,6 +274,8 @@ int main(int argc, char** argv) {
   flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
   flags.add("--weights", &weights, "matmul weights: f32, f16 or q8");
   flags.add("--kv-cache-dtype", &kv_dtype, "K/V cache values: f32 or f16");
+  std::string q8_activations = "int8";
+  flags.add("--q8-activations", &q8_activations, "with --weights q8: int8 or float activations");
   flags.add("--greedy", &o.greedy,
             "also time the same steps as greedy ones (the argmax screen, model/argmax_screen.h, at up to 4 rows) "
             "alternately with full-logits ones, every 8 steps for --min-time, and report greedy tok/s and "
@@ -282,10 +291,12 @@ int main(int argc, char** argv) {
   if (auto code = ladle::bench::parse_flags(flags, argc, argv)) return *code;
   const auto type = ladle::model::parse_weight_type(weights);
   const auto dtype = ladle::kvcache::parse_kv_dtype(kv_dtype);
-  if (!type || !dtype) {
-    std::fprintf(stderr, "%s\n", (!type ? type.error() : dtype.error()).message.c_str());
+  const auto q8 = ladle::model::parse_q8_activations(q8_activations);
+  if (!type || !dtype || !q8) {
+    std::fprintf(stderr, "%s\n", (!type ? type.error() : !dtype ? dtype.error() : q8.error()).message.c_str());
     return 2;
   }
+  o.q8_activations = *q8;
   auto levels = ladle::bench::parse_isa_list(isas);
   if (!levels) {
     std::fprintf(stderr, "%s\n", levels.error().message.c_str());

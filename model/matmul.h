@@ -39,6 +39,7 @@
 #include <cstdint>
 
 #include "model/half.h"
+#include "model/q8_activations.h"
 #include "model/thread_pool.h"
 
 namespace ladle::model {
@@ -56,6 +57,8 @@ struct PackedMatrix {
   int N = 0, K = 0;
   const std::int8_t* i8 = nullptr;  // small integers (the argmax screen's), widened exactly
   const std::uint8_t* q8 = nullptr;  // int8 with a half scale per block of 32 along K (model/q8_panels.h)
+  // How q8 panels meet x (model/q8_activations.h): quantized to int8 per row, or fp32.
+  Q8Activations q8_activations = Q8Activations::kInt8;
 };
 
 // Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).

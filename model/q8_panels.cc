@@ -11,21 +11,22 @@ namespace ladle::model {
 
 namespace {
 
-// Column n's block b in the q8 layout: its kn int8 (stride kPanel) and its scale.
+// Column n's block b in the q8 layout: its kn int8 (at q8_at(k, c) from `block`) and its scale.
 struct BlockSlot {
-  std::uint8_t* q;  // row 0 of column n
-  std::uint8_t* d;  // column n's half scale (unaligned bytes)
-  int kn;           // rows in the block
+  std::uint8_t* block;  // the panel's block
+  int c;                // n's column in the panel
+  std::uint8_t* d;      // column n's half scale (unaligned bytes)
+  int kn;               // rows in the block
 };
 
 BlockSlot slot(std::uint8_t* packed, int K, int n, int b) {
   const int kn = std::min(kQ8Block, K - b * kQ8Block), c = n % kPanel;
   std::uint8_t* block = packed + std::size_t(n / kPanel) * q8_panel_bytes(K) + std::size_t(b) * kQ8BlockBytes;
-  return {block + c, block + std::size_t(kn) * kPanel + std::size_t(c) * sizeof(Half), kn};
+  return {block, c, block + std::size_t(q8_block_rows(kn)) * kPanel + std::size_t(c) * sizeof(Half), kn};
 }
 
 void store(const BlockSlot& s, const std::int8_t* q, Half d) {
-  for (int k = 0; k < s.kn; ++k) s.q[std::size_t(k) * kPanel] = std::uint8_t(q[k]);
+  for (int k = 0; k < s.kn; ++k) s.block[q8_at(k, s.c)] = std::uint8_t(q[k]);
   std::memcpy(s.d, &d, sizeof d);
 }
 
@@ -48,6 +49,16 @@ Half load_half(const std::byte* p) {
 
 }  // namespace
 
+Half q8_quantize_block(const float* x, int n, std::int8_t* q) {
+  // ggml-quants.c quantize_row_q8_0_ref, statement for statement.
+  float amax = 0.0f;
+  for (int j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / ((1 << 7) - 1);
+  const float id = d ? 1.0f / d : 0.0f;
+  for (int j = 0; j < n; ++j) q[j] = std::int8_t(round_half_away(x[j] * id));
+  return float_to_half(d);
+}
+
 std::size_t q8_packed_bytes(int N, int K) { return std::size_t((N + kPanel - 1) / kPanel) * q8_panel_bytes(K); }
 
 std::size_t q8_pack_rows(const float* w, int rows, int K, int n0, std::uint8_t* packed) {
@@ -58,16 +69,14 @@ std::size_t q8_pack_rows(const float* w, int rows, int K, int n0, std::uint8_t* 
     for (int b = 0; b < q8_blocks(K); ++b) {
       const BlockSlot s = slot(packed, K, n0 + r, b);
       const float* x = row + std::size_t(b) * kQ8Block;
-      // ggml-quants.c quantize_row_q8_0_ref, statement for statement.
+      // Refused first: what quantize_row_q8_0_ref would turn into inf or NaN.
       float amax = 0.0f;
       int first_bad = -1;
       for (int j = 0; j < s.kn; ++j) {
         if (!std::isfinite(x[j]) && first_bad < 0) first_bad = j;
         amax = std::max(amax, std::fabs(x[j]));
       }
-      const float d = amax / ((1 << 7) - 1);
-      const float id = d ? 1.0f / d : 0.0f;
-      const Half dh = float_to_half(d);
+      const Half dh = float_to_half(amax / ((1 << 7) - 1));
       if (first_bad < 0 && !std::isfinite(half_to_float(dh))) first_bad = int(std::max_element(x, x + s.kn, [](float a, float c) {
                                                                             return std::fabs(a) < std::fabs(c);
                                                                           }) - x);
@@ -75,8 +84,7 @@ std::size_t q8_pack_rows(const float* w, int rows, int K, int n0, std::uint8_t* 
         bad = std::min(bad, std::size_t(r) * K + std::size_t(b) * kQ8Block + std::size_t(first_bad));
         continue;
       }
-      for (int j = 0; j < s.kn; ++j) q[j] = std::int8_t(round_half_away(x[j] * id));
-      store(s, q, dh);
+      store(s, q, q8_quantize_block(x, s.kn, q));
     }
   }
   return bad;
@@ -114,7 +122,7 @@ float q8_value(const std::uint8_t* packed, int K, int n, int k) {
   const BlockSlot s = slot(const_cast<std::uint8_t*>(packed), K, n, k / kQ8Block);
   Half d;
   std::memcpy(&d, s.d, sizeof d);
-  return float(std::int8_t(s.q[std::size_t(k % kQ8Block) * kPanel])) * half_to_float(d);
+  return float(std::int8_t(s.block[q8_at(k % kQ8Block, s.c)])) * half_to_float(d);
 }
 
 }  // namespace ladle::model
