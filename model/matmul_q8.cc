@@ -1,22 +1,12 @@
-// matmul_q8: the portable and AVX2 kernels on block-quantized int8 panels (model/q8_panels.h),
-// `--weights q8`; the AVX-512 one is model/matmul_q8_avx512.cc. model/matmul.cc dispatches.
+// matmul_q8: the portable and AVX2 kernels on block-quantized int8 panels (model/q8_panels.h)
+// with float activations, `--weights q8 --q8-activations float`; the AVX-512 one is
+// model/matmul_q8_avx512.cc, the int8-activation kernels (the default) model/matmul_q8_int8.cc
+// and model/matmul_q8_vnni.cc. model/matmul.cc dispatches.
 //
-// Every output is the block chain of the NOTE(q8) in model/matmul.h: per block of 32 along K,
-// partial = fma chain of x[k] · q[k] from 0, then acc = fma(partial, d, acc). All kernels compute
-// exactly those fmas, so they give the same bits, for any M.
-//
-// NOTE(q8): float widening, not int8 activations. llama.cpp quantizes x to Q8_0 too and sums
-// int8 × int8 products in int32 (VNNI), then scales per block; that rounds every activation to 8
-// bits (an error on top of the weights') and makes a row's result depend on how its x was
-// quantized. Here q is widened to float (exact) and accumulated in fp32 fma chains, as the f16
-// kernels do: activations stay exact, every ISA gives the same bits, rows are batch invariant.
-// The single stream q8 is for is bound by the weight bytes, not by arithmetic, so widening costs
-// little there. forward_bench --shapes 110m --batches 1 --max-batch 1 --isa avx512 --greedy, three
-// alternated rounds (AMD EPYC Zen 4, 2 vCPUs, loaded: load average ~10): q8 44.5 / 55.7 / 55.2
-// tok/s (54-67 % of the read bandwidth probed in the same run), f16 44.5 / 25.9 / 32.3, f32
-// 21.6 / 16.8 / 22.6. At 32 rows (--batches 32, four rounds): q8 125 / 125 / 99 / 100, f16 133 /
-// 111 / 127 / 145. A VNNI kernel was not built to compare (it would cut the fmas at many rows,
-// where q8 is not the point: f16/f32 serve batches as fast).
+// Every output is the float block chain of the NOTE(q8) in model/matmul.h: per block of 32 along
+// K, partial = fma chain of x[k] · q[k] from 0, then acc = fma(partial, d, acc). All kernels
+// compute exactly those fmas, so they give the same bits, for any M. q is widened to float
+// (exact), a row of a 4-row group taken out of each 32-bit lane with two shifts.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

@@ -3,6 +3,23 @@
 // per block of 32, then acc = fma(float(isum), dx · dw, acc) per block in order, as the header
 // spells out: every kernel (and the VNNI one, model/matmul_q8_vnni.cc) computes those float
 // operations, so they give the same bits for any M. model/matmul.cc dispatches.
+//
+// NOTE(q8): int8 activations are the default, float ones the switch (`--q8-activations float`).
+// Widening int8 weights to float made batched q8 0.95x f16 (issue 23's goal: no worse), since a
+// 32-row step is compute-bound and each widened weight costs two instructions; with x quantized
+// per block, one vpdpbusd does 64 multiply-adds. forward_bench --shapes 110m --batches 1,8,32
+// --max-batch 32 --isa avx512 --min-time 1 --rounds 3 (AMD EPYC Zen 4, 2 vCPUs, avx512_vnni;
+// loaded: load average 4-6), medians of three rounds: q8 int8 / q8 float (one process, the two
+// alternated: --q8-activations int8,float) 125 / 124 tok/s at 1 row, 415 / 255 at 8, 476 / 303
+// at 32; f16 in the processes before and after 76 / 56, 277 / 264, 302 / 257. So int8 is
+// 1.5-1.7x f16 and 1.6x float-q8 at 8-32 rows, level with float-q8 for one stream (bound by the
+// weight bytes there). AVX2 (--isa avx2, same run style): int8 / float 279 / 204 at 8 rows,
+// 257 / 220 at 32. The price is rounding x to 8 bits per block on top of the weights' error:
+// weights_quality_bench, teacher-forced max / mean |dlogit| against f32, int8 vs float: 110M shape
+// 1.03 / 0.167 vs 0.547 / 0.102, 15M 0.48 / 0.093 vs 0.32 / 0.054, stories260K 0.51 / 0.079 vs
+// 0.44 / 0.052 (253 of 256 argmaxes equal either way; greedy text equal to f32's for 186 tokens
+// with int8, 114 with float, both ending at a near-tie). Batch invariance and ISA-independence hold
+// either way (the int32 sums are exact; the float steps are fixed).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
