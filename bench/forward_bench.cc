@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct Options {
   int threads = 0;
   int max_batch = 64;
   ladle::model::WeightType weights = ladle::model::WeightType::kF32;
+  // With q8 weights: one model per mode, timed alternately like the ISA levels.
+  std::vector<ladle::model::Q8Activations> q8_modes = {ladle::model::Q8Activations::kInt8};
   ladle::kvcache::KvDtype kv_dtype = ladle::kvcache::KvDtype::kF32;
   bool greedy = false;   // also time greedy steps (the argmax screen), alternating with full logits
   std::vector<int> prompt_steps;  // tokens per prompt step (--prompt-steps); empty: decode steps
@@ -122,12 +125,19 @@ GreedyPair time_greedy_pair(ladle::model::Transformer& m, ladle::kvcache::KvStor
 }
 
 void run_shape(const std::string& name, const Options& o) {
-  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {256, o.max_batch, o.threads, o.weights});
-  if (!model.ok()) {
-    std::fprintf(stderr, "%s\n", model.error().message.c_str());
-    std::exit(1);
+  std::vector<std::unique_ptr<ladle::model::Transformer>> models;
+  const std::size_t num_models = o.weights == ladle::model::WeightType::kQ8 ? o.q8_modes.size() : 1;
+  for (std::size_t v = 0; v < num_models; ++v) {
+    ladle::model::RuntimeLimits limits{256, o.max_batch, o.threads, o.weights};
+    limits.q8_activations = o.q8_modes[v];
+    auto model = ladle::model::Transformer::load(ensure_checkpoint(name), limits);
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s\n", model.error().message.c_str());
+      std::exit(1);
+    }
+    models.push_back(std::move(*model));
   }
-  auto& m = **model;
+  auto& m = *models.front();
   const ModelConfig& c = m.config();
   const int bs = 16, max_steps = 32, blocks_per_seq = (o.ctx + max_steps + bs - 1) / bs;
   ladle::kvcache::KvStore kv(m.kv_shape(bs, o.kv_dtype), o.max_batch * blocks_per_seq);
@@ -152,7 +162,14 @@ void run_shape(const std::string& name, const Options& o) {
   // each row's best round (the least disturbed; interference only ever slows a run down) next to
   // its median, with ratios taken to the best limits of the same rounds.
   // Rows: every batch size at every ISA level (row i·levels + l), alternated within each round.
-  const std::size_t levels = o.isas.size(), rows = batches.size() * levels;
+  // With several q8 activation modes, variant v = mode · isas + level.
+  const std::size_t isas = o.isas.size(), levels = isas * num_models, rows = batches.size() * levels;
+  auto variant_name = [&](std::size_t row) {
+    const std::size_t v = row % levels;
+    std::string n = ladle::model::isa_name(o.isas[v % isas]);
+    if (num_models > 1) n += std::string("/") + ladle::model::q8_activations_name(o.q8_modes[v / isas]);
+    return n;
+  };
   std::vector<double> peaks, bandwidths;
   std::vector<std::vector<double>> step_s(rows), ratio(rows);  // per round
   std::vector<std::vector<double>> greedy_s(rows), greedy_gain(rows);  // --greedy
@@ -163,12 +180,13 @@ void run_shape(const std::string& name, const Options& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let OpenBLAS's workers go idle
     for (std::size_t row = 0; row < rows; ++row) {
       const std::size_t i = row / levels;
-      const ladle::model::ScopedIsa level(o.isas[row % levels]);
-      const double best = time_steps(m, kv, steps[i], o.min_time);
+      const ladle::model::ScopedIsa level(o.isas[row % levels % isas]);
+      ladle::model::Transformer& mv = *models[row % levels / isas];
+      const double best = time_steps(mv, kv, steps[i], o.min_time);
       step_s[row].push_back(best);
       ratio[row].push_back(batches[i] / best * flop_per_token / 1e9 / peaks.back());
       if (!o.greedy) continue;
-      const GreedyPair g = time_greedy_pair(m, kv, steps[i], o.min_time);
+      const GreedyPair g = time_greedy_pair(mv, kv, steps[i], o.min_time);
       greedy_s[row].push_back(g.greedy_s);
       greedy_gain[row].push_back(g.full_s / g.greedy_s);
       screened[row] = g.screened;
@@ -177,11 +195,14 @@ void run_shape(const std::string& name, const Options& o) {
   const double peak = ladle::bench::best_of(peaks), bandwidth = ladle::bench::best_of(bandwidths);
   std::printf("\nmachine (best of %d rounds): OpenBLAS sgemm peak (M=128, 2048x768, 2 threads, its %s kernel) %.1f GFLOP/s [%s]; read bandwidth (512 MiB, 2 threads) %.1f GB/s [%s]\n",
               o.rounds, openblas_get_corename(), peak, ladle::bench::join_rounded(peaks).c_str(), bandwidth, ladle::bench::join_rounded(bandwidths).c_str());
-  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s weights per token, KV cache %s, context %d..%d\n",
+  std::printf("%s shape (dim %d, hidden %d, layers %d, vocab %d): %.1f MFLOP and %.1f MB of %s%s weights per token, KV cache %s, context %d..%d\n",
               name.c_str(), c.dim, c.hidden_dim, c.n_layers, c.vocab_size, flop_per_token / 1e6,
               m.weights().bytes_per_token() / 1e6, ladle::model::weight_type_name(m.weights().type()),
+              m.weights().type() != ladle::model::WeightType::kQ8 ? ""
+              : num_models > 1 ? " (activations: isa/mode)"
+              : o.q8_modes.front() == ladle::model::Q8Activations::kInt8 ? " (int8 activations)" : " (float activations)",
               ladle::kvcache::kv_dtype_name(o.kv_dtype), o.ctx, o.ctx + max_steps);
-  std::printf("%8s %8s %12s %12s %10s %10s %12s %10s", "tokens", "isa", "tok/s best", "median", "GFLOP/s", "of peak",
+  std::printf("%8s %12s %12s %12s %10s %10s %12s %10s", "tokens", "isa", "tok/s best", "median", "GFLOP/s", "of peak",
               "(median)", "of bw");
   if (o.greedy) std::printf(" %14s %10s %16s", "greedy best", "screened", "greedy/full med");
   std::printf("\n");
@@ -191,8 +212,8 @@ void run_shape(const std::string& name, const Options& o) {
     for (double t : step_s[row]) tok_s.push_back(batches[i] / t);
     const double best = ladle::bench::best_of(tok_s), gflops = best * flop_per_token / 1e9;
     const double bw = best / batches[i] * m.weights().bytes_per_token() / 1e9;  // weights stream once per step
-    std::printf("%8d %8s %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%", batches[i],
-                ladle::model::isa_name(o.isas[row % levels]), best, ladle::bench::percentile(tok_s, 50), gflops,
+    std::printf("%8d %12s %12.1f %12.1f %10.1f %9.0f%% %11.0f%% %9.0f%%", batches[i],
+                variant_name(row).c_str(), best, ladle::bench::percentile(tok_s, 50), gflops,
                 100 * gflops / peak, 100 * ladle::bench::percentile(ratio[row], 50), 100 * bw / bandwidth);
     std::vector<double> greedy_tok_s;
     for (double t : greedy_s[row]) greedy_tok_s.push_back(batches[i] / t);
@@ -210,7 +231,9 @@ void run_prompt_steps(const std::string& name, const Options& o) {
   constexpr int kPromptLen = 32, bs = 16;
   const int max_tokens = *std::max_element(o.prompt_steps.begin(), o.prompt_steps.end());
   const int max_prompts = max_tokens / kPromptLen, blocks_per_prompt = kPromptLen / bs;
-  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), {max_tokens, max_prompts, o.threads, o.weights});
+  ladle::model::RuntimeLimits limits{max_tokens, max_prompts, o.threads, o.weights};
+  limits.q8_activations = o.q8_modes.front();
+  auto model = ladle::model::Transformer::load(ensure_checkpoint(name), limits);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.error().message.c_str());
     std::exit(1);
@@ -267,6 +290,10 @@ int main(int argc, char** argv) {
   flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
   flags.add("--weights", &weights, "matmul weights: f32, f16 or q8");
   flags.add("--kv-cache-dtype", &kv_dtype, "K/V cache values: f32 or f16");
+  std::string q8_activations = "int8";
+  flags.add("--q8-activations", &q8_activations,
+            "with --weights q8: int8 or float activations, or both comma-separated (one model each, timed "
+            "alternately as the ISA levels are)");
   flags.add("--greedy", &o.greedy,
             "also time the same steps as greedy ones (the argmax screen, model/argmax_screen.h, at up to 4 rows) "
             "alternately with full-logits ones, every 8 steps for --min-time, and report greedy tok/s and "
@@ -286,6 +313,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", (!type ? type.error() : dtype.error()).message.c_str());
     return 2;
   }
+  o.q8_modes.clear();
+  for (const std::string& a : ladle::bench::split_commas(q8_activations)) {
+    const auto q8 = ladle::model::parse_q8_activations(a);
+    if (!q8) {
+      std::fprintf(stderr, "%s\n", q8.error().message.c_str());
+      return 2;
+    }
+    o.q8_modes.push_back(*q8);
+  }
+  if (o.q8_modes.empty()) o.q8_modes.push_back(ladle::model::Q8Activations::kInt8);
   auto levels = ladle::bench::parse_isa_list(isas);
   if (!levels) {
     std::fprintf(stderr, "%s\n", levels.error().message.c_str());

@@ -3,7 +3,7 @@
 // divergence and the fp32 top-2 logit gap there) and the logits along the fp32 greedy sequence
 // (teacher-forced: max and mean |Δlogit|, and the same relative to each row's logit spread).
 //
-// usage: weights_quality_bench MODEL.bin [--weights q8] [--tokens 256] [--threads 2]
+// usage: weights_quality_bench MODEL.bin [--weights q8] [--q8-activations int8|float] [--tokens 256] [--threads 2]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -46,15 +46,16 @@ Run decode(Transformer& m, int n, const std::vector<int>* forced) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::fprintf(stderr, "usage: weights_quality_bench MODEL.bin [--weights q8] [--tokens 256] [--threads 2]\n");
+    std::fprintf(stderr, "usage: weights_quality_bench MODEL.bin [--weights q8] [--q8-activations int8|float] [--tokens 256] [--threads 2]\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string path = argv[1];
   int tokens = 256, threads = 2;
-  std::string weights = "q8";
+  std::string weights = "q8", q8_activations = "int8";
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string f = argv[i];
     if (f == "--weights") weights = argv[i + 1];
+    else if (f == "--q8-activations") q8_activations = argv[i + 1];
     else if (f == "--tokens") tokens = std::atoi(argv[i + 1]);
     else if (f == "--threads") threads = std::atoi(argv[i + 1]);
     else {
@@ -63,14 +64,16 @@ int main(int argc, char** argv) {
     }
   }
   const auto type = ladle::model::parse_weight_type(weights);
-  if (!type) {
-    std::fprintf(stderr, "%s\n", type.error().message.c_str());
+  const auto q8 = ladle::model::parse_q8_activations(q8_activations);
+  if (!type || !q8) {
+    std::fprintf(stderr, "%s\n", (!type ? type.error() : q8.error()).message.c_str());
     return 2;
   }
   ladle::model::RuntimeLimits limits{16, 1, threads, ladle::model::WeightType::kF32};
   limits.argmax_screen = false;
   auto ref = Transformer::load(path, limits);
   limits.weights = *type;
+  limits.q8_activations = *q8;
   auto test = Transformer::load(path, limits);
   if (!ref.ok() || !test.ok()) {
     std::fprintf(stderr, "cannot load %s: %s\n", path.c_str(), (ref.ok() ? test : ref).error().message.c_str());

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "model/cpu_features.h"
 #include "model/isa.h"
 #include "model/matmul_kernels.h"
 
@@ -281,8 +282,9 @@ void with_panels(const PackedMatrix& w, F&& f) {
 template <class P>
 using Elem = std::remove_const_t<std::remove_pointer_t<P>>;
 
-template <class W>
-void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, int N, int K, ThreadPool* pool) {
+// Runs range(p_begin, p_end) over all of W's panels, split across `pool`.
+template <class Range>
+void run_split(Range&& range, int M, int N, int K, ThreadPool* pool) {
   const int panels = panels_of(N);
   // Tasks of a few panels, claimed dynamically by the pool's threads: a multiple of four for one
   // row (the M = 1 tile's width), of two otherwise (rows_avx2's group), about 8 per thread so
@@ -295,12 +297,37 @@ void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, 
   // Below ~64K multiply-adds a fork/join costs more than it saves (tiny models, tests).
   constexpr long kMinParallelMacs = 1L << 16;
   if (pool == nullptr || tasks == 1 || long(M) * N * K < kMinParallelMacs) {
-    kernel(x, w, y, M, N, K, 0, panels);
+    range(0, panels);
     return;
   }
-  pool->parallel_for(tasks, [&](int t, int) {
-    kernel(x, w, y, M, N, K, t * per_task, std::min(panels, (t + 1) * per_task));
-  });
+  pool->parallel_for(tasks, [&](int t, int) { range(t * per_task, std::min(panels, (t + 1) * per_task)); });
+}
+
+template <class W>
+void run_matmul(RangeFn<W> kernel, const float* x, const W* w, float* y, int M, int N, int K, ThreadPool* pool) {
+  run_split([&](int p0, int p1) { kernel(x, w, y, M, N, K, p0, p1); }, M, N, K, pool);
+}
+
+// The int8-activation q8 kernel at the active ISA level.
+kernels::RangeQ8iFn q8i_kernel() {
+#if defined(__x86_64__)
+  static const bool vnni = cpu_supports_avx512_vnni();
+  switch (active_isa()) {
+    case Isa::kAvx512: return vnni ? kernels::range_q8i_vnni : kernels::range_q8i_avx2;
+    case Isa::kAvx2: return kernels::range_q8i_avx2;
+    case Isa::kPortable: break;
+  }
+#endif
+  return kernels::range_q8i_portable;
+}
+
+bool int8_activations(const PackedMatrix& w) { return w.q8 != nullptr && w.q8_activations == Q8Activations::kInt8; }
+
+// x quantized for the int8 kernels: the calling thread's buffer, reused across calls.
+const Q8Rows& quantized(const float* x, int M, int K) {
+  static thread_local Q8Rows rows;
+  quantize_activations(x, M, K, rows);
+  return rows;
 }
 
 }  // namespace
@@ -311,10 +338,17 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_ro
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end) {
+  if (int8_activations(w)) return q8i_kernel()(quantized(x, M, w.K), w.q8, y, w.N, p_begin, p_end);
   with_panels(w, [&](auto* p) { kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, p_begin, p_end); });
 }
 
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
+  if (int8_activations(w)) {
+    const Q8Rows& xq = quantized(x, M, w.K);
+    const auto kernel = q8i_kernel();
+    run_split([&](int p0, int p1) { kernel(xq, w.q8, y, w.N, p0, p1); }, M, w.N, w.K, pool);
+    return;
+  }
   with_panels(w, [&](auto* p) { run_matmul(kernel<Elem<decltype(p)>>(), x, p, y, M, w.N, w.K, pool); });
 }
 
@@ -328,6 +362,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
+  if (int8_activations(w)) return kernels::range_q8i_portable(quantized(x, M, w.K), w.q8, y, w.N, 0, panels_of(w.N));
   with_panels(w, [&](auto* p) { portable_kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
 }
 

@@ -27,18 +27,21 @@
 // widened values: batch invariance and the AVX2/portable agreement carry over.
 //
 // NOTE(q8): block-quantized int8 W (`--weights q8`, model/q8_panels.h) cannot keep that chain: a
-// weight is q · d with d per block of 32 along K. Each output is instead, per block b in order,
-// partial_b = the fma chain of x[k] · q[k] over the block's k from 0 (q widened exactly), then
-// acc = fma(partial_b, d_b, acc) from acc = 0: again one fixed order that depends on neither M nor
-// the tile nor the ISA, so every level gives the portable kernel's bits and rows are batch
-// invariant. The choice against llama.cpp's int8 activations with integer dot products, and its
-// numbers, are in model/matmul_q8.cc.
+// weight is q · d with d per block of 32 along K. Each output is instead one fixed sequence of
+// per-block steps from acc = 0, blocks in order; by default (int8 activations, as llama.cpp) x is
+// quantized per row to Q8_0 and a block adds fma(float(isum_b), dx_b · dw_b, acc) with isum_b the
+// exact int32 sum of the int8 products (model/q8_activations.h); with float activations a block
+// adds fma(partial_b, d_b, acc) with partial_b the fma chain of x[k] · q[k] over the block's k from
+// 0. Neither depends on M, the tile or the ISA, so every level gives the portable kernel's bits and
+// rows are batch invariant. The choice of int8 activations as the default, and its numbers, are
+// in model/matmul_q8_int8.cc.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "model/half.h"
+#include "model/q8_activations.h"
 #include "model/thread_pool.h"
 
 namespace ladle::model {
@@ -56,6 +59,8 @@ struct PackedMatrix {
   int N = 0, K = 0;
   const std::int8_t* i8 = nullptr;  // small integers (the argmax screen's), widened exactly
   const std::uint8_t* q8 = nullptr;  // int8 with a half scale per block of 32 along K (model/q8_panels.h)
+  // How q8 panels meet x (model/q8_activations.h): quantized to int8 per row, or fp32.
+  Q8Activations q8_activations = Q8Activations::kInt8;
 };
 
 // Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).

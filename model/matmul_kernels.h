@@ -10,6 +10,7 @@
 
 #include "model/half.h"
 #include "model/matmul.h"
+#include "model/q8_activations.h"
 
 namespace ladle::model::kernels {
 
@@ -71,6 +72,18 @@ void range_q8_portable(const float* x, const std::uint8_t* w, float* y, int M, i
 void range_q8_avx2(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin, int p_end);
 LADLE_AVX512 void range_q8_avx512(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int p_begin,
                                   int p_end);
+#endif
+
+// The int8-activation q8 kernels (model/matmul_q8_int8.cc, model/matmul_q8_vnni.cc): x quantized
+// per row (model/q8_activations.h, M and K from it), each output the integer block chain there.
+using RangeQ8iFn = void (*)(const Q8Rows& x, const std::uint8_t* w, float* y, int N, int p_begin, int p_end);
+void range_q8i_portable(const Q8Rows& x, const std::uint8_t* w, float* y, int N, int p_begin, int p_end);
+#if defined(__x86_64__)
+void range_q8i_avx2(const Q8Rows& x, const std::uint8_t* w, float* y, int N, int p_begin, int p_end);
+// AVX-512 with VNNI (vpdpbusd); on an AVX-512 CPU without VNNI the AVX2 one runs (same bits).
+#define LADLE_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+LADLE_AVX512_VNNI void range_q8i_vnni(const Q8Rows& x, const std::uint8_t* w, float* y, int N, int p_begin,
+                                      int p_end);
 #endif
 
 // How many k steps ahead a tile reading a panel nobody prefetched fetches its own panel.

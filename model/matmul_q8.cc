@@ -1,22 +1,12 @@
-// matmul_q8: the portable and AVX2 kernels on block-quantized int8 panels (model/q8_panels.h),
-// `--weights q8`; the AVX-512 one is model/matmul_q8_avx512.cc. model/matmul.cc dispatches.
+// matmul_q8: the portable and AVX2 kernels on block-quantized int8 panels (model/q8_panels.h)
+// with float activations, `--weights q8 --q8-activations float`; the AVX-512 one is
+// model/matmul_q8_avx512.cc, the int8-activation kernels (the default) model/matmul_q8_int8.cc
+// and model/matmul_q8_vnni.cc. model/matmul.cc dispatches.
 //
-// Every output is the block chain of the NOTE(q8) in model/matmul.h: per block of 32 along K,
-// partial = fma chain of x[k] · q[k] from 0, then acc = fma(partial, d, acc). All kernels compute
-// exactly those fmas, so they give the same bits, for any M.
-//
-// NOTE(q8): float widening, not int8 activations. llama.cpp quantizes x to Q8_0 too and sums
-// int8 × int8 products in int32 (VNNI), then scales per block; that rounds every activation to 8
-// bits (an error on top of the weights') and makes a row's result depend on how its x was
-// quantized. Here q is widened to float (exact) and accumulated in fp32 fma chains, as the f16
-// kernels do: activations stay exact, every ISA gives the same bits, rows are batch invariant.
-// The single stream q8 is for is bound by the weight bytes, not by arithmetic, so widening costs
-// little there. forward_bench --shapes 110m --batches 1 --max-batch 1 --isa avx512 --greedy, three
-// alternated rounds (AMD EPYC Zen 4, 2 vCPUs, loaded: load average ~10): q8 44.5 / 55.7 / 55.2
-// tok/s (54-67 % of the read bandwidth probed in the same run), f16 44.5 / 25.9 / 32.3, f32
-// 21.6 / 16.8 / 22.6. At 32 rows (--batches 32, four rounds): q8 125 / 125 / 99 / 100, f16 133 /
-// 111 / 127 / 145. A VNNI kernel was not built to compare (it would cut the fmas at many rows,
-// where q8 is not the point: f16/f32 serve batches as fast).
+// Every output is the float block chain of the NOTE(q8) in model/matmul.h: per block of 32 along
+// K, partial = fma chain of x[k] · q[k] from 0, then acc = fma(partial, d, acc). All kernels
+// compute exactly those fmas, so they give the same bits, for any M. q is widened to float
+// (exact), a row of a 4-row group taken out of each 32-bit lane with two shifts.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -44,9 +34,9 @@ void range_q8_portable(const float* x, const std::uint8_t* w, float* y, int M, i
         float part[kPanel] = {};
         for (int k = 0; k < kn; ++k)
           for (int c = 0; c < kPanel; ++c)
-            part[c] = std::fma(xr[k0 + k], float(std::int8_t(block[std::size_t(k) * kPanel + c])), part[c]);
+            part[c] = std::fma(xr[k0 + k], float(std::int8_t(block[q8_at(k, c)])), part[c]);
         Half d[kPanel];
-        std::memcpy(d, block + std::size_t(kn) * kPanel, sizeof d);
+        std::memcpy(d, block + std::size_t(q8_block_rows(kn)) * kPanel, sizeof d);
         for (int c = 0; c < kPanel; ++c) acc[c] = std::fma(part[c], half_to_float(d[c]), acc[c]);
       }
       std::memcpy(y + std::size_t(m) * N + std::size_t(p) * kPanel, acc, std::size_t(cols) * sizeof(float));
@@ -60,9 +50,29 @@ void range_q8_portable(const float* x, const std::uint8_t* w, float* y, int M, i
 
 namespace {
 
-inline __m256 widen8(const std::uint8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+// Row I of a group: each 32-bit lane holds one column's 4 int8 (model/q8_panels.h); I's byte,
+// sign-extended, widened.
+template <int I>
+inline __m256 lane_row(__m256i v) {
+  if constexpr (I == 3) return _mm256_cvtepi32_ps(_mm256_srai_epi32(v, 24));
+  else return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * I), 24));
 }
+inline __m256i load32(const std::uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// part[i][j] += x[i][k] · row I of raw[j] for the MR rows of x (row stride K).
+template <int I, int MR, int NV>
+inline void fma_row(const float* x, int K, int k, const __m256i (&raw)[NV], __m256 (&part)[MR][NV]) {
+  __m256 b[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) b[j] = lane_row<I>(raw[j]);
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const __m256 a = _mm256_broadcast_ss(x + std::size_t(i) * K + k);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) part[i][j] = _mm256_fmadd_ps(a, b[j], part[i][j]);
+  }
+}
+
 inline __m256 scales8(const std::uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -96,26 +106,25 @@ inline void tile_q8_avx2(const float* x, const std::uint8_t* w, float* y, int ld
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) part[i][j] = _mm256_setzero_ps();
-    for (int k = 0; k < kn; ++k) {
-      const std::uint8_t* row = block + std::size_t(k) * kPanel;
+    for (int k = 0; k < kn; k += kQ8Group) {
+      const std::uint8_t* group = block + std::size_t(k / kQ8Group) * kQ8GroupBytes;
       if constexpr (kPrefetch)
-        if (k % 4 == 0)
 #pragma GCC unroll 8
-          for (int p = 0; p < NP; ++p) _mm_prefetch(reinterpret_cast<const char*>(row + p * stride + kAheadBytes), _MM_HINT_T0);
-      __m256 b[NV];
+        for (int p = 0; p < NP; ++p) _mm_prefetch(reinterpret_cast<const char*>(group + p * stride + kAheadBytes), _MM_HINT_T0);
+      __m256i raw[NV];
 #pragma GCC unroll 8
       for (int p = 0; p < NP; ++p) {
-        b[2 * p] = widen8(row + p * stride);
-        b[2 * p + 1] = widen8(row + p * stride + 8);
+        raw[2 * p] = load32(group + p * stride);
+        raw[2 * p + 1] = load32(group + p * stride + 32);
       }
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256 a = _mm256_broadcast_ss(x + std::size_t(i) * K + k0 + k);
-#pragma GCC unroll 8
-        for (int j = 0; j < NV; ++j) part[i][j] = _mm256_fmadd_ps(a, b[j], part[i][j]);
-      }
+      // Rows k..k+3 in order (fewer in a block's last group when K is not a multiple of 4).
+      const int kg = kn - k;
+      fma_row<0>(x, K, k0 + k, raw, part);
+      if (kg > 1) fma_row<1>(x, K, k0 + k + 1, raw, part);
+      if (kg > 2) fma_row<2>(x, K, k0 + k + 2, raw, part);
+      if (kg > 3) fma_row<3>(x, K, k0 + k + 3, raw, part);
     }
-    const std::uint8_t* scales = block + std::size_t(kn) * kPanel;
+    const std::uint8_t* scales = block + std::size_t(q8_block_rows(kn)) * kPanel;
 #pragma GCC unroll 8
     for (int p = 0; p < NP; ++p) {
       const __m256 d0 = scales8(scales + p * stride), d1 = scales8(scales + p * stride + 16);

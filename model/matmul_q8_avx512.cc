@@ -1,5 +1,5 @@
 // The AVX-512 kernel on block-quantized int8 panels (model/q8_panels.h): model/matmul_q8.cc's
-// AVX2 kernel with one zmm per panel row (16 int8 widened to 16 floats), chosen at run time
+// AVX2 kernel with one zmm per group of a panel (16 columns × 4 rows; each row widened to 16 floats), chosen at run time
 // (model/isa.h). Each zmm fma is 16 single-rounding fmas, exactly those of the other q8 kernels.
 #include <algorithm>
 
@@ -18,8 +18,26 @@ namespace ladle::model::kernels {
 
 namespace {
 
-LADLE_AVX512 inline __m512 widen16(const std::uint8_t* p) {
-  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+// Row I of a group: each 32-bit lane holds one column's 4 int8 (model/q8_panels.h); I's byte,
+// sign-extended, widened.
+template <int I>
+LADLE_AVX512 inline __m512 lane_row(__m512i v) {
+  if constexpr (I == 3) return _mm512_cvtepi32_ps(_mm512_srai_epi32(v, 24));
+  else return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * I), 24));
+}
+
+// part[i][j] += x[i][k] · row I of raw[j] for the MR rows of x (row stride K).
+template <int I, int MR, int NP>
+LADLE_AVX512 inline void fma_row(const float* x, int K, int k, const __m512i (&raw)[NP], __m512 (&part)[MR][NP]) {
+  __m512 b[NP];
+#pragma GCC unroll 8
+  for (int j = 0; j < NP; ++j) b[j] = lane_row<I>(raw[j]);
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const __m512 a = _mm512_set1_ps(x[std::size_t(i) * K + k]);
+#pragma GCC unroll 8
+    for (int j = 0; j < NP; ++j) part[i][j] = _mm512_fmadd_ps(a, b[j], part[i][j]);
+  }
 }
 LADLE_AVX512 inline __m512 scales16(const std::uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -47,23 +65,22 @@ LADLE_AVX512 inline void tile_q8_avx512(const float* x, const std::uint8_t* w, f
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NP; ++j) part[i][j] = _mm512_setzero_ps();
-    for (int k = 0; k < kn; ++k) {
-      const std::uint8_t* row = block + std::size_t(k) * kPanel;
+    for (int k = 0; k < kn; k += kQ8Group) {
+      const std::uint8_t* group = block + std::size_t(k / kQ8Group) * kQ8GroupBytes;
       if constexpr (kPrefetch)
-        if (k % 4 == 0)
 #pragma GCC unroll 8
-          for (int p = 0; p < NP; ++p) _mm_prefetch(reinterpret_cast<const char*>(row + p * stride + kAheadBytes), _MM_HINT_T0);
-      __m512 b[NP];
+        for (int p = 0; p < NP; ++p) _mm_prefetch(reinterpret_cast<const char*>(group + p * stride + kAheadBytes), _MM_HINT_T0);
+      __m512i raw[NP];
 #pragma GCC unroll 8
-      for (int p = 0; p < NP; ++p) b[p] = widen16(row + p * stride);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m512 a = _mm512_set1_ps(x[std::size_t(i) * K + k0 + k]);
-#pragma GCC unroll 8
-        for (int j = 0; j < NP; ++j) part[i][j] = _mm512_fmadd_ps(a, b[j], part[i][j]);
-      }
+      for (int p = 0; p < NP; ++p) raw[p] = _mm512_loadu_si512(group + p * stride);
+      // Rows k..k+3 in order (fewer in a block's last group when K is not a multiple of 4).
+      const int kg = kn - k;
+      fma_row<0>(x, K, k0 + k, raw, part);
+      if (kg > 1) fma_row<1>(x, K, k0 + k + 1, raw, part);
+      if (kg > 2) fma_row<2>(x, K, k0 + k + 2, raw, part);
+      if (kg > 3) fma_row<3>(x, K, k0 + k + 3, raw, part);
     }
-    const std::uint8_t* scales = block + std::size_t(kn) * kPanel;
+    const std::uint8_t* scales = block + std::size_t(q8_block_rows(kn)) * kPanel;
 #pragma GCC unroll 8
     for (int p = 0; p < NP; ++p) {
       const __m512 d = scales16(scales + p * stride);

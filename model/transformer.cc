@@ -37,7 +37,7 @@ Expected<std::unique_ptr<Transformer>> Transformer::create(Weights weights, Runt
   if (limits.max_batch_tokens <= 0 || limits.max_seqs <= 0)
     return make_error(ErrorCode::kInvalidArgument, "runtime limits: max_batch_tokens and max_seqs must be positive");
   if (limits.max_seqs > limits.max_batch_tokens) limits.max_seqs = limits.max_batch_tokens;
-  if (auto st = weights.convert(limits.weights); !st) return st.error();
+  if (auto st = weights.convert(limits.weights, limits.q8_activations); !st) return st.error();
   std::unique_ptr<Transformer> model(new Transformer(std::move(weights), limits));
   // NOTE(model): the one line the model layer prints: what a model costs is known only once its
   // matrices are packed and its buffers allocated, and a server sizes its KV cache from what is left.

@@ -41,6 +41,8 @@ struct RuntimeLimits {
   // step time: 110M (a 49 MB half classifier) 1.08 / 1.05 / 1.00 at 1 / 2 / 4 rows; 15M (18 MB,
   // most of it L3-resident beside the 12 MB of layers) 0.91 / 0.80 / 0.77.
   std::size_t min_half_screen_bytes = std::size_t(32) << 20;
+  // With kQ8 weights: x quantized to int8 per row, or kept fp32 (model/q8_activations.h).
+  Q8Activations q8_activations = Q8Activations::kInt8;
 };
 
 class Transformer {

@@ -313,9 +313,12 @@ std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t inde
   return {};
 }
 
-Status Weights::convert(WeightType type) {
-  if (type == type_ && packed_) return Ok{};
+Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   auto slots = matmul_slots();
+  if (type == type_ && packed_) {
+    for (const Slot& s : slots) s.m->packed.q8_activations = q8_activations;
+    return Ok{};
+  }
   // Each matrix starts on a 64-byte line.
   std::vector<std::size_t> offsets;
   std::size_t bytes = 0;
@@ -369,6 +372,7 @@ Status Weights::convert(WeightType type) {
     if (type == WeightType::kQ8) view.q8 = reinterpret_cast<const std::uint8_t*>(at);
     else if (type == WeightType::kF16) view.f16 = reinterpret_cast<const Half*>(at);
     else view.f32 = reinterpret_cast<const float*>(at);
+    view.q8_activations = q8_activations;
     s.m->packed = view;
   }
   type_ = type;

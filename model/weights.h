@@ -131,7 +131,9 @@ class Weights {
   // at kF32, half at kF16); with a shared classifier it is one extra vocab × dim matrix, since the
   // embedding table stays in the mapping for its row lookups (+37 MB fp32 for stories15M, +98 MB
   // for stories110M; half that at kF16).
-  Status convert(WeightType type);
+  // At kQ8, `q8_activations` says how the matrices meet x (model/q8_activations.h; Matrix::packed
+  // carries it); converting again with only that changed repacks nothing.
+  Status convert(WeightType type, Q8Activations q8_activations = Q8Activations::kInt8);
 
  private:
   Weights() = default;

@@ -48,6 +48,10 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
             "matmul weights: f32 (the checkpoint's values), f16 (a half copy: half the bytes per token, "
             "rounded) or q8 (llama.cpp's Q8_0: int8 with a scale per 32 weights, ~1.06 bytes per weight; a GGUF's "
             "Q8_0/Q4_0 blocks are used as they are)");
+  flags.add("--q8-activations", &c.q8_activations,
+            "with --weights q8: int8 (each activation row quantized to Q8_0 per 32 values, int8 dot products summed in "
+            "int32 per block, as llama.cpp) or float (the int8 weights widened into fp32 fma chains: exact activations, "
+            "slower with many rows)");
   flags.add("--kv-cache-dtype", &c.kv_cache_dtype,
             "K/V cache values: f32 (exact) or f16 (rounded; half the bytes per token, so twice the tokens in "
             "--kv-cache-mb and half the bytes decode attention reads)");
@@ -91,6 +95,7 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
   if (!(c.batch_floor_share >= 0 && c.batch_floor_share <= 0.5)) return bad("--batch-floor-share must be in [0, 0.5]");
   if (!(c.batch_step_share <= 1000)) return bad("--batch-step-share must be at most 1000 (negative: off)");
   if (auto type = model::parse_weight_type(c.weights); !type) return type.error();
+  if (auto a = model::parse_q8_activations(c.q8_activations); !a) return a.error();
   const auto kv_dtype = kvcache::parse_kv_dtype(c.kv_cache_dtype);
   if (!kv_dtype) return kv_dtype.error();
   if (auto isa = model::parse_isa(c.isa); !isa) return isa.error();
@@ -114,8 +119,11 @@ Status resolve_engine_defaults(EngineConfig& c, const model::ModelConfig& m) {
 
 model::RuntimeLimits runtime_limits(const EngineConfig& c) {
   const auto type = model::parse_weight_type(c.weights);
-  return model::RuntimeLimits{c.max_batched_tokens, c.max_running, c.threads,
+  model::RuntimeLimits limits{c.max_batched_tokens, c.max_running, c.threads,
                               type ? *type : model::WeightType::kF32, !c.no_argmax_screen};
+  const auto q8 = model::parse_q8_activations(c.q8_activations);
+  limits.q8_activations = q8 ? *q8 : model::Q8Activations::kInt8;
+  return limits;
 }
 
 kvcache::KvDtype kv_cache_dtype(const EngineConfig& c) {

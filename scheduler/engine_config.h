@@ -36,6 +36,7 @@ struct EngineConfig {
   bool no_prefix_caching = false;
   bool no_argmax_screen = false;  // give greedy requests full logits (model/argmax_screen.h)
   std::string weights = "f32";  // matmul weights: "f32" (run.c-exact) or "f16" (half the bytes)
+  std::string q8_activations = "int8";  // with --weights q8: x as "int8" (Q8_0 per row) or "float"
   std::string kv_cache_dtype = "f32";  // K/V cache values: "f32" (exact) or "f16" (half the bytes)
   std::string isa = "auto";  // kernels' ISA level (model/isa.h): auto, portable, avx2 or avx512
 };
@@ -43,7 +44,7 @@ struct EngineConfig {
 // Registers --model, --tokenizer, --chat-template, --max-running, --max-batched-tokens, --max-decode-deferral,
 // --itl-target-ms, --batch-floor-share, --batch-step-share, --max-waiting,
 // --kv-cache-mb, --block-size, --threads, --no-prefix-caching, --no-argmax-screen, --weights,
-// --kv-cache-dtype and --isa on
+// --q8-activations, --kv-cache-dtype and --isa on
 // `flags`, writing to `config`.
 void add_engine_flags(FlagSet& flags, EngineConfig& config);
 
@@ -56,7 +57,8 @@ void add_engine_flags(FlagSet& flags, EngineConfig& config);
 //  - threads: default_compute_threads(model, cores).
 // Fails when a given value is out of range (block size not in [1, 1024], negative counts, an ITL
 // target below 0, a batch floor share outside [0, 0.5], a batch step share above 1000 or NaN, ...)
-// or --weights or --kv-cache-dtype is neither f32 nor f16, or --isa names a level this CPU lacks.
+// or --weights or --kv-cache-dtype is neither f32 nor f16, --q8-activations neither int8 nor float,
+// or --isa names a level this CPU lacks.
 Status resolve_engine_defaults(EngineConfig& config, const model::ModelConfig& model);
 
 // Compute threads for `model` on `cores` cores: all of them, except that a model under 4M matmul

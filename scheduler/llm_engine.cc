@@ -71,6 +71,9 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
   const std::size_t screen_bytes = impl->model->argmax_screen_bytes();
   char screen[32] = "off";
   if (screen_bytes > 0) std::snprintf(screen, sizeof screen, "%.1f MiB", double(screen_bytes) / (1 << 20));
+  const std::string weights = impl->config.weights == "q8"
+                                  ? "q8 (" + impl->config.q8_activations + " activations)"
+                                  : impl->config.weights;
   std::fprintf(stderr,
                "ladle: model %s (dim %d, %d layers, %d/%d heads, vocab %d %s, chat template %s, context %d); KV cache %d MiB = %d "
                "blocks of %d = %d tokens (%s); max-running %d, max-batched-tokens %d, max-decode-deferral %d, itl-target-ms %g, batch-floor-share %g, batch-step-share %g, "
@@ -82,7 +85,7 @@ Expected<std::unique_ptr<LlmEngine>> LlmEngine::create(EngineConfig config, Engi
                impl->config.kv_cache_dtype.c_str(),
                impl->config.max_running, impl->config.max_batched_tokens, impl->config.max_decode_deferral,
                impl->config.itl_target_ms, impl->config.batch_floor_share, impl->config.batch_step_share,
-               impl->config.threads, impl->config.weights.c_str(), info.isa.c_str(), screen, warm_ms);
+               impl->config.threads, weights.c_str(), info.isa.c_str(), screen, warm_ms);
   impl->publish_gauges();
   return std::unique_ptr<LlmEngine>(new LlmEngine(std::move(impl)));
 }

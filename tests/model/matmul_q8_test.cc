@@ -1,8 +1,11 @@
 // matmul on block-quantized int8 panels (`--weights q8`, model/q8_panels.h): the quantizer gives
 // ggml's quantize_row_q8_0_ref numbers, GGUF Q8_0/Q4_0 blocks land in the panels as exactly the
 // values ggml_dequantize widens them to, and the kernels compute every output as the block chain
-// of matmul.h's NOTE(q8): the same bits at every ISA level the CPU has (tests/testing/isa_levels.h)
-// as the portable kernel, and rows bit-identical for M = 1..64 (batch invariance), pooled or not.
+// of matmul.h's NOTE(q8) — with float activations the fma block chain, with int8 activations
+// (model/q8_activations.h) x quantized as quantize_row_q8_0_ref and the int32 block sums scaled in
+// one fixed float order: the same bits at every ISA level the CPU has (tests/testing/isa_levels.h,
+// AVX-512 VNNI where the CPU has it) as the portable kernel, and rows bit-identical for M = 1..64
+// (batch invariance), pooled or not.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +18,7 @@
 #include "model/gguf_types.h"
 #include "model/isa.h"
 #include "model/matmul.h"
+#include "model/q8_activations.h"
 #include "model/q8_panels.h"
 #include "tests/testing/isa_levels.h"
 #include "tests/testing/random_values.h"
@@ -38,7 +42,27 @@ struct Q8 {
     view.K = K;
     view.q8 = bytes.data();
   }
+  PackedMatrix with(Q8Activations a) const {
+    PackedMatrix v = view;
+    v.q8_activations = a;
+    return v;
+  }
 };
+
+constexpr Q8Activations kModes[] = {Q8Activations::kInt8, Q8Activations::kFloat};
+
+// Column n's q[k] and block scale, read from the layout directly (q8_panels.h).
+float layout_q(const std::uint8_t* bytes, int K, int n, int k) {
+  const std::uint8_t* block = bytes + std::size_t(n / kPanel) * q8_panel_bytes(K) + std::size_t(k / kQ8Block) * kQ8BlockBytes;
+  return float(std::int8_t(block[q8_at(k % kQ8Block, n % kPanel)]));
+}
+float layout_d(const std::uint8_t* bytes, int K, int n, int k) {
+  const int k0 = k / kQ8Block * kQ8Block, kn = std::min(kQ8Block, K - k0);
+  const std::uint8_t* block = bytes + std::size_t(n / kPanel) * q8_panel_bytes(K) + std::size_t(k0 / kQ8Block) * kQ8BlockBytes;
+  Half dh;
+  std::memcpy(&dh, block + std::size_t(q8_block_rows(kn)) * kPanel + std::size_t(n % kPanel) * sizeof(Half), sizeof dh);
+  return half_to_float(dh);
+}
 
 struct Shape { int N, K; };
 // stories15M/110M projections, stories260K's (K = 172: a short last block), K below one block,
@@ -50,30 +74,48 @@ bool big(const Shape& s) { return long(s.N) * s.K > 100'000; }
 
 // The block chain spelled out on W's q and d: per block, partial = fma chain over its k, then
 // acc = fma(partial, d, acc).
-std::vector<float> block_chain(const std::vector<float>& x, const Q8& w, int M) {
-  const int N = w.view.N, K = w.view.K;
+std::vector<float> block_chain(const std::vector<float>& x, const std::uint8_t* bytes, int N, int K, int M) {
   std::vector<float> y(std::size_t(M) * N);
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
       float acc = 0.0f;
       for (int k0 = 0; k0 < K; k0 += kQ8Block) {
-        float part = 0.0f, scale = 0.0f;
-        for (int k = k0; k < std::min(K, k0 + kQ8Block); ++k) {
-          // q and d read from the layout directly (q8_panels.h).
-          const std::size_t panel = std::size_t(n / kPanel) * q8_panel_bytes(K);
-          const int kn = std::min(kQ8Block, K - k0);
-          const std::uint8_t* block = w.bytes.data() + panel + std::size_t(k0 / kQ8Block) * kQ8BlockBytes;
-          const auto q = float(std::int8_t(block[std::size_t(k - k0) * kPanel + n % kPanel]));
-          Half dh;
-          std::memcpy(&dh, block + std::size_t(kn) * kPanel + std::size_t(n % kPanel) * sizeof(Half), sizeof dh);
-          scale = half_to_float(dh);
-          part = std::fma(x[std::size_t(m) * K + k], q, part);
-        }
-        acc = std::fma(part, scale, acc);
+        float part = 0.0f;
+        for (int k = k0; k < std::min(K, k0 + kQ8Block); ++k)
+          part = std::fma(x[std::size_t(m) * K + k], layout_q(bytes, K, n, k), part);
+        acc = std::fma(part, layout_d(bytes, K, n, k0), acc);
       }
       y[std::size_t(m) * N + n] = acc;
     }
   return y;
+}
+
+// The int8 chain spelled out: each block of x quantized as quantize_row_q8_0_ref (amax/127, q =
+// roundf(x / d) with the float d, d kept as a half), isum = Σ qx · qw exactly, then
+// acc = fma(float(isum), dw · dx, acc).
+std::vector<float> int8_chain(const std::vector<float>& x, const std::uint8_t* bytes, int N, int K, int M) {
+  std::vector<float> y(std::size_t(M) * N);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (int k0 = 0; k0 < K; k0 += kQ8Block) {
+        const int k1 = std::min(K, k0 + kQ8Block);
+        float amax = 0.0f;
+        for (int k = k0; k < k1; ++k) amax = std::max(amax, std::fabs(x[std::size_t(m) * K + k]));
+        const float d = amax / 127, id = d != 0.0f ? 1.0f / d : 0.0f, dx = half_to_float(float_to_half(d));
+        long isum = 0;
+        for (int k = k0; k < k1; ++k)
+          isum += long(std::roundf(x[std::size_t(m) * K + k] * id)) * long(layout_q(bytes, K, n, k));
+        acc = std::fma(float(isum), layout_d(bytes, K, n, k0) * dx, acc);
+      }
+      y[std::size_t(m) * N + n] = acc;
+    }
+  return y;
+}
+
+std::vector<float> chain(Q8Activations a, const std::vector<float>& x, const Q8& w, int M) {
+  return a == Q8Activations::kInt8 ? int8_chain(x, w.bytes.data(), w.view.N, w.view.K, M)
+                                   : block_chain(x, w.bytes.data(), w.view.N, w.view.K, M);
 }
 
 TEST(Q8Quantize, GivesGgmlQ8_0Numbers) {
@@ -153,9 +195,12 @@ TEST_P(MatmulQ8, EveryOutputIsTheBlockChain) {
     for (int M : {1, 2, 7, 13}) {
       if (M > 2 && big(s)) continue;
       const auto x = random_vec(std::size_t(M) * s.K, 3);
-      std::vector<float> y(std::size_t(M) * s.N);
-      matmul(x.data(), w.view, y.data(), M, &pool);
-      ASSERT_EQ(y, block_chain(x, w, M)) << isa_name(active_isa()) << " N=" << s.N << " K=" << s.K << " M=" << M;
+      for (Q8Activations a : kModes) {
+        std::vector<float> y(std::size_t(M) * s.N);
+        matmul(x.data(), w.with(a), y.data(), M, &pool);
+        ASSERT_EQ(y, chain(a, x, w, M)) << isa_name(active_isa()) << " " << q8_activations_name(a) << " N=" << s.N
+                                        << " K=" << s.K << " M=" << M;
+      }
     }
   }
 }
@@ -168,10 +213,13 @@ TEST_P(MatmulQ8, PortableKernelGivesTheSameBits) {
                                        : std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 17, 31, 64, 130};
     for (int M : ms) {
       const auto x = random_vec(std::size_t(M) * s.K, 5);
-      std::vector<float> fast(std::size_t(M) * s.N), portable(fast.size());
-      matmul(x.data(), w.view, fast.data(), M, nullptr);
-      matmul_portable(x.data(), w.view, portable.data(), M);
-      ASSERT_EQ(fast, portable) << "kernel " << isa_name(active_isa()) << " N=" << s.N << " K=" << s.K << " M=" << M;
+      for (Q8Activations a : kModes) {
+        std::vector<float> fast(std::size_t(M) * s.N), portable(fast.size());
+        matmul(x.data(), w.with(a), fast.data(), M, nullptr);
+        matmul_portable(x.data(), w.with(a), portable.data(), M);
+        ASSERT_EQ(fast, portable) << "kernel " << isa_name(active_isa()) << " " << q8_activations_name(a)
+                                  << " N=" << s.N << " K=" << s.K << " M=" << M;
+      }
     }
   }
 }
@@ -183,14 +231,16 @@ TEST_P(MatmulQ8, RowsAreBitIdenticalForEveryBatchSize) {
     const int kMax = 64;
     const auto x = random_vec(std::size_t(kMax) * s.K, 3);
     const Q8 w(random_vec(std::size_t(s.N) * s.K, 4), s.N, s.K);
-    std::vector<float> single(std::size_t(kMax) * s.N);  // each row alone (M = 1)
-    for (int m = 0; m < kMax; ++m)
-      matmul(x.data() + std::size_t(m) * s.K, w.view, single.data() + std::size_t(m) * s.N, 1, &pool);
-    std::vector<float> y(std::size_t(kMax) * s.N);
-    for (int M : {2, 5, 6, 7, 12, 13, 32, 63, 64}) {
-      matmul(x.data(), w.view, y.data(), M, (M % 2) ? &pool : nullptr);
-      ASSERT_EQ(0, std::memcmp(y.data(), single.data(), std::size_t(M) * s.N * sizeof(float)))
-          << isa_name(active_isa()) << " N=" << s.N << " K=" << s.K << " M=" << M;
+    for (Q8Activations a : kModes) {
+      std::vector<float> single(std::size_t(kMax) * s.N);  // each row alone (M = 1)
+      for (int m = 0; m < kMax; ++m)
+        matmul(x.data() + std::size_t(m) * s.K, w.with(a), single.data() + std::size_t(m) * s.N, 1, &pool);
+      std::vector<float> y(std::size_t(kMax) * s.N);
+      for (int M : {2, 3, 4, 5, 6, 7, 12, 13, 32, 63, 64}) {
+        matmul(x.data(), w.with(a), y.data(), M, (M % 2) ? &pool : nullptr);
+        ASSERT_EQ(0, std::memcmp(y.data(), single.data(), std::size_t(M) * s.N * sizeof(float)))
+            << isa_name(active_isa()) << " " << q8_activations_name(a) << " N=" << s.N << " K=" << s.K << " M=" << M;
+      }
     }
   }
 }
@@ -201,11 +251,76 @@ TEST_P(MatmulQ8, CloseToTheUnquantizedProduct) {
     const int M = 3;
     const auto x = random_vec(std::size_t(M) * s.K, 8), wf = random_vec(std::size_t(s.N) * s.K, 9);
     const Q8 w(wf, s.N, s.K);
-    std::vector<float> y(std::size_t(M) * s.N), ref(y.size());
-    matmul(x.data(), w.view, y.data(), M, nullptr);
+    std::vector<float> ref(std::size_t(M) * s.N);
     matmul_reference(x.data(), wf.data(), ref.data(), M, s.N, s.K);
-    // Each weight is off by at most d/2 <= 1/254; |x| <= 1.
-    for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], s.K / 254.0 + 1e-4) << "N=" << s.N << " K=" << s.K;
+    for (Q8Activations a : kModes) {
+      std::vector<float> y(ref.size());
+      matmul(x.data(), w.with(a), y.data(), M, nullptr);
+      // Each weight is off by at most d/2 <= 1/254 and |x| <= 1, |w| <= 1; int8 activations add
+      // as much again (each x off by at most dx/2 <= 1/254).
+      const double bound = (a == Q8Activations::kInt8 ? 2.01 : 1.0) * s.K / 254.0 + 1e-4;
+      for (std::size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], bound) << q8_activations_name(a) << " N=" << s.N << " K=" << s.K;
+    }
+  }
+}
+
+// GGUF Q8_0 blocks may hold -128 (ggml's quantizer never writes it, other tools may): the int8
+// kernels' sign trick (|w| against x · sign(w)) and VNNI's x + 128 keep those products exact.
+TEST_P(MatmulQ8, Int8ActivationsTakeEveryWeightByte) {
+  const int N = 40, K = 96;
+  std::mt19937 rng(11);
+  std::vector<std::byte> src(std::size_t(N) * K / 32 * 34);
+  for (auto& b : src) b = std::byte(rng() & 0xFF);
+  for (std::size_t i = 0; i < src.size(); i += 34) {
+    const Half d = float_to_half(std::ldexp(float(1 + rng() % 1000), -14));
+    std::memcpy(&src[i], &d, sizeof d);
+    src[i + 2 + (i / 34) % 32] = std::byte(0x80);  // -128 in every block
+  }
+  std::vector<std::uint8_t> bytes(q8_packed_bytes(N, K), 0);
+  q8_pack_ggml_rows(std::uint32_t(GgmlType::kQ8_0), src.data(), N, K, 0, bytes.data());
+  PackedMatrix view;
+  view.N = N;
+  view.K = K;
+  view.q8 = bytes.data();
+  for (int M : {1, 7}) {
+    auto x = random_vec(std::size_t(M) * K, 12);
+    x[5] = -1.0f;  // the largest magnitude of its block: q = -127
+    std::vector<float> y(std::size_t(M) * N);
+    matmul(x.data(), view, y.data(), M, nullptr);
+    ASSERT_EQ(y, int8_chain(x, bytes.data(), N, K, M)) << isa_name(active_isa()) << " M=" << M;
+  }
+}
+
+// Activations are quantized as quantize_row_q8_0_ref, zero past K, and a block with a value that
+// is not finite gives d = NaN (so its outputs are NaN, as fp32 arithmetic would make them).
+TEST(Q8Activations, QuantizedAsGgmlQ8_0Ref) {
+  const int K = 40;  // one whole block and a short one
+  std::vector<float> x(std::size_t(2) * K, 0.0f);
+  x[0] = 127.0f, x[1] = -2.5f, x[2] = 2.5f, x[3] = 0.49f, x[4] = -126.6f;
+  const auto r = random_vec(std::size_t(K), 31, 0.05f);
+  std::copy(r.begin(), r.end(), x.begin() + K);
+  x[K + 35] = INFINITY;
+  Q8Rows q;
+  quantize_activations(x.data(), 2, K, q);
+  ASSERT_EQ(q.blocks, 2);
+  EXPECT_EQ(q.row_d(0)[0], 1.0f);
+  const std::int8_t want[] = {127, -3, 3, 0, -127};
+  for (int j = 0; j < 5; ++j) EXPECT_EQ(q.row_q(0)[j], want[j]) << j;
+  EXPECT_EQ(q.row_d(0)[1], 0.0f);  // a block of zeros
+  for (int j = K - 32; j < 32; ++j) EXPECT_EQ(q.row_q(0)[32 + j], 0) << "past K";
+  float amax = 0;
+  for (int k = 0; k < 32; ++k) amax = std::max(amax, std::fabs(x[std::size_t(K) + k]));
+  const float d = amax / 127;
+  EXPECT_EQ(q.row_d(1)[0], half_to_float(float_to_half(d)));
+  for (int k = 0; k < 32; ++k) EXPECT_EQ(q.row_q(1)[k], std::int8_t(std::roundf(x[std::size_t(K) + k] * (1.0f / d)))) << k;
+  EXPECT_TRUE(std::isnan(q.row_d(1)[1]));
+  EXPECT_EQ(parse_q8_activations("int8").value(), Q8Activations::kInt8);
+  EXPECT_EQ(parse_q8_activations("float").value(), Q8Activations::kFloat);
+  for (const char* bad : {"", "INT8", "f32", "q8"}) {
+    const auto p = parse_q8_activations(bad);
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_NE(p.error().message.find("int8 or float"), std::string::npos) << p.error().message;
   }
 }
 

@@ -146,8 +146,10 @@ std::string write_gqa_checkpoint(const std::string& name, std::uint64_t seed) {
 }
 
 void expect_invariant(const std::string& path, int threads, WeightType weights = WeightType::kF32,
-                      kvcache::KvDtype kv_dtype = kvcache::KvDtype::kF32) {
+                      kvcache::KvDtype kv_dtype = kvcache::KvDtype::kF32,
+                      Q8Activations q8_activations = Q8Activations::kInt8) {
   RuntimeLimits limits{96, 8, threads, weights};
+  limits.q8_activations = q8_activations;
   limits.min_half_screen_bytes = 0;  // screen the small half classifiers too
   auto model = Transformer::load(path, limits);
   ASSERT_TRUE(model.ok()) << model.error().message;
@@ -321,12 +323,16 @@ TEST_P(TransformerBatchAtLevel, HalfWeightsMixedBatchesEqualSequencesAlone) {
 }
 
 // q8 weights (block-quantized int8 panels, with a q8 classifier and so no argmax screen): the same
-// batch invariance, on stories260K (K = 172: a short last block) and a GQA shape.
+// batch invariance, on stories260K (K = 172: a short last block) and a GQA shape, with int8
+// activations (each row quantized on its own) and with float ones.
 TEST_P(TransformerBatchAtLevel, Q8WeightsMixedBatchesEqualSequencesAlone) {
-  expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kQ8);
   const std::string path = write_gqa_checkpoint("ladle_gqa_q8_" + std::string(isa_name(GetParam())) + ".bin", 6);
   ASSERT_FALSE(path.empty());
-  expect_invariant(path, 2, WeightType::kQ8);
+  for (Q8Activations a : {Q8Activations::kInt8, Q8Activations::kFloat}) {
+    SCOPED_TRACE(q8_activations_name(a));
+    expect_invariant(kModels + "/stories260K.bin", 2, WeightType::kQ8, kvcache::KvDtype::kF32, a);
+    expect_invariant(path, 2, WeightType::kQ8, kvcache::KvDtype::kF32, a);
+  }
 }
 
 // Logits of every position of one teacher-forced sequence with `weights`.

@@ -93,5 +93,22 @@ TEST(EngineConfigTest, IsaMustNameALevelThisCpuHas) {
   EXPECT_NE(st.error().message.find("--isa"), std::string::npos) << st.error().message;
 }
 
+// --q8-activations: int8 (the default) and float reach the model's limits; anything else is refused
+// naming the flag.
+TEST(EngineConfigTest, Q8ActivationsAreInt8OrFloat) {
+  const model::ModelConfig tiny = *model::preset_config("tiny");
+  EngineConfig c;
+  c.weights = "q8";
+  ASSERT_TRUE(resolve_engine_defaults(c, tiny).ok());
+  EXPECT_EQ(runtime_limits(c).q8_activations, model::Q8Activations::kInt8);
+  c.q8_activations = "float";
+  ASSERT_TRUE(resolve_engine_defaults(c, tiny).ok());
+  EXPECT_EQ(runtime_limits(c).q8_activations, model::Q8Activations::kFloat);
+  c.q8_activations = "fp32";
+  const Status st = resolve_engine_defaults(c, tiny);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("--q8-activations"), std::string::npos) << st.error().message;
+}
+
 }  // namespace
 }  // namespace ladle::scheduler
