@@ -1,6 +1,8 @@
 // `ladle bench`: load generator for any OpenAI-compatible streaming server (ladle, llama.cpp's
 // llama-server, vLLM). Runs a closed-loop concurrency sweep or open-loop request rates, prints a
-// `vllm bench serve`-shaped report per level, and optionally writes JSON and an SVG plot.
+// `vllm bench serve`-shaped report per level, and optionally writes JSON and an SVG plot. With
+// --alt-url, every level alternates its requests between two addresses and compares them
+// (path_comparison.h).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include "bench/loadgen/commands.h"
 #include "bench/loadgen/http_get.h"
 #include "bench/loadgen/load_driver.h"
+#include "bench/loadgen/path_comparison.h"
 #include "bench/loadgen/progress_line.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/svg_plot.h"
@@ -24,6 +27,7 @@ namespace {
 
 struct BenchFlags {
   std::string url = "http://127.0.0.1:8080";
+  std::string alt_url;
   std::string endpoint = "/v1/completions";
   std::string model;
   std::string concurrency;   // "1,8,32,64"
@@ -63,6 +67,9 @@ Expected<std::vector<double>> parse_numbers(const std::string& text, const char*
 
 void register_flags(FlagSet& f, BenchFlags& b) {
   f.add("--url", &b.url, "server base URL (the only address contacted)");
+  f.add("--alt-url", &b.alt_url,
+        "a second address (e.g. the same server through a proxy): requests alternate between --url and "
+        "this one in the same run, and each level compares the two (TTFT p50, ITL p99, 95% CIs)");
   f.add("--endpoint", &b.endpoint, "/v1/completions or /v1/chat/completions");
   f.add("--model", &b.model, "model name to send (default: the first id from GET /v1/models)");
   f.add("--concurrency", &b.concurrency, "closed loop: comma-separated client counts, e.g. 1,8,32,64 (default 1)");
@@ -139,7 +146,12 @@ Expected<LoadTarget> make_target(const BenchFlags& b) {
   auto endpoint = parse_endpoint(b.endpoint);
   if (!endpoint) return endpoint.error();
   LoadTarget t{*url, *endpoint, b.model, b.ignore_eos, b.seed, b.temperature,
-               std::chrono::milliseconds(static_cast<long>(b.timeout_s * 1000)), b.mix, b.drop_rate};
+               std::chrono::milliseconds(static_cast<long>(b.timeout_s * 1000)), b.mix, b.drop_rate, {}};
+  if (!b.alt_url.empty()) {
+    auto alt = parse_url(b.alt_url);
+    if (!alt) return make_error(ErrorCode::kInvalidArgument, "--alt-url: " + alt.error().message);
+    t.alt_url = *alt;
+  }
   if (t.model.empty()) {
     auto models = http_get(*url, "/v1/models");
     if (models && models->status == 200) {
@@ -190,6 +202,12 @@ Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& targ
   std::printf("%s", format_report(s, slo).c_str());
   std::fflush(stdout);
   nlohmann::json run = summary_to_json(s);
+  if (target.alt_url) {
+    PathComparison c = compare_paths(result->samples, result->duration_s);
+    std::printf("%s", format_comparison(c, b.url, b.alt_url).c_str());
+    std::fflush(stdout);
+    run["comparison"] = comparison_to_json(c);
+  }
   run["samples"] = nlohmann::json::array();
   CdfSeries ttft{level.short_label, {}}, itl{level.short_label, {}};
   for (const auto& r : result->samples) {
@@ -208,6 +226,7 @@ Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& targ
 Status write_outputs(const BenchFlags& b, const LoadTarget& target, const BenchOutputs& out) {
   if (!b.json_path.empty()) {
     nlohmann::json doc = {{"url", b.url},
+                          {"alt_url", b.alt_url},
                           {"endpoint", std::string(endpoint_path(target.endpoint))},
                           {"model", target.model},
                           {"input_len", b.input_len},

@@ -1,6 +1,9 @@
 // LoadDriver: runs one benchmark level against a server — closed loop (a fixed number of
 // clients, each sending its next request when the previous one ends) or open loop (requests
 // arrive on a Gamma/Poisson schedule regardless of completions) — and returns every sample.
+// With a second address (LoadTarget::alt_url) the requests alternate between the two in the same
+// run, so both see the same load: client c's k-th request goes to path (c + k) % 2 (open loop:
+// request i to path i % 2), and each sample records its path.
 //
 // Owned by the bench command; run() blocks the calling thread, which drives one io_context with
 // all connections on it (one strand each). Bounded: at most `num_requests` requests, none issued
@@ -33,6 +36,7 @@ struct LoadTarget {
   std::chrono::milliseconds timeout{120'000};
   bool mixed = false;      // vary endpoint, streaming and stop strings per request (request_mix.h)
   double drop_rate = 0;    // share of requests dropped by the client at a random point
+  std::optional<Url> alt_url;  // path 1: same requests, same client, another address (e.g. a proxy)
 };
 
 struct RunPlan {

@@ -87,7 +87,7 @@ nlohmann::json summary_to_json(const RunSummary& s) {
 }
 
 nlohmann::json sample_to_json(const RequestSample& r) {
-  return {{"index", r.index},         {"level", r.level},
+  return {{"index", r.index},         {"level", r.level}, {"path", r.path}, {"client", r.client},
           {"input_words", r.input_words}, {"max_tokens", r.max_tokens},
           {"start_s", r.start_s},     {"connect_ms", r.connect_ms},
           {"ok", r.ok},               {"error", r.error},

@@ -12,6 +12,8 @@ namespace ladle::loadgen {
 struct RequestSample {
   int index = 0;          // order of issue within its run
   int level = 0;          // concurrency (closed loop) or 0 (open loop) of the run it belongs to
+  int path = 0;           // 0: LoadTarget::url, 1: LoadTarget::alt_url
+  int client = -1;        // closed loop: the client (0..concurrency-1) that sent it; -1 open loop
   int input_words = 0;    // prompt length asked of the workload (≈ tokens)
   int max_tokens = 0;
   double start_s = 0;     // request written, seconds after the run started

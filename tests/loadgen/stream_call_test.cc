@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "bench/loadgen/load_driver.h"
@@ -256,6 +258,75 @@ TEST(LoadDriverTest, OpenLoopMaxConcurrencyHoldsArrivalsBack) {
   EXPECT_EQ(server.requests(), 12);
   EXPECT_LE(peak.load(), 2);
   EXPECT_GE(result->duration_s, 6 * 0.02);  // 12 requests, 2 at a time, 20 ms each
+}
+
+// --alt-url: the requests of one run alternate between two addresses, per client, in phase
+// opposition between neighbouring clients; each sample names its path and client, and both paths
+// get the same request apart from the prompt's words.
+TEST(LoadDriverTest, AltUrlAlternatesEachClientBetweenThePaths) {
+  // Path 0's server sends 2 token events, path 1's 3: a sample's events say who answered it.
+  ScriptedSseServer server0([](const std::string&) { return slow_stream(2); });
+  ScriptedSseServer server1([](const std::string&) { return slow_stream(3); });
+  Workload workload(WorkloadConfig{8, 4, 0.0, 0, 1});
+  LoadTarget target;
+  target.url = *parse_url(server0.url());
+  target.alt_url = *parse_url(server1.url());
+  target.model = "m";
+  target.seed = 7;
+  LoadDriver driver(target, workload);
+  RunPlan plan;
+  plan.concurrency = 4;
+  plan.num_requests = 24;
+  auto result = driver.run(plan);
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->samples.size(), 24u);
+  int on_path[2] = {0, 0};
+  std::map<int, std::vector<const RequestSample*>> by_client;
+  for (const auto& s : result->samples) {
+    ASSERT_TRUE(s.ok) << s.error;
+    ASSERT_TRUE(s.path == 0 || s.path == 1);
+    EXPECT_EQ(s.content_events, 2 + s.path) << "request " << s.index << " answered by the other path's server";
+    ++on_path[s.path];
+    ASSERT_GE(s.client, 0);
+    ASSERT_LT(s.client, 4);
+    by_client[s.client].push_back(&s);
+  }
+  EXPECT_EQ(on_path[0], server0.requests());
+  EXPECT_EQ(on_path[1], server1.requests());
+  EXPECT_GT(on_path[0], 0);
+  EXPECT_GT(on_path[1], 0);
+  ASSERT_EQ(by_client.size(), 4u);
+  for (auto& [client, samples] : by_client) {
+    std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->index < b->index; });
+    for (std::size_t k = 0; k < samples.size(); ++k)
+      EXPECT_EQ(samples[k]->path, static_cast<int>((client + k) % 2)) << "client " << client << ", request " << k;
+  }
+  auto without_prompt = [](const std::string& body) {
+    auto j = nlohmann::json::parse(body);
+    j.erase("prompt");
+    return j;
+  };
+  EXPECT_EQ(without_prompt(server0.last_body()), without_prompt(server1.last_body()));
+  EXPECT_EQ(without_prompt(server0.last_body())["seed"], 7);
+}
+
+TEST(LoadDriverTest, WithoutAltUrlEverySampleIsPathZero) {
+  ScriptedSseServer server([](const std::string&) { return slow_stream(1); });
+  Workload workload(WorkloadConfig{4, 1, 0.0, 0, 1});
+  LoadTarget target;
+  target.url = *parse_url(server.url());
+  LoadDriver driver(target, workload);
+  RunPlan plan;
+  plan.request_rate = std::numeric_limits<double>::infinity();
+  plan.num_requests = 6;
+  auto result = driver.run(plan);
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->samples.size(), 6u);
+  for (const auto& s : result->samples) {
+    EXPECT_EQ(s.path, 0);
+    EXPECT_EQ(s.client, -1);  // open loop
+  }
+  EXPECT_EQ(server.requests(), 6);
 }
 
 TEST(ServerGaugesTest, ReadsLadleMetricsOverHttp) {
