@@ -37,10 +37,12 @@ struct BenchFlags {
   int num_requests = 100;
   double duration_s = 60;
   int warmup = 0;
+  double jitter_ms = 0;
   int input_len = 32, output_len = 128, shared_prefix_len = 0;
   double range_ratio = 0;
   std::uint64_t seed = 0;
   bool ignore_eos = false;
+  bool server_timing = false;
   double temperature = 0;
   double timeout_s = 120;
   bool mix = false;
@@ -79,6 +81,9 @@ void register_flags(FlagSet& f, BenchFlags& b) {
   f.add("--num-requests", &b.num_requests, "requests per level at most");
   f.add("--duration", &b.duration_s, "seconds per level after which no request is issued");
   f.add("--warmup", &b.warmup, "unrecorded requests before each level");
+  f.add("--jitter", &b.jitter_ms,
+        "closed loop: each client waits a random 0..MS ms before each request (not counted in any latency), "
+        "so requests that end together do not all arrive at once in client order");
   f.add("--input-len", &b.input_len, "prompt length in words (≈ tokens)");
   f.add("--output-len", &b.output_len, "max_tokens per request");
   f.add("--range-ratio", &b.range_ratio, "lengths uniform in [len·(1−r), len·(1+r)]");
@@ -86,6 +91,9 @@ void register_flags(FlagSet& f, BenchFlags& b) {
   f.add("--seed", &b.seed, "workload, arrival and sampling seed");
   f.add("--ignore-eos", &b.ignore_eos, "send \"ignore_eos\": true (always generate --output-len tokens)");
   f.add("--temperature", &b.temperature, "sampling temperature sent");
+  f.add("--server-timing", &b.server_timing,
+        "ask ladle for its own TTFT in each stream (?server_timing=1); samples and --alt-url comparisons "
+        "then also give the client's TTFT minus the server's (the time spent outside the server)");
   f.add("--timeout", &b.timeout_s, "seconds before one request is abandoned");
   f.add("--mix", &b.mix,
         "vary each request: completions or chat, streamed (70%) or not, 0-2 stop strings (soak runs)");
@@ -136,6 +144,7 @@ Expected<std::vector<Level>> make_levels(const BenchFlags& b) {
     l.plan.num_requests = b.num_requests;
     l.plan.duration_s = b.duration_s;
     l.plan.arrival_seed = b.seed;
+    l.plan.start_jitter_ms = b.jitter_ms;
   }
   return levels;
 }
@@ -152,6 +161,7 @@ Expected<LoadTarget> make_target(const BenchFlags& b) {
     if (!alt) return make_error(ErrorCode::kInvalidArgument, "--alt-url: " + alt.error().message);
     t.alt_url = *alt;
   }
+  t.server_timing = b.server_timing;
   if (t.model.empty()) {
     auto models = http_get(*url, "/v1/models");
     if (models && models->status == 200) {
@@ -274,9 +284,9 @@ int run_bench(std::span<const std::string> args) {
   auto levels = make_levels(b);
   if (!levels) return std::fprintf(stderr, "ladle bench: %s\n", levels.error().message.c_str()), 2;
   if (b.num_requests < 1 || b.duration_s <= 0 || b.timeout_s <= 0 || b.input_len < 1 || b.output_len < 1 ||
-      b.range_ratio < 0 || b.range_ratio >= 1 || b.drop_rate < 0 || b.drop_rate > 1)
+      b.range_ratio < 0 || b.range_ratio >= 1 || b.drop_rate < 0 || b.drop_rate > 1 || b.jitter_ms < 0)
     return std::fprintf(stderr, "ladle bench: lengths, counts and times must be positive, range ratio in [0,1), "
-                                "drop rate in [0,1]\n"), 2;
+                                "drop rate in [0,1], jitter >= 0\n"), 2;
   auto target = make_target(b);
   if (!target) return std::fprintf(stderr, "ladle bench: %s\n", target.error().message.c_str()), 2;
 

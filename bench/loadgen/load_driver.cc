@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "bench/loadgen/arrivals.h"
@@ -76,6 +77,7 @@ class Run {
     CallOptions opts;
     opts.host = url.host + ":" + url.port;
     opts.target = url.target(endpoint_path(shape.endpoint));
+    if (target_.server_timing) opts.target += "?server_timing=1";
     opts.body = build_request_body(req);
     opts.stream = shape.stream;
     opts.endpoint = shape.endpoint;
@@ -84,6 +86,8 @@ class Run {
     opts.timeout = target_.timeout;
     opts.run_start = start_;
     RequestSample sample;
+    if (client >= 0 && plan_.start_jitter_ms > 0)
+      sample.wait_ms = std::uniform_real_distribution<double>(0, plan_.start_jitter_ms)(jitter_rng_);
     sample.index = issued_++;
     sample.level = plan_.concurrency;
     sample.path = path;
@@ -91,6 +95,15 @@ class Run {
     sample.input_words = item.input_words;
     sample.max_tokens = item.max_tokens;
     ++in_flight_;
+    if (sample.wait_ms <= 0) return send(path, client, std::move(opts), std::move(sample));
+    auto timer = std::make_shared<asio::steady_timer>(ioc_, seconds(sample.wait_ms / 1000.0));
+    timer->async_wait([this, timer, path, client, opts = std::move(opts),
+                       sample = std::move(sample)](boost::system::error_code) mutable {
+      send(path, client, std::move(opts), std::move(sample));
+    });
+  }
+
+  void send(int path, int client, CallOptions&& opts, RequestSample&& sample) {
     StreamCall::start(ioc_, endpoints_[path], std::move(opts), std::move(sample),
                       [this, client](CallResult&& r) { on_done(client, std::move(r)); });
   }
@@ -130,6 +143,7 @@ class Run {
   asio::steady_timer arrival_timer_{ioc_};
   asio::ip::tcp::resolver::results_type endpoints_[2];  // of url and alt_url
   std::vector<int> client_requests_;  // closed loop: requests issued so far per client
+  std::mt19937_64 jitter_rng_{plan_.arrival_seed ^ 0x6a09e667f3bcc909ull};
   Clock::time_point start_ = Clock::now();
   Clock::time_point issue_deadline_ = Clock::time_point::max();
   Clock::time_point next_arrival_{};

@@ -4,6 +4,9 @@
 // With a second address (LoadTarget::alt_url) the requests alternate between the two in the same
 // run, so both see the same load: client c's k-th request goes to path (c + k) % 2 (open loop:
 // request i to path i % 2), and each sample records its path.
+// A closed loop whose requests all end in the same step sends its next ones all at once, and the
+// server admits such a burst in arrival order: RunPlan::start_jitter_ms makes each client wait a
+// random 0..J ms before each request, so that order is the draw's, not the clients' or the paths'.
 //
 // Owned by the bench command; run() blocks the calling thread, which drives one io_context with
 // all connections on it (one strand each). Bounded: at most `num_requests` requests, none issued
@@ -37,6 +40,7 @@ struct LoadTarget {
   bool mixed = false;      // vary endpoint, streaming and stop strings per request (request_mix.h)
   double drop_rate = 0;    // share of requests dropped by the client at a random point
   std::optional<Url> alt_url;  // path 1: same requests, same client, another address (e.g. a proxy)
+  bool server_timing = false;  // add ?server_timing=1: ladle reports its own TTFT in each stream
 };
 
 struct RunPlan {
@@ -47,6 +51,7 @@ struct RunPlan {
   int num_requests = 100;
   double duration_s = 0;      // 0 = no time bound besides the per-request timeout
   std::uint64_t arrival_seed = 0;
+  double start_jitter_ms = 0;  // closed loop: each request waits uniform [0, J) ms before it is sent
 };
 
 struct RunResult {

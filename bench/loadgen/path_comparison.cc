@@ -13,6 +13,7 @@ namespace {
 
 struct PathSamples {
   std::vector<double> ttft;               // one per successful request
+  std::vector<double> outside;            // client − server TTFT, of those that reported the latter
   std::vector<std::vector<double>> itl;   // its gaps, per request
 };
 
@@ -56,9 +57,14 @@ PathComparison compare_paths(std::span<const RequestSample> samples, double dura
     split[s.path].push_back(s);
     if (!s.ok) continue;
     paths[s.path].ttft.push_back(s.ttft_ms);
+    if (s.server_ttft_ms >= 0) paths[s.path].outside.push_back(s.ttft_ms - s.server_ttft_ms);
     paths[s.path].itl.push_back(s.itl_ms);
   }
-  for (int p = 0; p < 2; ++p) c.paths[p] = summarize(split[p], duration_s, Slo{});
+  for (int p = 0; p < 2; ++p) {
+    c.paths[p] = summarize(split[p], duration_s, Slo{});
+    c.outside_count[p] = static_cast<int>(paths[p].outside.size());
+    c.outside_p50_ms[p] = percentile(paths[p].outside, 50);
+  }
   if (paths[0].ttft.empty() || paths[1].ttft.empty()) return c;
 
   std::vector<double> scratch;
@@ -74,10 +80,13 @@ PathComparison compare_paths(std::span<const RequestSample> samples, double dura
   };
   c.ttft_p50_diff_ms.value = ttft_diff(all);
   c.itl_p99_change_pct.value = itl_change(all);
+  const bool outside = !paths[0].outside.empty() && !paths[1].outside.empty();
+  if (outside) c.outside_p50_diff_ms.value = c.outside_p50_ms[1] - c.outside_p50_ms[0];
 
   std::mt19937_64 rng(seed);
-  std::vector<double> diffs, changes;
+  std::vector<double> diffs, changes, outside_diffs;
   std::vector<std::size_t> pick[2];
+  std::vector<double> drawn[2];
   for (int b = 0; b < resamples; ++b) {
     for (int p = 0; p < 2; ++p) {
       std::uniform_int_distribution<std::size_t> any(0, all[p].size() - 1);
@@ -86,11 +95,22 @@ PathComparison compare_paths(std::span<const RequestSample> samples, double dura
     }
     diffs.push_back(ttft_diff(pick));
     changes.push_back(itl_change(pick));
+    if (!outside) continue;
+    for (int p = 0; p < 2; ++p) {
+      std::uniform_int_distribution<std::size_t> any(0, paths[p].outside.size() - 1);
+      drawn[p].clear();
+      for (std::size_t k = 0; k < paths[p].outside.size(); ++k) drawn[p].push_back(paths[p].outside[any(rng)]);
+    }
+    outside_diffs.push_back(percentile_in_place(drawn[1], 50) - percentile_in_place(drawn[0], 50));
   }
   c.ttft_p50_diff_ms.lo = percentile(diffs, 2.5);
   c.ttft_p50_diff_ms.hi = percentile(diffs, 97.5);
   c.itl_p99_change_pct.lo = percentile(changes, 2.5);
   c.itl_p99_change_pct.hi = percentile(changes, 97.5);
+  if (outside) {
+    c.outside_p50_diff_ms.lo = percentile(outside_diffs, 2.5);
+    c.outside_p50_diff_ms.hi = percentile(outside_diffs, 97.5);
+  }
   return c;
 }
 
@@ -110,6 +130,14 @@ std::string format_comparison(const PathComparison& c, const std::string& name0,
   std::snprintf(buf, sizeof buf, "ITL p99, path 1 vs path 0:  %+.1f %% (95%% CI %+.1f .. %+.1f)\n",
                 c.itl_p99_change_pct.value, c.itl_p99_change_pct.lo, c.itl_p99_change_pct.hi);
   out += buf;
+  if (c.outside_count[0] > 0 && c.outside_count[1] > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "TTFT outside the server (client - server-ttft-ms) p50: %.3f / %.3f ms (%d / %d requests)\n"
+                  "  path 1 - path 0: %+.3f ms (95%% CI %+.3f .. %+.3f)\n",
+                  c.outside_p50_ms[0], c.outside_p50_ms[1], c.outside_count[0], c.outside_count[1],
+                  c.outside_p50_diff_ms.value, c.outside_p50_diff_ms.lo, c.outside_p50_diff_ms.hi);
+    out += buf;
+  }
   out += std::string(50, '=') + "\n";
   return out;
 }
@@ -119,6 +147,9 @@ nlohmann::json comparison_to_json(const PathComparison& c) {
   return {{"paths", {summary_to_json(c.paths[0]), summary_to_json(c.paths[1])}},
           {"ttft_p50_diff_ms", est(c.ttft_p50_diff_ms)},
           {"itl_p99_change_pct", est(c.itl_p99_change_pct)},
+          {"outside_count", {c.outside_count[0], c.outside_count[1]}},
+          {"outside_p50_ms", {c.outside_p50_ms[0], c.outside_p50_ms[1]}},
+          {"outside_p50_diff_ms", est(c.outside_p50_diff_ms)},
           {"resamples", c.resamples}};
 }
 

@@ -60,6 +60,40 @@ TEST(PathComparisonTest, SamePathsGiveAnIntervalAroundZeroThatNarrowsWithMoreReq
   EXPECT_LT(many.ttft_p50_diff_ms.hi - many.ttft_p50_diff_ms.lo, 0.5 * (few.ttft_p50_diff_ms.hi - few.ttft_p50_diff_ms.lo));
 }
 
+// TTFT spread by queueing (tens of ms) hides a 0.3 ms cost in the p50 difference; the time outside
+// the server (client TTFT − the server's own) shows it with a tight interval.
+TEST(PathComparisonTest, TimeOutsideTheServerSeparatesASmallCostFromQueueing) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> queueing(0, 200), jitter(0, 0.05);
+  std::vector<RequestSample> samples;
+  for (int i = 0; i < 400; ++i) {
+    RequestSample s;
+    s.path = i % 2;
+    s.ok = true;
+    s.server_ttft_ms = 10 + queueing(rng);
+    s.ttft_ms = s.server_ttft_ms + 0.2 + jitter(rng) + (s.path == 1 ? 0.3 : 0.0);
+    s.itl_ms = {5, 6, 7};
+    s.output_tokens = s.content_events = 4;
+    samples.push_back(s);
+  }
+  samples.push_back(RequestSample{});  // failed, no report: not counted
+  PathComparison c = compare_paths(samples, 1.0, 300);
+  EXPECT_EQ(c.outside_count[0], 200);
+  EXPECT_EQ(c.outside_count[1], 200);
+  EXPECT_NEAR(c.outside_p50_ms[0], 0.225, 0.01);
+  EXPECT_NEAR(c.outside_p50_diff_ms.value, 0.3, 0.01);
+  EXPECT_GT(c.outside_p50_diff_ms.lo, 0.27);
+  EXPECT_LT(c.outside_p50_diff_ms.hi, 0.33);
+  EXPECT_GT(c.ttft_p50_diff_ms.hi - c.ttft_p50_diff_ms.lo, 10.0);  // the TTFT interval is far wider
+  EXPECT_NE(format_comparison(c, "a", "b").find("outside the server"), std::string::npos);
+  // Without server reports the part is absent.
+  for (auto& s : samples) s.server_ttft_ms = -1;
+  PathComparison none = compare_paths(samples, 1.0, 50);
+  EXPECT_EQ(none.outside_count[1], 0);
+  EXPECT_EQ(none.outside_p50_diff_ms.value, 0.0);
+  EXPECT_EQ(format_comparison(none, "a", "b").find("outside the server"), std::string::npos);
+}
+
 TEST(PathComparisonTest, FailedRequestsAreCountedButNotCompared) {
   auto samples = two_paths(100, 0.0, 1.0);
   for (int i = 0; i < 10; ++i) {

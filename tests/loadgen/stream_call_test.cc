@@ -310,6 +310,84 @@ TEST(LoadDriverTest, AltUrlAlternatesEachClientBetweenThePaths) {
   EXPECT_EQ(without_prompt(server0.last_body())["seed"], 7);
 }
 
+// --jitter: each closed-loop request waits its own draw in [0, J) before it is sent (timers never
+// fire early, so every start is at least the draw after its client became free); the draws come
+// from the seed; without --jitter nothing waits.
+TEST(LoadDriverTest, StartJitterDelaysEachRequestByItsOwnDraw) {
+  ScriptedSseServer server([](const std::string&) { return slow_stream(1); });
+  auto run = [&](double jitter_ms, std::uint64_t seed) {
+    Workload workload(WorkloadConfig{4, 1, 0.0, 0, 1});
+    LoadTarget target;
+    target.url = *parse_url(server.url());
+    LoadDriver driver(target, workload);
+    RunPlan plan;
+    plan.concurrency = 3;
+    plan.num_requests = 9;
+    plan.arrival_seed = seed;
+    plan.start_jitter_ms = jitter_ms;
+    auto result = driver.run(plan);
+    EXPECT_TRUE(result.ok());
+    auto samples = result->samples;
+    std::sort(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.index < b.index; });
+    return samples;
+  };
+  auto a = run(40, 5), b = run(40, 5), none = run(0, 5);
+  ASSERT_EQ(a.size(), 9u);
+  ASSERT_EQ(b.size(), 9u);
+  std::map<int, double> client_free_at;  // ms after the run's start
+  double lo = 1e9, hi = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const RequestSample& s = a[i];
+    ASSERT_TRUE(s.ok) << s.error;
+    EXPECT_GE(s.wait_ms, 0.0);
+    EXPECT_LT(s.wait_ms, 40.0);
+    EXPECT_EQ(s.wait_ms, b[i].wait_ms) << "the same seed draws the same waits";
+    EXPECT_GE(s.start_s * 1000, client_free_at[s.client] + s.wait_ms - 0.01) << "request " << s.index;
+    client_free_at[s.client] = (s.start_s * 1000) + s.e2e_ms;
+    lo = std::min(lo, s.wait_ms);
+    hi = std::max(hi, s.wait_ms);
+  }
+  EXPECT_GT(hi - lo, 1.0);  // nine draws from [0, 40) are not all alike
+  for (const auto& s : none) EXPECT_EQ(s.wait_ms, 0.0);
+}
+
+// --server-timing: the URL asks for ladle's `: server-ttft-ms` comment and each sample keeps its
+// value; a stream without it leaves -1, and other comments are not taken for it.
+TEST(LoadDriverTest, ServerTimingAsksForAndKeepsTheServersTtft) {
+  ScriptedSseServer server([](const std::string&) {
+    auto pieces = slow_stream(2);
+    pieces.insert(pieces.begin() + 1, Piece{milliseconds(0), ": ping\n\n: server-ttft-ms 12.345\n\n"});
+    return pieces;
+  });
+  ScriptedSseServer plain([](const std::string&) {
+    auto pieces = slow_stream(2);
+    pieces.insert(pieces.begin() + 1, Piece{milliseconds(0), ": ping\n\n"});
+    return pieces;
+  });
+  auto run = [](const ScriptedSseServer& s, bool timing) {
+    Workload workload(WorkloadConfig{4, 2, 0.0, 0, 1});
+    LoadTarget target;
+    target.url = *parse_url(s.url());
+    target.server_timing = timing;
+    LoadDriver driver(target, workload);
+    RunPlan plan;
+    plan.concurrency = 2;
+    plan.num_requests = 4;
+    return driver.run(plan);
+  };
+  auto timed = run(server, true);
+  ASSERT_TRUE(timed.ok());
+  EXPECT_EQ(server.last_target(), "/v1/completions?server_timing=1");
+  for (const auto& s : timed->samples) {
+    ASSERT_TRUE(s.ok) << s.error;
+    EXPECT_DOUBLE_EQ(s.server_ttft_ms, 12.345);
+  }
+  auto untimed = run(plain, false);
+  ASSERT_TRUE(untimed.ok());
+  EXPECT_EQ(plain.last_target(), "/v1/completions");
+  for (const auto& s : untimed->samples) EXPECT_EQ(s.server_ttft_ms, -1.0);
+}
+
 TEST(LoadDriverTest, WithoutAltUrlEverySampleIsPathZero) {
   ScriptedSseServer server([](const std::string&) { return slow_stream(1); });
   Workload workload(WorkloadConfig{4, 1, 0.0, 0, 1});
