@@ -2,8 +2,14 @@
 // clients, each sending its next request when the previous one ends) or open loop (requests
 // arrive on a Gamma/Poisson schedule regardless of completions) — and returns every sample.
 // With a second address (LoadTarget::alt_url) the requests alternate between the two in the same
-// run, so both see the same load: client c's k-th request goes to path (c + k) % 2 (open loop:
-// request i to path i % 2), and each sample records its path.
+// run, so both see the same load: client c's k-th request goes to path ((c + k) / 2) % 2, i.e.
+// each client runs 0,0,1,1,... from its own phase (open loop: request i to path i % 2), and each
+// sample records its path and client.
+// NOTE(loadgen): not a plain 0,1,0,1 per client: a path that ends streams later (a proxy, ~1 ms
+// under load) delays its client's next request, which with strict alternation is always on the
+// other path; at 32 streams that put the proxied requests ahead in the prefill queue and their
+// TTFT p50 19 ms [CI 0..45] *below* the direct path's (20 loaded rounds). With pairs, a request
+// follows one of either path equally often (four phases: a multiple of 4 clients balances both).
 // A closed loop whose requests all end in the same step sends its next ones all at once, and the
 // server admits such a burst in arrival order: RunPlan::start_jitter_ms makes each client wait a
 // random 0..J ms before each request, so that order is the draw's, not the clients' or the paths'.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "bench/loadgen/load_driver.h"
@@ -260,8 +261,9 @@ TEST(LoadDriverTest, OpenLoopMaxConcurrencyHoldsArrivalsBack) {
   EXPECT_GE(result->duration_s, 6 * 0.02);  // 12 requests, 2 at a time, 20 ms each
 }
 
-// --alt-url: the requests of one run alternate between two addresses, per client, in phase
-// opposition between neighbouring clients; each sample names its path and client, and both paths
+// --alt-url: the requests of one run alternate between two addresses, in pairs per client
+// (0,0,1,1,...) from four phases, so that each round of requests has both paths and a request of
+// either path follows one of either path; each sample names its path and client, and both paths
 // get the same request apart from the prompt's words.
 TEST(LoadDriverTest, AltUrlAlternatesEachClientBetweenThePaths) {
   // Path 0's server sends 2 token events, path 1's 3: a sample's events say who answered it.
@@ -296,11 +298,15 @@ TEST(LoadDriverTest, AltUrlAlternatesEachClientBetweenThePaths) {
   EXPECT_GT(on_path[0], 0);
   EXPECT_GT(on_path[1], 0);
   ASSERT_EQ(by_client.size(), 4u);
+  std::set<std::pair<int, int>> second_after_first;  // (path of request 0, path of request 1) per client
   for (auto& [client, samples] : by_client) {
     std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->index < b->index; });
     for (std::size_t k = 0; k < samples.size(); ++k)
-      EXPECT_EQ(samples[k]->path, static_cast<int>((client + k) % 2)) << "client " << client << ", request " << k;
+      EXPECT_EQ(samples[k]->path, static_cast<int>(((client + k) / 2) % 2)) << "client " << client << ", request " << k;
+    ASSERT_GE(samples.size(), 2u);
+    second_after_first.insert({samples[0]->path, samples[1]->path});
   }
+  EXPECT_EQ(second_after_first.size(), 4u) << "either path follows either path";
   auto without_prompt = [](const std::string& body) {
     auto j = nlohmann::json::parse(body);
     j.erase("prompt");
