@@ -1,7 +1,7 @@
 // `ladle bench`: load generator for any OpenAI-compatible streaming server (ladle, llama.cpp's
 // llama-server, vLLM). Runs a closed-loop concurrency sweep or open-loop request rates, prints a
 // `vllm bench serve`-shaped report per level, and optionally writes JSON and an SVG plot. With
-// --alt-url, every level alternates its requests between two addresses and compares them
+// --alt-url, every level sends its requests to two addresses in turns and compares them
 // (path_comparison.h).
 #include <cmath>
 #include <cstdio>
@@ -68,10 +68,10 @@ Expected<std::vector<double>> parse_numbers(const std::string& text, const char*
 }
 
 void register_flags(FlagSet& f, BenchFlags& b) {
-  f.add("--url", &b.url, "server base URL (the only address contacted)");
+  f.add("--url", &b.url, "server base URL (the only address contacted, with --alt-url's)");
   f.add("--alt-url", &b.alt_url,
-        "a second address (e.g. the same server through a proxy): requests alternate between --url and "
-        "this one in the same run, and each level compares the two (TTFT p50, ITL p99, 95% CIs)");
+        "a second address (e.g. the same server through a proxy): each client sends its requests to --url "
+        "and to this one in turns (two each), and each level compares the two (TTFT p50, ITL p99, 95% CIs)");
   f.add("--endpoint", &b.endpoint, "/v1/completions or /v1/chat/completions");
   f.add("--model", &b.model, "model name to send (default: the first id from GET /v1/models)");
   f.add("--concurrency", &b.concurrency, "closed loop: comma-separated client counts, e.g. 1,8,32,64 (default 1)");
