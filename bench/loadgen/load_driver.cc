@@ -61,11 +61,13 @@ class Run {
 
   // Path of the next request of `client` (-1: open loop): pairs per client (0,0,1,1,...) from
   // four phases, so that about half of those in flight take each path and a request of either
-  // path follows one of either path equally often (load_driver.h).
+  // path follows one of either path equally often; an odd seed swaps the paths of the phases
+  // (load_driver.h).
   int next_path(int client) {
     if (!target_.alt_url) return 0;
-    if (client < 0) return issued_ % 2;
-    return ((client + client_requests_[static_cast<std::size_t>(client)]++) / 2) % 2;
+    const int swap = static_cast<int>(plan_.arrival_seed & 1);
+    if (client < 0) return (issued_ + swap) % 2;
+    return ((client + client_requests_[static_cast<std::size_t>(client)]++) / 2 + swap) % 2;
   }
 
   void issue(int client = -1) {

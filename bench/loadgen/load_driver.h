@@ -10,6 +10,10 @@
 // other path; at 32 streams that put the proxied requests ahead in the prefill queue and their
 // TTFT p50 19 ms [CI 0..45] *below* the direct path's (20 loaded rounds). With pairs, a request
 // follows one of either path equally often (four phases: a multiple of 4 clients balances both).
+// An odd RunPlan::arrival_seed swaps the two paths of every phase, so that over rounds of
+// consecutive seeds each client slot (its prompts, its place in the first burst) serves both
+// paths alike: with one fixed mapping, path 1 had the lower server-side TTFT at the start of all
+// four loaded runs, an A/A run between the same address included (runs that shared seeds).
 // A closed loop whose requests all end in the same step sends its next ones all at once, and the
 // server admits such a burst in arrival order: RunPlan::start_jitter_ms makes each client wait a
 // random 0..J ms before each request, so that order is the draw's, not the clients' or the paths'.

@@ -314,6 +314,19 @@ TEST(LoadDriverTest, AltUrlAlternatesEachClientBetweenThePaths) {
   };
   EXPECT_EQ(without_prompt(server0.last_body()), without_prompt(server1.last_body()));
   EXPECT_EQ(without_prompt(server0.last_body())["seed"], 7);
+
+  // An odd seed swaps the paths of every phase.
+  plan.arrival_seed = 1;
+  plan.num_requests = 8;
+  auto swapped = driver.run(plan);
+  ASSERT_TRUE(swapped.ok());
+  std::map<int, std::vector<const RequestSample*>> swapped_by_client;
+  for (const auto& s : swapped->samples) swapped_by_client[s.client].push_back(&s);
+  for (auto& [client, samples] : swapped_by_client) {
+    std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->index < b->index; });
+    for (std::size_t k = 0; k < samples.size(); ++k)
+      EXPECT_EQ(samples[k]->path, static_cast<int>(((client + k) / 2 + 1) % 2)) << "client " << client << ", request " << k;
+  }
 }
 
 // --jitter: each closed-loop request waits its own draw in [0, J) before it is sent (timers never
