@@ -8,7 +8,7 @@
 #   3. a multi-turn chat workload through nginx to two replicas, without and with
 #      X-Session-Affinity, alternated ROUNDS times: the prefix-cache hit rate.
 #   4. direct and through nginx in the same run: one replica, `ladle bench --alt-url` sends every
-#      client's requests alternately to the replica's port and to nginx's (8 and 32 streams), with
+#      client's requests in turns (pairs) to the replica's port and to nginx's (8 and 32 streams), with
 #      --jitter (closed-loop bursts arrive in random, not path, order) and --server-timing (the TTFT
 #      spent outside the server); ROUNDS4 short rounds, pooled by bench/paired_rounds.py with 95 %
 #      intervals from a bootstrap over rounds, and a verdict against issue 21's goals.
