@@ -7,15 +7,22 @@
 #   2. one replica (--threads 2) vs two (--threads 1 each) behind nginx, 32 streams.
 #   3. a multi-turn chat workload through nginx to two replicas, without and with
 #      X-Session-Affinity, alternated ROUNDS times: the prefix-cache hit rate.
-#   [SECTIONS="1 2 3"] [THREADS1=N] bench/cluster_bench.sh [ROUNDS]   (default 2; needs build/ladle,
-#   nginx, prometheus). THREADS1 sets section 1's replica --threads (default: the server's own
-#   choice, both cores): THREADS1=1 leaves a core to nginx and the load generator on both paths.
+#   4. direct and through nginx in the same run: one replica, `ladle bench --alt-url` sends every
+#      client's requests in turns (pairs) to the replica's port and to nginx's (8 and 32 streams), with
+#      --jitter (closed-loop bursts arrive in random, not path, order) and --server-timing (the TTFT
+#      spent outside the server); ROUNDS4 short rounds, pooled by bench/paired_rounds.py with 95 %
+#      intervals from a bootstrap over rounds, and a verdict against issue 21's goals.
+#   [SECTIONS="1 2 3 4"] [THREADS1=N] [ROUNDS4=N] bench/cluster_bench.sh [ROUNDS]   (ROUNDS default 2,
+#   ROUNDS4 default 20; needs build/ladle, nginx, prometheus). THREADS1 sets the replica --threads of
+#   sections 1 and 4 (default: the server's own choice, both cores): THREADS1=1 leaves a core to
+#   nginx and the load generator on both paths.
 # The model is the synthetic 15M shape (ladle make-model --preset 15m). Raw JSON goes to a
 # temporary folder named at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
-sections=${SECTIONS:-1 2 3}
+sections=${SECTIONS:-1 2 3 4}
+rounds4=${ROUNDS4:-20}
 want() { [[ " $sections " == *" $1 "* ]]; }
 out=$(mktemp -d /tmp/ladle_cluster_bench.XXXXXX)
 model=$out/m15.bin tok=$out/tok15.bin
@@ -93,6 +100,17 @@ for r in $(seq "$rounds"); do
       --tag "round$r-$mode" | tee "$out/affinity-$r-$mode.json"
   done
 done
+stop
+fi
+if want 4; then
+echo
+echo "## 4. direct vs through nginx in the same runs (1 replica, 15M, $([ -n "${THREADS1:-}" ] && echo "--threads $THREADS1" || echo "default threads"), $rounds4 rounds)"
+cluster 1 ${THREADS1:+--threads "$THREADS1"}
+for r in $(seq "$rounds4"); do
+  build/ladle bench --url "http://127.0.0.1:$((port + 1))" --alt-url "http://127.0.0.1:$port" --concurrency 8,32 \
+    "${load[@]}" --jitter 20 --server-timing --seed "$r" --json "$out/paired-$r.json" > /dev/null
+done
+python3 bench/paired_rounds.py "$out"/paired-*.json
 stop
 fi
 echo "raw files: $out"

@@ -1,6 +1,8 @@
 // `ladle bench`: load generator for any OpenAI-compatible streaming server (ladle, llama.cpp's
 // llama-server, vLLM). Runs a closed-loop concurrency sweep or open-loop request rates, prints a
-// `vllm bench serve`-shaped report per level, and optionally writes JSON and an SVG plot.
+// `vllm bench serve`-shaped report per level, and optionally writes JSON and an SVG plot. With
+// --alt-url, every level sends its requests to two addresses in turns and compares them
+// (path_comparison.h).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include "bench/loadgen/commands.h"
 #include "bench/loadgen/http_get.h"
 #include "bench/loadgen/load_driver.h"
+#include "bench/loadgen/path_comparison.h"
 #include "bench/loadgen/progress_line.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/svg_plot.h"
@@ -24,6 +27,7 @@ namespace {
 
 struct BenchFlags {
   std::string url = "http://127.0.0.1:8080";
+  std::string alt_url;
   std::string endpoint = "/v1/completions";
   std::string model;
   std::string concurrency;   // "1,8,32,64"
@@ -33,10 +37,12 @@ struct BenchFlags {
   int num_requests = 100;
   double duration_s = 60;
   int warmup = 0;
+  double jitter_ms = 0;
   int input_len = 32, output_len = 128, shared_prefix_len = 0;
   double range_ratio = 0;
   std::uint64_t seed = 0;
   bool ignore_eos = false;
+  bool server_timing = false;
   double temperature = 0;
   double timeout_s = 120;
   bool mix = false;
@@ -62,7 +68,10 @@ Expected<std::vector<double>> parse_numbers(const std::string& text, const char*
 }
 
 void register_flags(FlagSet& f, BenchFlags& b) {
-  f.add("--url", &b.url, "server base URL (the only address contacted)");
+  f.add("--url", &b.url, "server base URL (the only address contacted, with --alt-url's)");
+  f.add("--alt-url", &b.alt_url,
+        "a second address (e.g. the same server through a proxy): each client sends its requests to --url "
+        "and to this one in turns (two each), and each level compares the two (TTFT p50, ITL p99, 95% CIs)");
   f.add("--endpoint", &b.endpoint, "/v1/completions or /v1/chat/completions");
   f.add("--model", &b.model, "model name to send (default: the first id from GET /v1/models)");
   f.add("--concurrency", &b.concurrency, "closed loop: comma-separated client counts, e.g. 1,8,32,64 (default 1)");
@@ -72,6 +81,9 @@ void register_flags(FlagSet& f, BenchFlags& b) {
   f.add("--num-requests", &b.num_requests, "requests per level at most");
   f.add("--duration", &b.duration_s, "seconds per level after which no request is issued");
   f.add("--warmup", &b.warmup, "unrecorded requests before each level");
+  f.add("--jitter", &b.jitter_ms,
+        "closed loop: each client waits a random 0..MS ms before each request (not counted in any latency), "
+        "so requests that end together do not all arrive at once in client order");
   f.add("--input-len", &b.input_len, "prompt length in words (≈ tokens)");
   f.add("--output-len", &b.output_len, "max_tokens per request");
   f.add("--range-ratio", &b.range_ratio, "lengths uniform in [len·(1−r), len·(1+r)]");
@@ -79,6 +91,9 @@ void register_flags(FlagSet& f, BenchFlags& b) {
   f.add("--seed", &b.seed, "workload, arrival and sampling seed");
   f.add("--ignore-eos", &b.ignore_eos, "send \"ignore_eos\": true (always generate --output-len tokens)");
   f.add("--temperature", &b.temperature, "sampling temperature sent");
+  f.add("--server-timing", &b.server_timing,
+        "ask ladle for its own TTFT in each stream (?server_timing=1); samples and --alt-url comparisons "
+        "then also give the client's TTFT minus the server's (the time spent outside the server)");
   f.add("--timeout", &b.timeout_s, "seconds before one request is abandoned");
   f.add("--mix", &b.mix,
         "vary each request: completions or chat, streamed (70%) or not, 0-2 stop strings (soak runs)");
@@ -129,6 +144,7 @@ Expected<std::vector<Level>> make_levels(const BenchFlags& b) {
     l.plan.num_requests = b.num_requests;
     l.plan.duration_s = b.duration_s;
     l.plan.arrival_seed = b.seed;
+    l.plan.start_jitter_ms = b.jitter_ms;
   }
   return levels;
 }
@@ -139,7 +155,13 @@ Expected<LoadTarget> make_target(const BenchFlags& b) {
   auto endpoint = parse_endpoint(b.endpoint);
   if (!endpoint) return endpoint.error();
   LoadTarget t{*url, *endpoint, b.model, b.ignore_eos, b.seed, b.temperature,
-               std::chrono::milliseconds(static_cast<long>(b.timeout_s * 1000)), b.mix, b.drop_rate};
+               std::chrono::milliseconds(static_cast<long>(b.timeout_s * 1000)), b.mix, b.drop_rate, {}};
+  if (!b.alt_url.empty()) {
+    auto alt = parse_url(b.alt_url);
+    if (!alt) return make_error(ErrorCode::kInvalidArgument, "--alt-url: " + alt.error().message);
+    t.alt_url = *alt;
+  }
+  t.server_timing = b.server_timing;
   if (t.model.empty()) {
     auto models = http_get(*url, "/v1/models");
     if (models && models->status == 200) {
@@ -190,6 +212,12 @@ Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& targ
   std::printf("%s", format_report(s, slo).c_str());
   std::fflush(stdout);
   nlohmann::json run = summary_to_json(s);
+  if (target.alt_url) {
+    PathComparison c = compare_paths(result->samples, result->duration_s);
+    std::printf("%s", format_comparison(c, b.url, b.alt_url).c_str());
+    std::fflush(stdout);
+    run["comparison"] = comparison_to_json(c);
+  }
   run["samples"] = nlohmann::json::array();
   CdfSeries ttft{level.short_label, {}}, itl{level.short_label, {}};
   for (const auto& r : result->samples) {
@@ -208,6 +236,7 @@ Status run_level(const Level& level, const BenchFlags& b, const LoadTarget& targ
 Status write_outputs(const BenchFlags& b, const LoadTarget& target, const BenchOutputs& out) {
   if (!b.json_path.empty()) {
     nlohmann::json doc = {{"url", b.url},
+                          {"alt_url", b.alt_url},
                           {"endpoint", std::string(endpoint_path(target.endpoint))},
                           {"model", target.model},
                           {"input_len", b.input_len},
@@ -255,9 +284,9 @@ int run_bench(std::span<const std::string> args) {
   auto levels = make_levels(b);
   if (!levels) return std::fprintf(stderr, "ladle bench: %s\n", levels.error().message.c_str()), 2;
   if (b.num_requests < 1 || b.duration_s <= 0 || b.timeout_s <= 0 || b.input_len < 1 || b.output_len < 1 ||
-      b.range_ratio < 0 || b.range_ratio >= 1 || b.drop_rate < 0 || b.drop_rate > 1)
+      b.range_ratio < 0 || b.range_ratio >= 1 || b.drop_rate < 0 || b.drop_rate > 1 || b.jitter_ms < 0)
     return std::fprintf(stderr, "ladle bench: lengths, counts and times must be positive, range ratio in [0,1), "
-                                "drop rate in [0,1]\n"), 2;
+                                "drop rate in [0,1], jitter >= 0\n"), 2;
   auto target = make_target(b);
   if (!target) return std::fprintf(stderr, "ladle bench: %s\n", target.error().message.c_str()), 2;
 

@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <memory>
+#include <random>
+#include <vector>
 
 #include "bench/loadgen/arrivals.h"
 #include "bench/loadgen/request_mix.h"
@@ -36,10 +38,14 @@ class Run {
   Expected<RunResult> execute() {
     boost::system::error_code ec;
     asio::ip::tcp::resolver resolver(ioc_);
-    endpoints_ = resolver.resolve(target_.url.host, target_.url.port, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, "resolve " + target_.url.host + ": " + ec.message());
+    const Url* urls[2] = {&target_.url, target_.alt_url ? &*target_.alt_url : nullptr};
+    for (int p = 0; p < 2 && urls[p]; ++p) {
+      endpoints_[p] = resolver.resolve(urls[p]->host, urls[p]->port, ec);
+      if (ec) return make_error(ErrorCode::kUnavailable, "resolve " + urls[p]->host + ": " + ec.message());
+    }
     if (plan_.concurrency > 0) {
-      for (int i = 0; i < plan_.concurrency && can_issue(); ++i) issue();
+      client_requests_.assign(static_cast<std::size_t>(plan_.concurrency), 0);
+      for (int i = 0; i < plan_.concurrency && can_issue(); ++i) issue(i);
     } else {
       next_arrival_ = start_;
       arrive();
@@ -53,14 +59,28 @@ class Run {
     return issued_ + backlog_ < plan_.num_requests && Clock::now() < issue_deadline_;
   }
 
-  void issue() {
+  // Path of the next request of `client` (-1: open loop): pairs per client (0,0,1,1,...) from
+  // four phases, so that about half of those in flight take each path and a request of either
+  // path follows one of either path equally often; an odd seed swaps the paths of the phases
+  // (load_driver.h).
+  int next_path(int client) {
+    if (!target_.alt_url) return 0;
+    const int swap = static_cast<int>(plan_.arrival_seed & 1);
+    if (client < 0) return (issued_ + swap) % 2;
+    return ((client + client_requests_[static_cast<std::size_t>(client)]++) / 2 + swap) % 2;
+  }
+
+  void issue(int client = -1) {
+    const int path = next_path(client);
+    const Url& url = path == 0 ? target_.url : *target_.alt_url;
     WorkItem item = workload_.next();
     RequestShape shape = mix_.next(item.max_tokens);
     CompletionRequest req{shape.endpoint, target_.model, std::move(item.prompt), item.max_tokens,
                           shape.stream,   target_.ignore_eos, target_.seed, target_.temperature, shape.stop};
     CallOptions opts;
-    opts.host = target_.url.host + ":" + target_.url.port;
-    opts.target = target_.url.target(endpoint_path(shape.endpoint));
+    opts.host = url.host + ":" + url.port;
+    opts.target = url.target(endpoint_path(shape.endpoint));
+    if (target_.server_timing) opts.target += "?server_timing=1";
     opts.body = build_request_body(req);
     opts.stream = shape.stream;
     opts.endpoint = shape.endpoint;
@@ -69,23 +89,36 @@ class Run {
     opts.timeout = target_.timeout;
     opts.run_start = start_;
     RequestSample sample;
+    if (client >= 0 && plan_.start_jitter_ms > 0)
+      sample.wait_ms = std::uniform_real_distribution<double>(0, plan_.start_jitter_ms)(jitter_rng_);
     sample.index = issued_++;
     sample.level = plan_.concurrency;
+    sample.path = path;
+    sample.client = client;
     sample.input_words = item.input_words;
     sample.max_tokens = item.max_tokens;
     ++in_flight_;
-    StreamCall::start(ioc_, endpoints_, std::move(opts), std::move(sample),
-                      [this](CallResult&& r) { on_done(std::move(r)); });
+    if (sample.wait_ms <= 0) return send(path, client, std::move(opts), std::move(sample));
+    auto timer = std::make_shared<asio::steady_timer>(ioc_, seconds(sample.wait_ms / 1000.0));
+    timer->async_wait([this, timer, path, client, opts = std::move(opts),
+                       sample = std::move(sample)](boost::system::error_code) mutable {
+      send(path, client, std::move(opts), std::move(sample));
+    });
   }
 
-  void on_done(CallResult&& r) {
+  void send(int path, int client, CallOptions&& opts, RequestSample&& sample) {
+    StreamCall::start(ioc_, endpoints_[path], std::move(opts), std::move(sample),
+                      [this, client](CallResult&& r) { on_done(client, std::move(r)); });
+  }
+
+  void on_done(int client, CallResult&& r) {
     --in_flight_;
     (r.sample.ok || r.sample.dropped ? ok_ : failed_) += 1;
     result_.samples.push_back(std::move(r.sample));
     result_.duration_s = std::chrono::duration<double>(Clock::now() - start_).count();
     if (progress_) progress_(ok_, failed_, in_flight_, result_.duration_s);
     if (plan_.concurrency > 0) {
-      if (can_issue()) issue();
+      if (can_issue()) issue(client);
     } else if (backlog_ > 0) {
       --backlog_;
       issue();
@@ -111,7 +144,9 @@ class Run {
   RequestMix mix_;
   asio::io_context ioc_;
   asio::steady_timer arrival_timer_{ioc_};
-  asio::ip::tcp::resolver::results_type endpoints_;
+  asio::ip::tcp::resolver::results_type endpoints_[2];  // of url and alt_url
+  std::vector<int> client_requests_;  // closed loop: requests issued so far per client
+  std::mt19937_64 jitter_rng_{plan_.arrival_seed ^ 0x6a09e667f3bcc909ull};
   Clock::time_point start_ = Clock::now();
   Clock::time_point issue_deadline_ = Clock::time_point::max();
   Clock::time_point next_arrival_{};

@@ -87,11 +87,11 @@ nlohmann::json summary_to_json(const RunSummary& s) {
 }
 
 nlohmann::json sample_to_json(const RequestSample& r) {
-  return {{"index", r.index},         {"level", r.level},
+  return {{"index", r.index},         {"level", r.level}, {"path", r.path}, {"client", r.client}, {"wait_ms", r.wait_ms},
           {"input_words", r.input_words}, {"max_tokens", r.max_tokens},
           {"start_s", r.start_s},     {"connect_ms", r.connect_ms},
           {"ok", r.ok},               {"error", r.error},
-          {"http_status", r.http_status}, {"ttft_ms", r.ttft_ms},
+          {"http_status", r.http_status}, {"ttft_ms", r.ttft_ms}, {"server_ttft_ms", r.server_ttft_ms},
           {"tpot_ms", r.tpot_ms()},   {"e2e_ms", r.e2e_ms},
           {"itl_ms", r.itl_ms},       {"output_tokens", r.output_tokens},
           {"prompt_tokens", r.prompt_tokens}, {"content_events", r.content_events},

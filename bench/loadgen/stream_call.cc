@@ -2,6 +2,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <cstdlib>
+#include <string_view>
 
 namespace ladle::loadgen {
 
@@ -131,7 +133,17 @@ void StreamCall::on_bytes(std::string_view bytes, Clock::time_point now) {
 }
 
 void StreamCall::on_event(const SseEvent& event, Clock::time_point now) {
-  if (event.is_comment) return;
+  if (event.is_comment) {
+    // ladle's `: server-ttft-ms 12.345` (?server_timing=1), just before the first text.
+    constexpr std::string_view kServerTtft = "server-ttft-ms ";
+    if (event.data.starts_with(kServerTtft)) {
+      const char* begin = event.data.c_str() + kServerTtft.size();
+      char* end = nullptr;
+      double v = std::strtod(begin, &end);
+      if (end != begin && v >= 0) result_.sample.server_ttft_ms = v;
+    }
+    return;
+  }
   if (event.data == "[DONE]") {
     saw_done_ = true;
     return;

@@ -75,6 +75,10 @@ class ScriptedSseServer {
     std::lock_guard lock(mu_);
     return last_body_;
   }
+  std::string last_target() {  // the request line's target, e.g. "/v1/completions?x=1"
+    std::lock_guard lock(mu_);
+    return last_target_;
+  }
 
  private:
   void accept_loop() {
@@ -98,6 +102,7 @@ class ScriptedSseServer {
     {
       std::lock_guard lock(mu_);
       last_body_ = req.body();
+      last_target_ = std::string(req.target());
     }
     for (const Piece& p : script_(req.body())) {
       std::this_thread::sleep_for(p.delay_before);
@@ -122,6 +127,7 @@ class ScriptedSseServer {
   std::mutex mu_;
   std::vector<std::thread> connections_;  // GUARDED_BY(mu_)
   std::string last_body_;                 // GUARDED_BY(mu_)
+  std::string last_target_;               // GUARDED_BY(mu_)
   std::thread accept_thread_;
 };
 

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <limits>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "bench/loadgen/load_driver.h"
@@ -256,6 +259,171 @@ TEST(LoadDriverTest, OpenLoopMaxConcurrencyHoldsArrivalsBack) {
   EXPECT_EQ(server.requests(), 12);
   EXPECT_LE(peak.load(), 2);
   EXPECT_GE(result->duration_s, 6 * 0.02);  // 12 requests, 2 at a time, 20 ms each
+}
+
+// --alt-url: the requests of one run alternate between two addresses, in pairs per client
+// (0,0,1,1,...) from four phases, so that each round of requests has both paths and a request of
+// either path follows one of either path; each sample names its path and client, and both paths
+// get the same request apart from the prompt's words.
+TEST(LoadDriverTest, AltUrlAlternatesEachClientBetweenThePaths) {
+  // Path 0's server sends 2 token events, path 1's 3: a sample's events say who answered it.
+  ScriptedSseServer server0([](const std::string&) { return slow_stream(2); });
+  ScriptedSseServer server1([](const std::string&) { return slow_stream(3); });
+  Workload workload(WorkloadConfig{8, 4, 0.0, 0, 1});
+  LoadTarget target;
+  target.url = *parse_url(server0.url());
+  target.alt_url = *parse_url(server1.url());
+  target.model = "m";
+  target.seed = 7;
+  LoadDriver driver(target, workload);
+  RunPlan plan;
+  plan.concurrency = 4;
+  plan.num_requests = 24;
+  auto result = driver.run(plan);
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->samples.size(), 24u);
+  int on_path[2] = {0, 0};
+  std::map<int, std::vector<const RequestSample*>> by_client;
+  for (const auto& s : result->samples) {
+    ASSERT_TRUE(s.ok) << s.error;
+    ASSERT_TRUE(s.path == 0 || s.path == 1);
+    EXPECT_EQ(s.content_events, 2 + s.path) << "request " << s.index << " answered by the other path's server";
+    ++on_path[s.path];
+    ASSERT_GE(s.client, 0);
+    ASSERT_LT(s.client, 4);
+    by_client[s.client].push_back(&s);
+  }
+  EXPECT_EQ(on_path[0], server0.requests());
+  EXPECT_EQ(on_path[1], server1.requests());
+  EXPECT_GT(on_path[0], 0);
+  EXPECT_GT(on_path[1], 0);
+  ASSERT_EQ(by_client.size(), 4u);
+  std::set<std::pair<int, int>> second_after_first;  // (path of request 0, path of request 1) per client
+  for (auto& [client, samples] : by_client) {
+    std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->index < b->index; });
+    for (std::size_t k = 0; k < samples.size(); ++k)
+      EXPECT_EQ(samples[k]->path, static_cast<int>(((client + k) / 2) % 2)) << "client " << client << ", request " << k;
+    ASSERT_GE(samples.size(), 2u);
+    second_after_first.insert({samples[0]->path, samples[1]->path});
+  }
+  EXPECT_EQ(second_after_first.size(), 4u) << "either path follows either path";
+  auto without_prompt = [](const std::string& body) {
+    auto j = nlohmann::json::parse(body);
+    j.erase("prompt");
+    return j;
+  };
+  EXPECT_EQ(without_prompt(server0.last_body()), without_prompt(server1.last_body()));
+  EXPECT_EQ(without_prompt(server0.last_body())["seed"], 7);
+
+  // An odd seed swaps the paths of every phase.
+  plan.arrival_seed = 1;
+  plan.num_requests = 8;
+  auto swapped = driver.run(plan);
+  ASSERT_TRUE(swapped.ok());
+  std::map<int, std::vector<const RequestSample*>> swapped_by_client;
+  for (const auto& s : swapped->samples) swapped_by_client[s.client].push_back(&s);
+  for (auto& [client, samples] : swapped_by_client) {
+    std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->index < b->index; });
+    for (std::size_t k = 0; k < samples.size(); ++k)
+      EXPECT_EQ(samples[k]->path, static_cast<int>(((client + k) / 2 + 1) % 2)) << "client " << client << ", request " << k;
+  }
+}
+
+// --jitter: each closed-loop request waits its own draw in [0, J) before it is sent (timers never
+// fire early, so every start is at least the draw after its client became free); the draws come
+// from the seed; without --jitter nothing waits.
+TEST(LoadDriverTest, StartJitterDelaysEachRequestByItsOwnDraw) {
+  ScriptedSseServer server([](const std::string&) { return slow_stream(1); });
+  auto run = [&](double jitter_ms, std::uint64_t seed) {
+    Workload workload(WorkloadConfig{4, 1, 0.0, 0, 1});
+    LoadTarget target;
+    target.url = *parse_url(server.url());
+    LoadDriver driver(target, workload);
+    RunPlan plan;
+    plan.concurrency = 3;
+    plan.num_requests = 9;
+    plan.arrival_seed = seed;
+    plan.start_jitter_ms = jitter_ms;
+    auto result = driver.run(plan);
+    EXPECT_TRUE(result.ok());
+    auto samples = result->samples;
+    std::sort(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.index < b.index; });
+    return samples;
+  };
+  auto a = run(40, 5), b = run(40, 5), none = run(0, 5);
+  ASSERT_EQ(a.size(), 9u);
+  ASSERT_EQ(b.size(), 9u);
+  std::map<int, double> client_free_at;  // ms after the run's start
+  double lo = 1e9, hi = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const RequestSample& s = a[i];
+    ASSERT_TRUE(s.ok) << s.error;
+    EXPECT_GE(s.wait_ms, 0.0);
+    EXPECT_LT(s.wait_ms, 40.0);
+    EXPECT_EQ(s.wait_ms, b[i].wait_ms) << "the same seed draws the same waits";
+    EXPECT_GE(s.start_s * 1000, client_free_at[s.client] + s.wait_ms - 0.01) << "request " << s.index;
+    client_free_at[s.client] = (s.start_s * 1000) + s.e2e_ms;
+    lo = std::min(lo, s.wait_ms);
+    hi = std::max(hi, s.wait_ms);
+  }
+  EXPECT_GT(hi - lo, 1.0);  // nine draws from [0, 40) are not all alike
+  for (const auto& s : none) EXPECT_EQ(s.wait_ms, 0.0);
+}
+
+// --server-timing: the URL asks for ladle's `: server-ttft-ms` comment and each sample keeps its
+// value; a stream without it leaves -1, and other comments are not taken for it.
+TEST(LoadDriverTest, ServerTimingAsksForAndKeepsTheServersTtft) {
+  ScriptedSseServer server([](const std::string&) {
+    auto pieces = slow_stream(2);
+    pieces.insert(pieces.begin() + 1, Piece{milliseconds(0), ": ping\n\n: server-ttft-ms 12.345\n\n"});
+    return pieces;
+  });
+  ScriptedSseServer plain([](const std::string&) {
+    auto pieces = slow_stream(2);
+    pieces.insert(pieces.begin() + 1, Piece{milliseconds(0), ": ping\n\n"});
+    return pieces;
+  });
+  auto run = [](const ScriptedSseServer& s, bool timing) {
+    Workload workload(WorkloadConfig{4, 2, 0.0, 0, 1});
+    LoadTarget target;
+    target.url = *parse_url(s.url());
+    target.server_timing = timing;
+    LoadDriver driver(target, workload);
+    RunPlan plan;
+    plan.concurrency = 2;
+    plan.num_requests = 4;
+    return driver.run(plan);
+  };
+  auto timed = run(server, true);
+  ASSERT_TRUE(timed.ok());
+  EXPECT_EQ(server.last_target(), "/v1/completions?server_timing=1");
+  for (const auto& s : timed->samples) {
+    ASSERT_TRUE(s.ok) << s.error;
+    EXPECT_DOUBLE_EQ(s.server_ttft_ms, 12.345);
+  }
+  auto untimed = run(plain, false);
+  ASSERT_TRUE(untimed.ok());
+  EXPECT_EQ(plain.last_target(), "/v1/completions");
+  for (const auto& s : untimed->samples) EXPECT_EQ(s.server_ttft_ms, -1.0);
+}
+
+TEST(LoadDriverTest, WithoutAltUrlEverySampleIsPathZero) {
+  ScriptedSseServer server([](const std::string&) { return slow_stream(1); });
+  Workload workload(WorkloadConfig{4, 1, 0.0, 0, 1});
+  LoadTarget target;
+  target.url = *parse_url(server.url());
+  LoadDriver driver(target, workload);
+  RunPlan plan;
+  plan.request_rate = std::numeric_limits<double>::infinity();
+  plan.num_requests = 6;
+  auto result = driver.run(plan);
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result->samples.size(), 6u);
+  for (const auto& s : result->samples) {
+    EXPECT_EQ(s.path, 0);
+    EXPECT_EQ(s.client, -1);  // open loop
+  }
+  EXPECT_EQ(server.requests(), 6);
 }
 
 TEST(ServerGaugesTest, ReadsLadleMetricsOverHttp) {
