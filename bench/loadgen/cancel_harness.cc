@@ -36,7 +36,7 @@ CancelHarness::~CancelHarness() {
 CancelHarness::Launched CancelHarness::launch(const std::string& prompt, bool stream, CallOptions opts,
                                               int max_tokens) {
   CompletionRequest req{config_.endpoint, config_.model, prompt, max_tokens, stream,
-                        /*ignore_eos=*/true, config_.seed, 0.0};
+                        /*ignore_eos=*/true, config_.seed, 0.0, {}};
   opts.host = config_.url.host + ":" + config_.url.port;
   opts.target = config_.url.target(endpoint_path(config_.endpoint));
   opts.body = build_request_body(req);
