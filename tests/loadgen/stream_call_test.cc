@@ -51,8 +51,8 @@ TEST(StreamCallTest, TimestampsEveryEventAsItArrives) {
   ScriptedSseServer server([](const std::string&) {
     return std::vector<Piece>{{milliseconds(0), testing::sse_head()},
                               {milliseconds(60), text_event("Once")},
-                              {milliseconds(30), text_event(" upon")},
-                              {milliseconds(30), ": keep-alive\n\n" + text_event(" a")},
+                              {milliseconds(120), text_event(" upon")},
+                              {milliseconds(120), ": keep-alive\n\n" + text_event(" a")},
                               {milliseconds(5), usage_event(3, 3) + "data: [DONE]\n\n"}};
   });
   CallResult r = call(server);
@@ -63,17 +63,19 @@ TEST(StreamCallTest, TimestampsEveryEventAsItArrives) {
   EXPECT_EQ(s.output_tokens, 3);
   EXPECT_EQ(s.prompt_tokens, 3);
   EXPECT_TRUE(s.usage_reported);
-  // The server waits 60 ms, then 30 and 30 between the texts: the client's clocks can only be
-  // later than that (a loaded machine delays reads), and they must add up within the request.
+  // The server waits 60 ms, then 120 and 120 between the texts: no event can arrive earlier than
+  // that, so the first token and the last one have lower bounds. A gap between two events can
+  // shrink by as much as the earlier read was delayed (a loaded machine), hence the 120 ms gaps
+  // and a bound of half that: a client that stamped the events at the end would give ~0.
   // Upper bounds on a shared machine would time the scheduler, not the client.
   EXPECT_GE(s.ttft_ms, 55);
   ASSERT_EQ(s.itl_ms.size(), 2u);
   double itl_sum = 0;
   for (double itl : s.itl_ms) {
-    EXPECT_GE(itl, 25);
+    EXPECT_GE(itl, 60);
     itl_sum += itl;
   }
-  EXPECT_GE(s.e2e_ms, s.ttft_ms + 60);
+  EXPECT_GE(s.ttft_ms + itl_sum, 295);  // the last text left the server 300 ms after the request
   EXPECT_LE(s.ttft_ms + itl_sum, s.e2e_ms + 1e-6);
   EXPECT_NEAR(s.tpot_ms(), (s.e2e_ms - s.ttft_ms) / 2, 1e-9);
   auto body = nlohmann::json::parse(server.last_body());
