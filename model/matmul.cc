@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/isa.h"
+#include "model/matmul_ggml.h"
 #include "model/matmul_kernels.h"
 
 #if defined(__x86_64__)
@@ -311,10 +312,12 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_ro
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end) {
+  if (w.ggml != nullptr) return matmul_ggml_rows(x, w, y, M, p_begin * kPanel, std::min(w.N, p_end * kPanel));
   with_panels(w, [&](auto* p) { kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, p_begin, p_end); });
 }
 
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
+  if (w.ggml != nullptr) return matmul_ggml(x, w, y, M, pool);
   with_panels(w, [&](auto* p) { run_matmul(kernel<Elem<decltype(p)>>(), x, p, y, M, w.N, w.K, pool); });
 }
 
@@ -328,6 +331,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
+  if (w.ggml != nullptr) return matmul_ggml_portable(x, w, y, M);
   with_panels(w, [&](auto* p) { portable_kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
 }
 
