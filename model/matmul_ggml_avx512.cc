@@ -37,56 +37,89 @@ LADLE_AVX512 inline __m512i bytes16(const std::uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// One super-block of one row of Q4_K, ready to widen: per sub-block of 32, d1 = d · scale and
-// m1 = dmin · min (exact products), as dequantize's q4_k.
+// One super-block of one row of Q4_K, ready to widen: per sub-block s of 32, the sixteen values
+// a nibble can stand for, tab[s][q] = d1 · q − m1 with one rounding (d1 = d · scale, m1 = dmin ·
+// min: exact products), so a weight is one permute of its nibble; the same floats as dequantize's
+// q4_k.
+// NOTE(ggml): a table per sub-block, not d1 · q − m1 per weight. Widening each weight with
+// and/shift, cvtdq2ps and fmsub, with the scales decoded in scalar code (ggml_dequantize.cc's
+// way), ran the 1B shape's step at 0.23x the q8 panels' speed at M = 1 (ggml_matmul_bench,
+// loaded); the scales decoded with ggml's 32-bit mask trick and one vpermps per 16 weights cut
+// the instructions per weight roughly in half (numbers in BENCHMARKS.md).
 struct Q4K {
   static constexpr std::size_t kBytes = 144;
-  float d1[8], m1[8];
+  __m512 tab[8];
   const std::uint8_t* qs;
   LADLE_AVX512 inline void load(const std::uint8_t* b) {
+    // The eight 6-bit scales to bytes 0..7 and the mins to bytes 8..15 (get_scale_min_k4 for all
+    // sub-blocks at once, as ggml's kernels unpack them).
+    std::uint32_t u[4];
+    std::memcpy(u, b + 4, 12);
+    constexpr std::uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+    u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
+    const std::uint32_t mins_low = u[1] & kLow6;
+    u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
+    u[2] = mins_low;
+    u[0] &= kLow6;
+    const __m512i sm = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)));
     const float d = half_at(b), dmin = half_at(b + 2);
-    const std::uint8_t* sc = b + 4;
-    for (int s = 0; s < 8; ++s) {
-      const int scale = s < 4 ? sc[s] & 63 : (sc[s + 4] & 0x0F) | ((sc[s - 4] >> 6) << 4);
-      const int min = s < 4 ? sc[s + 4] & 63 : (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
-      d1[s] = d * float(scale);
-      m1[s] = dmin * float(min);
-    }
+    const __m512 scale = _mm512_mask_blend_ps(__mmask16(0xFF00), _mm512_set1_ps(d), _mm512_set1_ps(dmin));
+    alignas(64) float dm[16];  // d1[0..8) then m1[0..8)
+    _mm512_store_ps(dm, _mm512_mul_ps(_mm512_cvtepi32_ps(sm), scale));
+    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) tab[s] = _mm512_fmsub_ps(iota, _mm512_set1_ps(dm[s]), _mm512_set1_ps(dm[s + 8]));
     qs = b + 16;
   }
   // Weights 16c .. 16c + 15 of the super-block: nibbles of qs[32p + 16(c & 1) ..], low for
-  // sub-block 2p, high for 2p + 1 (p = c / 4); d1 · q − m1 with one rounding, as dequantize.
+  // sub-block 2p, high for 2p + 1 (p = c / 4); vpermps reads only an index's low four bits.
   template <int c>
   LADLE_AVX512 inline __m512 widen() const {
     constexpr int p = c / 4, high = (c / 2) % 2, sub = 2 * p + high;
     __m512i q = bytes16(qs + 32 * p + 16 * (c % 2));
-    q = high ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
-    return _mm512_fmsub_ps(_mm512_set1_ps(d1[sub]), _mm512_cvtepi32_ps(q), _mm512_set1_ps(m1[sub]));
+    if constexpr (high) q = _mm512_srli_epi32(q, 4);
+    return _mm512_permutexvar_ps(q, tab[sub]);
   }
 };
 
-// One super-block of one row of Q6_K: ds = d · scale per 16 weights (exact), then (q − 32) · ds
-// rounded once, as dequantize's q6_k.
+// One super-block of one row of Q6_K: the 6-bit values minus 32 as int8 (ab: per half of 128, A
+// holds the weights 0..63 of the half and B 64..127, 16 per 128-bit lane), and ds = d · scale per
+// 16 weights (exact); a weight is then (q − 32) · ds rounded once, as dequantize's q6_k.
 struct Q6K {
   static constexpr std::size_t kBytes = 210;
-  float ds[16];
-  const std::uint8_t *ql, *qh;
+  __m512i ab[4];
+  alignas(64) float ds[16];
   LADLE_AVX512 inline void load(const std::uint8_t* b) {
-    const float d = half_at(b + 208);
-    for (int i = 0; i < 16; ++i) ds[i] = d * float(std::int8_t(b[192 + i]));
-    ql = b;
-    qh = b + 128;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30), bias = _mm512_set1_epi8(32);
+    // In 16-bit lanes: the low 256 bits shifted by the first count, the high ones by the second.
+    const __m512i up = _mm512_setr_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
+                                         0x0004000400040004, 0x0002000200020002, 0x0002000200020002,
+                                         0x0002000200020002, 0x0002000200020002);
+    const __m512i down = _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002, 0x0002000200020002,
+                                           0x0002000200020002, 0x0002000200020002);
+    for (int h = 0; h < 2; ++h) {
+      // ql[l] (l < 32) low, ql[l + 32] high; qh[l] in both halves. Element l + 32g of the half:
+      // g = 0: ql[l] & 15 | (qh[l] & 3) << 4; g = 1: ql[l + 32] & 15 | (qh[l] >> 2 & 3) << 4;
+      // g = 2: ql[l] >> 4 | (qh[l] >> 4 & 3) << 4; g = 3: ql[l + 32] >> 4 | (qh[l] >> 6) << 4.
+      // A shift in 16-bit lanes carries bits across bytes only outside the masks.
+      const __m512i ql = _mm512_loadu_si512(b + 64 * h);
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h)));
+      const __m512i a = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, up), bits45));
+      const __m512i c = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                        _mm512_and_si512(_mm512_srlv_epi16(qh, down), bits45));
+      ab[2 * h] = _mm512_sub_epi8(a, bias);
+      ab[2 * h + 1] = _mm512_sub_epi8(c, bias);
+    }
+    const __m512 scales = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192))));
+    _mm512_store_ps(ds, _mm512_mul_ps(_mm512_set1_ps(half_at(b + 208)), scales));
   }
-  // Weights 16c .. 16c + 15: half h = c / 8 of 128, group g (32 weights) and l0 in it; the low or
-  // high nibble of ql[64h + 32(g % 2) + l0 ..] with bits 2g, 2g + 1 of qh[32h + l0 ..] on top.
+  // Weights 16c .. 16c + 15 (c = 8h + cc): lane cc % 4 of A (cc < 4) or B; their scale is ds[c].
   template <int c>
   LADLE_AVX512 inline __m512 widen() const {
-    constexpr int h = c / 8, g = (c % 8) / 2, l0 = 16 * (c % 2);
-    __m512i lo = bytes16(ql + 64 * h + 32 * (g % 2) + l0);
-    lo = g >= 2 ? _mm512_srli_epi32(lo, 4) : _mm512_and_si512(lo, _mm512_set1_epi32(15));
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi32(bytes16(qh + 32 * h + l0), 2 * g), _mm512_set1_epi32(3));
-    const __m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
-    return _mm512_mul_ps(_mm512_set1_ps(ds[8 * h + l0 / 16 + 2 * g]), _mm512_cvtepi32_ps(q));
+    constexpr int h = c / 8, cc = c % 8;
+    const __m512i src = ab[2 * h + cc / 4];
+    const __m128i q8 = cc % 4 == 0 ? _mm512_castsi512_si128(src) : _mm512_extracti32x4_epi32(src, cc % 4);
+    return _mm512_mul_ps(_mm512_set1_ps(ds[c]), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8)));
   }
 };
 
@@ -128,7 +161,14 @@ LADLE_AVX512 void tile(const float* x, const std::uint8_t* w, std::size_t row, f
     for (int r = 0; r < NR; ++r) acc[m][r] = _mm512_setzero_ps();
   for (int sb = 0; sb < K / kQK; ++sb) {
     B blk[NR];
-    for (int r = 0; r < NR; ++r) blk[r].load(w + r * row + sb * B::kBytes);
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const std::uint8_t* at = w + r * row + sb * B::kBytes;
+      // The next tile's same blocks (its rows follow these): fetched one tile ahead.
+#pragma GCC unroll 8
+      for (std::size_t off = 0; off < B::kBytes + 63; off += 64) _mm_prefetch(reinterpret_cast<const char*>(at + NR * row + off), _MM_HINT_T0);
+      blk[r].load(at);
+    }
     steps<B, MR, NR>(blk, x + sb * kQK, K, acc, std::make_integer_sequence<int, kQK / 16>{});
   }
   for (int m = 0; m < MR; ++m)

@@ -47,7 +47,8 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values), f16 (a half copy: half the bytes per token, "
             "rounded) or q8 (llama.cpp's Q8_0: int8 with a scale per 32 weights, ~1.06 bytes per weight; a GGUF's "
-            "Q8_0/Q4_0 blocks are used as they are)");
+            "Q8_0/Q4_0 blocks are used as they are) or native (a GGUF's Q4_K/Q6_K matrices read in place from the "
+            "file's own blocks, ~0.56/0.82 bytes per weight, no copy; its other matrices as q8)");
   flags.add("--kv-cache-dtype", &c.kv_cache_dtype,
             "K/V cache values: f32 (exact) or f16 (rounded; half the bytes per token, so twice the tokens in "
             "--kv-cache-mb and half the bytes decode attention reads)");
