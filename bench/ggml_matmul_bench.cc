@@ -7,6 +7,8 @@
 // Prints, per M and weights type, the passes over all matrices per second (for M = 1 the bound a
 // decode step's matmuls put on one stream's tok/s; rows/s = M × that) in every round, the best,
 // and the weight bytes one pass reads.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -61,11 +63,24 @@ std::vector<const model::PackedMatrix*> matrices(const model::Weights& w) {
   return out;
 }
 
-// Passes per second over `ms` for at least `min_time` seconds.
-double passes_per_s(const std::vector<const model::PackedMatrix*>& ms, const std::vector<float>& x,
-                    std::vector<float>& y, int M, model::ThreadPool& pool, double min_time) {
+// The process's CPU seconds (every thread, user and system).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Rate {
+  double per_s;      // passes per second of wall time
+  double per_cpu_s;  // passes per CPU second of the process (less sensitive to other load)
+};
+
+// Passes over `ms` for at least `min_time` seconds.
+Rate passes_per_s(const std::vector<const model::PackedMatrix*>& ms, const std::vector<float>& x,
+                  std::vector<float>& y, int M, model::ThreadPool& pool, double min_time) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
+  const double cpu0 = cpu_seconds();
   int passes = 0;
   double elapsed = 0;
   do {
@@ -73,7 +88,7 @@ double passes_per_s(const std::vector<const model::PackedMatrix*>& ms, const std
     ++passes;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < min_time);
-  return passes / elapsed;
+  return {passes / elapsed, passes / (cpu_seconds() - cpu0)};
 }
 
 }  // namespace
@@ -115,15 +130,23 @@ int main(int argc, char** argv) {
     const int M = std::stoi(item);
     const auto x = testing::random_vec(std::size_t(M) * std::max(c.dim, c.hidden_dim), 1);
     std::vector<float> y(std::size_t(M) * widest);
-    std::vector<double> got[2];
+    std::vector<double> got[2], per_cpu[2];
     for (int r = 0; r < rounds; ++r)
-      for (int t = 0; t < (only_native ? 1 : 2); ++t) got[t].push_back(passes_per_s(matrices(*weights[t]), x, y, M, pool, min_time));
+      for (int t = 0; t < (only_native ? 1 : 2); ++t) {
+        const Rate rate = passes_per_s(matrices(*weights[t]), x, y, M, pool, min_time);
+        got[t].push_back(rate.per_s);
+        per_cpu[t].push_back(rate.per_cpu_s);
+      }
     for (int t = 0; t < (only_native ? 1 : 2); ++t) {
       std::printf("M=%-3d %-6s passes/s:", M, model::weight_type_name(types[t]));
       for (double v : got[t]) std::printf(" %.2f", v);
-      std::printf("  best %.2f (rows/s %.1f)\n", bench::best_of(got[t]), M * bench::best_of(got[t]));
+      std::printf("  best %.2f (rows/s %.1f); per CPU-second:", bench::best_of(got[t]), M * bench::best_of(got[t]));
+      for (double v : per_cpu[t]) std::printf(" %.2f", v);
+      std::printf("\n");
     }
-    if (!only_native) std::printf("M=%-3d native/q8 best: %.2fx\n", M, bench::best_of(got[0]) / bench::best_of(got[1]));
+    if (!only_native)
+      std::printf("M=%-3d native/q8 best: %.2fx wall, %.2fx per CPU-second\n", M,
+                  bench::best_of(got[0]) / bench::best_of(got[1]), bench::best_of(per_cpu[0]) / bench::best_of(per_cpu[1]));
   }
   return 0;
 }

@@ -1,7 +1,8 @@
-// matmul_ggml: the portable and AVX2 kernels on a GGUF file's Q4_K / Q6_K blocks, the dispatch by
-// ISA level and the split over the pool by rows of W; the AVX-512 kernel is
-// model/matmul_ggml_avx512.cc. Every kernel computes the sixteen-lane chains of the NOTE(ggml) in
-// model/matmul_ggml.h, so all give the same bits for any M.
+// matmul_ggml: the activations' Q8_K quantization, the portable and AVX2 kernels on a GGUF file's
+// Q4_K / Q6_K blocks, the dispatch by ISA level and the split over the pool by rows of W; the
+// AVX-512 (VNNI) kernel is model/matmul_ggml_avx512.cc. Every kernel computes the exact integer
+// sums and the fixed float combination of the NOTE(ggml) in model/matmul_ggml.h, so all give the
+// same bits for any M.
 #include "model/matmul_ggml.h"
 
 #include <algorithm>
@@ -25,34 +26,106 @@ namespace {
 
 constexpr int kQK = 256;  // weights per super-block
 
-// The sixteen lanes added pairwise: j + 8, then + 4, + 2, + 1.
-float reduce16(const float (&a)[16]) {
-  float s8[8], s4[4];
-  for (int j = 0; j < 8; ++j) s8[j] = a[j] + a[j + 8];
-  for (int j = 0; j < 4; ++j) s4[j] = s8[j] + s8[j + 4];
-  const float s0 = s4[0] + s4[2], s1 = s4[1] + s4[3];
-  return s0 + s1;
+float half_at(const std::uint8_t* p) {
+  Half h;
+  std::memcpy(&h, p, sizeof h);
+  return half_to_float(h);
+}
+
+// The eight 6-bit scales (bytes 0..7) and mins (8..15) of a Q4_K super-block's 12 packed bytes,
+// as get_scale_min_k4 reads them (ggml's 32-bit mask unpacking, all at once).
+void q4k_scales(const std::uint8_t* packed, std::uint8_t out[16]) {
+  std::uint32_t u[4];
+  std::memcpy(u, packed, 12);
+  constexpr std::uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
+  const std::uint32_t mins_low = u[1] & kLow6;
+  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
+  u[2] = mins_low;
+  u[0] &= kLow6;
+  std::memcpy(out, u, 16);
 }
 
 }  // namespace
 
-namespace kernels {
-
-// Each row of W widened by dequantize() (the reference values), then per output the sixteen
-// std::fma chains and reduce16.
-void ggml_rows_portable(std::uint32_t type, const float* x, const std::byte* w, float* y, int M, int N, int K,
-                        int n_begin, int n_end) {
-  const std::size_t row = ggml_matmul_row_bytes(type, K);
-  std::vector<float> wide(static_cast<std::size_t>(K));
-  for (int n = n_begin; n < n_end; ++n) {
-    dequantize(type, w + std::size_t(n) * row, wide.data(), wide.size());
-    for (int m = 0; m < M; ++m) {
-      const float* xm = x + std::size_t(m) * K;
-      float acc[16] = {};
-      for (int k = 0; k < K; ++k) acc[k % 16] = std::fma(xm[k], wide[std::size_t(k)], acc[k % 16]);
-      y[std::size_t(m) * N + n] = reduce16(acc);
+void quantize_q8k(const float* x, int M, int K, std::int8_t* q, float* d, std::int16_t* bsum) {
+  for (std::size_t b = 0; b < std::size_t(M) * (K / kQK); ++b) {
+    const float* xb = x + b * kQK;
+    std::int8_t* qb = q + b * kQK;
+    float max = 0, amax = 0;  // the value of largest magnitude (the first of them), and its magnitude
+    for (int j = 0; j < kQK; ++j)
+      if (std::fabs(xb[j]) > amax) amax = std::fabs(xb[j]), max = xb[j];
+    if (amax == 0) {
+      d[b] = 0;
+      std::memset(qb, 0, kQK);
+    } else {
+      const float iscale = -127.f / max;
+      for (int j = 0; j < kQK; ++j) qb[j] = std::int8_t(std::min(127, int(std::nearbyint(iscale * xb[j]))));
+      d[b] = 1 / iscale;
+    }
+    for (int g = 0; g < kQK / 16; ++g) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) sum += qb[16 * g + j];
+      bsum[b * (kQK / 16) + g] = std::int16_t(sum);
     }
   }
+}
+
+namespace kernels {
+
+namespace {
+
+// One super-block of Q4_K times the Q8_K block at `xq` (bsum its sums of 16) into the lanes f:
+// t_j and u_j of the NOTE in matmul_ggml.h, spelled out.
+void q4k_portable(const std::uint8_t* b, const std::int8_t* xq, const std::int16_t* bsum, float d8, float (&f)[16]) {
+  std::uint8_t sm[16];
+  q4k_scales(b + 4, sm);
+  const std::uint8_t* qs = b + 16;
+  const float d_d8 = half_at(b) * d8, dmin_d8 = half_at(b + 2) * d8;
+  for (int j = 0; j < 16; ++j) {
+    int t = 0;
+    for (int c = 0; c < 4; ++c)
+      for (int i = 0; i < 4; ++i) {
+        const int e = 64 * c + 4 * j + i, sub = e / 32, byte = qs[32 * (sub / 2) + e % 32];
+        t += sm[sub] * (sub % 2 ? byte >> 4 : byte & 15) * xq[e];
+      }
+    f[j] = q4k_lane(f[j], d_d8, dmin_d8, t, sm[8 + j / 2] * bsum[j]);
+  }
+}
+
+// One super-block of Q6_K times a Q8_K block into the lanes f.
+void q6k_portable(const std::uint8_t* b, const std::int8_t* xq, const std::int16_t* bsum, float d8, float (&f)[16]) {
+  const std::uint8_t *ql = b, *qh = b + 128;
+  const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
+  const float d_d8 = half_at(b + 208) * d8;
+  for (int j = 0; j < 16; ++j) {
+    int t = 0;
+    for (int c = 0; c < 4; ++c)
+      for (int i = 0; i < 4; ++i) {
+        const int e = 64 * c + 4 * j + i, h = e / 128, grp = e % 128 / 32, l = e % 32;
+        const int lo = ql[64 * h + 32 * (grp % 2) + l], hi = qh[32 * h + l];
+        t += sc[e / 16] * ((grp >= 2 ? lo >> 4 : lo & 15) | (((hi >> (2 * grp)) & 3) << 4)) * xq[e];
+      }
+    f[j] = q6k_lane(f[j], d_d8, t - 32 * sc[j] * bsum[j]);
+  }
+}
+
+}  // namespace
+
+void ggml_rows_portable(std::uint32_t type, const Q8KRows& x, const std::byte* w, float* y, int M, int N, int K,
+                        int n_begin, int n_end) {
+  const std::size_t row = ggml_matmul_row_bytes(type, K), block = row / (K / kQK);
+  const bool q4 = GgmlType(type) == GgmlType::kQ4_K;
+  for (int n = n_begin; n < n_end; ++n)
+    for (int m = 0; m < M; ++m) {
+      float f[16] = {};
+      for (int sb = 0; sb < K / kQK; ++sb) {
+        const auto* b = reinterpret_cast<const std::uint8_t*>(w) + std::size_t(n) * row + sb * block;
+        const std::size_t xb = std::size_t(m) * (K / kQK) + sb;
+        (q4 ? q4k_portable : q6k_portable)(b, x.q + xb * kQK, x.bsum + xb * 16, x.d[xb], f);
+      }
+      y[std::size_t(m) * N + n] = reduce_lanes(f);
+    }
 }
 
 #if defined(__x86_64__)
@@ -61,134 +134,109 @@ void ggml_rows_portable(std::uint32_t type, const float* x, const std::byte* w, 
 
 namespace {
 
-float half_at(const std::uint8_t* p) {
-  Half h;
-  std::memcpy(&h, p, sizeof h);
-  return half_to_float(h);
-}
-
-// Sixteen weights as two vectors of eight: lanes 0..7 and 8..15.
-struct V16 {
-  __m256 lo, hi;
+// Lanes 0..7 and 8..15 of the NOTE's sixteen.
+struct Lanes {
+  __m256i lo, hi;
 };
 
-inline __m256i bytes8(const std::uint8_t* p) {
-  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+// Σ over 32 bytes of u8 w · s8 x, times an int16 scale per 16-bit lane, as eight int32: lane j'
+// the bytes 4j' .. 4j' + 3 (pmaddubsw pairs stay below 2 · 63 · 127: no saturation).
+inline __m256i dot32(__m256i w, const std::int8_t* x, __m256i scales) {
+  const __m256i p = _mm256_maddubs_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  return _mm256_madd_epi16(p, scales);
 }
 
-// As the AVX-512 kernel's Q4K (model/matmul_ggml_avx512.cc), eight weights per vector.
-struct Q4K {
-  static constexpr std::size_t kBytes = 144;
-  float d1[8], m1[8];
-  const std::uint8_t* qs;
-  void load(const std::uint8_t* b) {
-    const float d = half_at(b), dmin = half_at(b + 2);
-    const std::uint8_t* sc = b + 4;
-    for (int s = 0; s < 8; ++s) {
-      const int scale = s < 4 ? sc[s] & 63 : (sc[s + 4] & 0x0F) | ((sc[s - 4] >> 6) << 4);
-      const int min = s < 4 ? sc[s + 4] & 63 : (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
-      d1[s] = d * float(scale);
-      m1[s] = dmin * float(min);
+// f (16 floats) updated with the lanes t (and u) as q4k_lane / q6k_lane do, eight at a time.
+inline void update(float* f, __m256i t, __m256i u, float d_d8, float dmin_d8) {
+  const __m256 a = _mm256_mul_ps(_mm256_set1_ps(d_d8), _mm256_cvtepi32_ps(t));
+  const __m256 b = _mm256_mul_ps(_mm256_set1_ps(dmin_d8), _mm256_cvtepi32_ps(u));
+  _mm256_storeu_ps(f, _mm256_add_ps(_mm256_loadu_ps(f), _mm256_sub_ps(a, b)));
+}
+inline void update(float* f, __m256i t, float d_d8) {
+  _mm256_storeu_ps(f, _mm256_add_ps(_mm256_loadu_ps(f), _mm256_mul_ps(_mm256_set1_ps(d_d8), _mm256_cvtepi32_ps(t))));
+}
+
+inline __m256i bsum8(const std::int16_t* p) {
+  return _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Chunk q of 32 weights (elements 32q ..) goes to lanes lo when q is even, hi when odd.
+void q4k_avx2(const std::uint8_t* b, const std::int8_t* xq, const std::int16_t* bsum, float d8, float* f) {
+  std::uint8_t sm[16];
+  q4k_scales(b + 4, sm);
+  const __m256i low4 = _mm256_set1_epi8(15);
+  Lanes t{_mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (int p = 0; p < 4; ++p) {
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * p));
+    t.lo = _mm256_add_epi32(t.lo, dot32(_mm256_and_si256(qs, low4), xq + 64 * p, _mm256_set1_epi16(sm[2 * p])));
+    t.hi = _mm256_add_epi32(t.hi, dot32(_mm256_and_si256(_mm256_srli_epi16(qs, 4), low4), xq + 64 * p + 32,
+                                        _mm256_set1_epi16(sm[2 * p + 1])));
+  }
+  // u_j = min(j / 2) · bsum_j.
+  const __m256i mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)));
+  const __m256i pairs_lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), pairs_hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+  const __m256i u_lo = _mm256_mullo_epi32(_mm256_permutevar8x32_epi32(mins, pairs_lo), bsum8(bsum));
+  const __m256i u_hi = _mm256_mullo_epi32(_mm256_permutevar8x32_epi32(mins, pairs_hi), bsum8(bsum + 8));
+  const float d_d8 = half_at(b) * d8, dmin_d8 = half_at(b + 2) * d8;
+  update(f, t.lo, u_lo, d_d8, dmin_d8);
+  update(f + 8, t.hi, u_hi, d_d8, dmin_d8);
+}
+
+void q6k_avx2(const std::uint8_t* b, const std::int8_t* xq, const std::int16_t* bsum, float d8, float* f) {
+  const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
+  const __m256i low4 = _mm256_set1_epi8(15), bits45 = _mm256_set1_epi8(0x30);
+  Lanes t{_mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qla = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * h));
+    const __m256i qlb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * h + 32));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+    // Weights 32i .. 32i + 31 of the half (16-bit shifts carry bits across bytes only outside the
+    // masks).
+    const __m256i g[4] = {
+        _mm256_or_si256(_mm256_and_si256(qla, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
+        _mm256_or_si256(_mm256_and_si256(qlb, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qla, 4), low4), _mm256_and_si256(qh, bits45)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qlb, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45))};
+    for (int i = 0; i < 4; ++i) {
+      const int q = 4 * h + i;  // elements 32q ..: scale groups 2q, 2q + 1
+      const __m256i scales = _mm256_setr_m128i(_mm_set1_epi16(sc[2 * q]), _mm_set1_epi16(sc[2 * q + 1]));
+      __m256i& lanes = q % 2 ? t.hi : t.lo;
+      lanes = _mm256_add_epi32(lanes, dot32(g[i], xq + 32 * q, scales));
     }
-    qs = b + 16;
   }
-  template <int c>
-  V16 widen() const {
-    constexpr int p = c / 4, high = (c / 2) % 2, sub = 2 * p + high;
-    const std::uint8_t* at = qs + 32 * p + 16 * (c % 2);
-    const __m256 d = _mm256_set1_ps(d1[sub]), m = _mm256_set1_ps(m1[sub]);
-    auto one = [&](const std::uint8_t* b) {
-      __m256i q = bytes8(b);
-      q = high ? _mm256_srli_epi32(q, 4) : _mm256_and_si256(q, _mm256_set1_epi32(15));
-      return _mm256_fmsub_ps(d, _mm256_cvtepi32_ps(q), m);
-    };
-    return {one(at), one(at + 8)};
-  }
-};
-
-// As the AVX-512 kernel's Q6K.
-struct Q6K {
-  static constexpr std::size_t kBytes = 210;
-  float ds[16];
-  const std::uint8_t *ql, *qh;
-  void load(const std::uint8_t* b) {
-    const float d = half_at(b + 208);
-    for (int i = 0; i < 16; ++i) ds[i] = d * float(std::int8_t(b[192 + i]));
-    ql = b;
-    qh = b + 128;
-  }
-  template <int c>
-  V16 widen() const {
-    constexpr int h = c / 8, g = (c % 8) / 2, l0 = 16 * (c % 2);
-    const __m256 s = _mm256_set1_ps(ds[8 * h + l0 / 16 + 2 * g]);
-    auto one = [&](int off) {
-      __m256i lo = bytes8(ql + 64 * h + 32 * (g % 2) + l0 + off);
-      lo = g >= 2 ? _mm256_srli_epi32(lo, 4) : _mm256_and_si256(lo, _mm256_set1_epi32(15));
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(bytes8(qh + 32 * h + l0 + off), 2 * g), _mm256_set1_epi32(3));
-      const __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
-      return _mm256_mul_ps(s, _mm256_cvtepi32_ps(q));
-    };
-    return {one(0), one(8)};
-  }
-};
-
-inline float reduce16(__m256 lo, __m256 hi) {
-  const __m256 a = _mm256_add_ps(lo, hi);
-  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
+  // − 32 · scale(j) · bsum_j.
+  const __m256i sc_lo = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc)));
+  const __m256i sc_hi = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc + 8)));
+  t.lo = _mm256_sub_epi32(t.lo, _mm256_slli_epi32(_mm256_mullo_epi32(sc_lo, bsum8(bsum)), 5));
+  t.hi = _mm256_sub_epi32(t.hi, _mm256_slli_epi32(_mm256_mullo_epi32(sc_hi, bsum8(bsum + 8)), 5));
+  const float d_d8 = half_at(b + 208) * d8;
+  update(f, t.lo, d_d8);
+  update(f + 8, t.hi, d_d8);
 }
 
-template <class B, int NR, int c>
-inline void step(const B (&blk)[NR], const float* x, __m256 (&acc)[NR][2]) {
-  const __m256 x0 = _mm256_loadu_ps(x + 16 * c), x1 = _mm256_loadu_ps(x + 16 * c + 8);
-#pragma GCC unroll 8
-  for (int r = 0; r < NR; ++r) {
-    const V16 w = blk[r].template widen<c>();
-    acc[r][0] = _mm256_fmadd_ps(x0, w.lo, acc[r][0]);
-    acc[r][1] = _mm256_fmadd_ps(x1, w.hi, acc[r][1]);
-  }
-}
-
-template <class B, int NR, int... c>
-inline void steps(const B (&blk)[NR], const float* x, __m256 (&acc)[NR][2], std::integer_sequence<int, c...>) {
-  (step<B, NR, c>(blk, x, acc), ...);
-}
-
-// y[0..NR) = one row of x · NR rows of W (row stride `row` bytes).
-template <class B, int NR>
-void tile(const float* x, const std::uint8_t* w, std::size_t row, float* y, int K) {
-  __m256 acc[NR][2];
-  for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (int sb = 0; sb < K / kQK; ++sb) {
-    B blk[NR];
-    for (int r = 0; r < NR; ++r) blk[r].load(w + r * row + sb * B::kBytes);
-    steps<B, NR>(blk, x + sb * kQK, acc, std::make_integer_sequence<int, kQK / 16>{});
-  }
-  for (int r = 0; r < NR; ++r) y[r] = reduce16(acc[r][0], acc[r][1]);
-}
-
-// One row of x at a time, two rows of W per tile (eight chains in flight). A fallback for CPUs
-// without AVX-512: with many rows of x it widens W once per row of x.
-template <class B>
-void rows_avx2(const float* x, const std::uint8_t* w, float* y, int M, int N, int K, int n_begin, int n_end) {
-  const std::size_t row = std::size_t(K / kQK) * B::kBytes;
-  for (int m = 0; m < M; ++m) {
-    const float* xm = x + std::size_t(m) * K;
-    float* ym = y + std::size_t(m) * N;
-    int n = n_begin;
-    for (; n + 2 <= n_end; n += 2) tile<B, 2>(xm, w + n * row, row, ym + n, K);
-    for (; n < n_end; ++n) tile<B, 1>(xm, w + n * row, row, ym + n, K);
-  }
+template <bool kQ4>
+void rows_avx2(const Q8KRows& x, const std::uint8_t* w, float* y, int M, int N, int K, int n_begin, int n_end) {
+  constexpr std::size_t kBlock = kQ4 ? 144 : 210;
+  const std::size_t row = std::size_t(K / kQK) * kBlock;
+  for (int n = n_begin; n < n_end; ++n)
+    for (int m = 0; m < M; ++m) {
+      alignas(32) float f[16] = {};
+      for (int sb = 0; sb < K / kQK; ++sb) {
+        const std::uint8_t* b = w + std::size_t(n) * row + sb * kBlock;
+        const std::size_t xb = std::size_t(m) * (K / kQK) + sb;
+        (kQ4 ? q4k_avx2 : q6k_avx2)(b, x.q + xb * kQK, x.bsum + xb * 16, x.d[xb], f);
+      }
+      y[std::size_t(m) * N + n] = reduce_lanes(f);
+    }
 }
 
 }  // namespace
 
-void ggml_rows_avx2(std::uint32_t type, const float* x, const std::byte* w, float* y, int M, int N, int K,
+void ggml_rows_avx2(std::uint32_t type, const Q8KRows& x, const std::byte* w, float* y, int M, int N, int K,
                     int n_begin, int n_end) {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(w);
-  if (GgmlType(type) == GgmlType::kQ4_K) rows_avx2<Q4K>(x, bytes, y, M, N, K, n_begin, n_end);
-  else rows_avx2<Q6K>(x, bytes, y, M, N, K, n_begin, n_end);
+  if (GgmlType(type) == GgmlType::kQ4_K) rows_avx2<true>(x, bytes, y, M, N, K, n_begin, n_end);
+  else rows_avx2<false>(x, bytes, y, M, N, K, n_begin, n_end);
 }
 
 #pragma GCC pop_options
@@ -200,14 +248,31 @@ namespace {
 
 kernels::GgmlRowsFn kernel() {
 #if defined(__x86_64__)
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
   switch (active_isa()) {
-    case Isa::kAvx512: return kernels::ggml_rows_avx512;
+    case Isa::kAvx512:
+      if (vnni) return kernels::ggml_rows_avx512;
+      [[fallthrough]];
     case Isa::kAvx2: return kernels::ggml_rows_avx2;
     case Isa::kPortable: break;
   }
 #endif
   return kernels::ggml_rows_portable;
 }
+
+// x quantized to Q8_K in per-thread storage (the caller's: the pool's workers only read it).
+struct Q8KBuffer {
+  std::vector<std::int8_t> q;
+  std::vector<float> d;
+  std::vector<std::int16_t> bsum;
+  Q8KRows quantize(const float* x, int M, int K) {
+    const std::size_t n = std::size_t(M) * K;
+    if (q.size() < n) q.resize(n), d.resize(n / kQK), bsum.resize(n / 16);
+    quantize_q8k(x, M, K, q.data(), d.data(), bsum.data());
+    return {q.data(), d.data(), bsum.data()};
+  }
+};
+thread_local Q8KBuffer q8k_buffer;
 
 }  // namespace
 
@@ -220,12 +285,14 @@ std::size_t ggml_matmul_row_bytes(std::uint32_t type, int K) {
 }
 
 void matmul_ggml_rows(const float* x, const PackedMatrix& w, float* y, int M, int n_begin, int n_end) {
-  kernel()(w.ggml_type, x, w.ggml, y, M, w.N, w.K, n_begin, n_end);
+  const Q8KRows xq = q8k_buffer.quantize(x, M, w.K);
+  kernel()(w.ggml_type, xq, w.ggml, y, M, w.N, w.K, n_begin, n_end);
 }
 
 void matmul_ggml(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
   const kernels::GgmlRowsFn run = kernel();
   const int N = w.N;
+  const Q8KRows xq = q8k_buffer.quantize(x, M, w.K);
   // Tasks of whole tiles of four rows, about 8 per thread and at most 64 rows, claimed
   // dynamically (as matmul's panels: a descheduled thread leaves little behind).
   const int threads = pool ? pool->num_threads() : 1;
@@ -233,16 +300,17 @@ void matmul_ggml(const float* x, const PackedMatrix& w, float* y, int M, ThreadP
   const int tasks = (N + per_task - 1) / per_task;
   constexpr long kMinParallelMacs = 1L << 16;
   if (pool == nullptr || tasks == 1 || long(M) * N * w.K < kMinParallelMacs) {
-    run(w.ggml_type, x, w.ggml, y, M, N, w.K, 0, N);
+    run(w.ggml_type, xq, w.ggml, y, M, N, w.K, 0, N);
     return;
   }
   pool->parallel_for(tasks, [&](int t, int) {
-    run(w.ggml_type, x, w.ggml, y, M, N, w.K, t * per_task, std::min(N, (t + 1) * per_task));
+    run(w.ggml_type, xq, w.ggml, y, M, N, w.K, t * per_task, std::min(N, (t + 1) * per_task));
   });
 }
 
 void matmul_ggml_portable(const float* x, const PackedMatrix& w, float* y, int M) {
-  kernels::ggml_rows_portable(w.ggml_type, x, w.ggml, y, M, w.N, w.K, 0, w.N);
+  const Q8KRows xq = q8k_buffer.quantize(x, M, w.K);
+  kernels::ggml_rows_portable(w.ggml_type, xq, w.ggml, y, M, w.N, w.K, 0, w.N);
 }
 
 }  // namespace ladle::model
