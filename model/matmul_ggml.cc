@@ -9,13 +9,14 @@
 // average 6-8 from other helpers' builds), passes per second of wall time (per CPU-second):
 //   float widening, scalar scale decoding      M = 1: 1.44 vs q8 6.19 (0.23x)
 //   float widening, table per sub-block        M = 1: 3.13 vs 6.96 (0.45x); M = 8: 0.67x; M = 32: 0.79x
-//   Q8_K, VNNI, next tile prefetched (this)    M = 1: 3.58 vs 5.19 (0.69x; per CPU-s 10.1 vs 15.1);
-//                                              M = 32: 0.45 vs 0.42 (1.06x; per CPU-s 1.13x)
+//   Q8_K, VNNI, two-row tiles, prefetched      M = 1: 4.52 vs 7.34 (0.62x; per CPU-s 0.69x);
+//                                              M = 8: 1.12x (1.10x); M = 32: 1.16x (1.16x)
+//   Q8_K, VNNI, one-row tiles (this)           M = 1: 7.60 vs 6.54 (1.16x; per CPU-s 1.03x);
+//                                              M = 8: 1.07x (1.28x); M = 32: 0.99x (1.06x)
 // Native-only runs of the two kernels in the same minutes: float 3.0-3.4 passes/s (6.9 per CPU-s),
-// Q8_K 5.5-6.2 (8.3-8.8). At one row the step is bound by the stream of W (without the prefetch
-// the Q8_K kernel ran at half the speed, see matmul_ggml_avx512.cc), where the q8 panels' kernel,
-// four panels of outer products per tile, still does more per byte than the per-row super-block
-// work here (unpacking scales, four vpdpbusd + vpmulld per 256 weights and row, one float update).
+// Q8_K (two-row tiles) 5.5-6.2 (8.3-8.8). At one row the step is bound by the stream of W: without
+// the prefetch the Q8_K kernel ran at half the speed, and two-row tiles, whose prepared blocks
+// spill, at two thirds of one-row ones (matmul_ggml_avx512.cc).
 #include "model/matmul_ggml.h"
 
 #include <algorithm>

@@ -19,7 +19,7 @@
 // set), AVX2 (pmaddubsw + pmaddwd, two ymm) and the portable kernel give the same bits, and a row's
 // result depends only on that row: batch invariant. Against widening each weight to float (the
 // first version here: every weight exactly dequantize()'s, sixteen fma lane chains), this rounds
-// every activation to 8 bits per 256 (llama.cpp's error) and ran one row 1.3-1.8x faster; numbers
+// every activation to 8 bits per 256 (llama.cpp's error) and ran one row about 2x faster; numbers
 // in model/matmul_ggml.cc.
 // Free functions, no state; any thread (pool used by one caller at a time).
 #pragma once

@@ -112,13 +112,17 @@ LADLE_AVX512_VNNI inline __m512i scaled_dots(const Prepared& p, const std::int8_
 }
 
 // Rows of W per tile: their super-blocks are prepared once for every row of x.
-constexpr int kNR = 2;
-// Rows ahead whose same blocks a tile prefetches: the next tile's.
+// NOTE(ggml): one row, not two or four: ggml_matmul_bench --ms 1,8 --native-only, loaded, two
+// rounds, passes per CPU-second at M = 1: one row 15.6, two rows 7.3 / 9.9, four 7.8 / 9.1 (at
+// M = 8 within noise: 4.8-4.9 / 4.3-4.8 / 4.0-4.1). Two prepared super-blocks (18 zmm each) spill.
+constexpr int kNR = 1;
+// Rows ahead whose same blocks a tile prefetches.
 // NOTE(ggml): without it the one-row step ran at half the speed: ggml_matmul_bench --ms 1
-// --native-only, loaded, two alternated rounds: no prefetch 1.9 / 2.1 passes/s, 2 rows ahead 6.2
-// / 5.5, 8 rows 5.9 / 5.6, 16 rows 5.8 / 5.4, 32 rows 5.0 / 4.3 (the hardware prefetcher alone
-// does not keep up with these streams).
-constexpr int kAhead = kNR;
+// --native-only, loaded, two alternated rounds (two-row tiles): no prefetch 1.9 / 2.1 passes/s,
+// 2 rows ahead 6.2 / 5.5, 8 rows 5.9 / 5.6, 16 rows 5.8 / 5.4, 32 rows 5.0 / 4.3 (the hardware
+// prefetcher alone does not keep up with these streams). With one-row tiles, per CPU-second:
+// 1 row ahead 10.3 / 14.6, 2 rows 13.8 / 14.5, 4 rows 13.5 / 11.0.
+constexpr int kAhead = 2;
 
 // The lanes added pairwise: j + 8, then + 4, + 2, + 1 (reduce_lanes).
 LADLE_AVX512_VNNI inline float reduce16(__m512 v) {
