@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
   flags.add("--rounds", &o.rounds, "rounds over all batch sizes, each with its own sgemm peak and bandwidth probe");
   flags.add("--threads", &o.threads, "compute threads (0 = all cores)");
   flags.add("--max-batch", &o.max_batch, "largest decode tokens per step (doubling from 1)");
-  flags.add("--weights", &weights, "matmul weights: f32, f16 or q8");
+  flags.add("--weights", &weights, "matmul weights: f32, f16, q8 or native");
   flags.add("--kv-cache-dtype", &kv_dtype, "K/V cache values: f32 or f16");
   std::string q8_activations = "int8";
   flags.add("--q8-activations", &q8_activations,

@@ -33,7 +33,9 @@ constexpr int kMaxCandidateShare = 8;
 }  // namespace
 
 ArgmaxScreen::ArgmaxScreen(const PackedMatrix& w) : w_(w) {
-  if (w.q8 != nullptr) return;  // already one byte per weight: nothing to screen (see the header)
+  // Already one byte per weight or less (q8 panels, a GGUF's K-quant blocks): nothing to screen
+  // (see the header).
+  if (w.q8 != nullptr || w.ggml != nullptr) return;
   assert((w.f32 != nullptr) != (w.f16 != nullptr) && w.i8 == nullptr);
   // Element i of w's panels as matmul reads it (a half widened exactly).
   auto at = [&w](std::size_t i) { return w.f32 != nullptr ? w.f32[i] : half_to_float(w.f16[i]); };

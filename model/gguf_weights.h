@@ -24,7 +24,7 @@ namespace ladle::model {
 // matmul matrices and token embeddings of every other type stay in the mapping as blocks
 // (Matrix::ggml, Views::token_embedding_ggml): convert() packs Q8_0 / Q4_0 blocks directly at q8
 // and widens one matrix at a time otherwise (ggml_dequantize.h; at q8 then quantized as a
-// checkpoint's), Weights::embedding_row() widens one row; the small non-F32 rest (norms, biases)
+// checkpoint's); at native, matmul reads Q4_K / Q6_K blocks where they lie (model/matmul_ggml.h), Weights::embedding_row() widens one row; the small non-F32 rest (norms, biases)
 // is widened to fp32 at load into one owned buffer. Refuses,
 // naming the tensor: a missing one, one whose shape disagrees with the hyperparameters, a type
 // ladle cannot read, and a tensor the llama model does not have.

@@ -8,6 +8,7 @@
 
 #include "model/cpu_features.h"
 #include "model/isa.h"
+#include "model/matmul_ggml.h"
 #include "model/matmul_kernels.h"
 
 #if defined(__x86_64__)
@@ -338,11 +339,13 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed) { pack_ro
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed) { pack_rows_impl(w, rows, K, n0, packed); }
 
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end) {
+  if (w.ggml != nullptr) return matmul_ggml_rows(x, w, y, M, p_begin * kPanel, std::min(w.N, p_end * kPanel));
   if (int8_activations(w)) return q8i_kernel()(quantized(x, M, w.K), w.q8, y, w.N, p_begin, p_end);
   with_panels(w, [&](auto* p) { kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, p_begin, p_end); });
 }
 
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool) {
+  if (w.ggml != nullptr) return matmul_ggml(x, w, y, M, pool);
   if (int8_activations(w)) {
     const Q8Rows& xq = quantized(x, M, w.K);
     const auto kernel = q8i_kernel();
@@ -362,6 +365,7 @@ void matmul_reference(const float* x, const float* w, float* y, int M, int N, in
 }
 
 void matmul_portable(const float* x, const PackedMatrix& w, float* y, int M) {
+  if (w.ggml != nullptr) return matmul_ggml_portable(x, w, y, M);
   if (int8_activations(w)) return kernels::range_q8i_portable(quantized(x, M, w.K), w.q8, y, w.N, 0, panels_of(w.N));
   with_panels(w, [&](auto* p) { portable_kernel<Elem<decltype(p)>>()(x, p, y, M, w.N, w.K, 0, panels_of(w.N)); });
 }

@@ -51,7 +51,7 @@ inline constexpr int kPanel = 16;
 
 // W [N × K] in panel layout: ceil(N / kPanel) panels of K rows × kPanel columns, panel p's row k
 // holding W[p·kPanel + c][k] for c = 0..kPanel-1 (columns at or past N hold 0). Exactly one of
-// f32/f16/i8/q8 is set. A view: the storage belongs to whoever packed it (model::Weights, or the
+// f32/f16/i8/q8/ggml is set. A view: the storage belongs to whoever packed it (model::Weights, or the
 // ArgmaxScreen for its int8 classifier).
 struct PackedMatrix {
   const float* f32 = nullptr;
@@ -61,6 +61,10 @@ struct PackedMatrix {
   const std::uint8_t* q8 = nullptr;  // int8 with a half scale per block of 32 along K (model/q8_panels.h)
   // How q8 panels meet x (model/q8_activations.h): quantized to int8 per row, or fp32.
   Q8Activations q8_activations = Q8Activations::kInt8;
+  // Not panels: W row-major in a GGUF file's own blocks of ggml type ggml_type (Q4_K, Q6_K), read
+  // in place by model/matmul_ggml.h.
+  const std::byte* ggml = nullptr;
+  std::uint32_t ggml_type = 0;
 };
 
 // Elements of the panel layout of an [N × K] matrix (N rounded up to whole panels).
@@ -73,10 +77,11 @@ void pack_rows(const float* w, int rows, int K, int n0, float* packed);
 void pack_rows(const Half* w, int rows, int K, int n0, Half* packed);
 
 // y[M×N] = x[M×K] · Wᵀ with N, K from `w`, split across `pool` by panels (pool may be null: one
-// thread), by the kernel of the active ISA level (model/isa.h).
+// thread), by the kernel of the active ISA level (model/isa.h). W in ggml blocks goes to
+// matmul_ggml() (model/matmul_ggml.h), split by rows.
 void matmul(const float* x, const PackedMatrix& w, float* y, int M, ThreadPool* pool);
 
-// matmul()'s kernel on panels [p_begin, p_end) only, on the calling thread: y's columns of those
+// matmul()'s kernel on panels [p_begin, p_end) only (rows p_begin·kPanel .. of W in ggml blocks), on the calling thread: y's columns of those
 // panels (row stride w.N) for M rows, bit-identical to what matmul() writes there.
 void matmul_panels(const float* x, const PackedMatrix& w, float* y, int M, int p_begin, int p_end);
 

@@ -50,7 +50,8 @@ ModelMemory Transformer::memory() const {
   const ModelConfig& c = config();
   ModelMemory m;
   // bytes_per_token() counts every matrix once at its type's width plus one embedding row.
-  m.packed_weights = weights_.bytes_per_token() - std::size_t(c.dim) * sizeof(float);
+  m.file_weights = weights_.native_bytes();
+  m.packed_weights = weights_.bytes_per_token() - std::size_t(c.dim) * sizeof(float) - m.file_weights;
   m.embedding = weights_.embedding_bytes();
   for (const std::vector<float>* b : {&x_, &xb_, &xb2_, &q_, &k_, &v_, &att_out_, &hb_, &hb2_, &final_, &logits_})
     m.step_buffers += b->capacity() * sizeof(float);

@@ -15,6 +15,7 @@
 
 #include "model/ggml_dequantize.h"
 #include "model/gguf_types.h"
+#include "model/matmul_ggml.h"
 #include "model/q8_panels.h"
 #include "model/streamed_buffer.h"
 #include "model/thread_pool.h"
@@ -44,14 +45,16 @@ Expected<WeightType> parse_weight_type(std::string_view name) {
   if (name == "f32") return WeightType::kF32;
   if (name == "f16") return WeightType::kF16;
   if (name == "q8") return WeightType::kQ8;
+  if (name == "native") return WeightType::kNative;
   return make_error(ErrorCode::kInvalidArgument,
-                    "--weights must be f32, f16 or q8, not '" + std::string(name) + "'");
+                    "--weights must be f32, f16, q8 or native, not '" + std::string(name) + "'");
 }
 
 const char* weight_type_name(WeightType type) {
   switch (type) {
     case WeightType::kF16: return "f16";
     case WeightType::kQ8: return "q8";
+    case WeightType::kNative: return "native";
     case WeightType::kF32: break;
   }
   return "f32";
@@ -73,6 +76,7 @@ Weights& Weights::operator=(Weights&& o) noexcept {
     type_ = o.type_;
     packed_ = std::move(o.packed_);
     packed_bytes_ = std::exchange(o.packed_bytes_, 0);
+    native_bytes_ = std::exchange(o.native_bytes_, 0);
     storage_ = std::move(o.storage_);
     droppable_ = std::move(o.droppable_);
   }
@@ -201,7 +205,8 @@ std::size_t Weights::embedding_bytes() const {
 
 std::size_t Weights::bytes_per_token() const {
   const std::size_t row = std::size_t(config_.dim) * sizeof(float);
-  if (type_ == WeightType::kQ8) return packed_bytes_ + row;  // the panels with their scales
+  // The panels with their scales (and at kNative the file's blocks read in place).
+  if (type_ == WeightType::kQ8 || type_ == WeightType::kNative) return packed_bytes_ + native_bytes_ + row;
   const std::size_t width = type_ == WeightType::kF16 ? sizeof(Half) : sizeof(float);
   return config_.matmul_params() * width + row;
 }
@@ -232,7 +237,8 @@ namespace {
 // Bytes of an [N × K] matrix's panels at `type`.
 std::size_t panel_bytes(WeightType type, int N, int K) {
   switch (type) {
-    case WeightType::kQ8: return q8_packed_bytes(N, K);
+    case WeightType::kQ8:
+    case WeightType::kNative: return q8_packed_bytes(N, K);
     case WeightType::kF16: return packed_elements(N, K) * sizeof(Half);
     case WeightType::kF32: break;
   }
@@ -252,6 +258,7 @@ constexpr int kPieceRows = 16 * kPanel;
 }  // namespace
 
 std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t index, int n0, int rows, char* at) const {
+  if (type == WeightType::kNative) type = WeightType::kQ8;  // the matrices kNative does not read in place
   const int K = s.K;
   const GgmlRows& blocks = s.m->ggml;
   const std::size_t row_bytes = blocks.data != nullptr ? ggml_row_bytes(blocks.type, K) : 0;
@@ -289,6 +296,7 @@ std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t inde
            ")";
   };
   switch (type) {
+    case WeightType::kNative:  // taken as kQ8 above
     case WeightType::kQ8:
       if (const std::size_t bad = q8_pack_rows(src, rows, K, n0, reinterpret_cast<std::uint8_t*>(at));
           bad < std::size_t(rows) * K)
@@ -319,12 +327,17 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
     for (const Slot& s : slots) s.m->packed.q8_activations = q8_activations;
     return Ok{};
   }
+  // At kNative, the matrices matmul reads in place from the file's blocks.
+  auto in_place = [type](const Slot& s) {
+    return type == WeightType::kNative && s.m->ggml.data != nullptr && matmul_reads_ggml(s.m->ggml.type);
+  };
   // Each matrix starts on a 64-byte line.
   std::vector<std::size_t> offsets;
-  std::size_t bytes = 0;
+  std::size_t bytes = 0, native = 0;
   for (const Slot& s : slots) {
     offsets.push_back(bytes);
-    bytes += (panel_bytes(type, s.N, s.K) + 63) / 64 * 64;
+    if (in_place(s)) native += ggml_matmul_row_bytes(s.m->ggml.type, s.K) * std::size_t(s.N);
+    else bytes += (panel_bytes(type, s.N, s.K) + 63) / 64 * 64;
   }
   // Padding columns of partial panels stay 0 (the buffer comes zeroed).
   StreamedBuffer packed = allocate_streamed(bytes);
@@ -342,7 +355,8 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   };
   std::vector<Piece> pieces;
   for (std::size_t i = 0; i < slots.size(); ++i)
-    for (int n0 = 0; n0 < slots[i].N; n0 += kPieceRows) pieces.push_back({i, n0, std::min(kPieceRows, slots[i].N - n0)});
+    for (int n0 = 0; n0 < slots[i].N && !in_place(slots[i]); n0 += kPieceRows)
+      pieces.push_back({i, n0, std::min(kPieceRows, slots[i].N - n0)});
   std::vector<std::string> errors(pieces.size());
   ThreadPool pool(0);
   // The buffer's pages faulted in up front, 2 MiB per call on every core, rather than one fault
@@ -365,18 +379,26 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   advise_huge_pages(packed);  // now that it is written (streamed_buffer.h)
   packed_ = std::move(packed);
   packed_bytes_ = bytes;
+  native_bytes_ = native;
+  std::vector<const std::byte*> kept;  // blocks read in place: their pages must stay
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const Slot& s = slots[i];
     const char* at = static_cast<const char*>(packed_.get()) + offsets[i];
     PackedMatrix view{nullptr, nullptr, s.N, s.K};
-    if (type == WeightType::kQ8) view.q8 = reinterpret_cast<const std::uint8_t*>(at);
+    if (in_place(s)) {
+      view.ggml = s.m->ggml.data;
+      view.ggml_type = s.m->ggml.type;
+      kept.push_back(s.m->ggml.data);
+    } else if (type == WeightType::kQ8 || type == WeightType::kNative) view.q8 = reinterpret_cast<const std::uint8_t*>(at);
     else if (type == WeightType::kF16) view.f16 = reinterpret_cast<const Half*>(at);
     else view.f32 = reinterpret_cast<const float*>(at);
     view.q8_activations = q8_activations;
     s.m->packed = view;
   }
   type_ = type;
-  for (const auto& run : droppable_) drop_pages(run);
+  for (const auto& run : droppable_)
+    if (std::find(kept.begin(), kept.end(), reinterpret_cast<const std::byte*>(run.data())) == kept.end())
+      drop_pages(run);
   return Ok{};
 }
 

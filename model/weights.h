@@ -28,15 +28,18 @@ namespace ladle::model {
 // ggml's Q8_0 numbers (int8 with a half scale per block of 32 along K, model/q8_panels.h: 1.0625
 // bytes per weight), quantized at load as llama.cpp's quantize_row_q8_0_ref does, or a GGUF's
 // Q8_0 / Q4_0 blocks as they are. Whatever the type they are repacked into matmul's panel layout.
-// Embedding rows and RMS weights are fp32 in all of them.
-enum class WeightType { kF32, kF16, kQ8 };
+// Embedding rows and RMS weights are fp32 in all of them. kNative keeps a GGUF's Q4_K and Q6_K
+// matrices as the file holds them, in its mapping (no copy; matmul reads the blocks,
+// model/matmul_ggml.h), and packs every other matrix as kQ8 does.
+enum class WeightType { kF32, kF16, kQ8, kNative };
 
-// "f32", "f16" or "q8"; anything else is kInvalidArgument with a message listing the accepted names.
+// "f32", "f16", "q8" or "native"; anything else is kInvalidArgument with a message listing the
+// accepted names.
 Expected<WeightType> parse_weight_type(std::string_view name);
 const char* weight_type_name(WeightType type);
 
-// A matrix held in a GGUF file's own block format (ggml type Q8_0 or Q4_0), row-major: N rows of
-// K / 32 blocks.
+// A matrix held in a GGUF file's own block format (any ggml type but F32), row-major: N rows of
+// K / (the type's block elements) blocks.
 struct GgmlRows {
   std::uint32_t type = 0;
   const std::byte* data = nullptr;  // null: none
@@ -116,6 +119,8 @@ class Weights {
   std::size_t bytes_per_token() const;
   // Bytes of the packed panels convert() made (0 before).
   std::size_t packed_bytes() const { return packed_bytes_; }
+  // Bytes of the matrices matmul reads in place from the file's blocks (kNative; 0 otherwise).
+  std::size_t native_bytes() const { return native_bytes_; }
 
   // Packs the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) into
   // one owned, 64-byte-aligned buffer of matmul panels at `type` and sets every Matrix::packed;
@@ -126,7 +131,9 @@ class Weights {
   // the weights as they were: clamping would silently change the model, and llama2.c checkpoints
   // stay far inside the half range. kQ8 likewise refuses a value that is not finite or whose
   // block's scale overflows a half. A matrix held as GGUF blocks is packed from them: directly at
-  // kQ8 (the same int8 and scales), widened one matrix at a time at kF32/kF16.
+  // kQ8 (the same int8 and scales), widened one matrix at a time at kF32/kF16. At kNative a Q4_K
+  // or Q6_K matrix is not packed: its Matrix::packed points at the blocks (PackedMatrix::ggml),
+  // whose pages stay mapped (never dropped); the other matrices are packed as at kQ8.
   // NOTE(model): memory. The packed copy takes the place of the matrices' mapped pages (same bytes
   // at kF32, half at kF16); with a shared classifier it is one extra vocab × dim matrix, since the
   // embedding table stays in the mapping for its row lookups (+37 MB fp32 for stories15M, +98 MB
@@ -162,6 +169,7 @@ class Weights {
   WeightType type_ = WeightType::kF32;
   StreamedBuffer packed_;  // the panels of every matrix, in matmul_slots() order
   std::size_t packed_bytes_ = 0;
+  std::size_t native_bytes_ = 0;
   std::shared_ptr<const void> storage_;  // from_views(): what the views point into
   std::vector<std::span<const float>> droppable_;  // fp32 matrices in a file mapping, dropped by convert()
 };

@@ -19,6 +19,7 @@
 #include "model/ggml_dequantize.h"
 #include "model/gguf_config.h"
 #include "model/half.h"
+#include "model/matmul_ggml.h"
 #include "model/q8_panels.h"
 #include "tests/model/gguf_builder.h"
 
@@ -294,6 +295,42 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
         expect_q8_near(moved.layer(1).w3, b.values.at("blk.1.ffn_up.weight"), "ffn_up as q8");
       }
     }
+}
+
+// --weights native: Q4_K matrices are read where the file holds them (no copy, no panels), the
+// tied classifier from token_embd's blocks; a matrix of another type (here Q8_0) is packed as q8.
+TEST(GgufWeights, NativeReadsKQuantBlocksInPlace) {
+  for (bool shared : {true, false}) {
+    SCOPED_TRACE(shared ? "tied" : "untied");
+    ModelConfig c = small(shared);
+    c.dim = 256;
+    c.hidden_dim = 512;
+    const Built b = build(retyped(spec(c, kTQ4_K), "blk.1.ffn_down.weight", kTQ8_0));
+    Loaded l = load(b);
+    ASSERT_TRUE(l.weights) << l.error;
+    Weights& w = *l.weights;
+    ASSERT_TRUE(w.convert(WeightType::kNative).ok());
+    EXPECT_EQ(w.type(), WeightType::kNative);
+    auto in_place = [&](const Matrix& m, const char* tensor) {
+      EXPECT_EQ(m.packed.q8, nullptr) << tensor;
+      EXPECT_EQ(m.packed.ggml_type, kTQ4_K) << tensor;
+      EXPECT_EQ(static_cast<const void*>(m.packed.ggml), static_cast<const void*>(l.file->find_tensor(tensor)->data.data()))
+          << tensor;
+    };
+    in_place(w.layer(0).wq, "blk.0.attn_q.weight");
+    in_place(w.layer(1).w1, "blk.1.ffn_gate.weight");
+    in_place(w.layer(0).w2, "blk.0.ffn_down.weight");
+    in_place(w.classifier(), shared ? "token_embd.weight" : "output.weight");
+    // The Q8_0 matrix: q8 panels of the file's values.
+    EXPECT_EQ(w.layer(1).w2.packed.ggml, nullptr);
+    expect_q8_panels(w.layer(1).w2, b.values.at("blk.1.ffn_down.weight"), "ffn_down as q8");
+    // Bytes: the Q4_K matrices' own (144 per 256 weights), the rest in panels. Rows of K = 256
+    // in both layers (wq, wk, wv, wo, w1, w3) and the classifier; layer 0's ffn_down has K = 512.
+    const std::size_t d = 256, h = 512, kv = std::size_t(c.kv_dim()), v = std::size_t(c.vocab_size);
+    EXPECT_EQ(w.native_bytes(), (2 * (d + 2 * kv + d + 2 * h) + v) * 144 + d * 288);
+    EXPECT_GE(w.packed_bytes(), q8_packed_bytes(int(d), int(h)));
+    EXPECT_EQ(w.bytes_per_token(), w.packed_bytes() + w.native_bytes() + d * sizeof(float));
+  }
 }
 
 TEST(GgufWeights, RefusesWhatLadleCannotRun) {

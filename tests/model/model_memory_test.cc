@@ -35,5 +35,19 @@ TEST(ModelMemory, CountsWhatTheModelHoldsBeforeItsCache) {
   }
 }
 
+// `--weights native`: the matrices read from the file's blocks are named apart from the panels.
+TEST(ModelMemory, NamesWeightsReadInPlaceFromTheFile) {
+  ModelMemory mem;
+  mem.packed_weights = 3 << 20;
+  mem.embedding = 1 << 20;
+  mem.file_weights = 800 << 20;
+  EXPECT_EQ(mem.computed_total(), std::size_t(804) << 20);
+  const std::string line = mem.describe("native");
+  EXPECT_NE(line.find("weights 3.0 MiB packed native and 800.0 MiB read in place from the file"), std::string::npos)
+      << line;
+  mem.file_weights = 0;
+  EXPECT_EQ(mem.describe("q8").find("read in place"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ladle::model

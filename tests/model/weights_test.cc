@@ -216,12 +216,14 @@ TEST(Weights, ParsesWeightTypeNames) {
   EXPECT_EQ(*parse_weight_type("f32"), WeightType::kF32);
   EXPECT_EQ(*parse_weight_type("f16"), WeightType::kF16);
   EXPECT_EQ(*parse_weight_type("q8"), WeightType::kQ8);
-  for (const char* bad : {"", "fp16", "F16", "bf16", "f8", "q8_0", "Q8"}) {
+  EXPECT_EQ(*parse_weight_type("native"), WeightType::kNative);
+  for (const char* bad : {"", "fp16", "F16", "bf16", "f8", "q8_0", "Q8", "Native", "q4_k"}) {
     auto t = parse_weight_type(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(t.error().message.find("f32, f16 or q8"), std::string::npos) << t.error().message;
+    EXPECT_NE(t.error().message.find("f32, f16, q8 or native"), std::string::npos) << t.error().message;
   }
+  EXPECT_STREQ(weight_type_name(WeightType::kNative), "native");
   EXPECT_STREQ(weight_type_name(WeightType::kQ8), "q8");
   EXPECT_STREQ(weight_type_name(WeightType::kF16), "f16");
   EXPECT_STREQ(weight_type_name(WeightType::kF32), "f32");

@@ -111,7 +111,7 @@ TEST(Generate, RefusesABadModelWithAMessage) {
 TEST(Generate, RefusesAnUnknownWeightType) {
   const std::string out = run_failing(kLadle + " generate --model " + kModels + "/stories260K.bin --tokenizer " +
                                       kModels + "/tok512.bin -n 4 --weights bf16");
-  EXPECT_NE(out.find("--weights must be f32, f16 or q8, not 'bf16'"), std::string::npos) << out;
+  EXPECT_NE(out.find("--weights must be f32, f16, q8 or native, not 'bf16'"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ struct LadleRun {
 };
 
 // Greedy decoding of `n` tokens after `prompt` on the GGUF at `path`, through the model layer.
-LadleRun ladle_greedy(const std::string& path, const std::string& prompt_text, int n) {
+LadleRun ladle_greedy(const std::string& path, const std::string& prompt_text, int n,
+                      model::WeightType weights_type = model::WeightType::kF32) {
   LadleRun r;
   auto opened = model::GgufFile::open(path);
   EXPECT_TRUE(opened.ok()) << opened.error().message;
@@ -74,7 +75,7 @@ LadleRun ladle_greedy(const std::string& path, const std::string& prompt_text, i
   auto weights = model::llama_weights_from_gguf(file, *cfg);
   EXPECT_TRUE(weights.ok()) << weights.error().message;
   if (!weights.ok()) return r;
-  auto m = model::Transformer::create(std::move(*weights), model::RuntimeLimits{64, 1, 2, model::WeightType::kF32, false});
+  auto m = model::Transformer::create(std::move(*weights), model::RuntimeLimits{64, 1, 2, weights_type, false});
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (!m.ok()) return r;
   constexpr int kBlock = 16;
@@ -142,6 +143,7 @@ struct Case {
   float near_tie;          // the largest top-2 gap a divergence may have
   // The new tokens llama.cpp printed for this case, recorded (checked without llama.cpp too).
   std::vector<TokenId> recorded = {};
+  model::WeightType weights = model::WeightType::kF32;  // ladle's --weights
 };
 
 void run_case(const Case& c) {
@@ -164,7 +166,7 @@ void run_case(const Case& c) {
     ASSERT_EQ(shell(kLlamaCpp + "/llama-quantize " + model + " " + q + " " + c.quantize + " > /dev/null 2>&1"), 0);
     model = q;
   }
-  const LadleRun mine = ladle_greedy(model, prompt, kNewTokens);
+  const LadleRun mine = ladle_greedy(model, prompt, kNewTokens, c.weights);
   ASSERT_EQ(int(mine.tokens.size()), kNewTokens);
   const LlamaCppRun ref = llama_completion(model, prompt, kNewTokens);
   EXPECT_EQ(mine.prompt, ref.prompt) << "prompt ids differ";
@@ -233,5 +235,13 @@ TEST(LlamaCppParity, Llama3F16) { run_case({"llama3_f16", kLlama3 + " --type f16
 TEST(LlamaCppParity, Qwen2BF16) { run_case({"qwen2_bf16", kQwen2 + " --type bf16", "", kHalfTie}); }
 TEST(LlamaCppParity, Qwen2Q8_0) { run_case({"qwen2_q8_0", kQwen2, "Q8_0", kQ8Tie}); }
 TEST(LlamaCppParity, Llama3Q8_0) { run_case({"llama3_q8_0", kLlama3, "Q8_0", kQ8Tie}); }
+// Q4_K_M read in place (--weights native: Q4_K / Q6_K blocks times Q8_K activations, as llama.cpp
+// computes them); K-quant rows need K a multiple of 256, hence the wider shape.
+TEST(LlamaCppParity, Llama3Q4_K_M_Native) {
+  const std::string shape = " --dim 256 --hidden 768 --layers 2 --heads 4 --kv-heads 1 --seq-len 256 --unshared-classifier";
+  run_case({"llama3_q4_k_m", shape + " --rope-theta 500000 --rope-scaling llama3 --rope-original-context 64 --vocab " +
+                                 kVocab + "/ggml-vocab-llama-bpe.gguf",
+            "Q4_K_M", kQ8Tie, {}, model::WeightType::kNative});
+}
 
 }  // namespace ladle::tools
