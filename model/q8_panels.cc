@@ -66,9 +66,10 @@ void transpose_block(const std::int8_t (*q)[kQ8Block], std::uint8_t* out) {
 // NOTE(q8): start-up. Storing column by column made q8_pack_ggml_rows 18 % of the CPU samples of
 // `ladle generate --weights q8 -n 1` on the Llama-3.2-1B-shaped Q8_0 file (1.25 GB of panels;
 // `perf record`, loaded Zen 4): ~0.96 s of CPU on the row-major panels (32 bytes at stride 16),
-// 1.0–1.2 s on these grouped ones (a byte at q8_at per value; load average ~5). Gathered and
-// transposed as 4 × 4 tiles of 32-bit words (SSE2 unpacks), 0.23–0.30 s in two alternated runs
-// (the page faults of the new panels, counted apart, are the rest of packing).
+// 1.0–1.3 s on these grouped ones (a byte at q8_at per value). Gathered and transposed as 4 × 4
+// tiles of 32-bit words (SSE2 unpacks), 0.23–0.31 s (four alternated runs, load average 3–6;
+// the row-major panels' gather and byte transpose 0.27–0.36 s in the same rounds); the page
+// faults of the new panels, counted apart, are the rest of packing.
 template <class Fill>
 void write_columns(std::uint8_t* packed, int rows, int K, int n0, Fill fill) {
   alignas(64) std::int8_t q[kPanel][kQ8Block];
@@ -137,9 +138,10 @@ inline void round_block(const float* x, float id, std::int8_t* q, int n) {
 // NOTE(q8): in integers, and rounded without branches, the loops vectorize: quantizing the
 // Q4_K_M file's widened matrices at load took ~2 s of CPU (39 % of `ladle generate --weights q8
 // -n 1`'s samples, loaded Zen 4) with the float max, isfinite and the branchy rounding, ~1.1 s
-// without. On the grouped panels (whole panels transposed as above), quantizer and packing 3.5 and
-// 3.7 s → 1.45 and 1.57 s of CPU (two alternated runs, load average ~5). Activations are
-// quantized here too (model/q8_activations.h), every int8-activation matmul call.
+// without. On the grouped panels (whole panels transposed as above), quantizer and packing
+// 3.5–3.9 s → 1.45–1.58 s of CPU (four alternated runs, load average 3–6; the old layout's
+// 1.47–1.49 s in the same rounds). Activations are quantized here too (model/q8_activations.h),
+// every int8-activation matmul call.
 inline Half quantize_top(const float* x, int n, std::uint32_t top, std::int8_t* q) {
   float amax;
   std::memcpy(&amax, &top, sizeof amax);
