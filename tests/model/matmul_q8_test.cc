@@ -131,7 +131,7 @@ TEST(Q8Quantize, GivesGgmlQ8_0Numbers) {
   EXPECT_EQ(q8_value(bytes.data(), 32, 0, 4), -127.0f);
   // Random rows: d is the half of amax/127, q = roundf(x · (1/d)) with the float d (ggml's id).
   // 19 rows: one whole panel (gathered and transposed) and three columns of the next.
-  const int K = 100, N = 19;  // three whole blocks and a short one
+  const int K = 102, N = 19;  // three whole blocks and one of 6 rows (two padding rows)
   const auto r = random_vec(std::size_t(N) * K, 21, 0.05f);
   std::vector<std::uint8_t> packed(q8_packed_bytes(N, K), 0);
   ASSERT_EQ(q8_pack_rows(r.data(), N, K, 0, packed.data()), std::size_t(N) * K);
@@ -145,19 +145,31 @@ TEST(Q8Quantize, GivesGgmlQ8_0Numbers) {
         ASSERT_EQ(q8_value(packed.data(), K, n, k), std::roundf(r[std::size_t(n) * K + k] * id) * dh)
             << "n=" << n << " k=" << k;
     }
+  for (int n = 0; n < N; ++n)  // the padding rows of the short block are zero
+    for (int k = K % 32; k < q8_block_rows(K % 32); ++k)
+      ASSERT_EQ(packed[std::size_t(n / kPanel) * q8_panel_bytes(K) + 3 * kQ8BlockBytes + q8_at(k, n % kPanel)], 0)
+          << "n=" << n << " k=" << k;
 }
 
 TEST(Q8Quantize, RefusesWhatAHalfScaleCannotHold) {
   const int K = 64;
-  std::vector<float> w(std::size_t(2) * K, 0.5f);
-  std::vector<std::uint8_t> packed(q8_packed_bytes(2, K), 0);
-  w[std::size_t(1) * K + 40] = 1e7f;  // d = 78740: past the largest half
-  EXPECT_EQ(q8_pack_rows(w.data(), 2, K, 0, packed.data()), std::size_t(K + 40));
-  w[std::size_t(1) * K + 40] = 0.5f;
-  w[3] = NAN;
-  EXPECT_EQ(q8_pack_rows(w.data(), 2, K, 0, packed.data()), 3u);
-  w[3] = 0.5f;
-  EXPECT_EQ(q8_pack_rows(w.data(), 2, K, 0, packed.data()), std::size_t(2) * K);
+  // Two columns (stored column by column) and 18 (a whole panel, gathered and transposed, and two).
+  for (int N : {2, 18}) {
+    std::vector<float> w(std::size_t(N) * K, 0.5f);
+    std::vector<std::uint8_t> packed(q8_packed_bytes(N, K), 0);
+    w[std::size_t(1) * K + 40] = 1e7f;  // d = 78740: past the largest half
+    EXPECT_EQ(q8_pack_rows(w.data(), N, K, 0, packed.data()), std::size_t(K + 40)) << "N=" << N;
+    for (int k = 32; k < K; ++k) ASSERT_EQ(q8_value(packed.data(), K, 1, k), 0.0f) << "N=" << N;  // left zero
+    ASSERT_NE(q8_value(packed.data(), K, 1, 31), 0.0f) << "N=" << N;
+    w[std::size_t(1) * K + 40] = 0.5f;
+    w[3] = NAN;
+    w[std::size_t(N - 1) * K + 7] = -INFINITY;
+    EXPECT_EQ(q8_pack_rows(w.data(), N, K, 0, packed.data()), 3u) << "N=" << N;
+    w[3] = 0.5f;
+    EXPECT_EQ(q8_pack_rows(w.data(), N, K, 0, packed.data()), std::size_t(N - 1) * K + 7) << "N=" << N;
+    w[std::size_t(N - 1) * K + 7] = 0.5f;
+    EXPECT_EQ(q8_pack_rows(w.data(), N, K, 0, packed.data()), std::size_t(N) * K) << "N=" << N;
+  }
 }
 
 // GGUF blocks copied into the panels hold the values ggml_dequantize widens them to.
