@@ -332,8 +332,8 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   // NOTE(weights): 4 KiB pages made the one-stream step TLB-bound. The Llama-3.2-1B-shaped Q4_K_M
   // file, ggml_matmul_bench --ms 1 --native-only (quiet Zen 4, 2 vCPUs): in the mapping 27.3-28.3
   // passes/s (one thread 16.5-16.8), copied to 2 MiB pages 35.6-38.5 (one thread 22.2); `ladle
-  // generate --weights native` 25.9 -> 32.9-35.2 tok/s. The copy costs ~0.45-0.55 s of start-up
-  // (2.2-2.3 s the first time after the VM's balloon took the memory back), and the file's pages
+  // generate --weights native` 25.9 -> 32.9-35.2 tok/s. The copy costs ~0.2 s of start-up (1.1 s
+  // the first time after the VM's balloon took the memory back; below), and the file's pages
   // become droppable like the fp32 ones.
   auto in_place = [type](const Slot& s) {
     return type == WeightType::kNative && s.m->ggml.data != nullptr && matmul_reads_ggml(s.m->ggml.type);
@@ -377,6 +377,12 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   // times (loaded Zen 4): system time 1.07-1.31 s without, 0.86-0.89 s with.
   constexpr std::size_t kPopulateChunk = std::size_t(2) << 20;
   const std::size_t mapped = packed.get_deleter().bytes;
+  // At kNative, 2 MiB pages from the first fault (streamed_buffer.h: the q8 panels wait).
+  // NOTE(weights): start-up, ggml_matmul_bench --native-only's "loaded and converted" (quiet Zen 4,
+  // alternated): hinted before the faults 1.19, 0.25, 0.62, 0.19, 0.20 s; only collapsed after
+  // the copy (MADV_COLLAPSE) 0.51, 0.49, 0.50, 0.79, 0.58 s; the step's speed the same (34-36
+  // passes/s). The collapse after the copy stays, for what the faults could not get in 2 MiB.
+  if (native > 0) advise_huge_pages(packed);
   pool.parallel_for(int((mapped + kPopulateChunk - 1) / kPopulateChunk), [&](int t, int) {
     const std::size_t from = std::size_t(t) * kPopulateChunk;
     populate_streamed(packed, from, std::min(kPopulateChunk, mapped - from));
