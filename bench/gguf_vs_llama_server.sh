@@ -17,7 +17,8 @@
 #   REQS_PER_STREAM=1  requests per level = streams x this (one wave), but at least MIN_REQUESTS=4
 #   Q4KM_WEIGHTS=q8  ladle's --weights for the Q4_K_M file (see BENCHMARKS.md: its K-quant blocks
 #     stay in the file and are widened one matrix at a time into q8 panels; f32 would cost ~5 GB
-#     and 4 bytes per weight; native computes with the Q4_K/Q6_K blocks in place, no packing)
+#     and 4 bytes per weight; native computes with the Q4_K/Q6_K blocks as they are, copied into
+#     2 MiB pages, no packing)
 #
 # Both servers get two threads and one slot per client (llama-server: -t 2, -np = the largest
 # concurrency, 128 context tokens per slot; ladle: --threads 2, --max-running = that concurrency)

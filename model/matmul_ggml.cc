@@ -14,9 +14,11 @@
 //   Q8_K, VNNI, one-row tiles (this)           M = 1: 7.60 vs 6.54 (1.16x; per CPU-s 1.03x);
 //                                              M = 8: 1.07x (1.28x); M = 32: 0.99x (1.06x)
 // Native-only runs of the two kernels in the same minutes: float 3.0-3.4 passes/s (6.9 per CPU-s),
-// Q8_K (two-row tiles) 5.5-6.2 (8.3-8.8). At one row the step is bound by the stream of W: without
-// the prefetch the Q8_K kernel ran at half the speed, and two-row tiles, whose prepared blocks
-// spill, at two thirds of one-row ones (matmul_ggml_avx512.cc).
+// Q8_K (two-row tiles) 5.5-6.2 (8.3-8.8). Quiet, W then still in the file's 4 KiB-page mapping:
+// 25.9-27.3 passes/s; copied into 2 MiB pages (model/weights.cc) 34.3-38.5, the TLB misses gone.
+// At one row the step is bound by the stream of W: without the prefetch the Q8_K kernel ran at
+// half the speed, and two-row tiles, whose prepared blocks spill, at two thirds of one-row ones
+// (matmul_ggml_avx512.cc).
 #include "model/matmul_ggml.h"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
-// matmul_ggml: matmul on W held as a GGUF file's own ggml blocks, in the file's mapping, no copy
-// (`--weights native`): Q4_K and Q6_K (ggml-common.h's block_q4_K / block_q6_K, 256 weights a
+// matmul_ggml: matmul on W held as a GGUF file's own ggml blocks, byte for byte as the file
+// stores them (`--weights native`; model/weights.cc copies them into 2 MiB pages): Q4_K and Q6_K (ggml-common.h's block_q4_K / block_q6_K, 256 weights a
 // super-block), row-major as the file stores them: row n of W is K / 256 blocks. model/matmul.cc
 // hands a PackedMatrix whose `ggml` is set to matmul_ggml().
 //
@@ -8,16 +8,17 @@
 // quantize_row_q8_K_ref (d8 = max / −127 of the signed largest value, q = round-half-even(x / d8),
 // sums of 16), once per matmul, on the calling thread, by one scalar function. Per output y[m][n]
 // and per super-block (256 weights, in increasing k from 0), sixteen integer lanes: lane j holds
-// the weights e = 64c + 4j + i (c, i < 4), the four bytes vpdpbusd sums into its lane j:
+// the weights e = 64c + 4j + i (c, i < 4), the four bytes a 32-bit lane of a 64-byte
+// vector holds:
 //   Q4_K  t_j = Σ_e scale(e / 32) · q4_e · q8_e,  u_j = min(j / 2) · (Σ of q8 over group j of 16)
 //         f_j = f_j + ((d · d8) · t_j − (dmin · d8) · u_j)
 //   Q6_K  t_j = Σ_e scale(e / 16) · q6_e · q8_e − 32 · scale(j) · (Σ of q8 over group j)
 //         f_j = f_j + (d · d8) · t_j          (q6 the unsigned 6-bit value, hence the −32 term)
 // in fp32, each operation rounded once in that order (q4k_lanes / q6k_lanes below; model/ is
 // built with -ffp-contract=off), then y = the lanes added pairwise (j + 8, + 4, + 2, + 1). The
-// integer sums are exact whatever the instructions, so AVX-512 VNNI (vpdpbusd, one zmm per lane
-// set), AVX2 (pmaddubsw + pmaddwd, two ymm) and the portable kernel give the same bits, and a row's
-// result depends only on that row: batch invariant. Against widening each weight to float (the
+// integer sums are exact whatever the instructions, so AVX-512 VNNI (vpmaddubsw, then vpdpwssd
+// with the scales, one zmm per lane set), AVX2 (pmaddubsw + pmaddwd, two ymm) and the portable
+// kernel give the same bits, and a row's result depends only on that row: batch invariant. Against widening each weight to float (the
 // first version here: every weight exactly dequantize()'s, sixteen fma lane chains), this rounds
 // every activation to 8 bits per 256 (llama.cpp's error) and ran one row about 2x faster; numbers
 // in model/matmul_ggml.cc.

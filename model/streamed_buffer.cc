@@ -36,8 +36,12 @@ void populate_streamed(const StreamedBuffer& buffer, std::size_t from, std::size
 #endif
 }
 
-void advise_huge_pages(const StreamedBuffer& buffer) {
-  if (buffer && buffer.get_deleter().bytes >= kHuge) ::madvise(buffer.get(), buffer.get_deleter().bytes, MADV_HUGEPAGE);
+void advise_huge_pages(const StreamedBuffer& buffer, bool collapse_now) {
+  if (!buffer || buffer.get_deleter().bytes < kHuge) return;
+  ::madvise(buffer.get(), buffer.get_deleter().bytes, MADV_HUGEPAGE);
+  // MADV_COLLAPSE (Linux 6.1 on; an error elsewhere, and the hint above still stands).
+  constexpr int kMadvCollapse = 25;  // absent from older headers
+  if (collapse_now) ::madvise(buffer.get(), buffer.get_deleter().bytes, kMadvCollapse);
 }
 
 }  // namespace ladle::model

@@ -36,7 +36,15 @@ StreamedBuffer allocate_streamed(std::size_t bytes);
 void populate_streamed(const StreamedBuffer& buffer, std::size_t from, std::size_t bytes);
 
 // Asks for transparent huge pages behind a buffer of 2 MiB or more (a no-op below, or where the
-// kernel has none); call it once the buffer is written.
-void advise_huge_pages(const StreamedBuffer& buffer);
+// kernel has none); call it once the buffer is written. With `collapse_now` the kernel also
+// collapses it into huge pages before returning (MADV_COLLAPSE, Linux 6.1 on), not khugepaged
+// over the next minutes.
+// NOTE(model): start-up against speed, `ladle generate -n 48` on the Llama-3.2-1B-shaped Q4_K_M
+// file (Zen 4, 2 vCPUs, quiet but for the host), twice each: --weights native (0.8 GB buffer)
+// system time 1.16-1.22 s collapsed vs 0.73-0.76 s not, and only collapsed did the matmuls read
+// from 2 MiB pages (model/weights.cc: +28 % at one stream); --weights q8 (1.3 GB of panels)
+// 5.4-5.6 s vs 1.3-1.5 s with no decode gain visible through the noise (17.9-27.1 tok/s either
+// way), so only kNative asks for it.
+void advise_huge_pages(const StreamedBuffer& buffer, bool collapse_now = false);
 
 }  // namespace ladle::model

@@ -205,7 +205,7 @@ std::size_t Weights::embedding_bytes() const {
 
 std::size_t Weights::bytes_per_token() const {
   const std::size_t row = std::size_t(config_.dim) * sizeof(float);
-  // The panels with their scales (and at kNative the file's blocks read in place).
+  // The panels with their scales (and at kNative the file's blocks).
   if (type_ == WeightType::kQ8 || type_ == WeightType::kNative) return packed_bytes_ + native_bytes_ + row;
   const std::size_t width = type_ == WeightType::kF16 ? sizeof(Half) : sizeof(float);
   return config_.matmul_params() * width + row;
@@ -327,7 +327,14 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
     for (const Slot& s : slots) s.m->packed.q8_activations = q8_activations;
     return Ok{};
   }
-  // At kNative, the matrices matmul reads in place from the file's blocks.
+  // At kNative, the matrices matmul reads as the file's own blocks: copied as they are into the
+  // buffer (2 MiB pages, advise_huge_pages), not read in the file's mapping.
+  // NOTE(weights): 4 KiB pages made the one-stream step TLB-bound. The Llama-3.2-1B-shaped Q4_K_M
+  // file, ggml_matmul_bench --ms 1 --native-only (quiet Zen 4, 2 vCPUs): in the mapping 27.3-28.3
+  // passes/s (one thread 16.5-16.8), copied to 2 MiB pages 35.6-38.5 (one thread 22.2); `ladle
+  // generate --weights native` 25.9 -> 32.9-35.2 tok/s. The copy costs ~0.2 s of start-up (1.1 s
+  // the first time after the VM's balloon took the memory back; below), and the file's pages
+  // become droppable like the fp32 ones.
   auto in_place = [type](const Slot& s) {
     return type == WeightType::kNative && s.m->ggml.data != nullptr && matmul_reads_ggml(s.m->ggml.type);
   };
@@ -336,8 +343,13 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   std::size_t bytes = 0, native = 0;
   for (const Slot& s : slots) {
     offsets.push_back(bytes);
-    if (in_place(s)) native += ggml_matmul_row_bytes(s.m->ggml.type, s.K) * std::size_t(s.N);
-    else bytes += (panel_bytes(type, s.N, s.K) + 63) / 64 * 64;
+    if (in_place(s)) {
+      const std::size_t n = ggml_matmul_row_bytes(s.m->ggml.type, s.K) * std::size_t(s.N);
+      native += n;
+      bytes += (n + 63) / 64 * 64;
+    } else {
+      bytes += (panel_bytes(type, s.N, s.K) + 63) / 64 * 64;
+    }
   }
   // Padding columns of partial panels stay 0 (the buffer comes zeroed).
   StreamedBuffer packed = allocate_streamed(bytes);
@@ -355,7 +367,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   };
   std::vector<Piece> pieces;
   for (std::size_t i = 0; i < slots.size(); ++i)
-    for (int n0 = 0; n0 < slots[i].N && !in_place(slots[i]); n0 += kPieceRows)
+    for (int n0 = 0; n0 < slots[i].N; n0 += kPieceRows)
       pieces.push_back({i, n0, std::min(kPieceRows, slots[i].N - n0)});
   std::vector<std::string> errors(pieces.size());
   ThreadPool pool(0);
@@ -365,30 +377,41 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   // times (loaded Zen 4): system time 1.07-1.31 s without, 0.86-0.89 s with.
   constexpr std::size_t kPopulateChunk = std::size_t(2) << 20;
   const std::size_t mapped = packed.get_deleter().bytes;
+  // At kNative, 2 MiB pages from the first fault (streamed_buffer.h: the q8 panels wait).
+  // NOTE(weights): start-up, ggml_matmul_bench --native-only's "loaded and converted" (quiet Zen 4,
+  // alternated): hinted before the faults 1.19, 0.25, 0.62, 0.19, 0.20 s; only collapsed after
+  // the copy (MADV_COLLAPSE) 0.51, 0.49, 0.50, 0.79, 0.58 s; the step's speed the same (34-36
+  // passes/s). The collapse after the copy stays, for what the faults could not get in 2 MiB.
+  if (native > 0) advise_huge_pages(packed);
   pool.parallel_for(int((mapped + kPopulateChunk - 1) / kPopulateChunk), [&](int t, int) {
     const std::size_t from = std::size_t(t) * kPopulateChunk;
     populate_streamed(packed, from, std::min(kPopulateChunk, mapped - from));
   });
   pool.parallel_for(int(pieces.size()), [&](int t, int) {
     const Piece& p = pieces[std::size_t(t)];
+    const Slot& s = slots[p.slot];
+    if (in_place(s)) {  // the file's blocks, copied as they are
+      const std::size_t row = ggml_matmul_row_bytes(s.m->ggml.type, s.K);
+      std::memcpy(static_cast<char*>(packed.get()) + offsets[p.slot] + std::size_t(p.n0) * row,
+                  s.m->ggml.data + std::size_t(p.n0) * row, std::size_t(p.rows) * row);
+      return;
+    }
     errors[std::size_t(t)] = pack_piece(type, slots[p.slot], p.slot, p.n0, p.rows,
                                         static_cast<char*>(packed.get()) + offsets[p.slot]);
   });
   for (const std::string& e : errors)  // the first bad value in file order
     if (!e.empty()) return make_error(ErrorCode::kInvalidArgument, e);
-  advise_huge_pages(packed);  // now that it is written (streamed_buffer.h)
+  advise_huge_pages(packed, native > 0);  // now that it is written (streamed_buffer.h)
   packed_ = std::move(packed);
-  packed_bytes_ = bytes;
+  packed_bytes_ = bytes - native;
   native_bytes_ = native;
-  std::vector<const std::byte*> kept;  // blocks read in place: their pages must stay
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const Slot& s = slots[i];
     const char* at = static_cast<const char*>(packed_.get()) + offsets[i];
     PackedMatrix view{nullptr, nullptr, s.N, s.K};
     if (in_place(s)) {
-      view.ggml = s.m->ggml.data;
+      view.ggml = reinterpret_cast<const std::byte*>(at);
       view.ggml_type = s.m->ggml.type;
-      kept.push_back(s.m->ggml.data);
     } else if (type == WeightType::kQ8 || type == WeightType::kNative) view.q8 = reinterpret_cast<const std::uint8_t*>(at);
     else if (type == WeightType::kF16) view.f16 = reinterpret_cast<const Half*>(at);
     else view.f32 = reinterpret_cast<const float*>(at);
@@ -396,9 +419,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
     s.m->packed = view;
   }
   type_ = type;
-  for (const auto& run : droppable_)
-    if (std::find(kept.begin(), kept.end(), reinterpret_cast<const std::byte*>(run.data())) == kept.end())
-      drop_pages(run);
+  for (const auto& run : droppable_) drop_pages(run);
   return Ok{};
 }
 

@@ -29,8 +29,9 @@ namespace ladle::model {
 // bytes per weight), quantized at load as llama.cpp's quantize_row_q8_0_ref does, or a GGUF's
 // Q8_0 / Q4_0 blocks as they are. Whatever the type they are repacked into matmul's panel layout.
 // Embedding rows and RMS weights are fp32 in all of them. kNative keeps a GGUF's Q4_K and Q6_K
-// matrices as the file holds them, in its mapping (no copy; matmul reads the blocks,
-// model/matmul_ggml.h), and packs every other matrix as kQ8 does.
+// matrices' blocks as the file holds them, copied byte for byte into the buffer of 2 MiB pages
+// beside the panels (matmul reads the blocks, model/matmul_ggml.h; NOTE(weights) in weights.cc),
+// and packs every other matrix as kQ8 does.
 enum class WeightType { kF32, kF16, kQ8, kNative };
 
 // "f32", "f16", "q8" or "native"; anything else is kInvalidArgument with a message listing the
@@ -119,7 +120,7 @@ class Weights {
   std::size_t bytes_per_token() const;
   // Bytes of the packed panels convert() made (0 before).
   std::size_t packed_bytes() const { return packed_bytes_; }
-  // Bytes of the matrices matmul reads in place from the file's blocks (kNative; 0 otherwise).
+  // Bytes of the matrices matmul reads as the file's own blocks (kNative; 0 otherwise).
   std::size_t native_bytes() const { return native_bytes_; }
 
   // Packs the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) into

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <random>
@@ -299,7 +301,7 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
 
 // --weights native: Q4_K matrices are read where the file holds them (no copy, no panels), the
 // tied classifier from token_embd's blocks; a matrix of another type (here Q8_0) is packed as q8.
-TEST(GgufWeights, NativeReadsKQuantBlocksInPlace) {
+TEST(GgufWeights, NativeKeepsKQuantBlocksAsTheFileHoldsThem) {
   for (bool shared : {true, false}) {
     SCOPED_TRACE(shared ? "tied" : "untied");
     ModelConfig c = small(shared);
@@ -311,11 +313,15 @@ TEST(GgufWeights, NativeReadsKQuantBlocksInPlace) {
     Weights& w = *l.weights;
     ASSERT_TRUE(w.convert(WeightType::kNative).ok());
     EXPECT_EQ(w.type(), WeightType::kNative);
+    // The file's bytes, copied (into the buffer of 2 MiB pages), each matrix on a 64-byte line.
     auto in_place = [&](const Matrix& m, const char* tensor) {
       EXPECT_EQ(m.packed.q8, nullptr) << tensor;
       EXPECT_EQ(m.packed.ggml_type, kTQ4_K) << tensor;
-      EXPECT_EQ(static_cast<const void*>(m.packed.ggml), static_cast<const void*>(l.file->find_tensor(tensor)->data.data()))
-          << tensor;
+      const auto file = l.file->find_tensor(tensor)->data;
+      ASSERT_NE(m.packed.ggml, nullptr) << tensor;
+      EXPECT_NE(static_cast<const void*>(m.packed.ggml), static_cast<const void*>(file.data())) << tensor;
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.packed.ggml) % 64, 0u) << tensor;
+      EXPECT_EQ(std::memcmp(m.packed.ggml, file.data(), file.size()), 0) << tensor;
     };
     in_place(w.layer(0).wq, "blk.0.attn_q.weight");
     in_place(w.layer(1).w1, "blk.1.ffn_gate.weight");
