@@ -13,6 +13,7 @@
 
 #include "model/matmul_kernels.h"
 #include "model/q8_panels.h"
+#include "model/tile_store.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -77,12 +78,6 @@ inline __m256 scales8(const std::uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// Lanes [0, n) of a store mask (n clamped to 0..8).
-inline __m256i lanes_below(int n) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
-}
-
 // Bytes ahead of its current row that a one-row tile prefetches in each of its panels.
 constexpr std::size_t kAheadBytes = 1024;
 
@@ -135,14 +130,7 @@ inline void tile_q8_avx2(const float* x, const std::uint8_t* w, float* y, int ld
       }
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) {
-      float* out = y + std::size_t(i) * ldy + 8 * j;
-      if (cols >= NP * kPanel) _mm256_storeu_ps(out, acc[i][j]);
-      else if (8 * j < cols) _mm256_maskstore_ps(out, lanes_below(cols - 8 * j), acc[i][j]);
-    }
+  store_tile_avx2(acc, y, ldy, cols);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "model/matmul_kernels.h"
 #include "model/q8_panels.h"
+#include "model/tile_store.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -88,18 +89,7 @@ LADLE_AVX512 inline void tile_q8_avx512(const float* x, const std::uint8_t* w, f
       for (int i = 0; i < MR; ++i) acc[i][p] = _mm512_fmadd_ps(part[i][p], d, acc[i][p]);
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NP; ++j) {
-      float* out = y + std::size_t(i) * ldy + kPanel * j;
-      if (cols >= NP * kPanel) {
-        _mm512_storeu_ps(out, acc[i][j]);
-      } else {
-        const int n = std::clamp(cols - kPanel * j, 0, kPanel);
-        _mm512_mask_storeu_ps(out, __mmask16((1u << n) - 1), acc[i][j]);
-      }
-    }
+  store_tile_avx512(acc, y, ldy, cols);
 }
 
 // Rows per register tile: 6 rows × 2 panels = 12 partial sums + 12 accumulators + 2 weight

@@ -11,6 +11,7 @@
 
 #include "model/matmul_kernels.h"
 #include "model/q8_panels.h"
+#include "model/tile_store.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -79,18 +80,7 @@ LADLE_AVX512_VNNI inline void tile_q8i_vnni(const Q8Rows& x, int m0, const std::
       }
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NP; ++j) {
-      float* out = y + std::size_t(i) * ldy + kPanel * j;
-      if (cols >= NP * kPanel) {
-        _mm512_storeu_ps(out, acc[i][j]);
-      } else {
-        const int n = std::clamp(cols - kPanel * j, 0, kPanel);
-        _mm512_mask_storeu_ps(out, __mmask16((1u << n) - 1), acc[i][j]);
-      }
-    }
+  store_tile_avx512(acc, y, ldy, cols);
 }
 
 // Rows per register tile: 6 rows × 2 panels = 12 int32 sums + 12 float accumulators + 2
