@@ -60,8 +60,9 @@ load=(--concurrency 8 --num-requests "$num_requests" --warmup 8 --duration 600 -
       --ignore-eos --temperature 0 --seed 1)
 
 out=$(mktemp -d /tmp/ladle_batch_http.XXXXXX)
-pid=
+pid='' child=''
 cleanup() {
+  [ -n "$child" ] && kill -TERM "$child" 2> /dev/null
   if [ -n "$pid" ]; then
     kill -TERM "$pid" 2> /dev/null || true
     wait "$pid" 2> /dev/null || true
@@ -70,6 +71,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# interruptible CMD...: CMD in the background, waited for, so that a signal to this script ends it
+# at once (bash runs a trap only after the foreground command it waits on has returned).
+interruptible() {
+  local status=0
+  "$@" &
+  child=$!
+  wait "$child" || status=$?
+  child=
+  return $status
+}
 
 echo "# issue 19 through the HTTP batch API: $shape, $rounds round(s)"
 echo
@@ -173,14 +184,14 @@ sys.exit(0 if c["completed"] + c["failed"] == c["total"] else f"cancelled batch:
 for r in $(seq "$rounds"); do
   echo "== round $r: interactive alone" >&2
   start_server "alone-$r"
-  $L bench --url "$url" "${load[@]}" --json "$out/alone-$r.json" > "$out/alone-$r.txt" || die "bench failed (alone)"
+  interruptible $L bench --url "$url" "${load[@]}" --json "$out/alone-$r.json" > "$out/alone-$r.txt" || die "bench failed (alone)"
   stop_server "alone-$r"
 
   echo "== round $r: batch alone" >&2
   start_server "best-$r"
   start_batch
   t0=$(now) b0=$(batch_tokens)
-  sleep "$window"
+  interruptible sleep "$window"
   t1=$(now) b1=$(batch_tokens)
   cancel_batch
   stop_server "best-$r"
@@ -190,7 +201,7 @@ for r in $(seq "$rounds"); do
   start_server "with-$r"
   start_batch
   t0=$(now) a0=$(all_tokens) b0=$(batch_tokens)
-  $L bench --url "$url" "${load[@]}" --json "$out/with-$r.json" > "$out/with-$r.txt" || die "bench failed (with batch)"
+  interruptible $L bench --url "$url" "${load[@]}" --json "$out/with-$r.json" > "$out/with-$r.txt" || die "bench failed (with batch)"
   t1=$(now) a1=$(all_tokens) b1=$(batch_tokens)
   cancel_batch
   stop_server "with-$r"
