@@ -21,7 +21,7 @@
 #
 #   [SHAPE=15m|110m] [ROUNDS=3] [NUM_REQUESTS=N] [BATCH_LINES=2000] [BEST_WINDOW_S=S] [SETTLE_S=2]
 #   [BATCH_STEP_SHARE=F] [BATCH_FLOOR_SHARE=F] [ITL_TARGET_MS=MS] [BATCH_MAX_IN_FLIGHT=N]
-#   [SERVE_FLAGS="..."] bash bench/batch_http_bench.sh
+#   [SERVE_FLAGS="..."] [DATA_ROOT=DIR] bash bench/batch_http_bench.sh
 #
 # NUM_REQUESTS (per `ladle bench`, after 8 unrecorded warm-up requests) defaults to 256 on 15M
 # and 40 on 110M (~10-20 s each alone on this project's 2-vCPU machine); BEST_WINDOW_S to 10 and
@@ -30,13 +30,16 @@
 # `--batch-max-in-flight`; unset, the server's defaults apply (--batch-max-in-flight 8: the
 # batch then runs at most 8 lines at once, alone too, so "best" is the batch API's best at that
 # setting, not the engine's; BATCH_MAX_IN_FLIGHT=64 lets it fill the engine's slots as
-# priority_bench's batch does). SERVE_FLAGS adds any other `ladle serve` flags.
+# priority_bench's batch does). SERVE_FLAGS adds any other `ladle serve` flags. DATA_ROOT is where
+# the temporary data dirs go (default: the raw files' folder under /tmp; e.g. /dev/shm to take the
+# store's fsyncs, which run on the server's I/O thread, out of the comparison).
 # The model is `ladle make-model --preset SHAPE` with LLaMA's 32k tokenizer
 # (LADLE_BENCH_TOKENIZER, default ../shared/models/tokenizer32k.bin), as bench/vs_llama_server.sh.
 # Needs the Release build (build/ladle), curl and python3. Every process it starts is stopped on
 # exit; the data dirs are removed; bench JSON and server logs stay in a temporary folder named at
 # the end.
 set -euo pipefail
+[ -n "${DATA_ROOT:-}" ] && DATA_ROOT=$(realpath -m "$DATA_ROOT")
 cd "$(dirname "$0")/.."
 L=build/ladle
 shape=${SHAPE:-15m}
@@ -60,6 +63,7 @@ load=(--concurrency 8 --num-requests "$num_requests" --warmup 8 --duration 600 -
       --ignore-eos --temperature 0 --seed 1)
 
 out=$(mktemp -d /tmp/ladle_batch_http.XXXXXX)
+data=${DATA_ROOT:-$out}/$(basename "$out")-data
 pid='' child=''
 cleanup() {
   [ -n "$child" ] && kill -TERM "$child" 2> /dev/null
@@ -67,7 +71,7 @@ cleanup() {
     kill -TERM "$pid" 2> /dev/null || true
     wait "$pid" 2> /dev/null || true
   fi
-  rm -rf "$out"/data-* "$out/m$shape.bin" "$out/batch.jsonl"
+  rm -rf "$data"-* "$out/m$shape.bin" "$out/batch.jsonl"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -95,7 +99,7 @@ print(f"- CPU: {g('Model name')}, family {g('CPU family')} model {g('Model')}, {
 PY
 echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2> /dev/null || echo ' (tree modified)'); $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- ladle serve flags: ${serve_flags[*]:-(defaults)}; ladle bench ${load[*]}"
-echo "- batch: $lines lines, best window ${window} s after ${settle} s of settling; raw files: $out"
+echo "- batch: $lines lines, best window ${window} s after ${settle} s of settling; data dirs $data-*; raw files: $out"
 echo
 
 model=$out/m$shape.bin
@@ -119,12 +123,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 now() { date +%s.%N; }
 die() { echo "batch_http_bench: $*" >&2; exit 1; }
 
-# start_server TAG: a fresh `ladle serve` ($pid, $url) with the data dir $out/data-TAG.
+# start_server TAG: a fresh `ladle serve` ($pid, $url) with the data dir $data-TAG.
 start_server() {
   local port
   port=$(free_port)
   url=http://127.0.0.1:$port
-  $L serve --model "$model" --tokenizer "$tok" --port "$port" --data-dir "$out/data-$1" "${serve_flags[@]}" \
+  $L serve --model "$model" --tokenizer "$tok" --port "$port" --data-dir "$data-$1" "${serve_flags[@]}" \
     2> "$out/$1.log" &
   pid=$!
   for _ in $(seq 600); do
@@ -138,7 +142,7 @@ stop_server() {
   kill -TERM "$pid" 2> /dev/null || true
   wait "$pid" 2> /dev/null || true
   pid=
-  rm -rf "$out/data-$1"
+  rm -rf "$data-$1"
 }
 # metric NAME: a sample's value on /metrics (NAME with its labels, as printed), 0 when absent.
 metric() { curl -sf "$url/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'; }
