@@ -93,7 +93,7 @@ import subprocess
 f = dict(l.split(":", 1) for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if ":" in l)
 g = lambda k: f.get(k, "?").strip()
 flags = g("Flags").split()
-avx512 = "avx512 " + "/".join(x[6:] for x in flags if x.startswith("avx512")) if "avx512f" in flags else "no avx512"
+avx512 = "avx512 " + "/".join(x[6:].lstrip("_") for x in flags if x.startswith("avx512")) if "avx512f" in flags else "no avx512"
 print(f"- CPU: {g('Model name')}, family {g('CPU family')} model {g('Model')}, {g('CPU(s)')} CPUs;",
       "avx2" if "avx2" in flags else "no avx2", "/", avx512)
 PY
