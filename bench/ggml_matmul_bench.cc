@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     weights[t] = load(path, types[t]);
     if (!weights[t]) return 1;
-    std::printf("%s: loaded and converted in %.2f s, %.1f MB read per pass (native %.1f MB in the file's blocks)\n",
+    std::printf("%s: loaded and converted in %.2f s, %.1f MB read per pass (native %.1f MB: the file's K-quant numbers in panels)\n",
                 model::weight_type_name(types[t]),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                 (weights[t]->packed_bytes() + weights[t]->native_bytes()) / 1e6, weights[t]->native_bytes() / 1e6);
