@@ -51,8 +51,12 @@ struct Q8KRows {
   const float* d;
   const std::int16_t* bsum;
 };
-// Quantizes x [M × K] (K a multiple of 256) into the three arrays (M·K, M·K/256, M·K/16 long).
+// Quantizes x [M × K] (K a multiple of 256) into the three arrays (M·K, M·K/256, M·K/16 long):
+// the scalar reference, ggml's loop.
 void quantize_q8k(const float* x, int M, int K, std::int8_t* q, float* d, std::int16_t* bsum);
+// The same numbers, by the fastest quantizer the active ISA level has (AVX2: the same operations
+// eight at a time, each rounded as the scalar one rounds it).
+void quantize_q8k_fast(const float* x, int M, int K, std::int8_t* q, float* d, std::int16_t* bsum);
 
 namespace kernels {
 
@@ -67,6 +71,7 @@ void ggml_rows_avx2(std::uint32_t type, const Q8KRows& x, const std::byte* w, fl
                     int n_begin, int n_end);
 void ggml_rows_avx512(std::uint32_t type, const Q8KRows& x, const std::byte* w, float* y, int M, int N, int K,
                       int n_begin, int n_end);
+void quantize_q8k_avx2(const float* x, int M, int K, std::int8_t* q, float* d, std::int16_t* bsum);
 #endif
 
 }  // namespace kernels

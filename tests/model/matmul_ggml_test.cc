@@ -163,6 +163,30 @@ TEST(Q8K, QuantizesAsGgmlQuantizeRowQ8KRef) {
   for (int k = 256; k < 512; ++k) ASSERT_EQ(q[std::size_t(k)], 0);
 }
 
+// The vector quantizer gives the scalar reference's numbers: random rows, the largest magnitude
+// reached twice with opposite signs (the first one's sign decides d), halves that round to even,
+// values past the clamp's side, and an all-zero block.
+TEST_P(MatmulGgml, FastQuantizerGivesTheReferenceNumbers) {
+  const int M = 3, K = 1024;
+  auto x = random_vec(std::size_t(M) * K, 23);
+  x[10] = 3.0f, x[200] = -3.0f;  // block 0: first largest positive
+  x[256 + 7] = -5.0f, x[256 + 9] = 5.0f;  // block 1: first largest negative
+  for (int j = 0; j < 256; ++j) x[512 + j] = 0.0f;  // block 2: zero
+  for (int j = 0; j < 64; ++j) x[768 + j] = (float(j) + 0.5f) * (4.0f / 127);  // block 3: halves of the step
+  x[768 + 100] = -4.0f;
+  std::vector<std::int8_t> q(std::size_t(M) * K), q2(q.size());
+  std::vector<float> d(std::size_t(M) * K / 256), d2(d.size());
+  std::vector<std::int16_t> bs(std::size_t(M) * K / 16), bs2(bs.size());
+  quantize_q8k(x.data(), M, K, q.data(), d.data(), bs.data());
+  quantize_q8k_fast(x.data(), M, K, q2.data(), d2.data(), bs2.data());
+  EXPECT_EQ(q, q2) << isa_name(active_isa());
+  EXPECT_EQ(d, d2) << isa_name(active_isa());
+  EXPECT_EQ(bs, bs2) << isa_name(active_isa());
+  EXPECT_LT(d[0], 0.0f);  // d = largest / −127
+  EXPECT_GT(d[1], 0.0f);
+  EXPECT_EQ(d[2], 0.0f);
+}
+
 TEST_P(MatmulGgml, EveryOutputIsTheQ8KSumOfItsBlocks) {
   ThreadPool pool(2);
   for (GgmlType type : kTypes)
