@@ -1,9 +1,10 @@
 // ggml_matmul_bench: the matmuls of one decode step of a GGUF model (every layer's seven matrices
-// and the classifier, in forward order) with `--weights native` (Q4_K / Q6_K read from the file's
-// own blocks, model/matmul_ggml.h) beside `--weights q8` (the same file packed into q8 panels),
+// and the classifier, in forward order) with `--weights native` (the file's Q4_K / Q6_K numbers in
+// panels, model/matmul_ggml.h) beside `--weights q8` (the same file packed into q8 panels),
 // timed alternately in one process so that a shared machine's noise hits both alike.
 //
 // usage: ggml_matmul_bench --model FILE.gguf [--ms 1,8,32] [--threads 2] [--rounds 3] [--min-time 1]
+//                          [--native-only] [--isa avx2]
 // Prints, per M and weights type, the passes over all matrices per second (for M = 1 the bound a
 // decode step's matmuls put on one stream's tok/s; rows/s = M × that) in every round, the best,
 // and the weight bytes one pass reads.
@@ -19,6 +20,7 @@
 #include "model/gguf_config.h"
 #include "model/gguf_file.h"
 #include "model/gguf_weights.h"
+#include "model/isa.h"
 #include "model/matmul.h"
 #include "model/thread_pool.h"
 #include "model/weights.h"
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   int threads = 2, rounds = 3;
   double min_time = 1.0;
   bool only_native = false;
+  std::string isa;
   FlagSet flags("ggml_matmul_bench --model FILE.gguf [options]",
                 "The matmuls of one decode step, --weights native beside q8, timed alternately.");
   flags.add("--model", &path, "a GGUF file (e.g. the Llama-3.2-1B-shaped Q4_K_M of bench/gguf_vs_llama_server.sh)");
@@ -106,7 +109,20 @@ int main(int argc, char** argv) {
   flags.add("--rounds", &rounds, "alternated rounds");
   flags.add("--min-time", &min_time, "seconds per measurement");
   flags.add("--native-only", &only_native, "time --weights native alone (no q8 panels packed)");
+  flags.add("--isa", &isa, "ISA level of the kernels: portable, avx2 or avx512 (default: the best this CPU has)");
   if (auto code = bench::parse_flags(flags, argc, argv)) return *code;
+  if (!isa.empty()) {
+    auto levels = bench::parse_isa_list(isa);
+    if (!levels || levels->size() != 1) {
+      std::fprintf(stderr, "--isa: one of portable, avx2, avx512 this CPU has\n");
+      return 2;
+    }
+    if (auto st = model::set_active_isa(levels->front()); !st) {
+      std::fprintf(stderr, "%s\n", st.error().message.c_str());
+      return 2;
+    }
+  }
+  std::printf("kernels: %s\n", model::isa_name(model::active_isa()));
   if (path.empty()) {
     std::fprintf(stderr, "--model is required\n");
     return 2;
@@ -118,7 +134,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     weights[t] = load(path, types[t]);
     if (!weights[t]) return 1;
-    std::printf("%s: loaded and converted in %.2f s, %.1f MB read per pass (native %.1f MB in the file's blocks)\n",
+    std::printf("%s: loaded and converted in %.2f s, %.1f MB read per pass (native %.1f MB: the file's K-quant numbers in panels)\n",
                 model::weight_type_name(types[t]),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                 (weights[t]->packed_bytes() + weights[t]->native_bytes()) / 1e6, weights[t]->native_bytes() / 1e6);

@@ -1,13 +1,16 @@
-// The AVX-512 kernel on a GGUF file's own Q4_K / Q6_K blocks (model/matmul_ggml.h): vpmaddubsw
-// multiplies the unsigned 4- or 6-bit weights by the Q8_K activations 64 at a time and VNNI's
-// vpdpwssd adds the pairs times the scales into int32 lanes, exact, and each super-block is then combined in the shared scalar order (q4k_block, q6k_block).
+// The AVX-512 kernel on the panels of a GGUF file's Q4_K / Q6_K numbers (model/ggml_panels.h,
+// model/matmul_ggml.h): one zmm holds four consecutive weights of each of a panel's 16 rows, so
+// VNNI's vpdpbusd multiplies them by four broadcast Q8_K bytes of a row of x into 16 int32 lanes,
+// one per output, exact; the scales are applied per 16 weights in integers (vpdpwssd, or
+// vpmulld for Q6_K's larger sums), and each super-block ends with the NOTE's float update.
+// A tile is MR ≤ 8 rows of x against one panel: the unpacked weights are shared by the MR rows,
+// and each row's 16 outputs stay in a register for the whole of K.
 // Chosen at run time (model/isa.h) when the CPU also has AVX512-VNNI.
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
+#include "model/ggml_panels.h"
 #include "model/gguf_types.h"
-#include "model/half.h"
 #include "model/matmul_ggml.h"
 
 #if defined(__x86_64__)
@@ -27,224 +30,145 @@ namespace ladle::model::kernels {
 namespace {
 
 constexpr int kQK = 256;  // weights per super-block
+constexpr int kRows = 16;  // rows of W per panel
+constexpr int kMR = 8;  // rows of x per tile: 8 · (T, C, f) + four weights + scale stay in 32 zmm
+// NOTE(ggml): each super-block's lines are prefetched as the tile reaches it (all 37 or 53
+// requests in flight at once, rather than one line at a time as the loads reach them), not
+// ahead: ggml_matmul_bench --ms 1,8,32 --native-only on the 1B Q4_K_M file (Zen 4, 2 vCPUs,
+// nothing else running but two helpers reading code; passes/s at M = 1 / 8 / 32): no prefetch
+// 29.9-30.3 / 12.6 / 4.8; the block's own lines 36.0-41.9 / 13.3-15.0 / 4.5-4.9; 512 bytes ahead
+// 33.6 / 12.8 / 4.8; one block (2,368) ahead 30.6-31.2 / 11.2 / 4.7; 4 KiB ahead 38.6-39.2 /
+// 12.1 / 4.2-4.5; 8, 16, 32 KiB ahead 34.1, 30.6, 27.1 at M = 1.
 
-// A half widened by F16C (exact, the same value as half_to_float).
-LADLE_AVX512_VNNI inline float half_at(const std::uint8_t* p) {
-  std::uint16_t h;
-  std::memcpy(&h, p, sizeof h);
-  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+LADLE_AVX512_VNNI inline __m512i bcast4(const void* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+LADLE_AVX512_VNNI inline __m512i load(const std::uint8_t* p) { return _mm512_loadu_si512(p); }
+LADLE_AVX512_VNNI inline __m512i u8x16(const std::uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+LADLE_AVX512_VNNI inline __m512i s8x16(const std::uint8_t* p) {
+  return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+LADLE_AVX512_VNNI inline __m512 halves16(const std::uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// One super-block of one row of W, ready for the dot products: w[c] the unsigned weights
-// 64c .. 64c + 63 in order (as bytes), sv[c] the scale of each of the 16 int32 lanes (4 weights
-// each) there; for Q4_K `mins` the min of each group of 16 (the Q8_K sums' groups), for
-// Q6_K the scale of each group (the −32 · Σ q8 correction).
-struct Prepared {
-  __m512i w[4], sv[4], groups;  // sv: each lane's scale in both of its 16-bit halves
-  float d, dmin;
-};
-
-// Word k (of 32) of kScaleIndex[per == 8][c]: the scale of 32-bit lane k / 2 of chunk c among 16
-// words, 2c + k / 16 (Q4_K: sub-blocks of 32) or 4c + k / 8 (Q6_K: groups of 16).
-struct ScaleIndex {
-  alignas(64) std::uint16_t at[2][4][32];
-  constexpr ScaleIndex() : at{} {
-    for (int c = 0; c < 4; ++c)
-      for (int k = 0; k < 32; ++k) {
-        at[0][c][k] = std::uint16_t(4 * c + k / 8);
-        at[1][c][k] = std::uint16_t(2 * c + k / 16);
-      }
-  }
-};
-constexpr ScaleIndex kScaleIndex;
-LADLE_AVX512_VNNI inline __m512i lane_index(int c, int per) { return _mm512_load_si512(kScaleIndex.at[per == 8][c]); }
-
-LADLE_AVX512_VNNI inline void prepare_q4k(const std::uint8_t* b, Prepared& p) {
-  // The eight 6-bit scales and mins (as get_scale_min_k4), unpacked with ggml's 32-bit masks.
-  std::uint32_t u[4];
-  std::memcpy(u, b + 4, 12);
-  constexpr std::uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
-  const std::uint32_t mins_low = u[1] & kLow6;
-  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);
-  u[2] = mins_low;
-  u[0] &= kLow6;
-  const __m128i sm8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
-  const __m512i sm = _mm512_cvtepu8_epi32(sm8), sm16 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(sm8));
-  for (int c = 0; c < 4; ++c) p.sv[c] = _mm512_permutexvar_epi16(lane_index(c, 8), sm16);
-  // Group g of 16 is in sub-block g / 2, whose min is lane 8 + g / 2.
-  const __m512i g = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  p.groups = _mm512_permutexvar_epi32(_mm512_add_epi32(_mm512_set1_epi32(8), _mm512_srli_epi32(g, 1)), sm);
-  // qs: bytes 32p .. 32p + 31 hold sub-block 2p (low nibbles) and 2p + 1 (high): weights 64p ..
-  // 64p + 63 are the low nibbles of those bytes, then their high nibbles.
-  const __m512i low4 = _mm512_set1_epi8(15);
-  for (int z = 0; z < 2; ++z) {
-    const __m512i qs = _mm512_loadu_si512(b + 16 + 64 * z);
-    const __m512i lo = _mm512_and_si512(qs, low4), hi = _mm512_and_si512(_mm512_srli_epi16(qs, 4), low4);
-    p.w[2 * z] = _mm512_shuffle_i64x2(lo, hi, 0x44);
-    p.w[2 * z + 1] = _mm512_shuffle_i64x2(lo, hi, 0xEE);
-  }
-  p.d = half_at(b);
-  p.dmin = half_at(b + 2);
-}
-
-LADLE_AVX512_VNNI inline void prepare_q6k(const std::uint8_t* b, Prepared& p) {
+// Rows m0 .. m0 + MR − 1 of x against one panel (sbs super-blocks at `panel`): the first `cols`
+// (≤ 16) outputs of each row to y + row · N.
+template <bool kQ4, int MR>
+LADLE_AVX512_VNNI void tile(const Q8KRows& x, int m0, const std::uint8_t* panel, int sbs, float* y, int N, int cols) {
+  constexpr std::size_t kBlock = kQ4 ? kQ4KPanelBlock : kQ6KPanelBlock;
   const __m512i low4 = _mm512_set1_epi8(15), bits45 = _mm512_set1_epi8(0x30);
-  // In 16-bit lanes: the low 256 bits shifted by the first count, the high ones by the second.
-  const __m512i up = _mm512_setr_epi64(0x0004000400040004, 0x0004000400040004, 0x0004000400040004,
-                                       0x0004000400040004, 0x0002000200020002, 0x0002000200020002,
-                                       0x0002000200020002, 0x0002000200020002);
-  const __m512i down = _mm512_setr_epi64(0, 0, 0, 0, 0x0002000200020002, 0x0002000200020002, 0x0002000200020002,
-                                         0x0002000200020002);
-  for (int h = 0; h < 2; ++h) {
-    // Weight l + 32g of half h (l < 32): g = 0: ql[l] & 15 | (qh[l] & 3) << 4; g = 1: ql[l + 32]
-    // & 15 | (qh[l] >> 2 & 3) << 4; g = 2: ql[l] >> 4 | (qh[l] >> 4 & 3) << 4; g = 3: ql[l + 32]
-    // >> 4 | (qh[l] >> 6) << 4. A 16-bit shift carries bits across bytes only outside the masks.
-    const __m512i ql = _mm512_loadu_si512(b + 64 * h);
-    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h)));
-    p.w[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, up), bits45));
-    p.w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
-                                     _mm512_and_si512(_mm512_srlv_epi16(qh, down), bits45));
-  }
-  const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
-  p.groups = _mm512_cvtepi8_epi32(sc8);
-  const __m512i sc16 = _mm512_zextsi256_si512(_mm256_cvtepi8_epi16(sc8));
-  for (int c = 0; c < 4; ++c) p.sv[c] = _mm512_permutexvar_epi16(lane_index(c, 4), sc16);
-  p.d = half_at(b + 208);
-}
-
-// Σ_c scale · (w[c] · xq[64c ..]) as 16 int32 lanes: pmaddubsw's pairs (below 2 · 63 · 128: no
-// saturation) times the scale, summed into the lanes by VNNI's vpdpwssd.
-LADLE_AVX512_VNNI inline __m512i scaled_dots(const Prepared& p, const std::int8_t* xq) {
-  __m512i t = _mm512_setzero_si512();
-  for (int c = 0; c < 4; ++c)
-    t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(p.w[c], _mm512_loadu_si512(xq + 64 * c)), p.sv[c]);
-  return t;
-}
-
-// Rows of W per tile: their super-blocks are prepared once for every row of x.
-// NOTE(ggml): one row, not two or four: ggml_matmul_bench --ms 1,8 --native-only, loaded, two
-// rounds, passes per CPU-second at M = 1: one row 15.6, two rows 7.3 / 9.9, four 7.8 / 9.1 (at
-// M = 8 within noise: 4.8-4.9 / 4.3-4.8 / 4.0-4.1). Two prepared super-blocks (18 zmm each) spill.
-constexpr int kNR = 1;
-// Rows ahead whose same blocks a tile prefetches.
-// NOTE(ggml): without it the one-row step ran at half the speed: ggml_matmul_bench --ms 1
-// --native-only, loaded, two alternated rounds (two-row tiles): no prefetch 1.9 / 2.1 passes/s,
-// 2 rows ahead 6.2 / 5.5, 8 rows 5.9 / 5.6, 16 rows 5.8 / 5.4, 32 rows 5.0 / 4.3 (the hardware
-// prefetcher alone does not keep up with these streams). With one-row tiles, per CPU-second:
-// 1 row ahead 10.3 / 14.6, 2 rows 13.8 / 14.5, 4 rows 13.5 / 11.0.
-constexpr int kAhead = 2;
-// At M = 1 (rows_m1), bytes ahead in W's one stream.
-// NOTE(ggml): ggml_matmul_bench --ms 1 --native-only, quiet, W in 2 MiB pages (weights.cc), two
-// rounds each, passes/s: no prefetch 36.3 / 35.7, 1 KiB ahead 35.6 / 33.5, 2 KiB 36.3 / 37.1,
-// 4 KiB 37.9 / 38.5 (again 29.5 / 36.1, 33.5 / 32.8: the machine noisier), 6 KiB 32.4 / 35.2,
-// 8 KiB 32.9 / 34.3. On 4 KiB pages (the file's mapping) 2 KiB gave 27.7 / 28.3, none 24.5 / 27.1.
-constexpr std::size_t kAheadBytes = 4096;
-
-// The lanes added pairwise: j + 8, then + 4, + 2, + 1 (reduce_lanes).
-LADLE_AVX512_VNNI inline float reduce16(__m512 v) {
-  const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
-}
-
-// y[0..M) × [0..NR) (row stride N) = the M rows of x · NR rows of W (row stride `row` bytes):
-// each super-block of W is prepared once for all M rows; `lanes` holds the M · NR · 16 lanes
-// (floats, not a vector of __m512: GCC drops the alignment of a template argument).
-template <bool kQ4, int NR>
-LADLE_AVX512_VNNI void tile(const Q8KRows& x, const std::uint8_t* w, std::size_t row, float* y, int M, int N, int K,
-                            std::vector<float>& lanes) {
-  constexpr std::size_t kBlock = kQ4 ? 144 : 210;
-  const int blocks = K / kQK;
-  lanes.assign(std::size_t(M) * NR * 16, 0.0f);
-  for (int sb = 0; sb < blocks; ++sb) {
-    Prepared p[NR];
-    for (int r = 0; r < NR; ++r) {
-      const std::uint8_t* at = w + r * row + sb * kBlock;
-      // The next tile's same blocks (its rows follow these): fetched one tile ahead.
-      if (kAhead > 0)
-        for (std::size_t off = 0; off < kBlock + 63; off += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(at + kAhead * row + off), _MM_HINT_T0);
-      if constexpr (kQ4) prepare_q4k(at, p[r]);
-      else prepare_q6k(at, p[r]);
+  __m512 f[MR];
+  for (int i = 0; i < MR; ++i) f[i] = _mm512_setzero_ps();
+  for (int sb = 0; sb < sbs; ++sb) {
+    const std::uint8_t* b = panel + std::size_t(sb) * kBlock;
+    for (std::size_t off = 0; off < kBlock; off += 64) _mm_prefetch(reinterpret_cast<const char*>(b + off), _MM_HINT_T0);
+    const std::int8_t* xq[MR];
+    const std::int16_t* bs[MR];
+    for (int i = 0; i < MR; ++i) {
+      const std::size_t xb = std::size_t(m0 + i) * sbs + sb;
+      xq[i] = x.q + xb * kQK;
+      bs[i] = x.bsum + xb * 16;
     }
-    for (int m = 0; m < M; ++m) {
-      const std::size_t xb = std::size_t(m) * blocks + sb;
-      const std::int8_t* xq = x.q + xb * kQK;
-      const __m512i b16 = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsum + xb * 16)));
-      const float d8 = x.d[xb];
-      for (int r = 0; r < NR; ++r) {
-        float* lane = lanes.data() + (std::size_t(m) * NR + r) * 16;
-        __m512 f = _mm512_loadu_ps(lane);
-        const __m512i t = scaled_dots(p[r], xq);
-        const __m512i g = _mm512_mullo_epi32(p[r].groups, b16);
-        if constexpr (kQ4) {  // q4k_lane, lane by lane
-          const __m512 a = _mm512_mul_ps(_mm512_set1_ps(p[r].d * d8), _mm512_cvtepi32_ps(t));
-          const __m512 b = _mm512_mul_ps(_mm512_set1_ps(p[r].dmin * d8), _mm512_cvtepi32_ps(g));
-          f = _mm512_add_ps(f, _mm512_sub_ps(a, b));
-        } else {  // q6k_lane
-          const __m512i tc = _mm512_sub_epi32(t, _mm512_slli_epi32(g, 5));
-          f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_set1_ps(p[r].d * d8), _mm512_cvtepi32_ps(tc)));
+    __m512i T[MR], C[MR];
+    for (int i = 0; i < MR; ++i) T[i] = C[i] = _mm512_setzero_si512();
+    if constexpr (kQ4) {
+      for (int s = 0; s < 8; ++s) {
+        const __m512i scale = u8x16(b + q4k_panel::kScales + 16 * s);  // below 64: the high halves 0
+        for (int half = 0; half < 2; ++half) {  // 16 weights: chunks c, c + 1
+          const int c = 4 * s + 2 * half, k = 8 * c;
+          const __m512i v0 = load(b + 64 * c), v1 = load(b + 64 * c + 64);
+          const __m512i w0 = _mm512_and_si512(v0, low4), w1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low4);
+          const __m512i w2 = _mm512_and_si512(v1, low4), w3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low4);
+          for (int i = 0; i < MR; ++i) {
+            // Below 16 · 15 · 127 in magnitude: an int16 in the low half, vpdpwssd's operand.
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, bcast4(xq[i] + k));
+            dot = _mm512_dpbusd_epi32(dot, w1, bcast4(xq[i] + k + 4));
+            dot = _mm512_dpbusd_epi32(dot, w2, bcast4(xq[i] + k + 8));
+            dot = _mm512_dpbusd_epi32(dot, w3, bcast4(xq[i] + k + 12));
+            T[i] = _mm512_dpwssd_epi32(T[i], dot, scale);
+          }
         }
-        _mm512_storeu_ps(lane, f);
+      }
+      for (int s = 0; s < 8; ++s) {  // U: each min times its sub-block's two sums of 16
+        const __m512i m = u8x16(b + q4k_panel::kMins + 16 * s);
+        const __m512i mins = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+        for (int i = 0; i < MR; ++i) C[i] = _mm512_dpwssd_epi32(C[i], mins, bcast4(bs[i] + 2 * s));
+      }
+      const __m512 d = halves16(b + q4k_panel::kD), dmin = halves16(b + q4k_panel::kDmin);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 d8 = _mm512_set1_ps(x.d[std::size_t(m0 + i) * sbs + sb]);
+        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(d, d8), _mm512_cvtepi32_ps(T[i]));
+        const __m512 m = _mm512_mul_ps(_mm512_mul_ps(dmin, d8), _mm512_cvtepi32_ps(C[i]));
+        f[i] = _mm512_add_ps(f[i], _mm512_sub_ps(a, m));
+      }
+    } else {
+      for (int g = 0; g < 16; ++g) {  // 16 weights: low-bit chunks 2g, 2g + 1, high-bit chunk g
+        const __m512i scale = s8x16(b + q6k_panel::kScales + 16 * g);
+        const __m512i v0 = load(b + 128 * g), v1 = load(b + 128 * g + 64), hb = load(b + q6k_panel::kQh + 64 * g);
+        const __m512i w0 = _mm512_or_si512(_mm512_and_si512(v0, low4), _mm512_and_si512(_mm512_slli_epi16(hb, 4), bits45));
+        const __m512i w1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), low4),
+                                           _mm512_and_si512(_mm512_slli_epi16(hb, 2), bits45));
+        const __m512i w2 = _mm512_or_si512(_mm512_and_si512(v1, low4), _mm512_and_si512(hb, bits45));
+        const __m512i w3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), low4),
+                                           _mm512_and_si512(_mm512_srli_epi16(hb, 2), bits45));
+        const int k = 16 * g;
+        for (int i = 0; i < MR; ++i) {
+          __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, bcast4(xq[i] + k));
+          dot = _mm512_dpbusd_epi32(dot, w1, bcast4(xq[i] + k + 4));
+          dot = _mm512_dpbusd_epi32(dot, w2, bcast4(xq[i] + k + 8));
+          dot = _mm512_dpbusd_epi32(dot, w3, bcast4(xq[i] + k + 12));
+          T[i] = _mm512_add_epi32(T[i], _mm512_mullo_epi32(dot, scale));
+        }
+      }
+      for (int j = 0; j < 8; ++j) {  // Σ scale_g · bsum_g, groups 2j and 2j + 1 at once
+        const __m512i lo = s8x16(b + q6k_panel::kScales + 32 * j), hi = s8x16(b + q6k_panel::kScales + 32 * j + 16);
+        const __m512i scales = _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(hi, 16));
+        for (int i = 0; i < MR; ++i) C[i] = _mm512_dpwssd_epi32(C[i], scales, bcast4(bs[i] + 2 * j));
+      }
+      const __m512 d = halves16(b + q6k_panel::kD);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 d8 = _mm512_set1_ps(x.d[std::size_t(m0 + i) * sbs + sb]);
+        const __m512i t = _mm512_sub_epi32(T[i], _mm512_slli_epi32(C[i], 5));
+        f[i] = _mm512_add_ps(f[i], _mm512_mul_ps(_mm512_mul_ps(d, d8), _mm512_cvtepi32_ps(t)));
       }
     }
   }
-  for (int m = 0; m < M; ++m)
-    for (int r = 0; r < NR; ++r)
-      y[std::size_t(m) * N + r] = reduce16(_mm512_loadu_ps(lanes.data() + (std::size_t(m) * NR + r) * 16));
+  const __mmask16 keep = cols >= kRows ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+  for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(y + std::size_t(m0 + i) * N, keep, f[i]);
 }
 
-// Rows [n_begin, n_end) of W times the one row of x (M = 1): the lanes stay in a register, and
-// W is one contiguous stream, prefetched kAheadBytes ahead. The same operations as tile<kQ4, 1>.
 template <bool kQ4>
-LADLE_AVX512_VNNI void rows_m1(const Q8KRows& x, const std::uint8_t* w, float* y, int K, int n_begin, int n_end) {
-  constexpr std::size_t kBlock = kQ4 ? 144 : 210;
-  const int blocks = K / kQK;
-  const std::size_t row = std::size_t(blocks) * kBlock;
-  const std::uint8_t* const end = w + std::size_t(n_end) * row;
-  for (int n = n_begin; n < n_end; ++n) {
-    const std::uint8_t* at = w + std::size_t(n) * row;
-    __m512 f = _mm512_setzero_ps();
-    for (int sb = 0; sb < blocks; ++sb, at += kBlock) {
-      // The stream's lines kAheadBytes on (the lines of this block's 144 / 210 bytes, once each).
-      const std::uint8_t* pf = at + kAheadBytes;
-      if (pf < end) {
-        const auto first = reinterpret_cast<std::uintptr_t>(pf) & ~std::uintptr_t(63);
-        for (std::uintptr_t line = first; line < reinterpret_cast<std::uintptr_t>(pf + kBlock); line += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
-      }
-      Prepared p;
-      if constexpr (kQ4) prepare_q4k(at, p);
-      else prepare_q6k(at, p);
-      const std::int8_t* xq = x.q + std::size_t(sb) * kQK;
-      const __m512i b16 = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsum + sb * 16)));
-      const float d8 = x.d[sb];
-      const __m512i t = scaled_dots(p, xq);
-      const __m512i g = _mm512_mullo_epi32(p.groups, b16);
-      if constexpr (kQ4) {  // q4k_lane, lane by lane
-        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(p.d * d8), _mm512_cvtepi32_ps(t));
-        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(p.dmin * d8), _mm512_cvtepi32_ps(g));
-        f = _mm512_add_ps(f, _mm512_sub_ps(a, b));
-      } else {  // q6k_lane
-        const __m512i tc = _mm512_sub_epi32(t, _mm512_slli_epi32(g, 5));
-        f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_set1_ps(p.d * d8), _mm512_cvtepi32_ps(tc)));
-      }
-    }
-    y[n] = reduce16(f);
+LADLE_AVX512_VNNI void tail_tile(int rows, const Q8KRows& x, int m0, const std::uint8_t* panel, int sbs, float* y, int N,
+                                 int cols) {
+  switch (rows) {
+    case 7: return tile<kQ4, 7>(x, m0, panel, sbs, y, N, cols);
+    case 6: return tile<kQ4, 6>(x, m0, panel, sbs, y, N, cols);
+    case 5: return tile<kQ4, 5>(x, m0, panel, sbs, y, N, cols);
+    case 4: return tile<kQ4, 4>(x, m0, panel, sbs, y, N, cols);
+    case 3: return tile<kQ4, 3>(x, m0, panel, sbs, y, N, cols);
+    case 2: return tile<kQ4, 2>(x, m0, panel, sbs, y, N, cols);
+    case 1: return tile<kQ4, 1>(x, m0, panel, sbs, y, N, cols);
+    default: return;
   }
 }
 
 template <bool kQ4>
 LADLE_AVX512_VNNI void rows(const Q8KRows& x, const std::uint8_t* w, float* y, int M, int N, int K, int n_begin,
                             int n_end) {
-  if (M == 1) return rows_m1<kQ4>(x, w, y, K, n_begin, n_end);
-  const std::size_t row = std::size_t(K / kQK) * (kQ4 ? 144 : 210);
-  static thread_local std::vector<float> acc;
-  int n = n_begin;
-  for (; n + kNR <= n_end; n += kNR) tile<kQ4, kNR>(x, w + n * row, row, y + n, M, N, K, acc);
-  for (; n < n_end; ++n) tile<kQ4, 1>(x, w + n * row, row, y + n, M, N, K, acc);
+  const int sbs = K / kQK;
+  const std::size_t panel_bytes = std::size_t(sbs) * (kQ4 ? kQ4KPanelBlock : kQ6KPanelBlock);
+  for (int n = n_begin; n < n_end; n += kRows) {
+    const std::uint8_t* panel = w + std::size_t(n / kRows) * panel_bytes;
+    const int cols = n_end - n;
+    int m = 0;
+    for (; m + kMR <= M; m += kMR) tile<kQ4, kMR>(x, m, panel, sbs, y + n, N, cols);
+    tail_tile<kQ4>(M - m, x, m, panel, sbs, y + n, N, cols);
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "model/ggml_dequantize.h"
 #include "model/gguf_types.h"
+#include "model/ggml_panels.h"
 #include "model/matmul_ggml.h"
 #include "model/q8_panels.h"
 #include "model/streamed_buffer.h"
@@ -327,8 +328,9 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
     for (const Slot& s : slots) s.m->packed.q8_activations = q8_activations;
     return Ok{};
   }
-  // At kNative, the matrices matmul reads as the file's own blocks: copied as they are into the
-  // buffer (2 MiB pages, advise_huge_pages), not read in the file's mapping.
+  // At kNative, the matrices matmul reads in the file's own Q4_K / Q6_K numbers: rearranged bit
+  // for bit into panels of 16 rows (model/ggml_panels.h) in the buffer (2 MiB pages,
+  // advise_huge_pages), not read in the file's mapping.
   // NOTE(weights): 4 KiB pages made the one-stream step TLB-bound. The Llama-3.2-1B-shaped Q4_K_M
   // file, ggml_matmul_bench --ms 1 --native-only (quiet Zen 4, 2 vCPUs): in the mapping 27.3-28.3
   // passes/s (one thread 16.5-16.8), copied to 2 MiB pages 35.6-38.5 (one thread 22.2); `ladle
@@ -344,7 +346,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   for (const Slot& s : slots) {
     offsets.push_back(bytes);
     if (in_place(s)) {
-      const std::size_t n = ggml_matmul_row_bytes(s.m->ggml.type, s.K) * std::size_t(s.N);
+      const std::size_t n = ggml_panels_bytes(s.m->ggml.type, s.N, s.K);
       native += n;
       bytes += (n + 63) / 64 * 64;
     } else {
@@ -390,10 +392,10 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   pool.parallel_for(int(pieces.size()), [&](int t, int) {
     const Piece& p = pieces[std::size_t(t)];
     const Slot& s = slots[p.slot];
-    if (in_place(s)) {  // the file's blocks, copied as they are
-      const std::size_t row = ggml_matmul_row_bytes(s.m->ggml.type, s.K);
-      std::memcpy(static_cast<char*>(packed.get()) + offsets[p.slot] + std::size_t(p.n0) * row,
-                  s.m->ggml.data + std::size_t(p.n0) * row, std::size_t(p.rows) * row);
+    if (in_place(s)) {  // the file's numbers, rearranged into panels of 16 rows
+      const std::size_t row = ggml_row_bytes(s.m->ggml.type, s.K);
+      pack_ggml_panels(s.m->ggml.type, s.m->ggml.data + std::size_t(p.n0) * row,
+                       p.rows, s.K, p.n0, static_cast<std::byte*>(packed.get()) + offsets[p.slot]);
       return;
     }
     errors[std::size_t(t)] = pack_piece(type, slots[p.slot], p.slot, p.n0, p.rows,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "model/ggml_dequantize.h"
+#include "model/ggml_panels.h"
 #include "model/gguf_config.h"
 #include "model/half.h"
 #include "model/matmul_ggml.h"
@@ -299,8 +300,9 @@ TEST(GgufWeights, LoadsEveryTensorTypeExactly) {
     }
 }
 
-// --weights native: Q4_K matrices are read where the file holds them (no copy, no panels), the
-// tied classifier from token_embd's blocks; a matrix of another type (here Q8_0) is packed as q8.
+// --weights native: Q4_K matrices hold the file's numbers rearranged into panels of 16 rows
+// (model/ggml_panels.h), the tied classifier token_embd's; a matrix of another type (here Q8_0) is
+// packed as q8.
 TEST(GgufWeights, NativeKeepsKQuantBlocksAsTheFileHoldsThem) {
   for (bool shared : {true, false}) {
     SCOPED_TRACE(shared ? "tied" : "untied");
@@ -313,15 +315,16 @@ TEST(GgufWeights, NativeKeepsKQuantBlocksAsTheFileHoldsThem) {
     Weights& w = *l.weights;
     ASSERT_TRUE(w.convert(WeightType::kNative).ok());
     EXPECT_EQ(w.type(), WeightType::kNative);
-    // The file's bytes, copied (into the buffer of 2 MiB pages), each matrix on a 64-byte line.
+    // The file's bytes in panels (in the buffer of 2 MiB pages), each matrix on a 64-byte line.
     auto in_place = [&](const Matrix& m, const char* tensor) {
       EXPECT_EQ(m.packed.q8, nullptr) << tensor;
       EXPECT_EQ(m.packed.ggml_type, kTQ4_K) << tensor;
       const auto file = l.file->find_tensor(tensor)->data;
       ASSERT_NE(m.packed.ggml, nullptr) << tensor;
-      EXPECT_NE(static_cast<const void*>(m.packed.ggml), static_cast<const void*>(file.data())) << tensor;
       EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.packed.ggml) % 64, 0u) << tensor;
-      EXPECT_EQ(std::memcmp(m.packed.ggml, file.data(), file.size()), 0) << tensor;
+      std::vector<std::byte> panels(ggml_panels_bytes(kTQ4_K, m.packed.N, m.packed.K));
+      pack_ggml_panels(kTQ4_K, reinterpret_cast<const std::byte*>(file.data()), m.packed.N, m.packed.K, 0, panels.data());
+      EXPECT_EQ(std::memcmp(m.packed.ggml, panels.data(), panels.size()), 0) << tensor;
     };
     in_place(w.layer(0).wq, "blk.0.attn_q.weight");
     in_place(w.layer(1).w1, "blk.1.ffn_gate.weight");
@@ -330,10 +333,12 @@ TEST(GgufWeights, NativeKeepsKQuantBlocksAsTheFileHoldsThem) {
     // The Q8_0 matrix: q8 panels of the file's values.
     EXPECT_EQ(w.layer(1).w2.packed.ggml, nullptr);
     expect_q8_panels(w.layer(1).w2, b.values.at("blk.1.ffn_down.weight"), "ffn_down as q8");
-    // Bytes: the Q4_K matrices' own (144 per 256 weights), the rest in panels. Rows of K = 256
-    // in both layers (wq, wk, wv, wo, w1, w3) and the classifier; layer 0's ffn_down has K = 512.
-    const std::size_t d = 256, h = 512, kv = std::size_t(c.kv_dim()), v = std::size_t(c.vocab_size);
-    EXPECT_EQ(w.native_bytes(), (2 * (d + 2 * kv + d + 2 * h) + v) * 144 + d * 288);
+    // Bytes: the Q4_K matrices' panels (2,368 per 16 rows × 256 weights), the rest in q8 panels.
+    // Rows of K = 256 in both layers (wq, wk, wv, wo, w1, w3) and the classifier; layer 0's
+    // ffn_down has K = 512.
+    const int d = 256, h = 512, kv = c.kv_dim(), v = c.vocab_size;
+    auto q4k = [](int N, int K) { return ggml_panels_bytes(kTQ4_K, N, K); };
+    EXPECT_EQ(w.native_bytes(), 2 * (q4k(d, d) + 2 * q4k(kv, d) + q4k(d, d) + 2 * q4k(h, d)) + q4k(v, d) + q4k(d, h));
     EXPECT_GE(w.packed_bytes(), q8_packed_bytes(int(d), int(h)));
     EXPECT_EQ(w.bytes_per_token(), w.packed_bytes() + w.native_bytes() + d * sizeof(float));
   }

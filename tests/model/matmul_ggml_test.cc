@@ -1,9 +1,10 @@
-// matmul on a GGUF file's own Q4_K / Q6_K blocks (`--weights native`, model/matmul_ggml.h): x is
-// quantized to Q8_K as ggml's quantize_row_q8_K_ref does, every output is the integer sums and the
-// float combination of its NOTE(ggml) (spelled out here from ggml's block layouts, independently
-// of the kernels), the same bits at every ISA level the CPU has (tests/testing/isa_levels.h), rows
-// bit-identical for every M (batch invariance) pooled or not, and close to the double-precision
-// product of x with the weights dequantize() gives.
+// matmul on a GGUF file's own Q4_K / Q6_K numbers in panels (`--weights native`,
+// model/matmul_ggml.h, model/ggml_panels.h): x is quantized to Q8_K as ggml's
+// quantize_row_q8_K_ref does, every output is the integer sums and the float combination of its
+// NOTE(ggml) (spelled out here from ggml's row-major block layouts, independently of the panels
+// and the kernels), the same bits at every ISA level the CPU has (tests/testing/isa_levels.h),
+// rows bit-identical for every M (batch invariance) pooled or not, and close to the
+// double-precision product of x with the weights dequantize() gives.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "model/ggml_dequantize.h"
+#include "model/ggml_panels.h"
 #include "model/gguf_types.h"
 #include "model/half.h"
 #include "model/isa.h"
@@ -29,12 +31,15 @@ LADLE_INSTANTIATE_ISA_LEVELS(MatmulGgml);
 using ladle::testing::random_vec;
 
 // N rows of K weights in random blocks of `type` (every byte random but the half scales, which
-// are finite: a few zero), owning the bytes.
+// are finite: a few zero), owning the file's bytes and their panels (packed 16 rows at a time,
+// as model/weights.cc packs pieces of a matrix).
 struct Blocks {
-  std::vector<std::byte> bytes;
+  std::vector<std::byte> bytes, panels;
   PackedMatrix view;
   Blocks(const Blocks&) = delete;
-  Blocks(GgmlType type, int N, int K, unsigned seed) : bytes(ggml_matmul_row_bytes(std::uint32_t(type), K) * N) {
+  Blocks(GgmlType type, int N, int K, unsigned seed)
+      : bytes(std::size_t(K / 256) * (type == GgmlType::kQ4_K ? 144 : 210) * N),
+        panels(ggml_panels_bytes(std::uint32_t(type), N, K)) {
     std::mt19937 rng(seed);
     for (auto& b : bytes) b = std::byte(rng() & 0xFF);
     const std::size_t block = type == GgmlType::kQ4_K ? 144 : 210;
@@ -49,9 +54,12 @@ struct Blocks {
         std::memcpy(&bytes[i + 208], &d, sizeof d);
       }
     }
+    const std::size_t row = bytes.size() / N;
+    for (int n0 = 0; n0 < N; n0 += 16)
+      pack_ggml_panels(std::uint32_t(type), bytes.data() + n0 * row, std::min(16, N - n0), K, n0, panels.data());
     view.N = N;
     view.K = K;
-    view.ggml = bytes.data();
+    view.ggml = panels.data();
     view.ggml_type = std::uint32_t(type);
   }
   // W row-major [N × K] as dequantize() widens it.
@@ -63,8 +71,8 @@ struct Blocks {
 };
 
 struct Shape { int N, K; };
-// The 1B shape's K (2048, 8192) and N that leave every tile remainder (1..3 rows past fours).
-const Shape kShapes[] = {{1, 256}, {3, 512}, {4, 256}, {5, 768}, {17, 2048}, {64, 256}, {6, 8192}};
+// The 1B shape's K (2048, 8192), whole and partial panels (N past a multiple of 16 by 1..15).
+const Shape kShapes[] = {{1, 256}, {3, 512}, {16, 256}, {21, 768}, {33, 2048}, {64, 256}, {6, 8192}, {47, 512}};
 const GgmlType kTypes[] = {GgmlType::kQ4_K, GgmlType::kQ6_K};
 
 // ggml's get_scale_min_k4.
@@ -78,7 +86,7 @@ void scale_min_k4(int j, const std::uint8_t* q, int& d, int& m) {
   }
 }
 
-// The NOTE's lanes, spelled out from ggml's layouts (dequantize_row_q4_K / _q6_K's loops) on the
+// The NOTE's sums, spelled out from ggml's layouts (dequantize_row_q4_K / _q6_K's loops) on the
 // Q8_K numbers quantize_q8k gives.
 std::vector<float> q8k_reference(const std::vector<float>& x, const Blocks& w, int M) {
   const int N = w.view.N, K = w.view.K, blocks = K / 256;
@@ -91,7 +99,7 @@ std::vector<float> q8k_reference(const std::vector<float>& x, const Blocks& w, i
   std::vector<float> y(std::size_t(M) * N);
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
-      float f[16] = {};
+      float f = 0;
       for (int sb = 0; sb < blocks; ++sb) {
         const auto* b = reinterpret_cast<const std::uint8_t*>(w.bytes.data()) + (std::size_t(n) * blocks + sb) * block;
         const std::int8_t* xq = q.data() + (std::size_t(m) * blocks + sb) * 256;
@@ -120,24 +128,17 @@ std::vector<float> q8k_reference(const std::vector<float>& x, const Blocks& w, i
         }
         const float d8 = d[std::size_t(m) * blocks + sb];
         const std::int16_t* bs = bsum.data() + (std::size_t(m) * blocks + sb) * 16;
-        for (int j = 0; j < 16; ++j) {  // lane j: the weights 64c + 4j + i
-          int t = 0;
-          for (int c = 0; c < 4; ++c)
-            for (int i = 0; i < 4; ++i) {
-              const int e = 64 * c + 4 * j + i;
-              t += (q4 ? scale[e / 32] * wq[e] : scale[e / 16] * wq[e]) * xq[e];
-            }
-          if (q4) {
-            const int u = mins[j / 2] * bs[j];
-            f[j] = f[j] + ((half_to_float(dh) * d8) * float(t) - (half_to_float(dminh) * d8) * float(u));
-          } else {
-            f[j] = f[j] + (half_to_float(dh) * d8) * float(t - 32 * scale[j] * bs[j]);
-          }
+        int t = 0, u = 0;  // the NOTE's T and U
+        for (int g = 0; g < 16; ++g) {  // groups of 16 weights
+          int dot = 0;
+          for (int e = 16 * g; e < 16 * g + 16; ++e) dot += wq[e] * xq[e];
+          t += (q4 ? scale[g / 2] : scale[g]) * dot;
+          u += (q4 ? mins[g / 2] : scale[g]) * bs[g];
         }
+        if (q4) f = f + ((half_to_float(dh) * d8) * float(t) - (half_to_float(dminh) * d8) * float(u));
+        else f = f + (half_to_float(dh) * d8) * float(t - 32 * u);
       }
-      for (int width = 8; width >= 1; width /= 2)
-        for (int j = 0; j < width; ++j) f[j] = f[j] + f[j + width];
-      y[std::size_t(m) * N + n] = f[0];
+      y[std::size_t(m) * N + n] = f;
     }
   return y;
 }
@@ -162,12 +163,36 @@ TEST(Q8K, QuantizesAsGgmlQuantizeRowQ8KRef) {
   for (int k = 256; k < 512; ++k) ASSERT_EQ(q[std::size_t(k)], 0);
 }
 
+// The vector quantizer gives the scalar reference's numbers: random rows, the largest magnitude
+// reached twice with opposite signs (the first one's sign decides d), halves that round to even,
+// values past the clamp's side, and an all-zero block.
+TEST_P(MatmulGgml, FastQuantizerGivesTheReferenceNumbers) {
+  const int M = 3, K = 1024;
+  auto x = random_vec(std::size_t(M) * K, 23);
+  x[10] = 3.0f, x[200] = -3.0f;  // block 0: first largest positive
+  x[256 + 7] = -5.0f, x[256 + 9] = 5.0f;  // block 1: first largest negative
+  for (int j = 0; j < 256; ++j) x[512 + j] = 0.0f;  // block 2: zero
+  for (int j = 0; j < 64; ++j) x[768 + j] = (float(j) + 0.5f) * (4.0f / 127);  // block 3: halves of the step
+  x[768 + 100] = -4.0f;
+  std::vector<std::int8_t> q(std::size_t(M) * K), q2(q.size());
+  std::vector<float> d(std::size_t(M) * K / 256), d2(d.size());
+  std::vector<std::int16_t> bs(std::size_t(M) * K / 16), bs2(bs.size());
+  quantize_q8k(x.data(), M, K, q.data(), d.data(), bs.data());
+  quantize_q8k_fast(x.data(), M, K, q2.data(), d2.data(), bs2.data());
+  EXPECT_EQ(q, q2) << isa_name(active_isa());
+  EXPECT_EQ(d, d2) << isa_name(active_isa());
+  EXPECT_EQ(bs, bs2) << isa_name(active_isa());
+  EXPECT_LT(d[0], 0.0f);  // d = largest / −127
+  EXPECT_GT(d[1], 0.0f);
+  EXPECT_EQ(d[2], 0.0f);
+}
+
 TEST_P(MatmulGgml, EveryOutputIsTheQ8KSumOfItsBlocks) {
   ThreadPool pool(2);
   for (GgmlType type : kTypes)
     for (const Shape& s : kShapes) {
       const Blocks w(type, s.N, s.K, 7);
-      for (int M : {1, 2, 3, 4, 7}) {
+      for (int M : {1, 2, 3, 7, 8, 9, 17}) {
         const auto x = random_vec(std::size_t(M) * s.K, 3);
         std::vector<float> y(std::size_t(M) * s.N);
         matmul(x.data(), w.view, y.data(), M, &pool);
@@ -248,8 +273,10 @@ TEST(MatmulGgml, ReadsQ4KAndQ6KOnly) {
   EXPECT_TRUE(matmul_reads_ggml(std::uint32_t(GgmlType::kQ6_K)));
   for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_K})
     EXPECT_FALSE(matmul_reads_ggml(std::uint32_t(t))) << ggml_type_name(std::uint32_t(t));
-  EXPECT_EQ(ggml_matmul_row_bytes(std::uint32_t(GgmlType::kQ4_K), 2048), 8u * 144);
-  EXPECT_EQ(ggml_matmul_row_bytes(std::uint32_t(GgmlType::kQ6_K), 2048), 8u * 210);
+  // Panels of 16 rows: 2,368 bytes per 256 × 16 weights of Q4_K (the file's 2,304 and 64 of
+  // unpacked scales and mins), 3,392 of Q6_K (the file's 3,360 and 32 of padding).
+  EXPECT_EQ(ggml_panels_bytes(std::uint32_t(GgmlType::kQ4_K), 17, 2048), 2u * 8 * 2368);
+  EXPECT_EQ(ggml_panels_bytes(std::uint32_t(GgmlType::kQ6_K), 16, 2048), 1u * 8 * 3392);
 }
 
 }  // namespace
