@@ -5,7 +5,7 @@
 //                              [--prompt-len 32] [--new-tokens 64] [--batch-lines 2000]
 //                              [--batch-new-tokens 64] [--itl-target-ms 0[,X...]] [--threads 0]
 //                              [--max-running 0] [--batch-floor-share 0.0625]
-//                              [--batch-step-share 0.2[,F...]]
+//                              [--batch-step-share 0.2[,F...]] [--batch-yield]
 //
 // Per shape, three runs on fresh engines:
 //  1. best: --batch-lines batch-class requests alone, all submitted at once: the engine's best
@@ -57,6 +57,7 @@ struct Options {
   std::string itl_targets = "0";
   std::string step_shares = "0.2";
   double batch_floor_share = 1.0 / 16;
+  bool batch_yield = false;
 };
 
 // Generated tokens, from the engine's observer, and a fit of the run's step times (every step
@@ -127,6 +128,7 @@ std::unique_ptr<LlmEngine> make_engine(const std::string& path, const std::strin
   c.itl_target_ms = itl_target_ms;
   c.batch_floor_share = o.batch_floor_share;
   c.batch_step_share = step_share;
+  c.batch_yield = o.batch_yield;
   auto e = LlmEngine::create(c, counter);
   if (!e) {
     std::fprintf(stderr, "%s\n", e.error().message.c_str());
@@ -221,6 +223,7 @@ int main(int argc, char** argv) {
   flags.add("--threads", &o.threads, "compute threads (0: derive)");
   flags.add("--max-running", &o.max_running, "running sequences at most (0: derive)");
   flags.add("--batch-floor-share", &o.batch_floor_share, "share of each step kept for batch work");
+  flags.add("--batch-yield", &o.batch_yield, "the engine's --batch-yield (a batch-only step stops for an interactive arrival)");
   flags.add("--batch-step-share", &o.step_shares,
             "batch step shares for the with-batch runs, comma-separated (negative: off)");
   if (auto code = bench::parse_flags(flags, argc, argv)) return *code;

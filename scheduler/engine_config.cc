@@ -28,7 +28,11 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
             "prompt chunks and batch work get smaller steps");
   flags.add("--batch-floor-share", &c.batch_floor_share,
             "share of each step's tokens (at least one) and one running slot kept for batch-class requests "
-            "while there are any, so that they progress under sustained interactive load (0: none)");
+            "while there are any, so that they progress under sustained interactive load; the tokens yield to a burst of "
+            "interactive prompts for at most --max-decode-deferral steps in a row (0: none)");
+  flags.add("--batch-yield", &c.batch_yield,
+            "a step computing batch-class rows alone stops at its next layer boundary when an interactive request "
+            "arrives, which then waits a layer instead of the whole step; the batch rows are computed again later");
   flags.add("--batch-step-share", &c.batch_step_share,
             "while interactive requests run or wait, batch-class tokens may make a step at most this share longer "
             "than its interactive tokens alone take, by the measured cost per token (0: batch gets only "

@@ -29,6 +29,10 @@ struct EngineConfig {
   // of its interactive tokens' predicted time (0: batch gets only the floor then; negative: off;
   // scheduler.h).
   double batch_step_share = 0.2;
+  // A step of batch-class rows alone stops at its next layer boundary when an interactive request
+  // is submitted, so that the request waits a layer, not a whole step; the rows are computed again
+  // in a later step (llm_engine_step.cc).
+  bool batch_yield = false;
   int max_waiting = 1024;      // queued requests at most; more are rejected as overloaded
   int kv_cache_mb = 0;         // K/V arena size in MiB (0: derive)
   int block_size = 16;         // tokens per KV block

@@ -91,6 +91,8 @@ struct LlmEngine::Impl {
   void drain_inbox();
   void step();
   std::vector<int> cancel_mid_step(const ScheduleOutput& out);
+  // Whether an interactive submission waits in the inbox (--batch-yield; locks mu).
+  bool interactive_in_inbox();
   void emit_token(RequestState& st, TokenId token, Clock::time_point now);
   void finish_request(RequestState& st, FinishReason reason, Clock::time_point now);
   static RequestStats request_stats(const RequestState& st, FinishReason reason, Clock::time_point now);

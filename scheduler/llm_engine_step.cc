@@ -131,7 +131,19 @@ void LlmEngine::Impl::step() {
   // boundary (cancel_mid_step runs between layers), so its blocks are free within one layer's
   // time rather than at the end of a step that may be a long prefill chunk. The other sequences
   // go on undisturbed.
-  const auto result = model->forward_dropping(batch, kv, [&] { return cancel_mid_step(out); });
+  bool yielded = false;
+  const bool batch_only = config.batch_yield && std::all_of(out.seqs.begin(), out.seqs.end(), [&](const auto& s) {
+    return requests.at(s.id).request_class == RequestClass::kBatch;
+  });
+  const auto result = model->forward_dropping(batch, kv, [&] {
+    std::vector<int> slices = cancel_mid_step(out);
+    if (batch_only && !yielded && interactive_in_inbox()) {
+      yielded = true;
+      slices.resize(out.seqs.size());
+      for (std::size_t i = 0; i < slices.size(); ++i) slices[i] = int(i);
+    }
+    return slices;
+  });
   // The step's sequences minus any dropped mid-step (a copy only in the rare step that dropped one).
   int dropped_tokens = 0;
   ScheduleOutput kept;
@@ -156,7 +168,7 @@ void LlmEngine::Impl::step() {
 
   // The step's cost as the streams in it see it, schedule to demultiplex (--itl-target-ms).
   const double duration = seconds_between(t0, Clock::now());
-  scheduler.cost_model().observe(out.num_batched_tokens, out.num_sampled_rows, duration);
+  if (!yielded) scheduler.cost_model().observe(out.num_batched_tokens, out.num_sampled_rows, duration);
   if (observer) {
     const auto stats = pool.stats();
     CounterDeltas d;
@@ -173,6 +185,21 @@ void LlmEngine::Impl::step() {
                       d);
   }
   publish_gauges();
+}
+
+// NOTE(engine): --batch-yield. A step that holds batch rows alone runs the whole budget (no
+// interactive work to share it with), and a person who arrives meanwhile waits for all of it: on
+// the 110M shape a 128-token step is ~130 ms, half of what 8 prompts' own prefill takes (quiet Zen 4,
+// BENCHMARKS.md, issue 19). With the flag such a step stops at the next layer boundary once an
+// interactive submission is in the inbox: its rows are dropped as cancelled ones are (the model
+// compacts them away), but the requests are not finished: the scheduler never sees their update,
+// so their counters stay and the next steps compute the same positions again, overwriting the K/V
+// the cut layers wrote. Sampling never ran for them, so their output does not change. The price is
+// the batch work of the cut step, at most one step per interactive arrival into an engine busy
+// with batch work alone; the cut step is kept out of the cost model.
+bool LlmEngine::Impl::interactive_in_inbox() {
+  std::lock_guard lock(mu);
+  return int(inbox.size()) > num_batch_in_inbox;
 }
 
 // Between layers of a step: the slices (indices into out.seqs) of requests cancelled since the

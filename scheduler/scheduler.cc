@@ -56,8 +56,19 @@ void Scheduler::add(RequestId id, std::vector<TokenId> prompt, int max_tokens, b
 //      wait (never below the floor). Interactive admissions leave one slot to batch work while none
 //      runs, and never preempt the best-ranked running batch sequence, so one batch sequence
 //      always progresses (only a running interactive sequence short of KV may still preempt it).
+//      The floor yields to interactive work that needs the whole step (a burst of prompts), at
+//      most max_decode_deferral steps in a row: in those the interactive class gets the whole
+//      budget and the batch what it leaves (cut as above); after them the floor is reserved again.
 // A chunk that reaches a sequence's last token samples. Prefill chunks, decodes and prefix hits
 // are the same code path: only the number of missing tokens differs.
+// NOTE(scheduler): why the floor yields to a burst. On the 110M shape (128-token steps, floor 8
+// tokens) 8 interactive prompts of 32 tokens need 256 tokens: with the floor taken first they got
+// 120 + 120 + 16 tokens in 3 steps (8 batch decodes in each), alone 2 steps of 128; the third step
+// (48 ms of 129 + 129 + 48, quiet Zen 4) was the burst's last TTFT's excess besides the batch step
+// in flight when it arrived (BENCHMARKS.md, issue 19). The bound is max_decode_deferral, the steps
+// a stream's own decode may be passed over for waiting prompts: a batch sequence waits no longer
+// than an interactive stream would, and under sustained load still gets its floor once in every
+// max_decode_deferral + 1 steps.
 // NOTE(scheduler): a budget-starved batch sequence keeps its KV and waits for budget (not
 // preempted: recomputing it later would only add work); it is preempted when an interactive
 // sequence needs its slot or its blocks.
@@ -81,7 +92,9 @@ ScheduleOutput Scheduler::schedule() {
   ScheduleOutput out;
   const int total = step_budget();
   const int floor = batch_floor(total);
-  int budget = total - floor;
+  // The floor yields to interactive work that needs the whole step, max_decode_deferral steps in a row.
+  const bool floor_yields = floor > 0 && floor_yields_ < config_.max_decode_deferral;
+  int budget = total - (floor_yields ? 0 : floor);
   const int num_interactive_waiting = num_waiting() - num_batch_waiting_;
   // A slot for a waiting prompt: a free one, or one a running batch sequence can be preempted from.
   const bool seat = num_running() < interactive_slots() || num_batch_running_ > (floor_on() ? 1 : 0);
@@ -95,7 +108,8 @@ ScheduleOutput Scheduler::schedule() {
     admit_waiting(out, budget, reserve, /*batch=*/false);
   }
   schedule_deferred(out, budget, deferred);
-  budget = std::min(budget + floor, std::max(floor, batch_share_cap(out)));
+  floor_yields_ = floor_yields && budget < floor ? floor_yields_ + 1 : 0;
+  budget = std::min(budget + (floor_yields ? 0 : floor), std::max(floor, batch_share_cap(out)));
   schedule_running(out, budget, nullptr, /*batch=*/true);
   if (out.preempted.empty()) admit_waiting(out, budget, 0, /*batch=*/true);
   assert(check_invariants().ok());

@@ -46,7 +46,8 @@ struct SchedulerConfig {
   // The batch floor: the share of each step's tokens kept for batch work while there is any (at
   // least one token), and one running slot that interactive admissions leave to batch work. 0: no
   // floor (batch work then waits for capacity interactive requests leave idle, which under
-  // sustained interactive load may be never).
+  // sustained interactive load may be never). The tokens yield to interactive work that needs the
+  // whole step for up to max_decode_deferral steps in a row (schedule() states the rule).
   double batch_floor_share = 1.0 / 16;
   // --batch-step-share: while interactive requests run or wait, a step's batch tokens are cut so
   // that the step is predicted (StepCostModel) to take at most (1 + share) × the time of its
@@ -178,6 +179,7 @@ class Scheduler {
   std::uint64_t num_preemptions_ = 0;
   std::uint64_t num_added_ = 0;    // arrival numbers
   int num_batch_running_ = 0, num_batch_waiting_ = 0;
+  int floor_yields_ = 0;           // steps in a row whose batch floor went to interactive work
   StepCostModel cost_model_;
 };
 

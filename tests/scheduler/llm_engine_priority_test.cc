@@ -1,11 +1,13 @@
 // LlmEngine with request classes on the real trained model (stories260K): batch requests preempted
 // mid-decode by interactive arrivals produce exactly what they produce alone (seeded sampling:
 // the sampler's RNG lives with the request, and recompute rebuilds the same K/V); batch tokens
-// stay out of the latency observers; the gauges count batch requests.
+// stay out of the latency observers; the gauges count batch requests; --batch-yield cuts a
+// batch-only step for an interactive arrival without changing either's output.
 #include "scheduler/llm_engine.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -117,6 +119,67 @@ TEST(LlmEnginePriority, BatchPreemptedByInteractiveArrivalsKeepsItsOutput) {
   EXPECT_EQ(obs.interactive_finished.load(), 4);
   EXPECT_EQ(obs.most_batch_running.load(), 4);
   EXPECT_GT(obs.most_batch_waiting.load(), 0);  // preempted ones waited as batch
+}
+
+// The engine's steps, in order.
+class StepObserver final : public EngineObserver {
+ public:
+  void on_request_rejected(ErrorCode) override {}
+  void on_first_token(RequestId, double) override {}
+  void on_next_token(RequestId, double) override {}
+  void on_request_finished(const RequestStats&) override {}
+  void on_step(const StepStats& st, const CounterDeltas&) override {
+    std::lock_guard lock(mu_);
+    steps_.push_back(st);
+  }
+  void on_gauges(const EngineGauges&) override {}
+  std::vector<StepStats> steps() {
+    std::lock_guard lock(mu_);
+    return steps_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<StepStats> steps_;
+};
+
+// --batch-yield: a step of batch rows alone stops at a layer boundary when an interactive request
+// arrives. The interactive request is submitted from the batch request's on_admitted hook (the
+// engine thread, just before that request's first forward call), so it is in the inbox when the
+// step reaches its first layer boundary: the step is cut (all its tokens reported dropped), and
+// both requests still produce exactly what they produce alone (the batch prompt is computed again).
+TEST(LlmEnginePriority, BatchYieldCutsABatchOnlyStepForAnInteractiveArrival) {
+  EngineConfig c = real_model_config();
+  c.batch_yield = true;
+  StepObserver obs;
+  auto engine = make_engine(c, &obs);
+  ASSERT_TRUE(engine);
+  auto alone = make_engine(real_model_config());
+  ASSERT_TRUE(alone);
+  GenerationRequest batch = make_request(*engine, kPrompts[0], 20, /*temperature=*/0.8f, /*seed=*/7);
+  batch.params.ignore_eos = true;
+  batch.request_class = RequestClass::kBatch;
+  GenerationRequest interactive = make_request(*engine, kPrompts[1], 20, /*temperature=*/0.8f, /*seed=*/8);
+  interactive.params.ignore_eos = true;
+  const Output expected_batch = run_alone(*alone, batch), expected_interactive = run_alone(*alone, interactive);
+
+  auto batch_sink = std::make_shared<CollectingSink>(), interactive_sink = std::make_shared<CollectingSink>();
+  std::atomic<bool> submitted{false};
+  batch_sink->admitted = [&] { submitted = engine->submit(interactive, interactive_sink).ok(); };
+  ASSERT_TRUE(engine->submit(batch, batch_sink).ok());
+  ASSERT_TRUE(batch_sink->wait());
+  ASSERT_TRUE(interactive_sink->wait());
+  EXPECT_TRUE(submitted.load());
+  EXPECT_EQ(batch_sink->text(), expected_batch.text);
+  EXPECT_EQ(interactive_sink->text(), expected_interactive.text);
+  int cut = 0;
+  for (const StepStats& st : obs.steps()) {
+    if (st.dropped_tokens == 0) continue;
+    ++cut;
+    EXPECT_EQ(st.dropped_tokens, int(batch.prompt_tokens.size()));  // the batch prompt's whole step
+    EXPECT_EQ(st.batch_tokens, st.dropped_tokens);
+  }
+  EXPECT_EQ(cut, 1);
 }
 
 // Batch lines filling --max-waiting never turn an interactive request away; interactive requests

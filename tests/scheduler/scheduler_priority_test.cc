@@ -279,15 +279,21 @@ TEST(SchedulerPriorityTest, ItlTargetNeverStarvesTheStreamsThemselves) {
 // Sustained interactive load: every slot but one always has a long interactive prompt to run and
 // more wait. The floor keeps one slot and a share of each step's tokens for the batch request,
 // which then finishes; without a floor it never gets a token.
-int batch_tokens_under_interactive_load(double floor_share, int* min_batch_tokens_per_step) {
+// With `max_decode_deferral`, the floor may yield that many steps in a row: `longest_gap` is the
+// most steps in a row the batch request got no token.
+int batch_tokens_under_interactive_load(double floor_share, int* min_batch_tokens_per_step, int max_decode_deferral = 0,
+                                        int* longest_gap = nullptr) {
   auto pool = make_pool(256);
-  Scheduler s(config(32, 4, floor_share), pool);
+  SchedulerConfig c = config(32, 4, floor_share);
+  c.max_decode_deferral = max_decode_deferral;
+  Scheduler s(c, pool);
   FakeModel model(256, 4);
   RequestId next = 100;
   for (int i = 0; i < 6; ++i) add(s, next++, kInteractive, 0, 60, 4);
   add(s, 1, kBatch, 0, 20, 12);
-  int generated = 0;
+  int generated = 0, gap = 0;
   *min_batch_tokens_per_step = 1 << 30;
+  if (longest_gap != nullptr) *longest_gap = 0;
   for (int i = 0; i < 300; ++i) {
     while (s.num_waiting() - s.num_batch_waiting() < 4) add(s, next++, kInteractive, 0, 60, 4);
     const auto step = run_step(s, model);
@@ -295,6 +301,8 @@ int batch_tokens_under_interactive_load(double floor_share, int* min_batch_token
     for (const auto& q : step.out.seqs)
       if (q.id == 1) batch_tokens = q.num_new_tokens;
     if (s.find(1) != nullptr || batch_tokens > 0) *min_batch_tokens_per_step = std::min(*min_batch_tokens_per_step, batch_tokens);
+    gap = batch_tokens > 0 ? 0 : gap + 1;
+    if (longest_gap != nullptr && s.find(1) != nullptr) *longest_gap = std::max(*longest_gap, gap);
     for (const auto& [id, t] : step.update.appended) generated += id == 1;
     EXPECT_TRUE(s.check_invariants().ok());
   }
@@ -306,6 +314,50 @@ TEST(SchedulerPriorityTest, BatchFloorKeepsBatchWorkMovingUnderSustainedInteract
   EXPECT_EQ(batch_tokens_under_interactive_load(1.0 / 16, &min_tokens), 12);
   EXPECT_GE(min_tokens, 1);  // it moved in every step while it was there
   EXPECT_EQ(batch_tokens_under_interactive_load(0, &min_tokens), 0);
+}
+
+// The floor yields to interactive prompts that need the whole step, but at most
+// max_decode_deferral steps in a row: under the same sustained load the batch request still
+// finishes, and never waits more than 4 steps in a row for a token.
+TEST(SchedulerPriorityTest, BatchFloorYieldsAtMostMaxDecodeDeferralStepsInARow) {
+  int min_tokens = 0, longest_gap = 0;
+  EXPECT_EQ(batch_tokens_under_interactive_load(1.0 / 16, &min_tokens, 4, &longest_gap), 12);
+  EXPECT_EQ(min_tokens, 0);  // it yielded
+  EXPECT_EQ(longest_gap, 4);
+}
+
+// A burst of interactive prompts that needs whole steps (8 × 32 tokens in 128-token steps: the
+// 110M shape's bench) beside running batch decodes. The floor (8 tokens) yields to the burst, so
+// all 8 prompts get their first token in 2 steps, not 3 (with the floor taken from them, 120 + 120
+// + 16 tokens); then the batch runs again.
+TEST(SchedulerPriorityTest, BatchFloorYieldsToAnInteractiveBurst) {
+  auto pool = make_pool(2048);
+  SchedulerConfig c = config(128, 64, 1.0 / 16);
+  c.max_decode_deferral = 16;
+  Scheduler s(c, pool);
+  FakeModel model(2048, 4);
+  for (int i = 0; i < 20; ++i) add(s, RequestId(100 + i), kBatch, 0, 4, 200);
+  run_step(s, model);  // the batch prompts
+  ASSERT_EQ(run_step(s, model).out.num_decode_tokens, 20);
+  for (int i = 0; i < 8; ++i) add(s, RequestId(1 + i), kInteractive, 0, 32, 50);
+  int steps = 0, batch_tokens = 0;
+  auto first_tokens = [&] {
+    int n = 0;
+    for (RequestId id = 1; id <= 8; ++id) n += s.find(id)->num_generated_tokens() > 0;
+    return n;
+  };
+  while (first_tokens() < 8 && steps < 10) {
+    const auto step = run_step(s, model);
+    ASSERT_TRUE(s.check_invariants().ok());
+    for (const auto& q : step.out.seqs) batch_tokens += q.id >= 100 ? q.num_new_tokens : 0;
+    ++steps;
+  }
+  EXPECT_EQ(steps, 2);
+  EXPECT_EQ(batch_tokens, 0);
+  const auto next = run_step(s, model);
+  int batch_after = 0;
+  for (const auto& q : next.out.seqs) batch_after += q.id >= 100 ? q.num_new_tokens : 0;
+  EXPECT_EQ(batch_after, 20);  // the share is off here: every batch decode, beside 8 streams
 }
 
 TEST(SchedulerPriorityTest, BatchFloorSlotIsNeverTakenByInteractiveAdmission) {
