@@ -175,13 +175,9 @@ void tile_avx2(const Q8KRows& x, int m0, const std::uint8_t* panel, int sbs, int
     const std::uint8_t* b = panel + std::size_t(sb) * block;
     if (h0 == 0 && m0 == 0)  // the super-block's lines requested at once (NOTE in matmul_ggml_avx512.cc)
       for (std::size_t off = 0; off < block; off += 64) _mm_prefetch(reinterpret_cast<const char*>(b + off), _MM_HINT_T0);
-    const std::int8_t* xq[MR];
-    const std::int16_t* bs[MR];
-    for (int i = 0; i < MR; ++i) {
-      const std::size_t xb = std::size_t(m0 + i) * sbs + sb;
-      xq[i] = x.q + xb * kQK;
-      bs[i] = x.bsum + xb * 16;
-    }
+    const Q8KTile<MR> xt(x, m0, sbs, sb);
+    const auto& xq = xt.q;
+    const auto& bs = xt.bsum;
     __m256i T[MR][H], C[MR][H];
     for (int i = 0; i < MR; ++i)
       for (int h = 0; h < H; ++h) T[i][h] = C[i][h] = _mm256_setzero_si256();
@@ -214,7 +210,7 @@ void tile_avx2(const Q8KRows& x, int m0, const std::uint8_t* panel, int sbs, int
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + q4k_panel::kD + 16 * (h0 + h))));
         const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + q4k_panel::kDmin + 16 * (h0 + h))));
         for (int i = 0; i < MR; ++i) {
-          const __m256 d8 = _mm256_set1_ps(x.d[std::size_t(m0 + i) * sbs + sb]);
+          const __m256 d8 = _mm256_set1_ps(xt.d[i]);
           const __m256 a = _mm256_mul_ps(_mm256_mul_ps(d, d8), _mm256_cvtepi32_ps(T[i][h]));
           const __m256 m = _mm256_mul_ps(_mm256_mul_ps(dmin, d8), _mm256_cvtepi32_ps(C[i][h]));
           f[i][h] = _mm256_add_ps(f[i][h], _mm256_sub_ps(a, m));
@@ -253,7 +249,7 @@ void tile_avx2(const Q8KRows& x, int m0, const std::uint8_t* panel, int sbs, int
       for (int h = 0; h < H; ++h) {
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + q6k_panel::kD + 16 * (h0 + h))));
         for (int i = 0; i < MR; ++i) {
-          const __m256 d8 = _mm256_set1_ps(x.d[std::size_t(m0 + i) * sbs + sb]);
+          const __m256 d8 = _mm256_set1_ps(xt.d[i]);
           const __m256i t = _mm256_sub_epi32(T[i][h], _mm256_slli_epi32(C[i][h], 5));
           f[i][h] = _mm256_add_ps(f[i][h], _mm256_mul_ps(_mm256_mul_ps(d, d8), _mm256_cvtepi32_ps(t)));
         }

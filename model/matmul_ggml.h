@@ -60,6 +60,23 @@ void quantize_q8k_fast(const float* x, int M, int K, std::int8_t* q, float* d, s
 
 namespace kernels {
 
+// Super-block sb of rows m0 .. m0 + MR − 1 of x (sbs super-blocks a row), as a tile reads it:
+// each row's 256 Q8_K bytes, its 16 sums of 16 and its scale.
+template <int MR>
+struct Q8KTile {
+  const std::int8_t* q[MR];
+  const std::int16_t* bsum[MR];
+  float d[MR];
+  Q8KTile(const Q8KRows& x, int m0, int sbs, int sb) {
+    for (int i = 0; i < MR; ++i) {
+      const std::size_t b = std::size_t(m0 + i) * sbs + sb;
+      q[i] = x.q + b * 256;
+      bsum[i] = x.bsum + b * 16;
+      d[i] = x.d[b];
+    }
+  }
+};
+
 // Rows [n_begin, n_end) of y[M×N] = x · Wᵀ (n_begin a multiple of 16), x as Q8_K, W the panels of
 // `type` at `w` (model/ggml_panels.h).
 using GgmlRowsFn = void (*)(std::uint32_t type, const Q8KRows& x, const std::byte* w, float* y, int M, int N, int K,

@@ -67,13 +67,9 @@ LADLE_AVX512_VNNI void tile(const Q8KRows& x, int m0, const std::uint8_t* panel,
   for (int sb = 0; sb < sbs; ++sb) {
     const std::uint8_t* b = panel + std::size_t(sb) * kBlock;
     for (std::size_t off = 0; off < kBlock; off += 64) _mm_prefetch(reinterpret_cast<const char*>(b + off), _MM_HINT_T0);
-    const std::int8_t* xq[MR];
-    const std::int16_t* bs[MR];
-    for (int i = 0; i < MR; ++i) {
-      const std::size_t xb = std::size_t(m0 + i) * sbs + sb;
-      xq[i] = x.q + xb * kQK;
-      bs[i] = x.bsum + xb * 16;
-    }
+    const Q8KTile<MR> xt(x, m0, sbs, sb);
+    const auto& xq = xt.q;
+    const auto& bs = xt.bsum;
     __m512i T[MR], C[MR];
     for (int i = 0; i < MR; ++i) T[i] = C[i] = _mm512_setzero_si512();
     if constexpr (kQ4) {
@@ -101,7 +97,7 @@ LADLE_AVX512_VNNI void tile(const Q8KRows& x, int m0, const std::uint8_t* panel,
       }
       const __m512 d = halves16(b + q4k_panel::kD), dmin = halves16(b + q4k_panel::kDmin);
       for (int i = 0; i < MR; ++i) {
-        const __m512 d8 = _mm512_set1_ps(x.d[std::size_t(m0 + i) * sbs + sb]);
+        const __m512 d8 = _mm512_set1_ps(xt.d[i]);
         const __m512 a = _mm512_mul_ps(_mm512_mul_ps(d, d8), _mm512_cvtepi32_ps(T[i]));
         const __m512 m = _mm512_mul_ps(_mm512_mul_ps(dmin, d8), _mm512_cvtepi32_ps(C[i]));
         f[i] = _mm512_add_ps(f[i], _mm512_sub_ps(a, m));
@@ -132,7 +128,7 @@ LADLE_AVX512_VNNI void tile(const Q8KRows& x, int m0, const std::uint8_t* panel,
       }
       const __m512 d = halves16(b + q6k_panel::kD);
       for (int i = 0; i < MR; ++i) {
-        const __m512 d8 = _mm512_set1_ps(x.d[std::size_t(m0 + i) * sbs + sb]);
+        const __m512 d8 = _mm512_set1_ps(xt.d[i]);
         const __m512i t = _mm512_sub_epi32(T[i], _mm512_slli_epi32(C[i], 5));
         f[i] = _mm512_add_ps(f[i], _mm512_mul_ps(_mm512_mul_ps(d, d8), _mm512_cvtepi32_ps(t)));
       }
