@@ -113,6 +113,8 @@ class BatchApiTest : public FakeServerTest {
     fs::remove_all(dir_);
   }
   void TearDown() override {
+    commits_.release();  // a failed assertion may have left a runner thread at a latch
+    reads_.release();
     FakeServerTest::TearDown();
     fs::remove_all(dir_);
   }
