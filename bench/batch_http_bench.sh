@@ -32,7 +32,7 @@
 # setting, not the engine's; BATCH_MAX_IN_FLIGHT=64 lets it fill the engine's slots as
 # priority_bench's batch does). SERVE_FLAGS adds any other `ladle serve` flags. DATA_ROOT is where
 # the temporary data dirs go (default: the raw files' folder under /tmp; e.g. /dev/shm to take the
-# store's fsyncs, which run on the server's I/O thread, out of the comparison).
+# store's fsyncs, on the batch runner's own threads, out of the comparison).
 # The model is `ladle make-model --preset SHAPE` with LLaMA's 32k tokenizer
 # (LADLE_BENCH_TOKENIZER, default ../shared/models/tokenizer32k.bin), as bench/vs_llama_server.sh.
 # Needs the Release build (build/ladle), curl and python3. Every process it starts is stopped on

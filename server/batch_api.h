@@ -3,7 +3,8 @@
 // SDKs' auto-pagers follow). The work itself is the BatchRunner's; these handlers check the
 // request, store or read the batch and render OpenAI's batch object.
 //
-// Thread-safety: free functions; the runner and its store are thread-safe.
+// Thread-safety: free functions; the runner and its store are thread-safe; the router runs them
+// as a StoreJob on the batch runner's threads, never on an I/O thread (router.h).
 #pragma once
 
 #include <string_view>

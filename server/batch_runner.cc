@@ -1,7 +1,10 @@
 #include "server/batch_runner.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 
 #include <boost/asio/post.hpp>
@@ -39,14 +42,51 @@ std::string batch_error_line(const std::string& id, const std::string& custom_id
                {"error", {{"code", code}, {"message", message}}}});
 }
 
-BatchRunner::BatchRunner(boost::asio::io_context& ioc, ServerState& state)
-    : state_(state), strand_(boost::asio::make_strand(ioc)), retry_timer_(strand_) {}
+BatchRunner::BatchRunner(ServerState& state)
+    : state_(state),
+      work_(boost::asio::make_work_guard(ctx_)),
+      strand_(boost::asio::make_strand(ctx_)),
+      retry_timer_(strand_) {
+  for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { run_thread(); });
+}
 
-BatchRunner::~BatchRunner() = default;
+BatchRunner::~BatchRunner() { join(); }
+
+void BatchRunner::join() {
+  work_.reset();
+  ctx_.stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void BatchRunner::run_thread() {
+  pthread_setname_np(pthread_self(), "ladle-batch");
+  for (;;) {
+    try {
+      ctx_.run();
+      return;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ladle serve: batches: internal error on a runner thread: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "ladle serve: batches: internal error on a runner thread (not a std::exception)\n");
+    }
+    if (state_.metrics()) state_.metrics()->on_internal_error("batch_thread");
+  }
+}
+
+void BatchRunner::run_store_job(std::function<HttpReply()> job, std::function<void(HttpReply)> done) {
+  boost::asio::post(ctx_, [job = std::move(job), done = std::move(done)] { done(job()); });
+}
 
 Expected<BatchStore*> BatchRunner::store() {
   std::lock_guard lock(store_mu_);
   return store_locked();
+}
+
+void BatchRunner::set_store_opener(StoreOpener opener) {
+  std::lock_guard lock(store_mu_);
+  opener_ = std::move(opener);
 }
 
 Expected<BatchStore*> BatchRunner::store_locked() {
@@ -54,9 +94,15 @@ Expected<BatchStore*> BatchRunner::store_locked() {
   const std::string& dir = state_.config().data_dir;
   if (dir.empty())
     return make_error(ErrorCode::kUnavailable, "the Files and Batches APIs need a data dir (--data-dir)");
-  auto opened = SqliteBatchStore::open(dir);
-  if (!opened) return opened.error();
-  store_ = std::move(*opened);
+  if (opener_) {
+    auto opened = opener_(dir);
+    if (!opened) return opened.error();
+    store_ = std::move(*opened);
+  } else {
+    auto opened = SqliteBatchStore::open(dir);
+    if (!opened) return opened.error();
+    store_ = std::move(*opened);
+  }
   return store_.get();
 }
 

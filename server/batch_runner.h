@@ -17,39 +17,70 @@
 // run again at the next start. Batch lines do not count as generations in flight, so they never
 // hold up a drain.
 //
-// NOTE(batch): validation and the store's writes run on the runner's strand, an I/O thread; a
-// large input file (validation tokenizes every line) holds that thread for its duration.
+// Threads: the runner owns a small io_context of its own (kThreads threads, "ladle-batch"), and no
+// SQLite call runs on an I/O thread. Its strand does the runner's own work (validation, the
+// store's reads and writes, BatchLine's wake-ups and its reply encoding); the Files and Batches
+// API's handlers run as store jobs on its other thread (run_store_job), so that a GET does not
+// wait for a long validation. The session writes their reply back on its own strand.
 //
-// Ownership: Server owns it (after its io_context). Threads: public methods from any thread.
+// NOTE(batch): every finished line is a SQLite transaction with synchronous=FULL, two fsyncs (1 ms
+// p50, 31 ms worst on the 2-vCPU Zen 4, loaded). On the runner's strand of the server's I/O
+// io_context they stalled every stream's SSE writes: strace counted 188 fsyncs and 788 ms blocked
+// in 10 s of a 2,000-line batch beside 8 streams (BENCHMARKS.md). A thread of its own moves the
+// wait off the I/O thread; tests/server/batch_api_test.cc holds a commit and streams meanwhile.
+//
+// Ownership: Server owns it, after its io_context. Server::wait() calls join() once the I/O
+// threads are joined, so that no runner thread touches the engine after wait(); a job left
+// queued then is dropped (a finished line not yet committed runs again at the next start, as on
+// a drain). Threads: public methods from any thread.
 #pragma once
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "server/batch_line.h"
 #include "server/batch_store.h"
+#include "server/http_reply.h"
 #include "server/server_state.h"
 
 namespace ladle::server {
 
 class BatchRunner {
  public:
-  BatchRunner(boost::asio::io_context& ioc, ServerState& state);
+  // The runner's strand, and a second thread for the HTTP handlers' store jobs.
+  static constexpr int kThreads = 2;
+
+  // Starts the runner's threads.
+  explicit BatchRunner(ServerState& state);
+  // join(), then the store is closed.
   ~BatchRunner();
 
   // The store, opened (and the data dir created) on first use; kUnavailable with the reason when
   // it cannot be (retried at the next call).
   Expected<BatchStore*> store();
+  // How store() opens it: the seam for another BatchStore (a server database shared by replicas;
+  // tests wrap the SQLite one). Before the first store(); the default opens SqliteBatchStore.
+  using StoreOpener = std::function<Expected<std::unique_ptr<BatchStore>>(const std::string& data_dir)>;
+  void set_store_opener(StoreOpener opener);
+
+  // Runs `job` (a Files or Batches API handler: it reads or writes the store) on a runner thread,
+  // then `done` with its reply, there too. Never on an I/O thread: SQLite's fsyncs take
+  // milliseconds. A job still queued at join() is dropped, `done` with it.
+  void run_store_job(std::function<HttpReply()> job, std::function<void(HttpReply)> done);
 
   // The engine is ready: opens the store if --data-dir already holds one and resumes its
   // unfinished batches.
@@ -60,6 +91,10 @@ class BatchRunner {
   void cancelled(const std::string& batch_id);
   // Draining: see the header comment.
   void stop();
+  // Stops the runner's threads (after the one running now finishes its handler: a commit in
+  // progress completes) and joins them; queued work is dropped. Idempotent; from the owner's
+  // thread (Server::wait, the destructor).
+  void join();
 
   // Lines queued and running, for tests and metrics.
   struct Counts {
@@ -90,11 +125,17 @@ class BatchRunner {
   void finish(const std::string& batch_id, BatchStatus status);
   void log_error(const std::string& what, const Error& error);
   void publish();
+  // One runner thread's life: ctx_.run() until stopped, surviving handler exceptions (as the
+  // server's I/O threads do).
+  void run_thread();
 
   ServerState& state_;
+  boost::asio::io_context ctx_;  // first: destroyed last, after everything bound to it
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer retry_timer_;  // strand only
   std::mutex store_mu_;
+  StoreOpener opener_;                 // GUARDED_BY(store_mu_)
   std::unique_ptr<BatchStore> store_;  // GUARDED_BY(store_mu_); never reset once open
   // Strand only:
   scheduler::Engine* engine_ = nullptr;
@@ -106,6 +147,7 @@ class BatchRunner {
   bool stopping_ = false;
   std::mutex counts_mu_;
   Counts counts_;  // GUARDED_BY(counts_mu_)
+  std::vector<std::thread> threads_;  // last: started once everything above is built
 };
 
 // The line of the output or error file for a finished request: {id, custom_id, response:

@@ -4,7 +4,8 @@
 // (purpose batch_output). Every error is in OpenAI's shape; a data dir that cannot be opened or
 // written is a 503 naming the reason.
 //
-// Thread-safety: free functions; the store is thread-safe.
+// Thread-safety: free functions; the store is thread-safe; the router runs them as a StoreJob on the
+// batch runner's threads, never on an I/O thread (router.h).
 #pragma once
 
 #include <string_view>

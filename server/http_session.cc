@@ -4,9 +4,11 @@
 #include <netinet/tcp.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "server/metrics.h"
+#include "server/batch_runner.h"
 #include "server/http_stream.h"
 #include "server/log_follower.h"
 #include "server/api_key.h"
@@ -175,6 +177,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
                                                    req["last-event-id"], req[http::field::content_type]});
   if (auto* reply = std::get_if<HttpReply>(&result)) return do_write(std::move(*reply));
   if (auto* follow = std::get_if<FollowJob>(&result)) return start_follow(std::move(*follow));
+  if (auto* store = std::get_if<StoreJob>(&result)) return start_store_job(std::move(*store));
   start_generation(std::move(std::get<GenerationJob>(result)));
 }
 
@@ -244,6 +247,15 @@ void HttpSession::start_follow(FollowJob job) {
   generation_ = follower;
   follower->start();
   watch();
+}
+
+// Nothing is read meanwhile: the job views the request in parser_. A job dropped unrun (the
+// server stopping) releases the session with it, which closes the connection.
+void HttpSession::start_store_job(StoreJob job) {
+  state_.batches()->run_store_job(std::move(job.run), [self = shared_from_this()](HttpReply reply) {
+    boost::asio::post(self->stream_.get_executor(),
+                      [self, reply = std::move(reply)]() mutable { self->do_write(std::move(reply)); });
+  });
 }
 
 void HttpSession::on_generation_done(std::optional<HttpReply> reply, bool close) {

@@ -1,6 +1,8 @@
 // HttpSession: one client connection. Reads a request (with a timeout and a body limit), routes
 // it, and either writes the reply or hands the connection to an HttpStream (a generation) or a
 // LogFollower (a background response's log).
+// A Files or Batches API request runs on the batch runner's threads (StoreJob), and its reply is
+// written back here.
 // Keep-alive and pipelining-safe: requests are answered strictly in order, bytes of the next
 // request that arrive during a generation stay in the buffer for the next read.
 //
@@ -58,6 +60,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void start_generation(GenerationJob job);
   void start_follow(FollowJob job);
+  void start_store_job(StoreJob job);
   void start_realtime();
   void on_generation_done(std::optional<HttpReply> reply, bool close);
   void do_write(HttpReply reply);

@@ -63,8 +63,11 @@ inline constexpr std::array<std::string_view, 6> kRejectReasons = {
 
 // Values of the `where` label of ladle_internal_errors_total, in this order: an exception that
 // escaped a handler on an I/O thread (caught around io_context::run), the engine's step thread
-// (the step's requests end with an error), or an endpoint handler (the router's 500).
-inline constexpr std::array<std::string_view, 3> kInternalErrorPlaces = {"io_thread", "step_thread", "handler"};
+// (the step's requests end with an error), a handler on the batch runner's threads
+// (server/batch_runner.h, caught around its io_context::run), or an endpoint handler (the
+// router's 500; last: anything unknown counts here).
+inline constexpr std::array<std::string_view, 4> kInternalErrorPlaces = {"io_thread", "step_thread", "batch_thread",
+                                                                         "handler"};
 
 // Values of the `class` label (scheduler::RequestClass), in this order.
 inline constexpr std::array<std::string_view, 2> kRequestClasses = {"interactive", "batch"};

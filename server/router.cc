@@ -306,27 +306,37 @@ HttpReply Router::telemetry_route(const RouteRequest& request) const {
   return HttpReply{204, "text/plain", "", {}};
 }
 
-HttpReply Router::batch_route(const Route& route, const RouteRequest& request, std::string_view wild) const {
+RouteResult Router::batch_route(const Route& route, const RouteRequest& request, std::string_view wild) const {
   BatchRunner* runner = state_.batches();
   if (!runner)
     return reject(ApiError{503, "the Files and Batches APIs are not available", "unavailable_error", "", ""}, "unavailable");
-  HttpReply r;
-  const bool get = request.method == verb::get;
-  switch (route.handler) {
-    case Handler::kFiles:
-      r = get ? handle_file_list(*runner, request.target)
-              : handle_file_upload(*runner, state_, request.content_type, request.body);
-      break;
-    case Handler::kFile: r = get ? handle_file_get(*runner, wild) : handle_file_delete(*runner, wild); break;
-    case Handler::kFileContent: r = handle_file_content(*runner, wild); break;
-    case Handler::kBatches:
-      r = get ? handle_batch_list(*runner, request.target) : handle_batch_create(*runner, state_, request.body);
-      break;
-    case Handler::kBatch: r = handle_batch_get(*runner, wild); break;
-    default: r = handle_batch_cancel(*runner, wild); break;
-  }
-  if (r.status >= 400 && state_.metrics()) state_.metrics()->on_http_rejected(r.status == 503 ? "unavailable" : "invalid");
-  return r;
+  return StoreJob{[this, runner, handler = route.handler, request, wild]() -> HttpReply {
+    HttpReply r;
+    const bool get = request.method == verb::get;
+    try {
+      switch (handler) {
+        case Handler::kFiles:
+          r = get ? handle_file_list(*runner, request.target)
+                  : handle_file_upload(*runner, state_, request.content_type, request.body);
+          break;
+        case Handler::kFile: r = get ? handle_file_get(*runner, wild) : handle_file_delete(*runner, wild); break;
+        case Handler::kFileContent: r = handle_file_content(*runner, wild); break;
+        case Handler::kBatches:
+          r = get ? handle_batch_list(*runner, request.target) : handle_batch_create(*runner, state_, request.body);
+          break;
+        case Handler::kBatch: r = handle_batch_get(*runner, wild); break;
+        default: r = handle_batch_cancel(*runner, wild); break;
+      }
+    } catch (const std::exception& e) {  // as route() does for the handlers it runs itself
+      if (state_.metrics()) state_.metrics()->on_internal_error("handler");
+      r = error_reply(ApiError{500, std::string("internal error: ") + e.what(), "server_error", "", ""});
+    } catch (...) {
+      if (state_.metrics()) state_.metrics()->on_internal_error("handler");
+      r = error_reply(ApiError{500, "internal error", "server_error", "", ""});
+    }
+    if (r.status >= 400 && state_.metrics()) state_.metrics()->on_http_rejected(r.status == 503 ? "unavailable" : "invalid");
+    return r;
+  }};
 }
 
 HttpReply Router::reject(const ApiError& error, std::string_view reason, Dialect dialect,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <variant>
@@ -30,8 +31,17 @@ struct FollowJob {
   std::int64_t after = -1;
 };
 
-// A reply to write as is, a generation for the session to submit and stream, or a log to follow.
-using RouteResult = std::variant<HttpReply, GenerationJob, FollowJob>;
+// A Files or Batches API request: `run` reads or writes the BatchStore (SQLite: an fsync per write),
+// so the session hands it to BatchRunner::run_store_job, off the I/O threads, and writes the
+// reply it returns. `run` views the request (target, body, headers): the session keeps it, and
+// reads nothing more from its connection, until the reply is written.
+struct StoreJob {
+  std::function<HttpReply()> run;
+};
+
+// A reply to write as is, a generation for the session to submit and stream, a log to follow, or
+// a store request to run off the I/O threads.
+using RouteResult = std::variant<HttpReply, GenerationJob, FollowJob, StoreJob>;
 
 // What the router reads of a request.
 struct RouteRequest {
@@ -78,7 +88,7 @@ class Router {
   RouteResult responses_route(const Route& route, const RouteRequest& request, std::string_view path) const;
   HttpReply telemetry_route(const RouteRequest& request) const;
   // The Files and Batches APIs (files_api.h, batch_api.h).
-  HttpReply batch_route(const Route& route, const RouteRequest& request, std::string_view wild) const;
+  RouteResult batch_route(const Route& route, const RouteRequest& request, std::string_view wild) const;
   HttpReply reject(const ApiError& error, std::string_view reason, Dialect dialect = Dialect::kOpenAi,
                    std::string_view request_id = {}) const;
   bool authorized(const RouteRequest& request) const;

@@ -27,7 +27,7 @@ Server::Server(ServerConfig config, Metrics* metrics)
   state_.set_wake_queue(wake_queue_);
   background_ = std::make_unique<BackgroundStore>(ioc_, state_);
   state_.set_background(background_.get());
-  batches_ = std::make_unique<BatchRunner>(ioc_, state_);
+  batches_ = std::make_unique<BatchRunner>(state_);
   state_.set_batches(batches_.get());
   if (!state_.config().no_client_telemetry) {
     client_telemetry_ = std::make_unique<ClientTelemetry>(
@@ -121,6 +121,7 @@ void Server::wait() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  batches_->join();  // its threads call the engine, which may be stopped and destroyed after wait()
   std::thread stopper;
   {
     std::lock_guard lock(stop_mu_);

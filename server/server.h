@@ -84,7 +84,8 @@ class Server {
   std::shared_ptr<WakeQueue> wake_queue_;
   // Background responses; declared after ioc_ (their strands belong to it), so destroyed first.
   std::unique_ptr<BackgroundStore> background_;
-  // The Batches API's runner; after ioc_ for the same reason.
+  // The Batches API's runner (its own threads: SQLite's fsyncs stay off the I/O threads); after
+  // ioc_, since its jobs hold sessions whose sockets belong to ioc_. wait() joins its threads.
   std::unique_ptr<BatchRunner> batches_;
   std::unique_ptr<ClientTelemetry> client_telemetry_;  // null with --no-client-telemetry
   boost::asio::signal_set signals_;

@@ -73,6 +73,8 @@ void route_bytes(World& w, std::string_view bytes) {
   if (auto* reply = std::get_if<server::HttpReply>(&result)) check_reply(*reply);
   else if (auto* job = std::get_if<server::GenerationJob>(&result)) {
     if (job->request.prompt_tokens.empty() || !job->encoder) std::abort();
+  } else if (auto* store = std::get_if<server::StoreJob>(&result)) {
+    check_reply(store->run());  // on the batch runner's threads in the server
   } else if (!std::get<server::FollowJob>(result).response) {
     std::abort();
   }

@@ -1,10 +1,15 @@
 // The Files and Batches routes in process over FakeEngine: a batch from upload to output file, the
-// errors of each route in OpenAI's shape, the upload limit, and an unwritable data dir as a 503
-// naming it.
+// errors of each route in OpenAI's shape, the upload limit, an unwritable data dir as a 503
+// naming it, and the store kept off the I/O thread: a stream completes while a line's commit, or
+// an API request's read, is held inside the store.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
 
+#include "server/batch_runner.h"
 #include "server/sqlite_batch_store.h"
 #include "tests/server/fake_server.h"
 
@@ -14,6 +19,92 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+
+// Calls of one store method wait here, once armed, until released: a commit or a read as slow as
+// the test wants, inside the real store.
+class Latch {
+ public:
+  void arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  void pass() {
+    std::unique_lock lock(mu_);
+    if (!armed_) return;
+    ++held_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+  // Whether a call is waiting at the latch within `timeout` (a bound for a broken server, not a
+  // window: a working one gets there in milliseconds).
+  bool wait_held(std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return held_ > 0; });
+  }
+  bool released() {
+    std::lock_guard lock(mu_);
+    return released_;
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false, released_ = false;
+  int held_ = 0;
+};
+
+// The SQLite store, its commits and batch reads passing a Latch first.
+class LatchedStore final : public BatchStore {
+ public:
+  LatchedStore(std::unique_ptr<SqliteBatchStore> store, Latch& commits, Latch& reads)
+      : store_(std::move(store)), commits_(commits), reads_(reads) {}
+
+  Status add_file(const StoredFile& meta, std::string_view content) override { return store_->add_file(meta, content); }
+  Expected<std::optional<StoredFile>> file(const std::string& id) override { return store_->file(id); }
+  Expected<std::optional<std::string>> file_content(const std::string& id) override { return store_->file_content(id); }
+  Expected<std::vector<StoredFile>> list_files(const ListQuery& q) override { return store_->list_files(q); }
+  Expected<bool> delete_file(const std::string& id) override { return store_->delete_file(id); }
+  Status add_batch(const BatchRecord& b) override { return store_->add_batch(b); }
+  Expected<std::optional<BatchRecord>> batch(const std::string& id) override {
+    reads_.pass();
+    return store_->batch(id);
+  }
+  Expected<std::vector<BatchRecord>> list_batches(const ListQuery& q) override { return store_->list_batches(q); }
+  Expected<bool> fail_batch(const std::string& id, const std::string& errors, std::int64_t now) override {
+    return store_->fail_batch(id, errors, now);
+  }
+  Expected<bool> cancel_batch(const std::string& id, std::int64_t now) override { return store_->cancel_batch(id, now); }
+  Expected<bool> begin_finalizing(const std::string& id, std::int64_t now) override {
+    return store_->begin_finalizing(id, now);
+  }
+  Expected<std::vector<BatchRecord>> unfinished_batches() override { return store_->unfinished_batches(); }
+  Expected<std::vector<int>> count_by_status() override { return store_->count_by_status(); }
+  Expected<bool> start_lines(const std::string& id, const std::vector<BatchLineInput>& lines, std::int64_t now) override {
+    return store_->start_lines(id, lines, now);
+  }
+  Expected<std::vector<int>> pending_lines(const std::string& id) override { return store_->pending_lines(id); }
+  Expected<BatchLineInput> line(const std::string& id, int line) override { return store_->line(id, line); }
+  Expected<bool> commit_line(const std::string& id, const LineResult& result) override {
+    commits_.pass();
+    return store_->commit_line(id, result);
+  }
+  Expected<bool> finalize(const std::string& id, BatchStatus status, std::int64_t now, const std::string& output_id,
+                          const std::string& error_id,
+                          const std::function<std::string(int, const std::string&)>& pending) override {
+    return store_->finalize(id, status, now, output_id, error_id, pending);
+  }
+
+ private:
+  std::unique_ptr<SqliteBatchStore> store_;
+  Latch& commits_;
+  Latch& reads_;
+};
+
 class BatchApiTest : public FakeServerTest {
  protected:
   void SetUp() override {
@@ -22,6 +113,8 @@ class BatchApiTest : public FakeServerTest {
     fs::remove_all(dir_);
   }
   void TearDown() override {
+    commits_.release();  // a failed assertion may have left a runner thread at a latch
+    reads_.release();
     FakeServerTest::TearDown();
     fs::remove_all(dir_);
   }
@@ -38,7 +131,37 @@ class BatchApiTest : public FakeServerTest {
     return call(http::verb::post, "/v1/files", body, {{"Content-Type", "multipart/form-data; boundary=bnd"}});
   }
   static json error_of(const Reply& r) { return json::parse(r.body)["error"]; }
+  // A server with one I/O thread, whose store passes commits_ and reads_.
+  void start_latched() {
+    ServerConfig config;
+    config.data_dir = dir_.string();
+    config.io_threads = 1;
+    start({}, config);
+    // Before any request: the fresh data dir has no database for the runner's start to open.
+    server_->state().batches()->set_store_opener([this](const std::string& dir) -> Expected<std::unique_ptr<BatchStore>> {
+      auto store = SqliteBatchStore::open(dir);
+      if (!store) return store.error();
+      return std::unique_ptr<BatchStore>(new LatchedStore(std::move(*store), commits_, reads_));
+    });
+  }
+  // With a store call held at `latch`: a streamed completion on the same (only) I/O thread gets
+  // all of its tokens before the latch is released. Releases it.
+  void expect_a_stream_while_held(Latch& latch) {
+    auto streamed = std::async(std::launch::async, [&] {
+      return post_json("/v1/completions", {{"prompt", "hi"}, {"max_tokens", 4}, {"stream", true}});
+    });
+    const bool done_while_held = streamed.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    EXPECT_TRUE(done_while_held && !latch.released()) << "the stream waited for the store";
+    latch.release();
+    Reply r = streamed.get();
+    ASSERT_EQ(r.status, 200u) << r.body;
+    std::string text;
+    for (const auto& f : sse_frames(r.body))
+      if (f.data != "[DONE]") text += json::parse(f.data)["choices"][0]["text"].get<std::string>();
+    EXPECT_EQ(text, " Once upon a time");
+  }
   fs::path dir_;
+  Latch commits_, reads_;
 };
 
 TEST_F(BatchApiTest, ABatchRunsFromUploadToOutputFile) {
@@ -146,6 +269,40 @@ TEST_F(BatchApiTest, AnUnwritableDataDirIsA503NamingIt) {
     EXPECT_EQ(error_of(r)["code"], "storage_unavailable");
     EXPECT_NE(error_of(r)["message"].get<std::string>().find("/proc/ladle-batch-api-test"), std::string::npos);
   }
+}
+
+// A line's commit (SQLite, fsyncs) runs on the runner's own thread: while one is held, a stream
+// on the server's only I/O thread still gets every token. Then the batch completes, counted once.
+TEST_F(BatchApiTest, AStreamDoesNotWaitForALinesCommit) {
+  start_latched();
+  Reply file = upload(json{{"custom_id", "r0"}, {"method", "POST"}, {"url", "/v1/completions"},
+                           {"body", {{"prompt", "hi"}, {"max_tokens", 4}}}}.dump() + "\n");
+  ASSERT_EQ(file.status, 200u) << file.body;
+  commits_.arm();
+  Reply created = post_json("/v1/batches", {{"input_file_id", json::parse(file.body)["id"]},
+                                            {"endpoint", "/v1/completions"}, {"completion_window", "24h"}});
+  ASSERT_EQ(created.status, 200u) << created.body;
+  ASSERT_TRUE(commits_.wait_held(std::chrono::seconds(20))) << "the line was never committed";
+  expect_a_stream_while_held(commits_);
+  const std::string id = json::parse(created.body)["id"];
+  json b;
+  ASSERT_TRUE(testing::FakeEngine::wait_for([&] {
+    b = json::parse(call(http::verb::get, "/v1/batches/" + id).body);
+    return b["status"] == "completed";
+  }, std::chrono::seconds(10))) << b.dump();
+  EXPECT_EQ(b["request_counts"], json({{"total", 1}, {"completed", 1}, {"failed", 0}}));
+}
+
+// The Batches API's own store calls run off the I/O thread too: a GET held in the store does
+// not hold up a stream.
+TEST_F(BatchApiTest, AStreamDoesNotWaitForABatchApiRequest) {
+  start_latched();
+  reads_.arm();
+  auto get = std::async(std::launch::async, [&] { return call(http::verb::get, "/v1/batches/batch_x"); });
+  ASSERT_TRUE(reads_.wait_held(std::chrono::seconds(20))) << "the GET never reached the store";
+  expect_a_stream_while_held(reads_);
+  Reply r = get.get();
+  EXPECT_EQ(r.status, 404u) << r.body;
 }
 
 }  // namespace

@@ -205,10 +205,12 @@ TEST(MetricsTest, InternalErrorsAreCountedByPlace) {
   m.on_internal_error("io_thread");
   m.on_internal_error("io_thread");
   m.on_step_failed("boom");  // the engine's observer call
+  m.on_internal_error("batch_thread");
   m.on_internal_error("elsewhere");  // folded into "handler"
   const std::string text = m.serialize();
   EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"io_thread\"}"), 2.0);
   EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"step_thread\"}"), 1.0);
+  EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"batch_thread\"}"), 1.0);
   EXPECT_EQ(sample(text, "ladle_internal_errors_total{where=\"handler\"}"), 1.0);
   EXPECT_EQ(text.find("elsewhere"), std::string::npos);
 }
