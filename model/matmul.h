@@ -61,8 +61,8 @@ struct PackedMatrix {
   const std::uint8_t* q8 = nullptr;  // int8 with a half scale per block of 32 along K (model/q8_panels.h)
   // How q8 panels meet x (model/q8_activations.h): quantized to int8 per row, or fp32.
   Q8Activations q8_activations = Q8Activations::kInt8;
-  // Not panels: W row-major in a GGUF file's own blocks of ggml type ggml_type (Q4_K, Q6_K), as
-  // the file lays them out, read by model/matmul_ggml.h.
+  // W in a GGUF file's own numbers of ggml type ggml_type (Q4_K, Q6_K), rearranged into panels of
+  // 16 rows (model/ggml_panels.h), read by model/matmul_ggml.h.
   const std::byte* ggml = nullptr;
   std::uint32_t ggml_type = 0;
 };

@@ -20,7 +20,7 @@ std::string mib(std::size_t bytes) {
 std::string ModelMemory::describe(const char* weight_type) const {
   std::string s = resident ? mib(*resident) + " resident before the KV cache" : mib(computed_total()) + " before the KV cache";
   s += " (weights " + mib(packed_weights) + " packed " + weight_type;
-  if (file_weights > 0) s += " and " + mib(file_weights) + " in the file's own blocks";
+  if (file_weights > 0) s += " and " + mib(file_weights) + " in the file's K-quant numbers";
   s += ", embedding " + mib(embedding) + ", step buffers and RoPE table " + mib(step_buffers);
   if (argmax_screen > 0) s += ", argmax screen " + mib(argmax_screen);
   // The rest of the resident set: code and libraries, the mapped file's touched pages, and GGUF

@@ -11,8 +11,8 @@ namespace ladle::model {
 
 struct ModelMemory {
   std::size_t packed_weights = 0;  // the matmul matrices' panels at the weights' type (owned)
-  // Matrices matmul reads in place from the file's blocks (`--weights native`): mapped file pages,
-  // not counted in packed_weights.
+  // Matrices matmul reads in the file's own K-quant numbers (`--weights native`: rearranged into
+  // panels of 16 rows, model/ggml_panels.h), not counted in packed_weights.
   std::size_t file_weights = 0;
   std::size_t embedding = 0;       // the token embedding read by row: fp32 (mapped or widened) or the file's blocks
   std::size_t step_buffers = 0;    // activations, logits and the RoPE table (owned)

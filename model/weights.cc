@@ -259,7 +259,7 @@ constexpr int kPieceRows = 16 * kPanel;
 }  // namespace
 
 std::string Weights::pack_piece(WeightType type, const Slot& s, std::size_t index, int n0, int rows, char* at) const {
-  if (type == WeightType::kNative) type = WeightType::kQ8;  // the matrices kNative does not read in place
+  if (type == WeightType::kNative) type = WeightType::kQ8;  // the matrices kNative does not hold in K-quant panels
   const int K = s.K;
   const GgmlRows& blocks = s.m->ggml;
   const std::size_t row_bytes = blocks.data != nullptr ? ggml_row_bytes(blocks.type, K) : 0;
@@ -337,7 +337,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   // generate --weights native` 25.9 -> 32.9-35.2 tok/s. The copy costs ~0.2 s of start-up (1.1 s
   // the first time after the VM's balloon took the memory back; below), and the file's pages
   // become droppable like the fp32 ones.
-  auto in_place = [type](const Slot& s) {
+  auto k_quant = [type](const Slot& s) {
     return type == WeightType::kNative && s.m->ggml.data != nullptr && matmul_reads_ggml(s.m->ggml.type);
   };
   // Each matrix starts on a 64-byte line.
@@ -345,7 +345,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   std::size_t bytes = 0, native = 0;
   for (const Slot& s : slots) {
     offsets.push_back(bytes);
-    if (in_place(s)) {
+    if (k_quant(s)) {
       const std::size_t n = ggml_panels_bytes(s.m->ggml.type, s.N, s.K);
       native += n;
       bytes += (n + 63) / 64 * 64;
@@ -392,7 +392,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   pool.parallel_for(int(pieces.size()), [&](int t, int) {
     const Piece& p = pieces[std::size_t(t)];
     const Slot& s = slots[p.slot];
-    if (in_place(s)) {  // the file's numbers, rearranged into panels of 16 rows
+    if (k_quant(s)) {  // the file's numbers, rearranged into panels of 16 rows
       const std::size_t row = ggml_row_bytes(s.m->ggml.type, s.K);
       pack_ggml_panels(s.m->ggml.type, s.m->ggml.data + std::size_t(p.n0) * row,
                        p.rows, s.K, p.n0, static_cast<std::byte*>(packed.get()) + offsets[p.slot]);
@@ -411,7 +411,7 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
     const Slot& s = slots[i];
     const char* at = static_cast<const char*>(packed_.get()) + offsets[i];
     PackedMatrix view{nullptr, nullptr, s.N, s.K};
-    if (in_place(s)) {
+    if (k_quant(s)) {
       view.ggml = reinterpret_cast<const std::byte*>(at);
       view.ggml_type = s.m->ggml.type;
     } else if (type == WeightType::kQ8 || type == WeightType::kNative) view.q8 = reinterpret_cast<const std::uint8_t*>(at);

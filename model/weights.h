@@ -120,7 +120,7 @@ class Weights {
   std::size_t bytes_per_token() const;
   // Bytes of the packed panels convert() made (0 before).
   std::size_t packed_bytes() const { return packed_bytes_; }
-  // Bytes of the matrices matmul reads as the file's own blocks (kNative; 0 otherwise).
+  // Bytes of the matrices matmul reads in the file's K-quant numbers, in panels (kNative; 0 otherwise).
   std::size_t native_bytes() const { return native_bytes_; }
 
   // Packs the matmul matrices (wq, wk, wv, wo, w1, w2, w3 of every layer and the classifier) into

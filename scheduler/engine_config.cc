@@ -51,8 +51,8 @@ void add_engine_flags(FlagSet& flags, EngineConfig& c) {
   flags.add("--weights", &c.weights,
             "matmul weights: f32 (the checkpoint's values), f16 (a half copy: half the bytes per token, "
             "rounded), q8 (llama.cpp's Q8_0: int8 with a scale per 32 weights, ~1.06 bytes per weight; a GGUF's "
-            "Q8_0/Q4_0 blocks are used as they are) or native (a GGUF's Q4_K/Q6_K matrices read in place from the "
-            "file's own blocks, ~0.56/0.82 bytes per weight, no copy; its other matrices as q8)");
+            "Q8_0/Q4_0 blocks are used as they are) or native (a GGUF's Q4_K/Q6_K matrices computed with the "
+            "file's own numbers, rearranged into panels of 16 rows at load, ~0.58/0.83 bytes per weight; its other matrices as q8)");
   flags.add("--q8-activations", &c.q8_activations,
             "with --weights q8 (and native's q8 matrices): int8 (each activation row quantized to Q8_0 per 32 values, int8 dot products summed in "
             "int32 per block, as llama.cpp) or float (the int8 weights widened into fp32 fma chains: exact activations, "

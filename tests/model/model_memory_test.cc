@@ -43,7 +43,7 @@ TEST(ModelMemory, NamesWeightsReadInPlaceFromTheFile) {
   mem.file_weights = 800 << 20;
   EXPECT_EQ(mem.computed_total(), std::size_t(804) << 20);
   const std::string line = mem.describe("native");
-  EXPECT_NE(line.find("weights 3.0 MiB packed native and 800.0 MiB in the file's own blocks"), std::string::npos)
+  EXPECT_NE(line.find("weights 3.0 MiB packed native and 800.0 MiB in the file's K-quant numbers"), std::string::npos)
       << line;
   mem.file_weights = 0;
   EXPECT_EQ(mem.describe("q8").find("own blocks"), std::string::npos);
