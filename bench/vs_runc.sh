@@ -8,7 +8,8 @@
 # `runomp` builds it (gcc -Ofast -fopenmp -march=native), with its stop-at-BOS line removed so that
 # it runs every step as `ladle generate --ignore-eos` does. Needs a Release build (build/ladle).
 # Optional environment: SHAPE=110m (a `ladle make-model` preset), WEIGHTS="f32 f16 q8" (ladle's
-# --weights, each its own row), ROUNDS=5, THREADS=2 (OMP_NUM_THREADS for run.c, --threads for ladle).
+# --weights, each its own row), ROUNDS=5, THREADS=2 (OMP_NUM_THREADS for run.c, --threads for ladle),
+# LADLE_FLAGS="--kv-cache-dtype f16" (more flags for every ladle run, named in its rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-bench-results}")
@@ -31,7 +32,10 @@ wall() {
   echo "$t1 - $t0" | bc -l
 }
 runc() { OMP_NUM_THREADS=$threads "$out/run" "$model" -z "$tok" -t 0 -n "$1"; }
-ladle() { $L generate -m "$model" -z "$tok" -t 0 --ignore-eos --threads "$threads" --weights "$2" -n "$1"; }
+extra=${LADLE_FLAGS:-}
+# shellcheck disable=SC2086  # LADLE_FLAGS is a list of flags
+ladle() { $L generate -m "$model" -z "$tok" -t 0 --ignore-eos --threads "$threads" --weights "$2" $extra -n "$1"; }
+tag=${extra:+ ($extra)}
 
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), family $(lscpu | sed -n 's/^CPU family: *//p') model $(lscpu | sed -n 's/^Model: *//p'), $(nproc) CPUs, $(grep -o -w 'avx512f\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')" | tee "$out/vs-runc.txt"
 echo "# ladle $(git rev-parse --short HEAD), shape $shape, $threads threads, $(date -u +%FT%TZ)" | tee -a "$out/vs-runc.txt"
@@ -40,7 +44,7 @@ for r in $(seq "$rounds"); do
   echo "round $r run.c $(echo "256 / ($a - $b)" | bc -l)" | tee -a "$out/vs-runc.txt"
   for w in $weights; do
     a=$(wall ladle 257 "$w") b=$(wall ladle 1 "$w")
-    echo "round $r ladle-$w $(echo "256 / ($a - $b)" | bc -l)" | tee -a "$out/vs-runc.txt"
+    echo "round $r ladle-$w${tag// /_} $(echo "256 / ($a - $b)" | bc -l)" | tee -a "$out/vs-runc.txt"
   done
 done
 python3 - "$out/vs-runc.txt" <<'EOF'
