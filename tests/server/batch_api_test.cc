@@ -131,6 +131,15 @@ class BatchApiTest : public FakeServerTest {
     return call(http::verb::post, "/v1/files", body, {{"Content-Type", "multipart/form-data; boundary=bnd"}});
   }
   static json error_of(const Reply& r) { return json::parse(r.body)["error"]; }
+  // The batch `id` once its status reads `status` (within 10 s; else a failure naming what it read).
+  json batch_when(const std::string& id, const std::string& status) {
+    json b;
+    EXPECT_TRUE(testing::FakeEngine::wait_for([&] {
+      b = json::parse(call(http::verb::get, "/v1/batches/" + id).body);
+      return b["status"] == status;
+    }, std::chrono::seconds(10))) << b.dump();
+    return b;
+  }
   // A server with one I/O thread, whose store passes commits_ and reads_.
   void start_latched() {
     ServerConfig config;
@@ -177,11 +186,8 @@ TEST_F(BatchApiTest, ABatchRunsFromUploadToOutputFile) {
                                             {"completion_window", "24h"}});
   ASSERT_EQ(created.status, 200u) << created.body;
   const std::string id = json::parse(created.body)["id"];
-  json b;
-  ASSERT_TRUE(testing::FakeEngine::wait_for([&] {
-    b = json::parse(call(http::verb::get, "/v1/batches/" + id).body);
-    return b["status"] == "completed";
-  }, std::chrono::seconds(10))) << b.dump();
+  const json b = batch_when(id, "completed");
+  ASSERT_EQ(b["status"], "completed");
   EXPECT_EQ(b["request_counts"], json({{"total", 3}, {"completed", 3}, {"failed", 0}}));
   for (const auto& r : engine_->submitted()) EXPECT_EQ(r.request_class, scheduler::RequestClass::kBatch);
   Reply out = call(http::verb::get, "/v1/files/" + b["output_file_id"].get<std::string>() + "/content");
@@ -246,11 +252,8 @@ TEST_F(BatchApiTest, AResumedBatchPastItsWindowExpires) {
     ASSERT_TRUE(*(*store)->commit_line("batch_old", {1, false, R"({"custom_id":"done"})"}));
   }
   start_with(dir_.string());
-  json b;
-  ASSERT_TRUE(testing::FakeEngine::wait_for([&] {
-    b = json::parse(call(http::verb::get, "/v1/batches/batch_old").body);
-    return b["status"] == "expired";
-  }, std::chrono::seconds(10))) << b.dump();
+  const json b = batch_when("batch_old", "expired");
+  ASSERT_EQ(b["status"], "expired");
   EXPECT_TRUE(b["expired_at"].is_number());
   EXPECT_EQ(b["request_counts"], json({{"total", 2}, {"completed", 1}, {"failed", 1}}));
   EXPECT_TRUE(engine_->submitted().empty());  // nothing ran: the finished line is kept, the other expired
@@ -285,11 +288,8 @@ TEST_F(BatchApiTest, AStreamDoesNotWaitForALinesCommit) {
   ASSERT_TRUE(commits_.wait_held(std::chrono::seconds(20))) << "the line was never committed";
   expect_a_stream_while_held(commits_);
   const std::string id = json::parse(created.body)["id"];
-  json b;
-  ASSERT_TRUE(testing::FakeEngine::wait_for([&] {
-    b = json::parse(call(http::verb::get, "/v1/batches/" + id).body);
-    return b["status"] == "completed";
-  }, std::chrono::seconds(10))) << b.dump();
+  const json b = batch_when(id, "completed");
+  ASSERT_EQ(b["status"], "completed");
   EXPECT_EQ(b["request_counts"], json({{"total", 1}, {"completed", 1}, {"failed", 0}}));
 }
 
