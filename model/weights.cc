@@ -255,6 +255,9 @@ std::size_t ggml_row_bytes(std::uint32_t type, int K) {
 // Rows of a matrix packed by one task of convert(): whole panels, so that pieces of one matrix
 // never share a panel, and small enough that the classifier spreads over every thread.
 constexpr int kPieceRows = 16 * kPanel;
+// Packed buffers this large or smaller are collapsed into 2 MiB pages as soon as they are written
+// (NOTE(weights) in convert()).
+constexpr std::size_t kCollapseNowBytes = std::size_t(256) << 20;
 
 }  // namespace
 
@@ -403,7 +406,18 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   });
   for (const std::string& e : errors)  // the first bad value in file order
     if (!e.empty()) return make_error(ErrorCode::kInvalidArgument, e);
-  advise_huge_pages(packed, native > 0);  // now that it is written (streamed_buffer.h)
+  // Now that it is written (streamed_buffer.h): collapsed into 2 MiB pages at once for kNative and
+  // for buffers up to kCollapseNowBytes, else left to khugepaged.
+  // NOTE(weights): a buffer left to khugepaged (16 MiB every 10 s by default) stays on 4 KiB pages
+  // for the first seconds to minutes of a process, and the matmuls pay for it: forward_bench
+  // --shapes 15m --max-batch 4 --weights f32 --isa avx2 (quiet Zen 4, 2 vCPUs, three alternated
+  // rounds, tok/s at 1 / 4 rows): the code before the AVX-512 work (42ebfc9, hint at allocation)
+  // 661-692 / 1,749-1,983; deferred 604-655 / 1,551-1,641 (AnonHugePages 16 of 126 MB resident
+  // against 68); collapsed at once 652-717 / 1,721-1,913. The price is start-up system time,
+  // which grows with the buffer and with the VM's balloon: `ladle generate -n 1` on the 110M
+  // shape, q8 (116 MB) +0.01 s, f32 (418 MB) +0.12 s and once +0.96 s; the 1B Q8_0 file's 1.3 GB
+  // of panels +4 s (NOTE(model) in streamed_buffer.h). Hence a size bound.
+  advise_huge_pages(packed, native > 0 || bytes <= kCollapseNowBytes);
   packed_ = std::move(packed);
   packed_bytes_ = bytes - native;
   native_bytes_ = native;
