@@ -44,7 +44,7 @@ void populate_streamed(const StreamedBuffer& buffer, std::size_t from, std::size
 // system time 1.16-1.22 s collapsed vs 0.73-0.76 s not, and only collapsed did the matmuls read
 // from 2 MiB pages (model/weights.cc: +28 % at one stream); --weights q8 (1.3 GB of panels)
 // 5.4-5.6 s vs 1.3-1.5 s with no decode gain visible through the noise (17.9-27.1 tok/s either
-// way), so only kNative and buffers of at most 256 MiB ask for it (NOTE(weights) in
+// way), so only kNative and buffers of at most 512 MiB ask for it (NOTE(weights) in
 // model/weights.cc: on 4 KiB pages until khugepaged catches up, 15M's matmuls ran 5-20 % slower).
 void advise_huge_pages(const StreamedBuffer& buffer, bool collapse_now = false);
 

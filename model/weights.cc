@@ -257,7 +257,7 @@ std::size_t ggml_row_bytes(std::uint32_t type, int K) {
 constexpr int kPieceRows = 16 * kPanel;
 // Packed buffers this large or smaller are collapsed into 2 MiB pages as soon as they are written
 // (NOTE(weights) in convert()).
-constexpr std::size_t kCollapseNowBytes = std::size_t(256) << 20;
+constexpr std::size_t kCollapseNowBytes = std::size_t(512) << 20;
 
 }  // namespace
 
@@ -415,8 +415,10 @@ Status Weights::convert(WeightType type, Q8Activations q8_activations) {
   // 661-692 / 1,749-1,983; deferred 604-655 / 1,551-1,641 (AnonHugePages 16 of 126 MB resident
   // against 68); collapsed at once 652-717 / 1,721-1,913. The price is start-up system time,
   // which grows with the buffer and with the VM's balloon: `ladle generate -n 1` on the 110M
-  // shape, q8 (116 MB) +0.01 s, f32 (418 MB) +0.12 s and once +0.96 s; the 1B Q8_0 file's 1.3 GB
-  // of panels +4 s (NOTE(model) in streamed_buffer.h). Hence a size bound.
+  // shape, q8 (116 MB) +0.01 s, f32 (418 MB) +0.08-0.17 s (once +0.96 s); the 1B Q8_0 file's
+  // 1.3 GB of panels +4 s (NOTE(model) in streamed_buffer.h). Hence a size bound, 512 MiB: with
+  // 256 the 110M f32 buffer stayed deferred and read 0.86-0.93x the old code at 2-8 rows
+  // (forward_bench --shapes 110m --isa avx2, three rounds), collapsed 0.97-1.03x.
   advise_huge_pages(packed, native > 0 || bytes <= kCollapseNowBytes);
   packed_ = std::move(packed);
   packed_bytes_ = bytes - native;
