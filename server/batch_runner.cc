@@ -1,16 +1,14 @@
 #include "server/batch_runner.h"
 
-#include <pthread.h>
-
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "server/batch_input.h"
+#include "server/context_thread.h"
 #include "server/json_fields.h"
 #include "server/metrics.h"
 #include "server/sqlite_batch_store.h"
@@ -61,18 +59,7 @@ void BatchRunner::join() {
 }
 
 void BatchRunner::run_thread() {
-  pthread_setname_np(pthread_self(), "ladle-batch");
-  for (;;) {
-    try {
-      ctx_.run();
-      return;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ladle serve: batches: internal error on a runner thread: %s\n", e.what());
-    } catch (...) {
-      std::fprintf(stderr, "ladle serve: batches: internal error on a runner thread (not a std::exception)\n");
-    }
-    if (state_.metrics()) state_.metrics()->on_internal_error("batch_thread");
-  }
+  run_context_thread(ctx_, "ladle-batch", "a batch runner thread", state_.metrics(), "batch_thread");
 }
 
 void BatchRunner::run_store_job(std::function<HttpReply()> job, std::function<void(HttpReply)> done) {

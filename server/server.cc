@@ -11,6 +11,7 @@
 #include "server/background_store.h"
 #include "server/batch_runner.h"
 #include "server/client_telemetry.h"
+#include "server/context_thread.h"
 #include "server/listener.h"
 #include "server/metrics.h"
 
@@ -73,21 +74,8 @@ void Server::start(bool handle_signals) {
   for (int i = 0; i < state_.config().io_threads; ++i) threads_.emplace_back([this] { run_io_thread(); });
 }
 
-// A handler that throws unwinds out of run(); asio leaves the io_context usable, so the thread
-// logs, counts and calls run() again (no restart(): the context was not stopped).
 void Server::run_io_thread() {
-  pthread_setname_np(pthread_self(), "ladle-io");  // for top -H, perf and taskset
-  for (;;) {
-    try {
-      ioc_.run();
-      return;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ladle serve: internal error on an I/O thread: %s\n", e.what());
-    } catch (...) {
-      std::fprintf(stderr, "ladle serve: internal error on an I/O thread (not a std::exception)\n");
-    }
-    if (state_.metrics()) state_.metrics()->on_internal_error("io_thread");
-  }
+  run_context_thread(ioc_, "ladle-io", "an I/O thread", state_.metrics(), "io_thread");
 }
 
 void Server::set_engine(scheduler::Engine* engine, std::function<void()> stop_engine) {
